@@ -1,0 +1,131 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+PORT ?= 8000
+# The test suite proves guarantees on the real services; these are the machine's defaults.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
+TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
+
+.PHONY: bench browser-deps install run migrate seed test lint typecheck pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+migrate: install
+	$(PY) manage.py migrate --noinput -v0
+
+seed: migrate
+	$(PY) manage.py seed_demo --orders 40 --if-empty --admin
+
+# The embedded default: SQLite, projections in-process after commit.
+run: seed
+	@echo "Back office on http://127.0.0.1:$(PORT)/admin/ (user admin, password admin)"
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy .
+
+# Debian's Chromium and ChromeDriver for the real-browser test (no browser download of its own).
+browser-deps:
+	@command -v chromedriver >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+pytest: install browser-deps
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m pytest -m "not embedded" $(PYTEST_ARGS)
+
+# The embedded default gets its own run: SQLite, no broker.
+test-embedded: install
+	env -u DATABASE_URL -u CELERY_BROKER_URL -u READ_DATABASE_URL $(PY) -m pytest -m embedded $(PYTEST_ARGS)
+
+# The real-worker projection tests once more with RabbitMQ as the broker.
+test-rabbitmq: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$(TEST_AMQP_URL) \
+		$(PY) -m pytest -m worker $(PYTEST_ARGS)
+
+# The read side's tests once more with read models in a second PostgreSQL database.
+test-two-databases: install
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} READ_DATABASE_URL=$(TEST_READ_DATABASE_URL) \
+		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser" $(PYTEST_ARGS)
+
+test: lint typecheck pytest test-embedded test-rabbitmq test-two-databases
+
+web: migrate
+	$(PY) manage.py collectstatic --noinput -v0
+	$(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-3} --access-logfile -
+
+worker: install
+	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2}
+
+beat: install
+	$(VENV)/bin/celery -A config beat --loglevel=INFO --schedule=$${TMPDIR:-/tmp}/celerybeat-schedule
+
+up: migrate
+	$(PY) manage.py collectstatic --noinput -v0
+	PORT=$(PORT) $(VENV)/bin/honcho start
+
+# Benchmarks on their own PostgreSQL database (created if missing), never the test one.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+bench: install
+	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'bench'" test | grep -q 1 || \
+		psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE bench" test
+	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
+		$(PY) manage.py bench --fresh $(BENCH_ARGS)
+
+# Ours vs the `eventsourcing` library on the same workload (bench/compare.py), alternating, 3 rounds.
+# The peer lives in its own virtualenv, never a dependency of the product. Arguments: PEER_ARGS,
+# e.g. PEER_ARGS="--orders 200 --rounds 1 --load --json".
+PEER_VENV := bench/.peer-venv
+PEER_STAMP := $(PEER_VENV)/.installed-$(shell sha1sum bench/peer/requirements.txt | cut -c1-12)
+BENCH_DB_NAME = $(lastword $(subst /, ,$(BENCH_DATABASE_URL)))
+PEER_DBNAME ?= bench_peer
+define ensure_db
+	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(1)'" test | grep -q 1 || \
+		psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE $(1)" test
+endef
+
+$(PEER_STAMP): bench/peer/requirements.txt
+	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/python -m pip install -q -r bench/peer/requirements.txt
+	rm -f $(PEER_VENV)/.installed-*
+	touch $@
+
+bench-peer: install $(PEER_STAMP)
+	$(call ensure_db,$(BENCH_DB_NAME))
+	$(call ensure_db,$(PEER_DBNAME))
+	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
+		POSTGRES_DBNAME=$(PEER_DBNAME) POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_USER=$${POSTGRES_USER:-postgres} \
+		$(PY) bench/compare.py $(PEER_ARGS)
+
+# The workload over HTTP (bench/http_load.py) against gunicorn + a Celery worker that it starts on
+# a fresh database of their own (dropped and recreated) and broker db, polls until ready, and
+# stops afterwards; its logs go to bench/results/logs/. HTTP_ARGS e.g. "--orders 200 --workers 8 --json".
+HTTP_DB_NAME ?= bench_http
+HTTP_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(HTTP_DB_NAME)
+HTTP_BROKER_URL ?= redis://127.0.0.1:6379/7
+HTTP_PORT ?= 8765
+bench-http: install
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(HTTP_DB_NAME) WITH (FORCE)" test
+	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(HTTP_DB_NAME)" test
+	DATABASE_URL=$(HTTP_DATABASE_URL) CELERY_BROKER_URL=$(HTTP_BROKER_URL) \
+		$(PY) bench/http_load.py --start-stack --url http://127.0.0.1:$(HTTP_PORT) $(HTTP_ARGS)
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

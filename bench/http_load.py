@@ -1,0 +1,370 @@
+"""The standard workload over HTTP, against a running server (or one this starts with --start-stack).
+
+    .venv/bin/python bench/http_load.py --url http://127.0.0.1:8000 --orders 200 --workers 8 [--json]
+    make bench-http HTTP_ARGS="--orders 200"        # starts gunicorn + a Celery worker, runs, stops
+
+Each of `--workers` threads (one requests.Session each) takes the next order of bench/spec.py
+and runs its four commands (POST /api/orders/, then /confirm/, /pay/ with the total, /ship/),
+then two reads: GET /api/orders/{id}/?min_position=<ship's position> (read-your-writes: the
+server waits up to 2 s for the read models) and GET /api/orders/?status=<one of the four>.
+Auth: a token from POST /api/auth/token/ (user admin/admin: `manage.py seed_demo --admin`).
+
+Reports requests/s and p50/p99 ms per endpoint and overall, and the error count, which must be
+0: any non-2xx answer or transport failure is an error, except a detail read that is answered
+404 with X-Read-Model-Stale: true (the read models had not caught up in time), counted as stale.
+Exits 1 when there were errors. No Django here.
+
+--start-stack (what `make bench-http` uses) migrates the database in DATABASE_URL, makes the
+admin user, starts gunicorn (--web-workers) and one Celery worker with the bench's environment,
+polls until the server answers (with a deadline), runs the load, and stops both process groups
+(SIGTERM, then SIGKILL after a grace period). Their logs go to bench/results/logs/. The API's
+throttles are lifted on that server (THROTTLE_COMMANDS/QUERIES) so the figures measure the
+stack, not the rate limit; a server you start yourself keeps its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.spec import STATUSES, OrderSpec, order_specs, percentile  # noqa: E402
+
+VENV_BIN = ROOT / ".venv" / "bin"
+LOGS = ROOT / "bench" / "results" / "logs"
+ENDPOINTS = (
+    "POST /api/orders/",
+    "POST /api/orders/{id}/confirm/",
+    "POST /api/orders/{id}/pay/",
+    "POST /api/orders/{id}/ship/",
+    "GET /api/orders/{id}/",
+    "GET /api/orders/?status=",
+)
+
+
+@dataclass
+class Tally:
+    """What every worker records, under one lock."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    stale: int = 0
+    samples: list[str] = field(default_factory=list)
+    orders_done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, endpoint: str, ms: float, error: str | None = None, stale: bool = False) -> None:
+        with self.lock:
+            self.latencies[endpoint].append(ms)
+            if stale:
+                self.stale += 1
+            if error:
+                self.errors[endpoint] += 1
+                if len(self.samples) < 10:
+                    self.samples.append(f"{endpoint}: {error}")
+
+
+class Client:
+    """One worker's session against the API."""
+
+    def __init__(self, base: str, token: str, tally: Tally, timeout: float) -> None:
+        self.base = base.rstrip("/")
+        self.tally = tally
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
+
+    def call(self, endpoint: str, method: str, path: str, body: Any = None) -> dict[str, Any] | None:
+        """One request, timed; its JSON body when it succeeded, else None (and an error counted)."""
+        began = time.perf_counter()
+        try:
+            response = self.session.request(method, self.base + path, json=body, timeout=self.timeout)
+        except requests.RequestException as error:
+            self.tally.record(endpoint, (time.perf_counter() - began) * 1000, f"{type(error).__name__}: {error}")
+            return None
+        ms = (time.perf_counter() - began) * 1000
+        stale = response.headers.get("X-Read-Model-Stale") == "true"
+        if 200 <= response.status_code < 300:
+            self.tally.record(endpoint, ms, stale=stale)
+            return response.json() if response.content else {}
+        if response.status_code == 404 and stale and endpoint == "GET /api/orders/{id}/":
+            self.tally.record(endpoint, ms, stale=True)  # expected: not projected within the wait
+            return None
+        self.tally.record(endpoint, ms, f"{response.status_code} {response.text[:200]}")
+        return None
+
+    def order(self, spec: OrderSpec, rng: random.Random) -> None:
+        """The four commands of one order, then its two reads."""
+        lines = [{"sku": x.sku, "quantity": x.quantity, "unit_price": str(x.unit_price)} for x in spec.lines]
+        created = self.call(
+            ENDPOINTS[0],
+            "POST",
+            "/api/orders/",
+            {"customer_id": spec.customer_id, "currency": spec.currency, "items": lines},
+        )
+        if created is None:
+            return
+        path = f"/api/orders/{created['order_id']}/"
+        if self.call(ENDPOINTS[1], "POST", path + "confirm/") is None:
+            return
+        if self.call(ENDPOINTS[2], "POST", path + "pay/", {"payment_id": spec.payment_id, "amount": str(spec.total)}):
+            shipped = self.call(
+                ENDPOINTS[3], "POST", path + "ship/", {"tracking_number": spec.tracking_number, "carrier": spec.carrier}
+            )
+            if shipped is not None:
+                self.call(ENDPOINTS[4], "GET", f"{path}?min_position={shipped['position']}")
+        self.call(ENDPOINTS[5], "GET", f"/api/orders/?status={rng.choice(STATUSES)}")
+
+
+def token_for(base: str, username: str, password: str, timeout: float) -> str:
+    response = requests.post(
+        base.rstrip("/") + "/api/auth/token/", json={"username": username, "password": password}, timeout=timeout
+    )
+    response.raise_for_status()
+    return str(response.json()["token"])
+
+
+def run_load(
+    base: str, orders: int, workers: int, seed: int, token: str, max_seconds: float, timeout: float
+) -> dict[str, Any]:
+    """Run the workload with `workers` threads; figures per endpoint and overall."""
+    tally = Tally()
+    specs: Iterator[OrderSpec] = order_specs(orders, seed)
+    take = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+
+    def worker(n: int) -> None:
+        client = Client(base, token, tally, timeout)
+        rng = random.Random(seed * 1000 + n)
+        while time.monotonic() < deadline:
+            with take:
+                spec = next(specs, None)
+            if spec is None:
+                return
+            client.order(spec, rng)
+            with tally.lock:
+                tally.orders_done += 1
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(workers)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    endpoints: dict[str, Any] = {}
+    everything: list[float] = []
+    for endpoint in ENDPOINTS:
+        values = sorted(tally.latencies.get(endpoint, []))
+        everything += values
+        endpoints[endpoint] = _figures(values, wall) | {"errors": tally.errors.get(endpoint, 0)}
+    errors = sum(tally.errors.values())
+    return {
+        "orders": tally.orders_done,
+        "workers": workers,
+        "seconds": round(wall, 2),
+        "timed_out": tally.orders_done < orders,
+        "overall": _figures(sorted(everything), wall) | {"errors": errors},
+        "endpoints": endpoints,
+        "errors": errors,
+        "stale_reads": tally.stale,
+        "error_samples": tally.samples,
+    }
+
+
+def _figures(ordered: list[float], wall: float) -> dict[str, Any]:
+    return {
+        "requests": len(ordered),
+        "requests_per_s": round(len(ordered) / wall, 1) if wall else 0.0,
+        "p50_ms": round(statistics.median(ordered), 2) if ordered else 0.0,
+        "p99_ms": round(percentile(ordered, 0.99), 2),
+    }
+
+
+def machine(base: str) -> dict[str, Any]:
+    """Where the figures were measured (PostgreSQL's version only when we know the database)."""
+    revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    record: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "git_revision": (revision.stdout.strip() or "unknown") + ("+dirty" if dirty else ""),
+        "url": base,
+    }
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres"):
+        import psycopg
+
+        with contextlib.suppress(psycopg.Error), psycopg.connect(url, connect_timeout=5) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            record["postgresql"] = row[0] if row else "unknown"
+            record["database"] = conn.info.dbname
+    return record
+
+
+class Stack:
+    """gunicorn + one Celery worker on this machine, each in its own process group."""
+
+    def __init__(self, port: int, web_workers: int, worker_concurrency: int) -> None:
+        self.port, self.web_workers, self.worker_concurrency = port, web_workers, worker_concurrency
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.env = {
+            **os.environ,
+            "DEBUG": "false",
+            "THROTTLE_COMMANDS": os.environ.get("THROTTLE_COMMANDS", "1000000/min"),
+            "THROTTLE_QUERIES": os.environ.get("THROTTLE_QUERIES", "1000000/min"),
+        }
+
+    def prepare(self) -> None:
+        """Migrate and make the admin user (no orders)."""
+        python = str(VENV_BIN / "python")
+        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
+        seed = [python, "manage.py", "seed_demo", "--admin", "--orders", "0"]
+        subprocess.run(seed, cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        commands = {
+            "web": [
+                str(VENV_BIN / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.web_workers),
+            ],
+            "worker": [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--loglevel=WARNING",
+                f"--concurrency={self.worker_concurrency}",
+            ],
+        }
+        for name, command in commands.items():
+            log = (LOGS / f"http-{name}.log").open("wb")
+            self.processes.append(
+                subprocess.Popen(
+                    command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+
+    def wait_ready(self, base: str, deadline_s: float) -> None:
+        """Poll until the API answers at all (401 without a token is fine), or fail at the deadline."""
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            if any(process.poll() is not None for process in self.processes):
+                raise SystemExit(f"the stack exited while starting; see {LOGS}/http-*.log")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(base + "/api/orders/", timeout=2).status_code in (200, 401, 403):
+                    return
+            time.sleep(0.25)
+        raise SystemExit(f"the server did not answer within {deadline_s:.0f}s; see {LOGS}/http-web.log")
+
+    def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM each process group, then SIGKILL what is left after `grace` seconds."""
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        end = time.monotonic() + grace
+        for process in self.processes:
+            try:
+                process.wait(max(0.1, end - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+
+def print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    head = Table(title="machine", show_header=False)
+    for key, value in {**report["machine"], **report["settings"]}.items():
+        head.add_row(key, str(value))
+    console.print(head)
+    load = report["load"]
+    table = Table(title=f"HTTP load: {load['orders']} orders, {load['workers']} workers, {load['seconds']} s")
+    for column in ("endpoint", "requests", "req/s", "p50 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for name, figures in [*load["endpoints"].items(), ("overall", load["overall"])]:
+        table.add_row(name, *(str(figures[k]) for k in ("requests", "requests_per_s", "p50_ms", "p99_ms", "errors")))
+    console.print(table)
+    console.print(f"errors: {load['errors']}   stale detail reads (404 + X-Read-Model-Stale): {load['stale_reads']}")
+    for sample in load["error_samples"]:
+        console.print(f"  {sample}", markup=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
+    parser.add_argument("--orders", type=int, default=2000, help="N orders (4N commands + 2N reads); default 2000")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent client threads; default 8")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--username", default="admin")
+    parser.add_argument("--password", default="admin")
+    parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="stop taking new orders after this")
+    parser.add_argument("--start-stack", action="store_true", help="start gunicorn + a worker here, stop them after")
+    parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "3")))
+    parser.add_argument("--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2")))
+    parser.add_argument("--ready-timeout", type=float, default=60.0, help="--start-stack: seconds to wait for it")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    options = parser.parse_args(argv)
+    base = options.url.rstrip("/")
+
+    stack: Stack | None = None
+    settings: dict[str, Any] = {"orders (N)": options.orders, "workers": options.workers}
+    try:
+        if options.start_stack:
+            port = int(base.rsplit(":", 1)[-1].split("/")[0])
+            stack = Stack(port, options.web_workers, options.worker_concurrency)
+            stack.prepare()
+            stack.start()
+            stack.wait_ready(base, options.ready_timeout)
+            settings |= {
+                "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
+                "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
+            }
+        token = token_for(base, options.username, options.password, options.timeout)
+        print(f"http_load: {options.orders} orders, {options.workers} workers -> {base}", file=sys.stderr)
+        load = run_load(
+            base, options.orders, options.workers, options.seed, token, options.max_seconds, options.timeout
+        )
+    finally:
+        if stack is not None:
+            stack.stop()
+    report = {"machine": machine(base), "settings": settings, "load": load}
+    if options.json:
+        print(json.dumps(report, default=str))
+    else:
+        print_report(report)
+    return 1 if load["errors"] or load["timed_out"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

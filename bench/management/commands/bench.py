@@ -1,0 +1,85 @@
+"""`manage.py bench`: the standard order workload through the real stack, phase by phase."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+from bench.phases import common
+from bench.report import print_report
+
+PHASES = ["write", "write2", "project", "read", "load", "lag"]
+EXTRA_PHASES = ["memory"]
+
+
+class Command(BaseCommand):
+    help = "Benchmark the standard order workload (see bench/README.md and docs/performance.md)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """Options: which phases, the workload's size and rates, output form."""
+        parser.add_argument("--orders", type=int, default=2000, help="N orders (4N commands); default 2000")
+        parser.add_argument(
+            "--phase", action="append", choices=PHASES + EXTRA_PHASES, help="phase to run, repeatable (default: all)"
+        )
+        parser.add_argument("--reads", type=int, default=4000, help="read phase: OrderDetail reads (pages: 1/4)")
+        parser.add_argument("--read-orders", type=int, default=0, help="read phase: grow the read model to this")
+        parser.add_argument("--rate", type=float, default=100.0, help="lag phase: commands per second")
+        parser.add_argument("--seconds", type=float, default=20.0, help="lag phase: duration")
+        parser.add_argument("--events", type=int, default=1_000_000, help="memory phase: events in the log")
+        parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--fresh", action="store_true", help="empty the bench database's event log first")
+        parser.add_argument("--allow-sqlite", action="store_true", help="run on SQLite anyway (figures mean little)")
+        parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Run the selected phases and print tables (or one JSON object)."""
+        if connection.vendor != "postgresql" and not options["allow_sqlite"]:
+            raise CommandError("Benchmarks run on PostgreSQL: set DATABASE_URL (make bench does) or --allow-sqlite.")
+        if options["fresh"]:
+            try:
+                common.empty_database()
+            except RuntimeError as error:
+                raise CommandError(str(error)) from error
+        selected = options["phase"] or PHASES
+        report: dict[str, Any] = {"machine": common.machine(), "orders": options["orders"], "phases": {}}
+        started = time.perf_counter()
+        for phase in selected:
+            self.stderr.write(f"bench: {phase} ...")
+            began = time.perf_counter()
+            report["phases"][phase] = self._run(phase, options)
+            self.stderr.write(f"bench: {phase} done in {time.perf_counter() - began:.1f}s")
+        report["seconds"] = round(time.perf_counter() - started, 1)
+        if options["json"]:
+            self.stdout.write(json.dumps(report, default=str))
+        else:
+            print_report(report)
+
+    def _run(self, phase: str, options: dict[str, Any]) -> dict[str, Any]:
+        from bench.phases import load, project, read, write
+
+        orders, seed, ring = options["orders"], options["seed"], not options["no_doorbell"]
+        if phase == "write":
+            return write.write(orders, seed, ring=ring)
+        if phase == "write2":
+            return write.write2(orders, seed + 1000, ring=ring)
+        if phase == "project":
+            return project.project()
+        if phase == "read":
+            if options["read_orders"]:
+                project.synthesize(options["read_orders"] * 4, seed)
+                project.project()
+            return read.read(options["reads"], seed)
+        if phase == "load":
+            return load.load(seed)
+        if phase == "memory":
+            return project.memory(options["events"], seed)
+        from bench.phases.lag import lag
+
+        logs = common.ROOT / "bench" / "results" / "logs"
+        return lag(options["rate"], options["seconds"], seed + 2000, Path(logs))

@@ -1,0 +1,1 @@
+"""Benchmark phases; each returns a dict of measured figures."""

@@ -1,0 +1,79 @@
+"""What every phase shares: the machine record, emptying the bench database, counting events."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from django.db import connections
+
+ROOT = Path(__file__).resolve().parents[2]
+# Apps whose tables --fresh empties: the event log and everything derived from it.
+EMPTIED_APPS = ("eventlog", "readmodels", "notifications", "fulfilment")
+
+
+def git_revision() -> str:
+    """The checked-out revision, with '+dirty' when the tree has changes."""
+    run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    return (run.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
+
+
+def machine(using: str = "default") -> dict[str, Any]:
+    """Where the figures were measured: cores, memory, Python, database version, git revision."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb, 1),
+        "python": platform.python_version(),
+        "postgresql": server,
+        "database": connections[using].settings_dict["NAME"],
+        "git_revision": git_revision(),
+    }
+
+
+def empty_database(using: str = "default") -> None:
+    """Empty the event log and read models (positions restart at 1); bench databases only."""
+    name = str(connections[using].settings_dict["NAME"])
+    if "bench" not in name:
+        raise RuntimeError(f"refusing to empty {name!r}: benchmarks use a database named *bench*")
+    from django.apps import apps
+
+    tables = [
+        model._meta.db_table
+        for label in EMPTIED_APPS
+        if label in apps.app_configs
+        for model in apps.get_app_config(label).get_models()
+        if model._meta.managed
+    ]
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+
+
+def event_count(using: str = "default") -> int:
+    """How many events the log holds."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM eventlog_storedevent")
+        return int(cursor.fetchone()[0])
+
+
+def delete_queue(name: str) -> None:
+    """Drop a throwaway broker queue a phase rang doorbells on."""
+    from config.celery import app
+
+    with app.connection_for_write() as connection:
+        channel: Any = connection.default_channel  # kombu types it as the abstract StdChannel
+        channel.queue_delete(name)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MB (Linux ru_maxrss is in KB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -1,0 +1,38 @@
+"""`read`: random OrderDetail by id and list pages by status, in-process through the query layer."""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from django.core.paginator import Paginator
+
+from bench.spec import STATUSES
+from bench.workload import timed
+from readmodels.models import OrderSummary
+from readmodels.selectors.orders import order_detail, order_summary_list
+
+PAGE_SIZE = 50
+
+
+def _page(rng: random.Random) -> None:
+    """One list page as the API serves it: a count of the filtered rows and one slice."""
+    rows: Any = order_summary_list(status=rng.choice(STATUSES))
+    paginator = Paginator(rows, PAGE_SIZE)
+    list(paginator.get_page(rng.randint(1, 20)).object_list)
+
+
+def read(samples: int, seed: int) -> dict[str, Any]:
+    """OrderDetail by random id and list pages by random status: reads/s, p50/p99."""
+    rng = random.Random(seed)
+    ids: list[UUID] = list(OrderSummary.objects.values_list("order_id", flat=True))
+    if not ids:
+        raise RuntimeError("no orders in the read model: run the write and project phases first")
+    picks = [rng.choice(ids) for _ in range(samples)]
+    for order_id in picks[:50]:  # warm the connection and the statement caches
+        order_detail(order_id)
+    detail = timed((partial(order_detail, order_id) for order_id in picks), "reads")
+    listing = timed((partial(_page, rng) for _ in range(max(1, samples // 4))), "reads")
+    return {"detail": detail, "list_page": listing, "orders": len(ids), "page_size": PAGE_SIZE}

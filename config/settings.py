@@ -1,0 +1,199 @@
+"""Settings, all from the environment (see .env.example). Unset, the embedded default runs:
+SQLite and projections in-process after commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "eventlog",
+    "orders",
+    "inventory",
+    "fulfilment",
+    "readmodels",
+    "notifications",
+    "bench",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict[str, object]:
+    config: dict[str, object] = env.db_url_config(url)
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # IMMEDIATE takes the write lock at BEGIN, so concurrent requests queue instead of
+        # failing with "database is locked" when a read transaction upgrades to a write.
+        config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    else:
+        config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": _database(env("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
+READ_DATABASE_URL = env("READ_DATABASE_URL", default="")
+if READ_DATABASE_URL:
+    DATABASES["read"] = _database(READ_DATABASE_URL)
+DATABASE_ROUTERS = ["config.routers.ReadModelRouter"]
+# Where the event store lives, and where read models and their tracking rows live.
+EVENTLOG_DATABASE = "default"
+READMODELS_DATABASE = "read" if READ_DATABASE_URL else "default"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LOGIN_URL = "/admin/login/"
+
+# Event store
+SNAPSHOT_EVERY = env.int("SNAPSHOT_EVERY", default=50)
+# Called after each committing unit of work with its recorded events (wiring, not logic).
+EVENT_SUBSCRIBERS = env.list("EVENT_SUBSCRIBERS", default=["readmodels.dispatch.on_events_committed"])
+
+# Celery: with no broker configured, projections run in-process after commit.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+PROJECTIONS_INLINE = env.bool("PROJECTIONS_INLINE", default=not CELERY_BROKER_URL)
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="backoffice")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("CELERY_WORKER_PREFETCH_MULTIPLIER", default=4)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Longer than any task can run, so Redis does not redeliver a task still in progress.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": 2, "socket_connect_timeout": 2}
+# Bound how long a commit's doorbell may block on an unreachable broker.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+BROKER_FAILURE_COOLDOWN_SECONDS = env.float("BROKER_FAILURE_COOLDOWN_SECONDS", default=5.0)
+CELERY_TIMEZONE = "UTC"
+CATCH_UP_INTERVAL_SECONDS = env.float("CATCH_UP_INTERVAL_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE = {
+    "catch-up-projections": {"task": "readmodels.catch_up", "schedule": CATCH_UP_INTERVAL_SECONDS},
+    "send-notifications": {"task": "notifications.send", "schedule": CATCH_UP_INTERVAL_SECONDS},
+}
+
+# Projections. PROJECTION_PARTITIONS splits each projection's streams into partitions
+# projected in parallel; changing it on a live system needs `rebuild_projections`.
+PROJECTION_PARTITIONS = env.int("PROJECTION_PARTITIONS", default=4)
+PROJECTION_BATCH_SIZE = env.int("PROJECTION_BATCH_SIZE", default=500)
+PROJECTION_MAX_BATCHES_PER_TASK = env.int("PROJECTION_MAX_BATCHES_PER_TASK", default=20)
+PROJECTION_MAX_ATTEMPTS = env.int("PROJECTION_MAX_ATTEMPTS", default=5)
+PROJECTION_RETRY_BASE_SECONDS = env.float("PROJECTION_RETRY_BASE_SECONDS", default=2.0)
+REBUILD_BATCH_SIZE = env.int("REBUILD_BATCH_SIZE", default=2000)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "orders.api.errors.problem_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "commands": env("THROTTLE_COMMANDS", default="6000/min"),
+        "queries": env("THROTTLE_QUERIES", default="12000/min"),
+        "auth": env("THROTTLE_AUTH", default="60/min"),
+    },
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Order back office API",
+    "DESCRIPTION": "Commands change one order and answer with ids; queries read read models.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
+
+# Shared between web and workers when Redis is there (rebuild progress, throttling).
+CACHE_URL = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+# At most one waiting doorbell per partition (readmodels/doorbell.py); needs the shared cache.
+DOORBELL_COALESCING = env.bool("DOORBELL_COALESCING", default=bool(CACHE_URL))
+DOORBELL_PENDING_SECONDS = env.float("DOORBELL_PENDING_SECONDS", default=10.0)
+
+# Customer emails (notifications/). EMAIL_URL like smtp+tls://user:password@host:587; unset,
+# emails are printed to the console. EMAIL_BACKEND, if set, names a backend class instead.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default=_email["EMAIL_BACKEND"])
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = int(_email.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=_email.get("EMAIL_FILE_PATH") or "")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Order back office <orders@backoffice.example>")
+NOTIFICATION_MESSAGE_ID_DOMAIN = env("NOTIFICATION_MESSAGE_ID_DOMAIN", default="backoffice.example")
+NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default=86_400.0)
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
+NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
+}

@@ -1,0 +1,86 @@
+"""URL wiring: the admin, the API (commands from orders/, queries from readmodels/), its schema."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from inventory.api import views as product_commands
+from orders.api import views as commands
+from orders.api.serializers import problem_responses
+from readmodels.admin.projections import dashboard_view, projection_status_view
+from readmodels.api import products as product_queries
+from readmodels.api import views as queries
+
+
+class OrderCollectionView(commands.CreateOrderView, queries.OrderListView):
+    """/api/orders/: GET lists orders (read side), POST places one (write side)."""
+
+
+class ProductCollectionView(product_commands.RegisterProductView, product_queries.ProductListView):
+    """/api/products/: GET lists product stock (read side), POST registers a product (write side)."""
+
+
+class TokenView(ObtainAuthToken):
+    """POST /api/auth/token/ {"username", "password"} -> {"token"}."""
+
+    # ObtainAuthToken has no throttle of its own; guessing passwords is what "auth" limits.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        operation_id="obtain_token",
+        tags=["auth"],
+        auth=[],
+        responses={
+            200: inline_serializer("TokenOut", {"token": serializers.CharField()}),
+            **problem_responses(
+                {
+                    400: "Wrong username or password",
+                    415: "The body is not JSON, form data or a well-formed multipart body",
+                    429: "Too many attempts",
+                }
+            ),
+        },
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+
+ORDER = "api/orders/<str:order_id>/"
+PRODUCT = "api/products/<str:sku>/"
+
+# Unknown paths and crashes under /api/ answer problem+json, never an HTML page.
+handler404 = "orders.api.errors.not_found"
+handler500 = "orders.api.errors.server_error"
+
+urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
+    path("admin/projections/", admin.site.admin_view(projection_status_view), name="admin-projections"),
+    path("admin/", admin.site.urls),
+    path("api/auth/token/", TokenView.as_view(), name="api-token"),
+    path("api/orders/", OrderCollectionView.as_view(), name="orders"),
+    path(ORDER, queries.OrderDetailView.as_view(), name="order-detail"),
+    path(ORDER + "history/", queries.OrderHistoryView.as_view(), name="order-history"),
+    path(ORDER + "items/", commands.AddOrderItemView.as_view(), name="order-add-item"),
+    path(ORDER + "items/<str:sku>/", commands.RemoveOrderItemView.as_view(), name="order-remove-item"),
+    path(ORDER + "confirm/", commands.ConfirmOrderView.as_view(), name="order-confirm"),
+    path(ORDER + "pay/", commands.PayOrderView.as_view(), name="order-pay"),
+    path(ORDER + "ship/", commands.ShipOrderView.as_view(), name="order-ship"),
+    path(ORDER + "deliver/", commands.DeliverOrderView.as_view(), name="order-deliver"),
+    path(ORDER + "cancel/", commands.CancelOrderView.as_view(), name="order-cancel"),
+    path("api/products/", ProductCollectionView.as_view(), name="products"),
+    path(PRODUCT, product_queries.ProductDetailView.as_view(), name="product-detail"),
+    path(PRODUCT + "receive/", product_commands.ReceiveStockView.as_view(), name="product-receive"),
+    path(PRODUCT + "rename/", product_commands.RenameProductView.as_view(), name="product-rename"),
+    path("api/customers/<str:customer_id>/stats/", queries.CustomerStatsView.as_view(), name="customer-stats"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

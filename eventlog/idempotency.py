@@ -1,0 +1,65 @@
+"""Records of handled commands, so a repeated command id returns its first result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError
+
+from eventlog.models import CommandRecord
+
+
+class DuplicateCommand(Exception):
+    """A concurrent transaction recorded the same command id first."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HandledCommand:
+    """What was stored for a command id."""
+
+    command_id: str
+    command_type: str
+    fingerprint: str
+    result: dict[str, Any]
+
+
+class CommandLog:
+    """Reads and writes command records on the event store's database."""
+
+    def __init__(self, using: str | None = None) -> None:
+        self.using = using or settings.EVENTLOG_DATABASE
+
+    def get(self, command_id: str) -> HandledCommand | None:
+        """The record for a command id, if it was handled."""
+        row = (
+            CommandRecord.objects.using(self.using)
+            .filter(command_id=command_id)
+            .values_list("command_type", "fingerprint", "result")
+            .first()
+        )
+        if row is None:
+            return None
+        return HandledCommand(command_id=command_id, command_type=row[0], fingerprint=row[1], result=row[2])
+
+    def record(self, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any]) -> None:
+        """Store a command's result; raises DuplicateCommand if the id is taken."""
+        try:
+            CommandRecord.objects.using(self.using).create(
+                command_id=command_id, command_type=command_type, fingerprint=fingerprint, result=result
+            )
+        except IntegrityError as error:
+            raise DuplicateCommand(command_id) from error
+
+
+def command_log(using: str | None = None) -> CommandLog:
+    """The command log for a database: the PostgreSQL fast path there, the ORM elsewhere."""
+    from django.db import connections
+
+    alias = using or settings.EVENTLOG_DATABASE
+    if connections[alias].vendor == "postgresql":
+        from eventlog.postgres import PostgresCommandLog
+
+        return PostgresCommandLog(alias)
+    return CommandLog(alias)

@@ -1,0 +1,67 @@
+"""Tables of the event store: the append-only log, snapshots, and command records."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models.fields.json import KeyTextTransform
+
+
+class StoredEvent(models.Model):
+    """One immutable fact. `position` is the global order subscribers checkpoint on."""
+
+    position = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    stream_id = models.CharField(max_length=64)
+    stream_type = models.CharField(max_length=64)
+    # A stable hash of stream_id (0..255) so projections can split streams into partitions
+    # that are worked on in parallel while each stream stays in one partition.
+    bucket = models.SmallIntegerField()
+    version = models.PositiveIntegerField()
+    event_type = models.CharField(max_length=100)
+    schema_version = models.PositiveSmallIntegerField(default=1)
+    data = models.JSONField()
+    metadata = models.JSONField(default=dict)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream_id", "version"], name="eventlog_stream_version_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["event_type", "position"], name="eventlog_type_pos_idx"),
+            models.Index(fields=["stream_type", "position"], name="eventlog_stype_pos_idx"),
+            models.Index(KeyTextTransform("correlation_id", "metadata"), name="eventlog_correlation_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.event_type} {self.stream_id} v{self.version}"
+
+
+class Snapshot(models.Model):
+    """The latest saved state of a stream, so loading replays only the tail."""
+
+    stream_id = models.CharField(max_length=64, unique=True)
+    stream_type = models.CharField(max_length=64)
+    version = models.PositiveIntegerField()
+    state_version = models.PositiveSmallIntegerField(default=1)
+    state = models.JSONField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.stream_type} {self.stream_id} @v{self.version}"
+
+
+class CommandRecord(models.Model):
+    """A handled command and its result, written in the same transaction as its events."""
+
+    command_id = models.CharField(max_length=320, unique=True)
+    command_type = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)
+    result = models.JSONField()
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.command_type} {self.command_id}"

@@ -1,0 +1,254 @@
+"""The event store: append with optimistic concurrency, read streams and the global log.
+
+Gap safety (see docs/architecture.md): on PostgreSQL every append takes one
+transaction-level advisory lock just before its INSERT and holds it to commit, so global
+positions become visible in increasing order. A subscriber that has seen position N can
+never later find a committed event below N, so a plain `position > checkpoint` read is safe.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from django.conf import settings
+from django.db import IntegrityError, connections
+from django.utils import timezone
+
+from eventlog.models import Snapshot, StoredEvent
+from eventlog.serialization import EventRegistry, registry
+
+BUCKETS = 256
+# pg_advisory_xact_lock key for appends; any constant that nothing else in the database uses.
+APPEND_LOCK_KEY = 0x4556_4C4F_4731  # "EVLOG1"
+
+
+class StreamVersionConflict(Exception):
+    """Another writer appended the version this append expected to write."""
+
+    def __init__(self, stream_id: str, expected_version: int) -> None:
+        super().__init__(f"Stream {stream_id} moved past version {expected_version}")
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+
+
+def bucket_of(stream_id: str) -> int:
+    """Stable bucket (0..255) of a stream, the same in every process and release."""
+    return zlib.crc32(stream_id.encode()) % BUCKETS
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordedEvent:
+    """A stored event as subscribers see it: the decoded domain event and its envelope."""
+
+    position: int
+    event_id: UUID
+    stream_id: str
+    stream_type: str
+    version: int
+    event_type: str
+    schema_version: int
+    recorded_at: datetime
+    metadata: dict[str, Any]
+    data: dict[str, Any]
+    event: Any = field(compare=False)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredSnapshot:
+    """A stream's saved state at a version."""
+
+    stream_id: str
+    version: int
+    state_version: int
+    state: Any
+
+
+_COLUMNS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_type",
+    "version",
+    "event_type",
+    "schema_version",
+    "recorded_at",
+    "metadata",
+    "data",
+)
+
+
+class EventStore:
+    """Reads and appends events on one database alias."""
+
+    def __init__(self, using: str | None = None, events: EventRegistry = registry) -> None:
+        self.using = using or settings.EVENTLOG_DATABASE
+        self.registry = events
+
+    def _objects(self) -> Any:
+        return StoredEvent.objects.using(self.using)
+
+    def _recorded(self, row: Sequence[Any]) -> RecordedEvent:
+        position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, metadata, data = (
+            row
+        )
+        return RecordedEvent(
+            position=position,
+            event_id=event_id,
+            stream_id=stream_id,
+            stream_type=stream_type,
+            version=version,
+            event_type=event_type,
+            schema_version=schema_version,
+            recorded_at=recorded_at,
+            metadata=metadata,
+            data=data,
+            event=self.registry.decode(event_type, schema_version, data),
+        )
+
+    def append(
+        self,
+        stream_id: str,
+        stream_type: str,
+        expected_version: int,
+        events: Iterable[Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> list[RecordedEvent]:
+        """Append events after `expected_version`; must run inside a transaction.
+
+        Raises StreamVersionConflict if another writer got there first; the caller's
+        transaction is then unusable and must be rolled back.
+        """
+        connection = connections[self.using]
+        if not connection.in_atomic_block:
+            raise RuntimeError("EventStore.append must run inside transaction.atomic")
+        events = list(events)
+        encoded = [self.registry.encode(event) for event in events]
+        if not encoded:
+            return []
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+        # Taken after the lock so recorded_at grows with position.
+        now = timezone.now()
+        bucket = bucket_of(stream_id)
+        rows = [
+            StoredEvent(
+                event_id=uuid4(),
+                stream_id=stream_id,
+                stream_type=stream_type,
+                bucket=bucket,
+                version=expected_version + offset,
+                event_type=event_type,
+                schema_version=schema_version,
+                data=data,
+                metadata=metadata or {},
+                recorded_at=now,
+            )
+            for offset, (event_type, schema_version, data) in enumerate(encoded, start=1)
+        ]
+        try:
+            self._objects().bulk_create(rows)
+        except IntegrityError as error:
+            raise StreamVersionConflict(stream_id, expected_version) from error
+        return [
+            RecordedEvent(
+                position=row.position,
+                event_id=row.event_id,
+                stream_id=stream_id,
+                stream_type=stream_type,
+                version=row.version,
+                event_type=row.event_type,
+                schema_version=row.schema_version,
+                recorded_at=now,
+                metadata=row.metadata,
+                data=row.data,
+                event=event,
+            )
+            for row, event in zip(rows, events, strict=True)
+        ]
+
+    def read_stream(
+        self,
+        stream_id: str,
+        *,
+        after_version: int = 0,
+        to_version: int | None = None,
+        until: datetime | None = None,
+    ) -> list[RecordedEvent]:
+        """A stream's events in version order, optionally a slice or as of an instant."""
+        query = self._objects().filter(stream_id=stream_id, version__gt=after_version)
+        if to_version is not None:
+            query = query.filter(version__lte=to_version)
+        if until is not None:
+            query = query.filter(recorded_at__lte=until)
+        return [self._recorded(row) for row in query.order_by("version").values_list(*_COLUMNS)]
+
+    def read_all(
+        self,
+        after_position: int = 0,
+        *,
+        limit: int = 1000,
+        buckets: Sequence[int] | None = None,
+        to_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events after a global position, in position order (gap-safe)."""
+        query = self._objects().filter(position__gt=after_position)
+        if buckets is not None and len(buckets) < BUCKETS:
+            query = query.filter(bucket__in=list(buckets))
+        if to_position is not None:
+            query = query.filter(position__lte=to_position)
+        rows = query.order_by("position").values_list(*_COLUMNS)[:limit]
+        return [self._recorded(row) for row in rows]
+
+    def head_position(self) -> int:
+        """The highest committed global position (0 for an empty log)."""
+        last = self._objects().order_by("-position").values_list("position", flat=True).first()
+        return int(last or 0)
+
+    def stream_version(self, stream_id: str) -> int:
+        """The current version of a stream (0 if it has no events)."""
+        last = (
+            self._objects().filter(stream_id=stream_id).order_by("-version").values_list("version", flat=True).first()
+        )
+        return int(last or 0)
+
+    def stream_position(self, stream_id: str) -> int:
+        """The global position of a stream's last event (0 if it has no events)."""
+        last = (
+            self._objects().filter(stream_id=stream_id).order_by("-version").values_list("position", flat=True).first()
+        )
+        return int(last or 0)
+
+    def latest_snapshot(self, stream_id: str) -> StoredSnapshot | None:
+        """The stream's snapshot, if one was saved."""
+        row = (
+            Snapshot.objects.using(self.using)
+            .filter(stream_id=stream_id)
+            .values_list("version", "state_version", "state")
+            .first()
+        )
+        if row is None:
+            return None
+        return StoredSnapshot(stream_id=stream_id, version=row[0], state_version=row[1], state=row[2])
+
+    def save_snapshot(self, stream_id: str, stream_type: str, version: int, state_version: int, state: Any) -> None:
+        """Replace the stream's snapshot with the state at `version`."""
+        Snapshot.objects.using(self.using).update_or_create(
+            stream_id=stream_id,
+            defaults={"stream_type": stream_type, "version": version, "state_version": state_version, "state": state},
+        )
+
+
+def event_store(using: str | None = None) -> EventStore:
+    """The event store for a database: the PostgreSQL fast path there, the ORM elsewhere."""
+    alias = using or settings.EVENTLOG_DATABASE
+    if connections[alias].vendor == "postgresql":
+        from eventlog.postgres import PostgresEventStore
+
+        return PostgresEventStore(alias)
+    return EventStore(alias)

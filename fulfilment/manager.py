@@ -1,0 +1,135 @@
+"""The fulfilment process manager: it follows the event log like a projection (same
+partitions, checkpoints, doorbells and dead letters) but, unlike one, it sends commands.
+
+Reacting once, in effect: its state row and the commands it sends commit together on the
+event store's database, and each command's id is derived from the event that caused it,
+so an event redelivered or replayed from checkpoint 0 yields commands the bus has already
+recorded: nothing is appended twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from eventlog.store import APPEND_LOCK_KEY, RecordedEvent, event_store
+from fulfilment import process
+from fulfilment.models import FulfilmentProcess
+from fulfilment.process import Decision, Fulfilment, LineStatus, ProcessStatus
+from inventory.events import StockReservationFailed, StockReserved
+from orders import bus
+from orders.commands import Command
+from orders.domain import Order
+from orders.errors import InvalidTransition
+from orders.events import OrderCancelled, OrderConfirmed
+from orders.unit_of_work import CommandResult
+from readmodels.projections.base import Projection
+
+logger = logging.getLogger(__name__)
+
+REACTS_TO = (OrderConfirmed, OrderCancelled, StockReserved, StockReservationFailed)
+
+
+def _load(row: FulfilmentProcess) -> Fulfilment:
+    return Fulfilment(
+        order_id=row.order_id,
+        correlation_id=row.correlation_id,
+        status=ProcessStatus(row.status),
+        quantities=dict(row.quantities),
+        lines={sku: LineStatus(status) for sku, status in row.lines.items()},
+    )
+
+
+def correlation_of(event: RecordedEvent) -> UUID:
+    """The story the event belongs to; events stored without one continue the order's own."""
+    try:
+        return UUID(str(event.metadata["correlation_id"]))
+    except (KeyError, ValueError):
+        return UUID(str(event.event.order_id))
+
+
+class FulfilmentProcessManager(Projection):
+    """Reserves stock for confirmed orders and settles each order's fate from the outcome."""
+
+    name: ClassVar[str] = "fulfilment"
+    tables: ClassVar[tuple[Any, ...]] = (FulfilmentProcess,)
+    # It sends commands: replaying it into empty tables is not a rebuild of anything.
+    rebuildable: ClassVar[bool] = False
+    shares_batches: ClassVar[bool] = False
+
+    def __init__(self, send: Callable[[Command], CommandResult] | None = None) -> None:
+        self.send = send or bus.handle
+
+    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
+        """React to the events this process cares about, in log order."""
+        relevant = [event for event in events if isinstance(event.event, REACTS_TO)]
+        if not relevant:
+            return
+        alias = str(settings.EVENTLOG_DATABASE)
+        with transaction.atomic(using=alias):
+            self._serialize_with_appends(alias)
+            for event in relevant:
+                self._react(event, alias)
+
+    @staticmethod
+    def _serialize_with_appends(alias: str) -> None:
+        # The commands below take the event store's append lock; taking it before any
+        # process row means every process-manager transaction locks in the same order
+        # (append lock, then rows), so two partitions can never deadlock on each other.
+        connection = connections[alias]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+
+    def _react(self, event: RecordedEvent, alias: str) -> None:
+        domain_event = event.event
+        rows = FulfilmentProcess.objects.using(alias).select_for_update()
+        row = rows.filter(order_id=domain_event.order_id).first()
+        if isinstance(domain_event, OrderConfirmed):
+            if row is not None or not domain_event.tracked_skus:
+                return  # started already (a redelivery), or nothing to reserve
+            self._carry_out(self._start(event, domain_event, alias), alias)
+            return
+        if row is None:
+            return  # not an order this process tracks
+        current = _load(row)
+        match domain_event:
+            case StockReserved(sku=sku):
+                decision = process.stock_reserved(current, sku, event.event_id)
+            case StockReservationFailed(sku=sku):
+                decision = process.reservation_failed(current, sku, event.event_id)
+            case _:
+                decision = process.order_cancelled(current, event.event_id)
+        self._carry_out(decision, alias)
+
+    def _start(self, event: RecordedEvent, confirmed: OrderConfirmed, alias: str) -> Decision:
+        # The order as it was when confirmed: its lines are final from then on.
+        history = [
+            recorded.event for recorded in event_store(alias).read_stream(event.stream_id, to_version=event.version)
+        ]
+        order = Order.replay(event.stream_id, history)
+        quantities = {line.sku: line.quantity for line in order.state.lines if line.sku in confirmed.tracked_skus}
+        return process.start(confirmed.order_id, correlation_of(event), event.event_id, quantities)
+
+    def _carry_out(self, decision: Decision, alias: str) -> None:
+        state = decision.process
+        FulfilmentProcess.objects.using(alias).update_or_create(
+            order_id=state.order_id,
+            defaults={
+                "correlation_id": state.correlation_id,
+                "status": state.status.value,
+                "quantities": dict(state.quantities),
+                "lines": {sku: status.value for sku, status in state.lines.items()},
+            },
+        )
+        for command in decision.commands:
+            try:
+                self.send(command)
+            except InvalidTransition as error:
+                # The order moved on (a customer cancelled it first): nothing left to do.
+                logger.info("Fulfilment of %s: %s not applied: %s", state.order_id, type(command).__name__, error)

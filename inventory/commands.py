@@ -1,0 +1,51 @@
+"""Commands to the Product aggregate: each changes exactly one product's stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from uuid import UUID
+
+from orders.commands import Command
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterProduct(Command):
+    """Start tracking stock for a SKU, with its catalog name and price."""
+
+    sku: str
+    name: str
+    price: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenameProduct(Command):
+    """Change a product's catalog name."""
+
+    sku: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReceiveStock(Command):
+    """Add units that arrived to the product's stock on hand."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReserveStock(Command):
+    """Promise units to an order; records a failure (not an error) when too few are available."""
+
+    sku: str
+    order_id: UUID
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseStock(Command):
+    """Give an order's reservation back; nothing happens if it holds none."""
+
+    sku: str
+    order_id: UUID

@@ -1,0 +1,139 @@
+"""The Product aggregate: stock on hand, reservations per order, and the rules between them.
+
+available = on_hand - reserved, and reserved never exceeds on_hand, so neither on_hand nor
+available can go negative. Reservations are keyed by order: one per order and SKU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import ClassVar
+from uuid import UUID
+
+from inventory.events import (
+    PRODUCT_STREAM_PREFIX,
+    ProductEvent,
+    ProductRegistered,
+    ProductRenamed,
+    StockReceived,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+    check_stock_quantity,
+)
+from orders.aggregate import Aggregate
+from orders.events import MAX_QUANTITY
+
+
+def product_stream(sku: str) -> str:
+    """The stream id of a SKU's product (prefixed so it can never collide with an order id)."""
+    return PRODUCT_STREAM_PREFIX + sku
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reservation:
+    """Units promised to one order."""
+
+    order_id: UUID
+    quantity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductState:
+    """Everything the stock rules need; snapshots store exactly this."""
+
+    sku: str
+    name: str
+    price: Decimal
+    on_hand: int = 0
+    reservations: tuple[Reservation, ...] = ()
+
+    @property
+    def reserved(self) -> int:
+        """Units promised to orders."""
+        return sum(reservation.quantity for reservation in self.reservations)
+
+    @property
+    def available(self) -> int:
+        """Units that can still be promised."""
+        return self.on_hand - self.reserved
+
+    def reservation(self, order_id: UUID) -> Reservation | None:
+        """The order's reservation of this product, if it holds one."""
+        return next((r for r in self.reservations if r.order_id == order_id), None)
+
+
+def evolve_product(state: ProductState | None, event: ProductEvent) -> ProductState:
+    """Apply one event to the product's state."""
+    if isinstance(event, ProductRegistered):
+        return ProductState(sku=event.sku, name=event.name, price=event.price)
+    if state is None:
+        raise LookupError(f"{type(event).__name__} before ProductRegistered for SKU {event.sku}")
+    match event:
+        case ProductRenamed(name=name):
+            return replace(state, name=name)
+        case StockReceived(quantity=quantity):
+            return replace(state, on_hand=state.on_hand + quantity)
+        case StockReserved(order_id=order_id, quantity=quantity):
+            return replace(state, reservations=(*state.reservations, Reservation(order_id=order_id, quantity=quantity)))
+        case StockReleased(order_id=order_id):
+            return replace(state, reservations=tuple(r for r in state.reservations if r.order_id != order_id))
+        case StockReservationFailed():
+            return state
+    raise TypeError(f"Product cannot apply {type(event).__name__}")
+
+
+class Product(Aggregate[ProductState, ProductEvent]):
+    """A SKU whose stock is tracked: received, reserved for orders, released."""
+
+    stream_type: ClassVar[str] = "product"
+
+    @staticmethod
+    def evolve(state: ProductState | None, event: ProductEvent) -> ProductState:
+        """See `evolve_product`."""
+        return evolve_product(state, event)
+
+    @classmethod
+    def register(cls, sku: str, name: str, price: Decimal) -> Product:
+        """A new product with no stock."""
+        product = cls(product_stream(sku))
+        product._record(ProductRegistered(sku=sku, name=name, price=price))
+        return product
+
+    def rename(self, name: str) -> bool:
+        """Change the catalog name; False (nothing recorded) if it already has that name."""
+        if self.state.name == name:
+            return False
+        self._record(ProductRenamed(sku=self.state.sku, name=name))
+        return True
+
+    def receive(self, quantity: int) -> None:
+        """Add units to stock on hand."""
+        self._record(StockReceived(sku=self.state.sku, quantity=quantity))
+
+    def reserve(self, order_id: UUID, quantity: int) -> bool:
+        """Promise units to an order, or record that too few were available.
+
+        An order holds one reservation per product: asking again records nothing and
+        returns False. A shortfall is a fact (StockReservationFailed), not an error.
+        """
+        check_stock_quantity(quantity, MAX_QUANTITY)
+        state = self.state
+        if state.reservation(order_id) is not None:
+            return False
+        if quantity > state.available:
+            self._record(
+                StockReservationFailed(sku=state.sku, order_id=order_id, quantity=quantity, available=state.available)
+            )
+        else:
+            self._record(StockReserved(sku=state.sku, order_id=order_id, quantity=quantity))
+        return True
+
+    def release(self, order_id: UUID) -> bool:
+        """Give an order's reservation back; False (nothing recorded) if it holds none."""
+        reservation = self.state.reservation(order_id)
+        if reservation is None:
+            return False
+        self._record(StockReleased(sku=self.state.sku, order_id=order_id, quantity=reservation.quantity))
+        return True

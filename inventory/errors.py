@@ -1,0 +1,13 @@
+"""Errors of the inventory's commands; like every DomainError, nothing was appended."""
+
+from __future__ import annotations
+
+from orders.errors import DomainError
+
+
+class ProductNotFound(DomainError):
+    """No product is registered under that SKU."""
+
+
+class ProductAlreadyExists(DomainError):
+    """RegisterProduct for a SKU that is registered already."""

@@ -1,0 +1,87 @@
+"""The `notifications` projection: the customer directory, and one email owed per
+OrderConfirmed, OrderShipped and OrderCancelled.
+
+It runs in the projector's transaction like every projection, so the emails a batch owes
+are recorded atomically with the checkpoint; sending happens after commit (sending.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from eventlog.store import RecordedEvent
+from notifications.models import CustomerDirectory, Notification
+from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
+from readmodels.projections.base import Projection
+
+KINDS: dict[type, Notification.Kind] = {
+    OrderConfirmed: Notification.Kind.ORDER_CONFIRMED,
+    OrderShipped: Notification.Kind.ORDER_SHIPPED,
+    OrderCancelled: Notification.Kind.ORDER_CANCELLED,
+}
+
+
+class NotificationsProjection(Projection):
+    """Customer addresses from the orders, and the outbox of emails to send."""
+
+    name = "notifications"
+    # Only the directory is rebuilt. The outbox survives a rebuild, which then finds every
+    # event's email already owed (keyed by event id) and so never mails anyone twice.
+    tables = (CustomerDirectory,)
+
+    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
+        """Record the newest address per customer and owe the batch's emails."""
+        addresses: dict[str, tuple[int, str]] = {}
+        owed: list[Notification] = []
+        now = timezone.now()
+        # A fresh read database rebuilt from an old log must not mail customers about last
+        # year's orders: emails for events older than this are recorded as expired.
+        horizon = now - timedelta(seconds=float(settings.NOTIFICATION_MAX_AGE_SECONDS))
+        for recorded in events:
+            event = recorded.event
+            if isinstance(event, OrderCreated) and event.customer_email:
+                addresses[event.customer_id] = (recorded.position, event.customer_email)
+            kind = KINDS.get(type(event))
+            if kind is None:
+                continue
+            fresh = recorded.recorded_at >= horizon
+            owed.append(
+                Notification(
+                    event_id=recorded.event_id,
+                    kind=kind,
+                    order_id=UUID(recorded.stream_id),
+                    order_version=recorded.version,
+                    position=recorded.position,
+                    status=Notification.Status.PENDING if fresh else Notification.Status.EXPIRED,
+                    next_attempt_at=now,
+                    occurred_at=recorded.recorded_at,
+                )
+            )
+        self._record_addresses(addresses, using)
+        Notification.objects.using(using).bulk_create(owed, ignore_conflicts=True)
+        if any(notification.status == Notification.Status.PENDING for notification in owed):
+            from notifications.sending import send_soon
+
+            transaction.on_commit(send_soon, using=using)
+
+    def _record_addresses(self, addresses: dict[str, tuple[int, str]], using: str) -> None:
+        if not addresses:
+            return
+        table = CustomerDirectory._meta.db_table
+        rows = sorted((customer, email, position) for customer, (position, email) in addresses.items())
+        # Partitions project in parallel, so an older address may arrive after a newer one:
+        # the row keeps whichever came from the later position.
+        sql = (
+            f"INSERT INTO {table} (customer_id, email, position) VALUES "
+            + ", ".join(["(%s, %s, %s)"] * len(rows))
+            + f" ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email, position = excluded.position"
+            f" WHERE {table}.position < excluded.position"
+        )
+        with connections[using].cursor() as cursor:
+            cursor.execute(sql, [value for row in rows for value in row])

@@ -1,0 +1,22 @@
+"""Celery tasks: thin entry points into notifications.sending."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from notifications.sending import send_pending
+
+
+@shared_task(
+    name="notifications.send",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=10,
+)
+def send_notifications() -> int:
+    """Send the emails that are owed and due (after a projection batch, and from beat)."""
+    return send_pending()

@@ -1,0 +1,117 @@
+"""Every API error as application/problem+json (RFC 9457), domain errors included."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from inventory.errors import ProductAlreadyExists, ProductNotFound
+from orders import errors
+
+PROBLEM_TYPE = "https://backoffice.example/problems/"
+
+# Domain error -> (HTTP status, problem type slug, title).
+DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, str, str]] = {
+    errors.InvalidValue: (400, "invalid-value", "Invalid value"),
+    errors.OrderNotFound: (404, "not-found", "Order not found"),
+    errors.LineNotFound: (404, "not-found", "Order line not found"),
+    ProductNotFound: (404, "not-found", "Product not found"),
+    ProductAlreadyExists: (409, "conflict", "Product already exists"),
+    errors.InvalidTransition: (409, "invalid-state", "Not allowed in the order's current state"),
+    errors.OrderAlreadyExists: (409, "conflict", "Order already exists"),
+    errors.ConcurrencyConflict: (409, "concurrent-modification", "Concurrent modification"),
+    errors.VersionMismatch: (412, "precondition-failed", "The order is not at the expected version"),
+    errors.BusinessRuleViolated: (422, "business-rule", "Business rule violated"),
+    errors.IdempotencyKeyReused: (422, "idempotency-key-reused", "Idempotency key reused with another request"),
+}
+
+
+def problem(status_code: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
+    """A problem+json response."""
+    body = {"type": PROBLEM_TYPE + slug, "title": title, "status": status_code, "detail": detail, **extra}
+    return Response(body, status=status_code, content_type="application/problem+json")
+
+
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    if isinstance(detail, dict):
+        flat: dict[str, list[str]] = {}
+        for field, messages in detail.items():
+            nested = _field_errors(messages) if isinstance(messages, dict) else None
+            if nested:
+                flat.update({f"{field}.{key}": value for key, value in nested.items()})
+            elif isinstance(messages, list) and messages and isinstance(messages[0], dict):
+                for index, item in enumerate(messages):
+                    flat.update({f"{field}[{index}].{k}": v for k, v in _field_errors(item).items()})
+            else:
+                flat[str(field)] = [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+        return flat
+    return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF EXCEPTION_HANDLER: map domain and HTTP errors to problem+json."""
+    for error_type, (code, slug, title) in DOMAIN_STATUS.items():
+        if isinstance(exc, error_type):
+            extra: dict[str, Any] = {}
+            if isinstance(exc, errors.InvalidValue):
+                extra["errors"] = {exc.field: [exc.message]}
+            return problem(code, slug, title, str(exc), **extra)
+    if isinstance(exc, exceptions.ValidationError):
+        return problem(
+            400, "validation", "Invalid request", "The request has invalid fields.", errors=_field_errors(exc.detail)
+        )
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
+    slug = {
+        status.HTTP_400_BAD_REQUEST: "bad-request",
+        status.HTTP_401_UNAUTHORIZED: "not-authenticated",
+        status.HTTP_403_FORBIDDEN: "forbidden",
+        status.HTTP_404_NOT_FOUND: "not-found",
+        status.HTTP_405_METHOD_NOT_ALLOWED: "method-not-allowed",
+        status.HTTP_406_NOT_ACCEPTABLE: "not-acceptable",
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported-media-type",
+        status.HTTP_429_TOO_MANY_REQUESTS: "too-many-requests",
+    }.get(response.status_code, "error")
+    # The status phrase, not exc.default_detail: Django's Http404 has none.
+    title = HTTPStatus(response.status_code).phrase
+    result = problem(response.status_code, slug, title, str(detail))
+    for header in ("WWW-Authenticate", "Retry-After", "Allow"):
+        if header in response:
+            result[header] = response[header]
+    return result
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _plain_problem(status_code: int, slug: str, detail: str) -> JsonResponse:
+    body = {
+        "type": PROBLEM_TYPE + slug,
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+    }
+    return JsonResponse(body, status=status_code, content_type="application/problem+json")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: problem+json for unknown paths under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return _plain_problem(404, "not-found", "No endpoint matches this path.")
+    return defaults.page_not_found(request, exception or Exception())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: problem+json under /api/ (no HTML, no traceback), Django's page elsewhere."""
+    if _is_api(request):
+        return _plain_problem(500, "server-error", "The server failed to answer; the failure was logged.")
+    return defaults.server_error(request)

@@ -1,0 +1,65 @@
+"""HTTP concerns of the command endpoints: throttling per side, the order id in the path,
+and the headers commands take (Idempotency-Key, If-Match, X-Correlation-ID)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID, uuid4
+
+from rest_framework import exceptions
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from orders.commands import CommandMetadata
+from orders.errors import OrderNotFound
+
+MAX_IDEMPOTENCY_KEY = 255
+# "3", W/"3" or a bare 3; ASCII digits only.
+_IF_MATCH = re.compile(r'\s*(?:W/)?(?:"([0-9]{1,9})"|([0-9]{1,9}))\s*')
+
+
+class SideThrottle(ScopedRateThrottle):
+    """Rate limits per side: `commands` for writes, `queries` for reads."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        view.throttle_scope = "queries" if request.method in SAFE_METHODS else "commands"  # type: ignore[attr-defined]
+        return super().allow_request(request, view)
+
+
+def parse_order_id(value: str) -> UUID:
+    """The order id from the path; anything that is not a UUID names no order (404)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise OrderNotFound(f"Order {value} does not exist") from None
+
+
+def command_metadata(request: Request, source: str = "api") -> CommandMetadata:
+    """Who asks and the story the command belongs to (X-Correlation-ID, if a UUID)."""
+    header = request.headers.get("X-Correlation-ID", "")
+    try:
+        correlation = UUID(header)
+    except ValueError:
+        correlation = uuid4()
+    return CommandMetadata(correlation_id=correlation, user=request.user.get_username(), source=source)
+
+
+def command_options(request: Request) -> dict[str, Any]:
+    """command_id from Idempotency-Key (scoped to the user), expected_version from If-Match."""
+    options: dict[str, Any] = {"metadata": command_metadata(request)}
+    key = request.headers.get("Idempotency-Key")
+    if key is not None:
+        if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
+            raise exceptions.ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters."]})
+        options["command_id"] = f"{request.user.pk}:{key}"
+    if_match = request.headers.get("If-Match")
+    # "*" matches any version of an existing order: no pin.
+    if if_match is not None and if_match.strip() != "*":
+        match = _IF_MATCH.fullmatch(if_match)
+        if match is None:
+            raise exceptions.ValidationError({"If-Match": ['Must be the order version, like "3".']})
+        options["expected_version"] = int(match.group(1) or match.group(2))
+    return options

@@ -1,0 +1,80 @@
+"""Input serializers: the shape and types of each command's request body."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+from orders.events import MAX_QUANTITY
+
+
+class LineItemIn(serializers.Serializer):  # type: ignore[type-arg]
+    """One requested order line."""
+
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+
+
+class CreateOrderIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/orders/. More than 50 lines is a business rule (422), not a shape error."""
+
+    customer_id = serializers.CharField(max_length=64)
+    currency = serializers.RegexField(r"^[A-Z]{3}$", error_messages={"invalid": "Must be an ISO 4217 code like EUR."})
+    items = serializers.ListField(child=LineItemIn(), min_length=1, max_length=1000)
+    customer_email = serializers.EmailField(max_length=254, required=False, default="")
+
+
+class PayOrderIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/orders/{id}/pay/."""
+
+    payment_id = serializers.CharField(max_length=255)
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+
+
+class ShipOrderIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/orders/{id}/ship/."""
+
+    tracking_number = serializers.CharField(max_length=255)
+    carrier = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
+
+
+class CancelOrderIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/orders/{id}/cancel/."""
+
+    reason = serializers.CharField(max_length=500)
+
+
+class CommandResultOut(serializers.Serializer):  # type: ignore[type-arg]
+    """What every command answers: ids, never the order's data."""
+
+    order_id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    position = serializers.IntegerField()
+
+
+class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
+    """An RFC 9457 problem."""
+
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        # "errors" would shadow Serializer.errors if declared as a class attribute.
+        fields = super().get_fields()
+        fields["errors"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()), required=False
+        )
+        return fields
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_responses(descriptions: dict[int, str]) -> dict[tuple[int, str], OpenApiResponse]:
+    """OpenAPI error responses: each status with its meaning, served as problem+json."""
+    return {(code, PROBLEM_JSON): OpenApiResponse(ProblemOut, description=text) for code, text in descriptions.items()}

@@ -1,0 +1,213 @@
+"""Command endpoints: parse the request, build the command, hand it to the bus, answer ids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import bus
+from orders.api.http import SideThrottle, command_options, parse_order_id
+from orders.api.permissions import CANCEL, FULFIL, PLACE, CommandPermission
+from orders.api.serializers import (
+    CancelOrderIn,
+    CommandResultOut,
+    CreateOrderIn,
+    LineItemIn,
+    PayOrderIn,
+    ShipOrderIn,
+    problem_responses,
+)
+from orders.commands import (
+    AddOrderItem,
+    CancelOrder,
+    Command,
+    ConfirmOrder,
+    CreateOrder,
+    DeliverOrder,
+    LineItem,
+    PayOrder,
+    RemoveOrderItem,
+    ShipOrder,
+)
+from orders.unit_of_work import CommandResult
+
+COMMAND_HEADERS = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        description="A retry with the same key and body returns the first response and changes nothing.",
+    ),
+    OpenApiParameter(
+        "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description='Apply only at this version, e.g. "3".'
+    ),
+    OpenApiParameter("X-Correlation-ID", OpenApiTypes.UUID, OpenApiParameter.HEADER),
+]
+LOCATION = [
+    OpenApiParameter(
+        "Location",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[201],
+        description="/api/orders/<order_id>/ (the read model may lag: pass `position` as min_position)",
+    )
+]
+ERRORS = problem_responses(
+    {
+        400: "Malformed JSON, missing or invalid field",
+        401: "Not authenticated",
+        403: "Missing the permission for this command",
+        404: "Unknown order",
+        409: "Not allowed in the order's state, or still conflicting after retries",
+        412: "If-Match does not match the order's version",
+        415: "The body is not JSON, form data or a well-formed multipart body",
+        422: "A business rule is broken, or the Idempotency-Key was used with another body",
+        429: "Too many requests",
+    }
+)
+
+
+ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Response])
+
+
+def command_schema(
+    body: type[serializers.Serializer[Any]] | None,
+    success: int = 200,
+    **kwargs: Any,
+) -> Callable[[ViewMethod], ViewMethod]:
+    """OpenAPI description shared by the command endpoints."""
+    return extend_schema(
+        request=body,
+        responses={success: CommandResultOut, **ERRORS},
+        parameters=COMMAND_HEADERS + (LOCATION if success == status.HTTP_201_CREATED else []),
+        tags=["commands"],
+        **kwargs,
+    )
+
+
+class CommandView(APIView):
+    """Base of the command endpoints; subclasses say which permission they need."""
+
+    permission_classes = [CommandPermission]
+    throttle_classes = [SideThrottle]
+    required_permission: ClassVar[str]
+
+    def dispatch_command(self, command: Command, success: int = status.HTTP_200_OK) -> Response:
+        """Hand the command to the bus and answer with ids only."""
+        result = bus.handle(command)
+        return Response(self.body(result), status=success)
+
+    @staticmethod
+    def body(result: CommandResult) -> dict[str, Any]:
+        """The contract's answer: order id, version, position."""
+        return {"order_id": result.stream_id, "version": result.version, "position": result.position}
+
+    def valid(self, serializer: type[serializers.Serializer], request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
+        """The request body, validated (400 otherwise)."""
+        parsed = serializer(data=request.data)
+        parsed.is_valid(raise_exception=True)
+        return dict(parsed.validated_data)
+
+
+class CreateOrderView(CommandView):
+    """POST /api/orders/: place an order."""
+
+    required_permission = PLACE
+
+    @command_schema(CreateOrderIn, success=201, operation_id="create_order")
+    def post(self, request: Request) -> Response:
+        data = self.valid(CreateOrderIn, request)
+        command = CreateOrder(
+            customer_id=data["customer_id"],
+            currency=data["currency"],
+            items=tuple(LineItem(**item) for item in data["items"]),
+            customer_email=data["customer_email"],
+            **command_options(request),
+        )
+        response = self.dispatch_command(command, status.HTTP_201_CREATED)
+        response["Location"] = f"/api/orders/{response.data['order_id']}/"
+        return response
+
+
+class AddOrderItemView(CommandView):
+    """POST /api/orders/{id}/items/: add a SKU (adds to its quantity if already there)."""
+
+    required_permission = PLACE
+
+    @command_schema(LineItemIn, operation_id="add_order_item")
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.valid(LineItemIn, request)
+        return self.dispatch_command(
+            AddOrderItem(order_id=parse_order_id(order_id), **data, **command_options(request))
+        )
+
+
+class RemoveOrderItemView(CommandView):
+    """DELETE /api/orders/{id}/items/{sku}/: take a line off a pending order."""
+
+    required_permission = PLACE
+
+    @command_schema(None, operation_id="remove_order_item")
+    def delete(self, request: Request, order_id: str, sku: str) -> Response:
+        command = RemoveOrderItem(order_id=parse_order_id(order_id), sku=sku, **command_options(request))
+        return self.dispatch_command(command)
+
+
+class ConfirmOrderView(CommandView):
+    """POST /api/orders/{id}/confirm/."""
+
+    required_permission = PLACE
+
+    @command_schema(None, operation_id="confirm_order")
+    def post(self, request: Request, order_id: str) -> Response:
+        return self.dispatch_command(ConfirmOrder(order_id=parse_order_id(order_id), **command_options(request)))
+
+
+class PayOrderView(CommandView):
+    """POST /api/orders/{id}/pay/: the amount must equal the order total."""
+
+    required_permission = FULFIL
+
+    @command_schema(PayOrderIn, operation_id="pay_order")
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.valid(PayOrderIn, request)
+        return self.dispatch_command(PayOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))
+
+
+class ShipOrderView(CommandView):
+    """POST /api/orders/{id}/ship/."""
+
+    required_permission = FULFIL
+
+    @command_schema(ShipOrderIn, operation_id="ship_order")
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.valid(ShipOrderIn, request)
+        return self.dispatch_command(ShipOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))
+
+
+class DeliverOrderView(CommandView):
+    """POST /api/orders/{id}/deliver/."""
+
+    required_permission = FULFIL
+
+    @command_schema(None, operation_id="deliver_order")
+    def post(self, request: Request, order_id: str) -> Response:
+        return self.dispatch_command(DeliverOrder(order_id=parse_order_id(order_id), **command_options(request)))
+
+
+class CancelOrderView(CommandView):
+    """POST /api/orders/{id}/cancel/."""
+
+    required_permission = CANCEL
+
+    @command_schema(CancelOrderIn, operation_id="cancel_order")
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.valid(CancelOrderIn, request)
+        return self.dispatch_command(CancelOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OrdersConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "orders"
+
+    def ready(self) -> None:
+        # Wiring: the event log learns the order event classes and their upcasters.
+        from eventlog.serialization import registry
+        from orders import upcasters  # noqa: F401  (registers upcasters on import)
+        from orders.events import ORDER_EVENTS
+
+        registry.register(*ORDER_EVENTS)

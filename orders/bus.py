@@ -1,0 +1,111 @@
+"""The message bus: runs each command's handler in a unit of work, idempotently, with retries."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from eventlog.idempotency import DuplicateCommand
+from eventlog.store import StreamVersionConflict
+from orders.commands import Command
+from orders.errors import ConcurrencyConflict, IdempotencyKeyReused
+from orders.handlers import HANDLERS, Handler
+from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult, DjangoUnitOfWork
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
+
+
+def fingerprint(command: Command) -> str:
+    """Hash of the command's type and payload, leaving out ids and metadata."""
+    payload = {
+        f.name: getattr(command, f.name) for f in dataclasses.fields(command) if f.metadata.get("fingerprint", True)
+    }
+    text = json.dumps(
+        [type(command).__name__, payload],
+        sort_keys=True,
+        default=_jsonable,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def event_metadata(command: Command) -> dict[str, Any]:
+    """The metadata every event appended by `command` carries."""
+    meta = command.metadata
+    return {
+        "correlation_id": str(meta.correlation_id),
+        "causation_id": str(meta.causation_id) if meta.causation_id else command.command_id,
+        "command_id": command.command_id,
+        "command_type": type(command).__name__,
+        "user": meta.user,
+        "source": meta.source,
+    }
+
+
+class MessageBus:
+    """Dispatches a command to its one handler inside a fresh unit of work."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], AbstractUnitOfWork] = DjangoUnitOfWork,
+        handlers: Mapping[type[Command], Handler] = HANDLERS,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.uow_factory = uow_factory
+        self.handlers = handlers
+        self.max_attempts = max_attempts
+
+    def handle(self, command: Command) -> CommandResult:
+        """Run the command; a conflict with a concurrent writer is retried on fresh state.
+
+        A command id seen before returns the first result, or raises IdempotencyKeyReused
+        if the payload differs. Raises ConcurrencyConflict once retries are used up.
+        """
+        handler = self.handlers[type(command)]
+        context = CommandContext(
+            command_id=command.command_id,
+            command_type=type(command).__name__,
+            fingerprint=fingerprint(command),
+            metadata=event_metadata(command),
+        )
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self.uow_factory() as uow:
+                    previous = uow.handled(command.command_id)
+                    if previous is not None:
+                        if previous.fingerprint != context.fingerprint:
+                            raise IdempotencyKeyReused(
+                                f"Command id {command.command_id!r} was already used with a different request"
+                            )
+                        return CommandResult.from_dict(previous.result)
+                    uow.context = context
+                    return handler(command, uow)
+            except (StreamVersionConflict, DuplicateCommand) as conflict:
+                logger.info("Attempt %d of %s conflicted: %s", attempt, context.command_type, conflict)
+                if attempt < self.max_attempts:
+                    # Jitter spreads racing writers apart so the retry is likely to win.
+                    time.sleep(random.uniform(0, 0.002 * attempt))
+        raise ConcurrencyConflict(
+            f"{context.command_type} kept conflicting with concurrent changes after {self.max_attempts} attempts"
+        )
+
+
+_default_bus = MessageBus()
+
+
+def handle(command: Command) -> CommandResult:
+    """Handle a command with the default bus (Django unit of work)."""
+    return _default_bus.handle(command)

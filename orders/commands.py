@@ -1,0 +1,120 @@
+"""Commands: requests to change exactly one order, named in the imperative."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+
+def _new_command_id() -> str:
+    return str(uuid4())
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandMetadata:
+    """Who asked, from where, and which story the command belongs to."""
+
+    correlation_id: UUID = field(default_factory=uuid4)
+    causation_id: UUID | None = None
+    user: str | None = None
+    source: str = "api"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """Base of every command.
+
+    `command_id` is the idempotency key: a command id seen before returns the first
+    result. `expected_version` pins the stream version (If-Match); unset, the bus retries
+    a conflicting command on fresh state.
+    """
+
+    command_id: str = field(default_factory=_new_command_id, metadata={"fingerprint": False})
+    metadata: CommandMetadata = field(default_factory=CommandMetadata, metadata={"fingerprint": False})
+    expected_version: int | None = field(default=None, metadata={"fingerprint": False})
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineItem:
+    """A requested order line, validated when the aggregate turns it into an OrderLine."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateOrder(Command):
+    """Place a new order. The id is chosen by the caller so a retry names the same order."""
+
+    order_id: UUID = field(default_factory=uuid4, metadata={"fingerprint": False})
+    customer_id: str
+    currency: str
+    items: tuple[LineItem, ...]
+    customer_email: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddOrderItem(Command):
+    """Add quantity of a SKU to a pending order."""
+
+    order_id: UUID
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoveOrderItem(Command):
+    """Take a SKU's line off a pending order."""
+
+    order_id: UUID
+    sku: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmOrder(Command):
+    """Freeze the order's lines."""
+
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class MarkStockReserved(Command):
+    """Record that stock is reserved for every tracked line (sent by the fulfilment process)."""
+
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayOrder(Command):
+    """Record payment of exactly the order total."""
+
+    order_id: UUID
+    payment_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShipOrder(Command):
+    """Hand a paid order to a carrier."""
+
+    order_id: UUID
+    tracking_number: str
+    carrier: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverOrder(Command):
+    """Record that a shipped order arrived."""
+
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelOrder(Command):
+    """Call off an order that has not shipped."""
+
+    order_id: UUID
+    reason: str

@@ -1,0 +1,248 @@
+"""The Order aggregate: its state, how events evolve it, and the rules its commands obey."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar
+from uuid import UUID
+
+from orders.aggregate import Aggregate
+from orders.commands import LineItem
+from orders.errors import BusinessRuleViolated, InvalidTransition, LineNotFound, StockNotReserved
+from orders.events import (
+    MAX_QUANTITY,
+    UNKNOWN_CARRIER,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderEvent,
+    OrderItemAdded,
+    OrderItemRemoved,
+    OrderLine,
+    OrderPaid,
+    OrderShipped,
+    OrderStockReserved,
+)
+from orders.money import Money, check_currency
+
+MAX_LINES = 50
+# Payments are capped below this (check_price) and read models store amounts as
+# numeric(16,2): a larger total could be placed but never paid, and would poison projections.
+MAX_TOTAL = Decimal("1e12")
+
+
+class OrderStatus(StrEnum):
+    """Where an order is in its lifecycle."""
+
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+
+
+CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PAID})
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderState:
+    """Everything the rules need to know about one order; snapshots store exactly this."""
+
+    order_id: UUID
+    customer_id: str
+    currency: str
+    status: OrderStatus
+    lines: tuple[OrderLine, ...]
+    payment_id: str = ""
+    tracking_number: str = ""
+    carrier: str = ""
+    cancel_reason: str = ""
+    customer_email: str = ""
+    # Lines whose stock must be reserved before payment (fixed at confirmation).
+    tracked_skus: tuple[str, ...] = ()
+    stock_reserved: bool = False
+
+    @property
+    def awaiting_stock(self) -> bool:
+        """True while tracked lines still wait for their stock reservation."""
+        return bool(self.tracked_skus) and not self.stock_reserved
+
+    def line(self, sku: str) -> OrderLine | None:
+        """The line for `sku`, if the order has one."""
+        return next((line for line in self.lines if line.sku == sku), None)
+
+    @property
+    def total(self) -> Money:
+        """Sum of line totals, in the order's currency."""
+        amount = sum((line.line_total for line in self.lines), Decimal("0.00"))
+        return Money(amount, self.currency)
+
+
+def _merge(lines: tuple[OrderLine, ...], sku: str, quantity: int, unit_price: Decimal) -> tuple[OrderLine, ...]:
+    """Lines with `quantity` more of `sku`, appended as a new line if it was not there."""
+    for index, line in enumerate(lines):
+        if line.sku == sku:
+            merged = replace(line, quantity=line.quantity + quantity)
+            return (*lines[:index], merged, *lines[index + 1 :])
+    return (*lines, OrderLine(sku=sku, quantity=quantity, unit_price=unit_price))
+
+
+def evolve_order(state: OrderState | None, event: OrderEvent) -> OrderState:
+    """Apply one event to the order's state; total over the events the aggregate records."""
+    if isinstance(event, OrderCreated):
+        return OrderState(
+            order_id=event.order_id,
+            customer_id=event.customer_id,
+            currency=event.currency,
+            status=OrderStatus.PENDING,
+            lines=event.lines,
+            customer_email=event.customer_email,
+        )
+    if state is None:
+        raise LookupError(f"{type(event).__name__} before OrderCreated in order {event.order_id}")
+    match event:
+        case OrderItemAdded(sku=sku, quantity=quantity, unit_price=unit_price):
+            return replace(state, lines=_merge(state.lines, sku, quantity, unit_price))
+        case OrderItemRemoved(sku=sku):
+            return replace(state, lines=tuple(line for line in state.lines if line.sku != sku))
+        case OrderConfirmed(tracked_skus=tracked_skus):
+            return replace(state, status=OrderStatus.CONFIRMED, tracked_skus=tracked_skus)
+        case OrderStockReserved():
+            return replace(state, stock_reserved=True)
+        case OrderPaid(payment_id=payment_id):
+            return replace(state, status=OrderStatus.PAID, payment_id=payment_id)
+        case OrderShipped(tracking_number=tracking_number, carrier=carrier):
+            return replace(state, status=OrderStatus.SHIPPED, tracking_number=tracking_number, carrier=carrier)
+        case OrderDelivered():
+            return replace(state, status=OrderStatus.DELIVERED)
+        case OrderCancelled(reason=reason):
+            return replace(state, status=OrderStatus.CANCELLED, cancel_reason=reason)
+    raise TypeError(f"Order cannot apply {type(event).__name__}")
+
+
+class Order(Aggregate[OrderState, OrderEvent]):
+    """An order from placement to delivery or cancellation."""
+
+    stream_type: ClassVar[str] = "order"
+
+    @staticmethod
+    def evolve(state: OrderState | None, event: OrderEvent) -> OrderState:
+        """See `evolve_order`."""
+        return evolve_order(state, event)
+
+    @property
+    def order_id(self) -> UUID:
+        """The order's id as a UUID."""
+        return UUID(self.id)
+
+    @classmethod
+    def create(
+        cls, order_id: UUID, customer_id: str, currency: str, items: Iterable[LineItem], customer_email: str = ""
+    ) -> Order:
+        """Place an order with 1 to 50 lines; repeated SKUs add up."""
+        check_currency(currency)
+        lines: tuple[OrderLine, ...] = ()
+        for item in items:
+            # Building the OrderLine validates sku, quantity and price before merging.
+            line = OrderLine(sku=item.sku, quantity=item.quantity, unit_price=item.unit_price)
+            lines = _checked_merge(lines, line.sku, line.quantity, line.unit_price)
+        if not lines:
+            raise BusinessRuleViolated("An order needs at least one line")
+        order = cls(str(order_id))
+        created = OrderCreated(
+            order_id=order_id, customer_id=customer_id, currency=currency, lines=lines, customer_email=customer_email
+        )
+        order._record(created)
+        return order
+
+    def _require(self, allowed: Iterable[OrderStatus], action: str) -> OrderState:
+        state = self.state
+        if state.status not in allowed:
+            raise InvalidTransition(f"Cannot {action} an order in status {state.status}")
+        return state
+
+    def add_item(self, sku: str, quantity: int, unit_price: Decimal) -> None:
+        """Add quantity of a SKU while the order is pending."""
+        state = self._require({OrderStatus.PENDING}, "add items to")
+        event = OrderItemAdded(order_id=self.order_id, sku=sku, quantity=quantity, unit_price=unit_price)
+        _checked_merge(state.lines, sku, quantity, unit_price)
+        self._record(event)
+
+    def remove_item(self, sku: str) -> None:
+        """Take a SKU's line off a pending order; the last line cannot go."""
+        state = self._require({OrderStatus.PENDING}, "remove items from")
+        if state.line(sku) is None:
+            raise LineNotFound(f"Order {self.id} has no line for SKU {sku!r}")
+        if len(state.lines) == 1:
+            raise BusinessRuleViolated("Cannot remove the last line of an order; cancel the order instead")
+        self._record(OrderItemRemoved(order_id=self.order_id, sku=sku))
+
+    def confirm(self, tracked_skus: Iterable[str] = ()) -> None:
+        """Freeze the lines of a pending order, naming those whose stock must be reserved."""
+        state = self._require({OrderStatus.PENDING}, "confirm")
+        wanted = set(tracked_skus)
+        tracked = tuple(line.sku for line in state.lines if line.sku in wanted)
+        self._record(OrderConfirmed(order_id=self.order_id, tracked_skus=tracked))
+
+    def mark_stock_reserved(self) -> bool:
+        """Record that every tracked line is reserved; False (nothing recorded) if it already was."""
+        state = self._require({OrderStatus.CONFIRMED}, "mark stock reserved for")
+        if state.stock_reserved or not state.tracked_skus:
+            return False
+        self._record(OrderStockReserved(order_id=self.order_id))
+        return True
+
+    def pay(self, payment_id: str, amount: Decimal) -> None:
+        """Record payment of a confirmed order; the amount must equal the total."""
+        state = self._require({OrderStatus.CONFIRMED}, "pay")
+        if state.awaiting_stock:
+            raise StockNotReserved(f"Cannot pay order {self.id} before stock is reserved for it")
+        event = OrderPaid(order_id=self.order_id, payment_id=payment_id, amount=amount)
+        total = state.total
+        if amount != total.amount:
+            raise BusinessRuleViolated(
+                f"Payment amount {amount} {state.currency} does not equal the order total {total}"
+            )
+        self._record(event)
+
+    def ship(self, tracking_number: str, carrier: str = "") -> None:
+        """Hand a paid order to a carrier (UNKNOWN_CARRIER when none is named)."""
+        self._require({OrderStatus.PAID}, "ship")
+        carrier = carrier.strip() if isinstance(carrier, str) else carrier
+        self._record(
+            OrderShipped(order_id=self.order_id, tracking_number=tracking_number, carrier=carrier or UNKNOWN_CARRIER)
+        )
+
+    def deliver(self) -> None:
+        """Record that a shipped order arrived."""
+        self._require({OrderStatus.SHIPPED}, "deliver")
+        self._record(OrderDelivered(order_id=self.order_id))
+
+    def cancel(self, reason: str) -> None:
+        """Call off an order that is pending, confirmed or paid."""
+        self._require(CANCELLABLE, "cancel")
+        self._record(OrderCancelled(order_id=self.order_id, reason=reason))
+
+
+def _checked_merge(lines: tuple[OrderLine, ...], sku: str, quantity: int, unit_price: Decimal) -> tuple[OrderLine, ...]:
+    """Merge a line in, enforcing the per-line and per-order limits."""
+    existing = next((line for line in lines if line.sku == sku), None)
+    if existing is None:
+        if len(lines) >= MAX_LINES:
+            raise BusinessRuleViolated(f"An order has at most {MAX_LINES} lines")
+    else:
+        if existing.unit_price != unit_price:
+            raise BusinessRuleViolated(
+                f"SKU {sku!r} is already on the order at {existing.unit_price}; add it at that price"
+            )
+        if existing.quantity + quantity > MAX_QUANTITY:
+            raise BusinessRuleViolated(f"Quantity of SKU {sku!r} would exceed {MAX_QUANTITY}")
+    merged = _merge(lines, sku, quantity, unit_price)
+    if sum((line.line_total for line in merged), Decimal("0")) >= MAX_TOTAL:
+        raise BusinessRuleViolated("An order total must be less than 1,000,000,000,000")
+    return merged

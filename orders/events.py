@@ -1,0 +1,186 @@
+"""Domain events of the Order aggregate: immutable facts, past tense, carrying what changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import ClassVar
+from uuid import UUID
+
+from orders.errors import InvalidValue
+from orders.money import check_currency, check_price
+
+MAX_QUANTITY = 10_000
+# What a shipment records when nobody said who carries it.
+UNKNOWN_CARRIER = "unknown"
+
+
+def _check_quantity(quantity: int) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise InvalidValue("quantity", "must be an integer")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidValue("quantity", f"must be between 1 and {MAX_QUANTITY}")
+
+
+def _check_text(name: str, value: str, max_length: int = 255) -> None:
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise InvalidValue(name, f"must be 1 to {max_length} characters, not blank")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Base of every event; `schema_version` says which shape of the data this class reads."""
+
+    schema_version: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderLine:
+    """One SKU on an order: how many, at what unit price."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+    def __post_init__(self) -> None:
+        _check_text("sku", self.sku, 64)
+        _check_quantity(self.quantity)
+        check_price(self.unit_price)
+
+    @property
+    def line_total(self) -> Decimal:
+        """quantity x unit_price."""
+        return self.quantity * self.unit_price
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderEvent(DomainEvent):
+    """An event of one order's stream."""
+
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCreated(OrderEvent):
+    """A customer placed an order with its first lines."""
+
+    customer_id: str
+    currency: str
+    lines: tuple[OrderLine, ...]
+    # Where to tell the customer about the order; "" when not given (and in events stored
+    # before the field existed, which read with the default).
+    customer_email: str = ""
+
+    def __post_init__(self) -> None:
+        _check_text("customer_id", self.customer_id, 64)
+        check_currency(self.currency)
+        if not self.lines:
+            raise InvalidValue("items", "an order is created with at least one line")
+        if self.customer_email:
+            check_email(self.customer_email)
+
+
+def check_email(email: str) -> None:
+    """Raise InvalidValue unless `email` looks like one address (the API validates strictly)."""
+    local, at, domain = email.rpartition("@") if isinstance(email, str) else ("", "", "")
+    if not (at and local and "." in domain) or len(email) > 254 or any(char.isspace() for char in email):
+        raise InvalidValue("customer_email", "must be an email address")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderItemAdded(OrderEvent):
+    """Quantity of a SKU was added; if the SKU was on the order, its quantity grows."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+    def __post_init__(self) -> None:
+        _check_text("sku", self.sku, 64)
+        _check_quantity(self.quantity)
+        check_price(self.unit_price)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderItemRemoved(OrderEvent):
+    """A SKU's line was taken off the order."""
+
+    sku: str
+
+    def __post_init__(self) -> None:
+        _check_text("sku", self.sku, 64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderConfirmed(OrderEvent):
+    """The order's lines are final.
+
+    `tracked_skus` are the lines whose SKU was a registered product at confirmation: the
+    stock the fulfilment process must reserve before the order may be paid. Events stored
+    before inventory existed have no such field and read as () (nothing to reserve).
+    """
+
+    tracked_skus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderStockReserved(OrderEvent):
+    """Stock is reserved for every tracked line: the order may now be paid."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPaid(OrderEvent):
+    """Payment of the order total was received."""
+
+    payment_id: str
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        _check_text("payment_id", self.payment_id)
+        check_price(self.amount, "amount")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderShipped(OrderEvent):
+    """The order left the warehouse with a carrier.
+
+    Schema 2 made `carrier` required; schema-1 events, stored without one (or with an empty
+    one), read as UNKNOWN_CARRIER through the upcaster in orders/upcasters.py.
+    """
+
+    schema_version: ClassVar[int] = 2
+
+    tracking_number: str
+    carrier: str
+
+    def __post_init__(self) -> None:
+        _check_text("tracking_number", self.tracking_number)
+        _check_text("carrier", self.carrier, 64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderDelivered(OrderEvent):
+    """The customer received the order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCancelled(OrderEvent):
+    """The order was called off, with the reason given."""
+
+    reason: str
+
+    def __post_init__(self) -> None:
+        _check_text("reason", self.reason, 500)
+
+
+ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
+    OrderCreated,
+    OrderItemAdded,
+    OrderItemRemoved,
+    OrderConfirmed,
+    OrderStockReserved,
+    OrderPaid,
+    OrderShipped,
+    OrderDelivered,
+    OrderCancelled,
+)

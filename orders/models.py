@@ -1,0 +1,22 @@
+"""The write side keeps no tables of its own (events live in eventlog); this model only
+carries the Django permissions that guard each group of commands."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class OrderPermissions(models.Model):
+    """Permissions: place and edit orders; fulfil them (pay, ship, deliver); cancel them."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("place_order", "Can place and edit orders"),
+            ("fulfil_order", "Can pay, ship and deliver orders"),
+            ("cancel_order", "Can cancel orders"),
+        ]
+
+    def __str__(self) -> str:
+        return "order permissions"

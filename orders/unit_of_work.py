@@ -1,0 +1,176 @@
+"""The unit of work: one transaction, one aggregate's new events, published after commit."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from django.conf import settings
+from django.db import transaction
+
+from eventlog.idempotency import HandledCommand, command_log
+from eventlog.publishing import publish_after_commit
+from eventlog.store import RecordedEvent, event_store
+from inventory.repository import EventSourcedProducts, ProductRepository
+from orders.aggregate import Aggregate
+from orders.repository import EventSourcedOrders, EventSourcedRepository, OrderRepository, Repository
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandResult:
+    """What a command answers: ids and positions, never the aggregate's data."""
+
+    stream_id: str
+    version: int
+    position: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as stored in the command record."""
+        return {"stream_id": self.stream_id, "version": self.version, "position": self.position}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CommandResult:
+        """Inverse of `to_dict`."""
+        return cls(stream_id=str(data["stream_id"]), version=int(data["version"]), position=int(data["position"]))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandContext:
+    """The command being handled, as the unit of work records it next to its events."""
+
+    command_id: str
+    command_type: str
+    fingerprint: str
+    metadata: dict[str, Any]
+
+
+class AbstractUnitOfWork(abc.ABC):
+    """One command's transaction. Handlers load through `orders` or `products` and call
+    `commit()`, or `unchanged()` when the command is a no-op by the aggregate's rules."""
+
+    orders: OrderRepository
+    products: ProductRepository
+    context: CommandContext | None = None
+
+    def repositories(self) -> tuple[Repository[Any], ...]:
+        """Every repository of this unit of work."""
+        return (self.orders, self.products)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    @abc.abstractmethod
+    def handled(self, command_id: str) -> HandledCommand | None:
+        """The record of a command id handled before, if any."""
+
+    def commit(self) -> CommandResult:
+        """Append the one changed aggregate's events with its expected version.
+
+        The command record is written in the same transaction, and subscribers are told
+        only once that transaction has committed.
+        """
+        changed = [
+            aggregate
+            for repository in self.repositories()
+            for aggregate in repository.seen
+            if aggregate.version != aggregate.stored_version
+        ]
+        if len(changed) != 1:
+            raise RuntimeError(f"A command must change exactly one aggregate, not {len(changed)}")
+        context = self.context
+        recorded = self._save(changed[0], context.metadata if context else {})
+        result = CommandResult(stream_id=changed[0].id, version=changed[0].version, position=recorded[-1].position)
+        if context is not None:
+            self._record(context, result)
+        self._publish(recorded)
+        return result
+
+    def unchanged(self, aggregate: Aggregate[Any, Any]) -> CommandResult:
+        """End a command that, by the aggregate's rules, changes nothing (a repeated
+        reservation, releasing what is not held). It still succeeds and is recorded, so a
+        retry answers the same; `position` is that of the stream's last event."""
+        if aggregate.version != aggregate.stored_version:
+            raise RuntimeError(f"{aggregate.stream_type} {aggregate.id} has unsaved events")
+        result = CommandResult(
+            stream_id=aggregate.id, version=aggregate.version, position=self._last_position(aggregate.id)
+        )
+        if self.context is not None:
+            self._record(self.context, result)
+        return result
+
+    @abc.abstractmethod
+    def _last_position(self, stream_id: str) -> int: ...
+
+    @abc.abstractmethod
+    def _save(self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any]) -> list[RecordedEvent]: ...
+
+    @abc.abstractmethod
+    def _record(self, context: CommandContext, result: CommandResult) -> None: ...
+
+    @abc.abstractmethod
+    def _publish(self, recorded: list[RecordedEvent]) -> None: ...
+
+
+class DjangoUnitOfWork(AbstractUnitOfWork):
+    """A `transaction.atomic` block on the event store's database."""
+
+    orders: EventSourcedOrders
+    products: EventSourcedProducts
+
+    def __init__(self, using: str | None = None) -> None:
+        self.using = using or settings.EVENTLOG_DATABASE
+        self._committed = False
+
+    def __enter__(self) -> Self:
+        self._atomic = transaction.atomic(using=self.using)
+        self._atomic.__enter__()
+        store = event_store(self.using)
+        self.orders = EventSourcedOrders(store, settings.SNAPSHOT_EVERY)
+        self.products = EventSourcedProducts(store, settings.SNAPSHOT_EVERY)
+        self._commands = command_log(self.using)
+        self._committed = False
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None and not self._committed:
+            transaction.set_rollback(True, using=self.using)
+        self._atomic.__exit__(exc_type, exc, tb)
+
+    def handled(self, command_id: str) -> HandledCommand | None:
+        """The record of a command id handled before, if any."""
+        return self._commands.get(command_id)
+
+    def commit(self) -> CommandResult:
+        """See AbstractUnitOfWork.commit; the database commit happens when the block exits."""
+        result = super().commit()
+        self._committed = True
+        return result
+
+    def unchanged(self, aggregate: Aggregate[Any, Any]) -> CommandResult:
+        """See AbstractUnitOfWork.unchanged; the command record commits with the block."""
+        result = super().unchanged(aggregate)
+        self._committed = True
+        return result
+
+    def _last_position(self, stream_id: str) -> int:
+        return self.orders.store.stream_position(stream_id)
+
+    def _save(self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any]) -> list[RecordedEvent]:
+        repositories: tuple[EventSourcedRepository[Any], ...] = (self.orders, self.products)
+        owner = next(repository for repository in repositories if isinstance(aggregate, repository.aggregate_type))
+        return owner.save(aggregate, metadata)
+
+    def _record(self, context: CommandContext, result: CommandResult) -> None:
+        self._commands.record(context.command_id, context.command_type, context.fingerprint, result.to_dict())
+
+    def _publish(self, recorded: list[RecordedEvent]) -> None:
+        publish_after_commit(recorded, using=self.using)

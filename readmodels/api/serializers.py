@@ -1,0 +1,119 @@
+"""Output serializers: DTOs to JSON (amounts as strings with 2 decimals, ISO 8601 times)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+
+def money() -> serializers.DecimalField:
+    """An amount rendered as a string with exactly 2 decimals."""
+    return serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True)
+
+
+class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
+    """OrderSummary."""
+
+    order_id = serializers.UUIDField()
+    order_number = serializers.CharField()
+    customer_id = serializers.CharField()
+    status = serializers.CharField()
+    item_count = serializers.IntegerField()
+    total_amount = money()
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    version = serializers.IntegerField()
+
+
+class OrderPageOut(serializers.Serializer):  # type: ignore[type-arg]
+    """A page of the order list."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OrderSummaryOut(many=True)
+
+
+class OrderLineOut(serializers.Serializer):  # type: ignore[type-arg]
+    """One line of an order."""
+
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = money()
+    line_total = money()
+
+
+class TimelineEntryOut(serializers.Serializer):  # type: ignore[type-arg]
+    """Something that happened to the order, for people to read."""
+
+    event_type = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    description = serializers.CharField()
+    version = serializers.IntegerField()
+
+
+class OrderDetailOut(OrderSummaryOut):
+    """OrderDetail: the summary plus lines, payment, shipping and timeline."""
+
+    items = OrderLineOut(many=True)
+    payment_id = serializers.CharField()
+    tracking_number = serializers.CharField()
+    carrier = serializers.CharField()
+    cancel_reason = serializers.CharField()
+    timeline = TimelineEntryOut(many=True)
+
+
+class HistoryEntryOut(serializers.Serializer):  # type: ignore[type-arg]
+    """One stored event of the order, as recorded in the event log."""
+
+    event_id = serializers.UUIDField()
+    event_type = serializers.CharField()
+    version = serializers.IntegerField()
+    position = serializers.IntegerField()
+    occurred_at = serializers.DateTimeField()
+    metadata = serializers.DictField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        # "data" would shadow Serializer.data if declared as a class attribute.
+        fields = super().get_fields()
+        fields["data"] = serializers.DictField()
+        return fields
+
+
+class HistoryOut(serializers.Serializer):  # type: ignore[type-arg]
+    """The order's events, oldest first."""
+
+    results = HistoryEntryOut(many=True)
+
+
+class CustomerStatsOut(serializers.Serializer):  # type: ignore[type-arg]
+    """A customer's order counts and lifetime value per currency (paid, not cancelled orders)."""
+
+    customer_id = serializers.CharField()
+    orders_count = serializers.IntegerField()
+    open_orders_count = serializers.IntegerField()
+    cancelled_orders_count = serializers.IntegerField()
+    lifetime_value = serializers.DictField(child=money())
+    last_order_at = serializers.DateTimeField(allow_null=True)
+
+
+class ProductStockOut(serializers.Serializer):  # type: ignore[type-arg]
+    """ProductStock: available = on_hand - reserved."""
+
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    price = money()
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+    version = serializers.IntegerField()
+
+
+class ProductPageOut(serializers.Serializer):  # type: ignore[type-arg]
+    """A page of the product list."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ProductStockOut(many=True)

@@ -1,0 +1,233 @@
+"""Query endpoints: read-model tables only (history and as_of read the event log)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from orders.api.serializers import problem_responses
+from readmodels.api.filters import ORDERING_FIELDS, OrderSummaryFilter, utc
+from readmodels.api.serializers import CustomerStatsOut, HistoryOut, OrderDetailOut, OrderPageOut, OrderSummaryOut
+from readmodels.selectors.customers import customer_stats
+from readmodels.selectors.orders import order_as_of, order_detail, order_history, order_summary_list
+from readmodels.status import wait_until_applied
+
+MAX_POSITION = 2**63 - 1
+# ASCII digits only: str.isdigit() accepts "²", which int() then refuses.
+_POSITION = re.compile(r"[0-9]{1,19}")
+_ENTITY_TAG = re.compile(r'(?:W/)?"([^"]*)"')
+STALE_HEADER = "X-Read-Model-Stale"
+MIN_POSITION = OpenApiParameter(
+    "min_position",
+    OpenApiTypes.INT,
+    description="Wait (bounded) until the read models applied this position (a command's `position`).",
+)
+STALE = OpenApiParameter(
+    STALE_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=True,
+    description="`true` when min_position was not reached in time: the answer may not show that write yet.",
+)
+QUERY_ERRORS = problem_responses({400: "Invalid parameter", 401: "Not authenticated", 429: "Too many requests"})
+NOT_FOUND = problem_responses({404: "Unknown (or not yet projected) order"})
+
+
+def min_position(request: Request) -> int | None:
+    """?min_position=, validated (400 unless a non-negative 64-bit integer)."""
+    raw = request.query_params.get("min_position")
+    if raw is None:
+        return None
+    if not _POSITION.fullmatch(raw) or int(raw) > MAX_POSITION:
+        raise exceptions.ValidationError({"min_position": ["Must be a non-negative integer."]})
+    return int(raw)
+
+
+def read_your_writes(request: Request) -> bool:
+    """Honour ?min_position=; True if the read models are still behind it (stale)."""
+    position = min_position(request)
+    if position is None:
+        return False
+    return not wait_until_applied(position, float(settings.READ_YOUR_WRITES_TIMEOUT))
+
+
+def answer(data: Any, stale: bool, code: int = status.HTTP_200_OK) -> Response:
+    """A query response, marked stale when the read models were behind."""
+    response = Response(data, status=code)
+    if stale:
+        response[STALE_HEADER] = "true"
+    return response
+
+
+def path_order_id(value: str) -> UUID:
+    """The order id from the path; a malformed id names no order."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise exceptions.NotFound(f"Order {value} does not exist") from None
+
+
+def not_modified(request: Request, etag: str) -> bool:
+    """True if If-None-Match names `etag` (weak or strong) or is `*`."""
+    header = request.headers.get("If-None-Match", "")
+    if header.strip() == "*":
+        return True
+    return etag.strip('"') in _ENTITY_TAG.findall(header)
+
+
+def parse_instant(raw: str, name: str) -> datetime:
+    """An ISO 8601 date-time from a query parameter, in UTC (400 if it is not one)."""
+    # An unencoded "+00:00" arrives as " 00:00" in a query string.
+    try:
+        instant = parse_datetime(raw.strip().replace(" ", "+"))
+    except ValueError:
+        instant = None
+    if instant is None:
+        raise exceptions.ValidationError({name: ["Must be an ISO 8601 date-time."]})
+    return utc(instant, name)
+
+
+class QueryView(APIView):
+    """Base of the query endpoints: a signed-in user, the `queries` rate."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "queries"
+
+
+class OrderPagination(PageNumberPagination):
+    """?page= (and ?page_size=, up to 200)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class OrderListView(QueryView):
+    """GET /api/orders/: the order list, filtered, ordered and paged."""
+
+    @extend_schema(
+        operation_id="list_orders",
+        parameters=[
+            OpenApiParameter(
+                "status",
+                OpenApiTypes.STR,
+                enum=[c[0] for c in OrderSummaryFilter.base_filters["status"].extra["choices"]],
+            ),
+            OpenApiParameter("customer_id", OpenApiTypes.STR),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                description="Comma-separated, `-` for descending; default `-created_at`. Fields: "
+                + ", ".join(ORDERING_FIELDS),
+            ),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 200; default 50."),
+            MIN_POSITION,
+            STALE,
+        ],
+        responses={200: OrderPageOut, **problem_responses({404: "No such page"}), **QUERY_ERRORS},
+        tags=["queries"],
+    )
+    def get(self, request: Request) -> Response:
+        selection = OrderSummaryFilter(request.query_params).selection()
+        stale = read_your_writes(request)
+        paginator = OrderPagination()
+        rows: Any = order_summary_list(**selection)  # a lazy Sequence, which Django's Paginator accepts
+        page = paginator.paginate_queryset(rows, request, view=self)
+        response = paginator.get_paginated_response(OrderSummaryOut(page, many=True).data)
+        if stale:
+            response[STALE_HEADER] = "true"
+        return response
+
+
+class OrderDetailView(QueryView):
+    """GET /api/orders/{id}/: one order with its lines and timeline; ?as_of= for the past."""
+
+    @extend_schema(
+        operation_id="get_order",
+        parameters=[
+            OpenApiParameter(
+                "as_of", OpenApiTypes.DATETIME, description="The order as it was at that instant, from the event log."
+            ),
+            OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description='e.g. "3"'),
+            MIN_POSITION,
+            STALE,
+            OpenApiParameter(
+                "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304], description='"<version>"'
+            ),
+        ],
+        responses={200: OrderDetailOut, 304: OpenApiResponse(description="Not modified"), **NOT_FOUND, **QUERY_ERRORS},
+        tags=["queries"],
+    )
+    def get(self, request: Request, order_id: str) -> Response:
+        key = path_order_id(order_id)
+        raw_as_of = request.query_params.get("as_of")
+        as_of = None if raw_as_of is None else parse_instant(raw_as_of, "as_of")
+        stale = read_your_writes(request)
+        detail = order_detail(key) if as_of is None else order_as_of(key, as_of)
+        if detail is None:
+            raise exceptions.NotFound(f"Order {order_id} does not exist" + (" at that time" if as_of else ""))
+        etag = f'"{detail.version}"'
+        if not_modified(request, etag):
+            response = answer(None, stale, status.HTTP_304_NOT_MODIFIED)
+        else:
+            response = answer(OrderDetailOut(detail).data, stale)
+        response["ETag"] = etag
+        return response
+
+
+class OrderHistoryView(QueryView):
+    """GET /api/orders/{id}/history/: the order's events from the log, oldest first."""
+
+    @extend_schema(
+        operation_id="order_history",
+        parameters=[MIN_POSITION],
+        responses={200: HistoryOut, **NOT_FOUND, **QUERY_ERRORS},
+        tags=["queries"],
+    )
+    def get(self, request: Request, order_id: str) -> Response:
+        # The event log is the source here, so min_position is always met: validated, never waited on.
+        min_position(request)
+        events = order_history(path_order_id(order_id))
+        if not events:
+            raise exceptions.NotFound(f"Order {order_id} does not exist")
+        return Response(HistoryOut({"results": events}).data)
+
+
+class CustomerStatsView(QueryView):
+    """GET /api/customers/{customer_id}/stats/."""
+
+    @extend_schema(
+        operation_id="customer_stats",
+        parameters=[MIN_POSITION, STALE],
+        responses={
+            200: CustomerStatsOut,
+            **problem_responses({404: "No orders for that customer"}),
+            **QUERY_ERRORS,
+        },
+        tags=["queries"],
+    )
+    def get(self, request: Request, customer_id: str) -> Response:
+        stale = read_your_writes(request)
+        # A NUL cannot be stored (PostgreSQL refuses it in a query), so no customer has one.
+        stats = None if "\x00" in customer_id else customer_stats(customer_id)
+        if stats is None:
+            raise exceptions.NotFound(f"Customer {customer_id} has no orders")
+        return answer(CustomerStatsOut(stats).data, stale)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ReadmodelsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "readmodels"
+    verbose_name = "Read models"

@@ -1,0 +1,40 @@
+"""`manage.py rebuild_projections [NAME ...]`: replay the event log into fresh read models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from readmodels.projections import all_projections
+from readmodels.rebuild import rebuild_by_name
+
+
+class Command(BaseCommand):
+    help = "Rebuild projections from the event log (all if no name is given), with progress."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("names", nargs="*", help=f"projections: {', '.join(all_projections())}")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Rebuild each named projection, one progress bar each."""
+        bars: dict[str, tqdm[Any]] = {}
+
+        def progress(name: str, position: int, head: int) -> None:
+            bar = bars.get(name)
+            if bar is None:
+                bar = bars[name] = tqdm(total=head, desc=name, unit="pos", file=self.stderr)
+            if head and bar.total != head:
+                bar.total = head
+            bar.update(position - bar.n)
+
+        try:
+            heads = rebuild_by_name(options["names"], progress=progress)
+        except KeyError as error:
+            raise CommandError(error.args[0]) from None
+        finally:
+            for bar in bars.values():
+                bar.close()
+        for name, head in heads.items():
+            self.stdout.write(self.style.SUCCESS(f"Rebuilt {name} up to position {head}"))

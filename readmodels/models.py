@@ -1,0 +1,203 @@
+"""Denormalized read-model tables and the projections' own bookkeeping.
+
+Every table here is derived from the event log and can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+def money_field(**options: object) -> models.DecimalField:  # type: ignore[type-arg]
+    """A Decimal column for amounts: 14 digits before the point, exactly 2 after."""
+    return models.DecimalField(max_digits=16, decimal_places=2, **options)  # type: ignore[arg-type]
+
+
+class OrderSummary(models.Model):
+    """One row per order, shaped for the order list."""
+
+    order_id = models.UUIDField(primary_key=True)
+    order_number = models.CharField(max_length=20, unique=True)
+    customer_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)
+    item_count = models.PositiveIntegerField()
+    total_amount = money_field()
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    version = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name_plural = "order summaries"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="summary_status_created_idx"),
+            models.Index(fields=["customer_id", "-created_at"], name="summary_customer_created_idx"),
+            models.Index(fields=["-created_at"], name="summary_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.order_number
+
+
+class OrderDetail(models.Model):
+    """One row per order with its lines and timeline, shaped for the detail page."""
+
+    order_id = models.UUIDField(primary_key=True)
+    order_number = models.CharField(max_length=20, unique=True)
+    customer_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16)
+    item_count = models.PositiveIntegerField()
+    total_amount = money_field()
+    currency = models.CharField(max_length=3)
+    lines = models.JSONField(default=list)
+    payment_id = models.CharField(max_length=255, blank=True)
+    tracking_number = models.CharField(max_length=255, blank=True)
+    carrier = models.CharField(max_length=64, blank=True)
+    cancel_reason = models.CharField(max_length=500, blank=True)
+    timeline = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    version = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return self.order_number
+
+
+class CustomerOrderStats(models.Model):
+    """Per customer: how many orders, how many open or cancelled, when the last one came."""
+
+    customer_id = models.CharField(max_length=64, primary_key=True)
+    orders_count = models.IntegerField(default=0)
+    open_orders_count = models.IntegerField(default=0)
+    cancelled_orders_count = models.IntegerField(default=0)
+    last_order_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name_plural = "customer order stats"
+
+    def __str__(self) -> str:
+        return self.customer_id
+
+
+class CustomerLifetimeValue(models.Model):
+    """Per customer and currency: what paid, not cancelled orders brought in."""
+
+    customer_id = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3)
+    amount = money_field(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer_id", "currency"], name="ltv_customer_currency_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.amount} {self.currency}"
+
+
+class DailySales(models.Model):
+    """Per day and currency: orders placed and paid, revenue, cancellations."""
+
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    orders_placed = models.IntegerField(default=0)
+    orders_paid = models.IntegerField(default=0)
+    revenue = money_field(default=0)
+    cancellations = models.IntegerField(default=0)
+    refunded = money_field(default=0)
+
+    class Meta:
+        verbose_name_plural = "daily sales"
+        ordering = ["-day", "currency"]
+        constraints = [models.UniqueConstraint(fields=["day", "currency"], name="daily_sales_day_currency_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.currency}"
+
+
+class SalesLedgerEntry(models.Model):
+    """The sales projection's private memory of each order: what later events need to know."""
+
+    order_id = models.UUIDField(primary_key=True)
+    customer_id = models.CharField(max_length=64)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16)
+    paid_amount = money_field(default=0)
+    version = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.status}"
+
+
+class ProductStock(models.Model):
+    """One row per product: its catalog name and price, and its stock right now."""
+
+    sku = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    price = money_field()
+    on_hand = models.BigIntegerField(default=0)
+    reserved = models.BigIntegerField(default=0)
+    available = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+    version = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return self.sku
+
+
+class ProjectionCheckpoint(models.Model):
+    """How far one partition of one projection has applied the log.
+
+    Written in the same transaction as the read-model changes it accounts for; its row
+    lock serializes the workers of that partition.
+    """
+
+    projection = models.CharField(max_length=64)
+    partition = models.PositiveSmallIntegerField()
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["projection", "partition"], name="checkpoint_projection_partition_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.projection}[{self.partition}] @ {self.position}"
+
+
+class DeadLetter(models.Model):
+    """An event a projection failed on. Parked events block their stream in that projection
+    (later events of the stream are held behind them) until retried or skipped."""
+
+    class Status(models.TextChoices):
+        RETRYING = "retrying", "Retrying"
+        PARKED = "parked", "Parked"
+        HELD = "held", "Held behind a parked event"
+        RESOLVED = "resolved", "Resolved by retry"
+        SKIPPED = "skipped", "Skipped"
+
+    projection = models.CharField(max_length=64)
+    position = models.BigIntegerField()
+    event_id = models.UUIDField()
+    event_type = models.CharField(max_length=100)
+    stream_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True)
+    first_failed_at = models.DateTimeField(auto_now_add=True)
+    last_failed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["projection", "position"], name="deadletter_projection_position_uniq")
+        ]
+        indexes = [models.Index(fields=["projection", "stream_id", "status"], name="deadletter_stream_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.projection} #{self.position} {self.event_type} ({self.status})"

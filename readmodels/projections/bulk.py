@@ -1,0 +1,58 @@
+"""Writing a batch of read-model rows in one statement.
+
+Django's bulk_create(update_conflicts=True) is correct but, with psycopg's client-side
+binding, spends most of a rebuild quoting values in Python (profiled in
+docs/performance.md). On PostgreSQL this sends the rows as one typed array per column
+(`INSERT ... SELECT * FROM unnest(...) ON CONFLICT ... DO UPDATE`), bound server-side in
+psycopg's binary format; other databases keep bulk_create.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import psycopg
+from django.db import connections, models
+from psycopg.types.json import Jsonb
+
+
+def upsert_rows(using: str, model: type[models.Model], rows: Sequence[Mapping[str, Any]], key: str) -> None:
+    """Insert `rows` (field name -> value), replacing every column of a row whose `key` exists."""
+    if not rows:
+        return
+    connection = connections[using]
+    names = list(rows[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.using(using).bulk_create(
+            [model(**row) for row in rows],
+            update_conflicts=True,
+            unique_fields=[key],
+            update_fields=[name for name in names if name != key],
+        )
+        return
+    fields = [_column(model, name) for name in names]
+    columns = [str(field.column) for field in fields]
+    casts = [f"%b::{field.db_type(connection)}[]" for field in fields]
+    jsonb = [isinstance(field, models.JSONField) for field in fields]
+    arrays = [
+        [Jsonb(row[name]) if is_json else row[name] for row in rows] for name, is_json in zip(names, jsonb, strict=True)
+    ]
+    table = model._meta.db_table
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column != key)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+    connection.ensure_connection()
+    # A server-side-binding cursor on Django's own connection, so the statement runs in the
+    # caller's transaction.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, arrays)
+
+
+def _column(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a column")
+    return field

@@ -1,0 +1,195 @@
+"""The `orders` projection: OrderSummary and OrderDetail, folded from one per-order view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventlog.store import EventStore, RecordedEvent, event_store
+from orders.events import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderItemAdded,
+    OrderItemRemoved,
+    OrderPaid,
+    OrderShipped,
+    OrderStockReserved,
+)
+from readmodels.models import OrderDetail, OrderSummary
+from readmodels.projections.base import Projection, advance_stream
+from readmodels.projections.bulk import upsert_rows
+
+CENT = Decimal("0.01")
+SUMMARY_FIELDS = (
+    "order_number",
+    "customer_id",
+    "status",
+    "item_count",
+    "total_amount",
+    "currency",
+    "created_at",
+    "updated_at",
+    "version",
+)
+DETAIL_FIELDS = (
+    *SUMMARY_FIELDS,
+    "lines",
+    "payment_id",
+    "tracking_number",
+    "carrier",
+    "cancel_reason",
+    "timeline",
+)
+
+View = dict[str, Any]
+
+
+def order_number(position: int) -> str:
+    """Human order number, fixed by the position of the order's first event."""
+    return f"ORD-{position:07d}"
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+def _line(sku: str, quantity: int, unit_price: Decimal) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "quantity": quantity,
+        "unit_price": _money(unit_price),
+        "line_total": _money(quantity * unit_price),
+    }
+
+
+def _with_totals(view: View, lines: list[dict[str, Any]]) -> View:
+    view["lines"] = lines
+    view["item_count"] = sum(line["quantity"] for line in lines)
+    view["total_amount"] = sum((Decimal(line["line_total"]) for line in lines), Decimal("0.00"))
+    return view
+
+
+def describe(event: Any, currency: str) -> str:
+    """One line a person reads in the order's timeline."""
+    match event:
+        case OrderCreated(lines=lines):
+            total = sum((line.line_total for line in lines), Decimal("0"))
+            return f"Order placed with {len(lines)} line(s), {_money(total)} {event.currency}"
+        case OrderItemAdded(sku=sku, quantity=quantity, unit_price=unit_price):
+            return f"Added {quantity} x {sku} at {_money(unit_price)} {currency}"
+        case OrderItemRemoved(sku=sku):
+            return f"Removed {sku}"
+        case OrderConfirmed():
+            return "Order confirmed"
+        case OrderStockReserved():
+            return "Stock reserved for every tracked line"
+        case OrderPaid(payment_id=payment_id, amount=amount):
+            return f"Paid {_money(amount)} {currency} (payment {payment_id})"
+        case OrderShipped(tracking_number=tracking, carrier=carrier):
+            return f"Shipped{' with ' + carrier if carrier else ''}, tracking {tracking}"
+        case OrderDelivered():
+            return "Delivered"
+        case OrderCancelled(reason=reason):
+            return f"Cancelled: {reason}"
+    return type(event).__name__
+
+
+def fold_order_view(view: View | None, recorded: RecordedEvent) -> View:
+    """The order's view after one more event; a pure function, also used for `as_of`."""
+    event = recorded.event
+    if view is None:
+        if not isinstance(event, OrderCreated):
+            raise LookupError(f"{recorded.event_type} v{recorded.version} of {recorded.stream_id} before OrderCreated")
+        view = {
+            "order_id": UUID(recorded.stream_id),
+            "order_number": order_number(recorded.position),
+            "customer_id": event.customer_id,
+            "status": "PENDING",
+            "currency": event.currency,
+            "payment_id": "",
+            "tracking_number": "",
+            "carrier": "",
+            "cancel_reason": "",
+            "timeline": [],
+            "created_at": recorded.recorded_at,
+        }
+        _with_totals(view, [_line(line.sku, line.quantity, line.unit_price) for line in event.lines])
+    else:
+        view = dict(view)
+        match event:
+            case OrderItemAdded(sku=sku, quantity=quantity, unit_price=unit_price):
+                lines = [dict(line) for line in view["lines"]]
+                existing = next((line for line in lines if line["sku"] == sku), None)
+                if existing is None:
+                    lines.append(_line(sku, quantity, unit_price))
+                else:
+                    existing.update(_line(sku, existing["quantity"] + quantity, Decimal(existing["unit_price"])))
+                _with_totals(view, lines)
+            case OrderItemRemoved(sku=sku):
+                _with_totals(view, [line for line in view["lines"] if line["sku"] != sku])
+            case OrderConfirmed():
+                view["status"] = "CONFIRMED"
+            case OrderPaid(payment_id=payment_id):
+                view.update(status="PAID", payment_id=payment_id)
+            case OrderShipped(tracking_number=tracking, carrier=carrier):
+                view.update(status="SHIPPED", tracking_number=tracking, carrier=carrier)
+            case OrderDelivered():
+                view["status"] = "DELIVERED"
+            case OrderCancelled(reason=reason):
+                view.update(status="CANCELLED", cancel_reason=reason)
+    view["timeline"] = [
+        *view["timeline"],
+        {
+            "event_type": recorded.event_type,
+            "occurred_at": recorded.recorded_at.isoformat(),
+            "description": describe(event, view["currency"]),
+            "version": recorded.version,
+        },
+    ]
+    view["updated_at"] = recorded.recorded_at
+    view["version"] = recorded.version
+    return view
+
+
+def fold_stream(events: Iterable[RecordedEvent]) -> View | None:
+    """The view after all of a stream's events (None for no events)."""
+    view: View | None = None
+    for recorded in events:
+        view = fold_order_view(view, recorded)
+    return view
+
+
+class OrdersProjection(Projection):
+    """Keeps OrderSummary and OrderDetail, one row each per order, in one transaction."""
+
+    name = "orders"
+    tables = (OrderSummary, OrderDetail)
+
+    def __init__(self, store: EventStore | None = None) -> None:
+        self.store = store or event_store()
+
+    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
+        """Fold the batch into the touched orders' views and upsert both tables."""
+        events = [event for event in events if event.stream_type == "order"]
+        if not events:
+            return
+        ids = {UUID(event.stream_id) for event in events}
+        views: dict[str, View | None] = {
+            str(row["order_id"]): row
+            for row in OrderDetail.objects.using(using).filter(order_id__in=ids).values("order_id", *DETAIL_FIELDS)
+        }
+        changed: set[str] = set()
+        for event in events:
+            view = views.get(event.stream_id)
+            before = view["version"] if view else 0
+            views[event.stream_id] = advance_stream(view, before, event, fold_order_view, self.store)
+            if event.version > before:
+                changed.add(event.stream_id)
+        rows = [row for stream_id in sorted(changed) if (row := views[stream_id])]
+        upsert_rows(using, OrderDetail, rows, key="order_id")
+        summaries = [{"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}} for row in rows]
+        upsert_rows(using, OrderSummary, summaries, key="order_id")

@@ -1,0 +1,156 @@
+"""The `sales` projection: CustomerOrderStats, CustomerLifetimeValue and DailySales.
+
+Totals are kept as increments (upserts adding deltas), so partitions of the log can be
+projected in parallel; the projection's own ledger remembers per order what later events
+need (customer, currency, status, amount paid).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from eventlog.store import EventStore, RecordedEvent, event_store
+from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
+from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, SalesLedgerEntry
+from readmodels.projections.base import Projection, advance_stream, upsert_increments
+
+CLOSED = frozenset({"DELIVERED", "CANCELLED"})
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class LedgerEntry:
+    """What the sales projection remembers of one order."""
+
+    customer_id: str
+    currency: str
+    status: str
+    paid_amount: Decimal
+    version: int
+
+
+@dataclass
+class Deltas:
+    """Changes a batch makes to the totals, applied as increments at the end."""
+
+    # customer -> [orders, open orders, cancelled orders]
+    customers: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    last_order_at: dict[str, datetime] = field(default_factory=dict)
+    lifetime: defaultdict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+    # (day, currency) -> [placed, paid, revenue, cancellations, refunded]
+    daily: defaultdict[tuple[date, str], list[Decimal]] = field(default_factory=lambda: defaultdict(lambda: [ZERO] * 5))
+
+    def fold(self, entry: LedgerEntry | None, recorded: RecordedEvent) -> LedgerEntry:
+        """The order's ledger entry after `recorded`, noting what it adds to the totals."""
+        event = recorded.event
+        day = recorded.recorded_at.date()
+        if entry is None:
+            if not isinstance(event, OrderCreated):
+                raise LookupError(f"{recorded.event_type} of {recorded.stream_id} before OrderCreated")
+            entry = LedgerEntry(event.customer_id, event.currency, "PENDING", ZERO, recorded.version)
+            counts = self.customers[entry.customer_id]
+            counts[0] += 1
+            counts[1] += 1
+            previous = self.last_order_at.get(entry.customer_id, recorded.recorded_at)
+            self.last_order_at[entry.customer_id] = max(previous, recorded.recorded_at)
+            self.daily[(day, entry.currency)][0] += 1
+            return entry
+        was_open = entry.status not in CLOSED
+        match event:
+            case OrderConfirmed():
+                entry.status = "CONFIRMED"
+            case OrderPaid(amount=amount):
+                entry.status, entry.paid_amount = "PAID", amount
+                self.lifetime[(entry.customer_id, entry.currency)] += amount
+                daily = self.daily[(day, entry.currency)]
+                daily[1] += 1
+                daily[2] += amount
+            case OrderShipped():
+                entry.status = "SHIPPED"
+            case OrderDelivered():
+                entry.status = "DELIVERED"
+            case OrderCancelled():
+                entry.status = "CANCELLED"
+                self.customers[entry.customer_id][2] += 1
+                daily = self.daily[(day, entry.currency)]
+                daily[3] += 1
+                if entry.paid_amount:
+                    self.lifetime[(entry.customer_id, entry.currency)] -= entry.paid_amount
+                    daily[4] += entry.paid_amount
+                    entry.paid_amount = ZERO
+        if was_open and entry.status in CLOSED:
+            self.customers[entry.customer_id][1] -= 1
+        entry.version = recorded.version
+        return entry
+
+
+class SalesProjection(Projection):
+    """Per-customer and per-day sales figures."""
+
+    name = "sales"
+    tables = (CustomerOrderStats, CustomerLifetimeValue, DailySales, SalesLedgerEntry)
+
+    def __init__(self, store: EventStore | None = None) -> None:
+        self.store = store or event_store()
+
+    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
+        """Fold the batch through the ledger, then add the batch's deltas to the totals."""
+        events = [event for event in events if event.stream_type == "order"]
+        if not events:
+            return
+        ids = {UUID(event.stream_id) for event in events}
+        ledger: dict[str, LedgerEntry | None] = {
+            str(row.order_id): LedgerEntry(row.customer_id, row.currency, row.status, row.paid_amount, row.version)
+            for row in SalesLedgerEntry.objects.using(using).filter(order_id__in=ids)
+        }
+        deltas = Deltas()
+        changed: set[str] = set()
+        for event in events:
+            entry = ledger.get(event.stream_id)
+            before = entry.version if entry else 0
+            ledger[event.stream_id] = advance_stream(entry, before, event, deltas.fold, self.store)
+            if event.version > before:
+                changed.add(event.stream_id)
+        SalesLedgerEntry.objects.using(using).bulk_create(
+            [
+                SalesLedgerEntry(order_id=UUID(order_id), **vars(entry))
+                for order_id in sorted(changed)
+                if (entry := ledger[order_id]) is not None
+            ],
+            update_conflicts=True,
+            unique_fields=["order_id"],
+            update_fields=["customer_id", "currency", "status", "paid_amount", "version"],
+        )
+        self._apply_deltas(deltas, using)
+
+    def _apply_deltas(self, deltas: Deltas, using: str) -> None:
+        upsert_increments(
+            using,
+            CustomerOrderStats._meta.db_table,
+            ["customer_id"],
+            ["orders_count", "open_orders_count", "cancelled_orders_count"],
+            [(customer, *counts, deltas.last_order_at.get(customer)) for customer, counts in deltas.customers.items()],
+            max_columns=["last_order_at"],
+        )
+        upsert_increments(
+            using,
+            CustomerLifetimeValue._meta.db_table,
+            ["customer_id", "currency"],
+            ["amount"],
+            [(customer, currency, amount) for (customer, currency), amount in deltas.lifetime.items()],
+        )
+        upsert_increments(
+            using,
+            DailySales._meta.db_table,
+            ["day", "currency"],
+            ["orders_placed", "orders_paid", "revenue", "cancellations", "refunded"],
+            [
+                (day, currency, int(values[0]), int(values[1]), values[2], int(values[3]), values[4])
+                for (day, currency), values in deltas.daily.items()
+            ],
+        )

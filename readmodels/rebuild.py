@@ -1,0 +1,99 @@
+"""Rebuilding projections from the event log.
+
+The rebuild runs in one read-database transaction that holds every checkpoint lock of
+the projection: readers keep seeing the old rows (MVCC) until it commits and the new
+rows replace them at once, commands keep committing, and live projection of that
+projection waits and then continues from the head the rebuild reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from eventlog.store import EventStore, event_store
+from readmodels.models import DeadLetter
+from readmodels.projections import all_projections
+from readmodels.projections.base import Projection
+from readmodels.projector import Projector, all_partitions, lock_checkpoint, read_database
+
+Progress = Callable[[int, int], None]
+
+
+def progress_key(name: str) -> str:
+    """Cache key under which a running rebuild reports its progress."""
+    return f"readmodels:rebuild:{name}"
+
+
+def rebuild(projection: Projection, *, progress: Progress | None = None, store: EventStore | None = None) -> int:
+    """Empty the projection's tables and replay the whole log into them; returns the head."""
+    store = store or event_store()
+    using = read_database()
+    projector = Projector(projection, store)
+    size = int(settings.REBUILD_BATCH_SIZE)
+    with transaction.atomic(using=using):
+        checkpoints = [lock_checkpoint(projection.name, partition, using) for partition in all_partitions()]
+        for table in projection.tables:
+            table._default_manager.using(using).all().delete()
+        DeadLetter.objects.using(using).filter(projection=projection.name, status__in=BLOCKING_STATES).delete()
+        head = store.head_position()
+        cursor = 0
+        while cursor < head:
+            events = store.read_all(cursor, limit=size, to_position=head)
+            if not events:
+                break
+            try:
+                with transaction.atomic(using=using):
+                    projector.apply(events, isolate_failures=False)
+            except OperationalError:
+                raise
+            except Exception:
+                projector.apply(events, isolate_failures=True)
+            cursor = events[-1].position
+            if progress is not None:
+                progress(cursor, head)
+        for checkpoint in checkpoints:
+            checkpoint.position = head
+            checkpoint.save(update_fields=["position", "updated_at"])
+    return head
+
+
+BLOCKING_STATES = (DeadLetter.Status.RETRYING, DeadLetter.Status.PARKED, DeadLetter.Status.HELD)
+
+
+def rebuild_by_name(names: Iterable[str], progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+    """Rebuild the named projections (all if none), reporting progress to the cache."""
+    projections = all_projections()
+    selected = list(names) or [name for name, projection in projections.items() if projection.rebuildable]
+    unknown = sorted(set(selected) - set(projections))
+    if unknown:
+        raise KeyError(f"Unknown projection(s): {', '.join(unknown)}; known: {', '.join(projections)}")
+    fixed = sorted(name for name in selected if not projections[name].rebuildable)
+    if fixed:
+        raise KeyError(f"{', '.join(fixed)} sends commands and is never rebuilt; reset its checkpoint to replay it")
+    heads: dict[str, int] = {}
+    for name in selected:
+        started = timezone.now().isoformat()
+
+        def report(position: int, head: int, name: str = name, started: str = started) -> None:
+            cache.set(progress_key(name), {"position": position, "head": head, "started_at": started}, 3600)
+            if progress is not None:
+                progress(name, position, head)
+
+        report(0, 0)
+        heads[name] = rebuild(projections[name], progress=report)
+        cache.set(
+            progress_key(name),
+            {
+                "position": heads[name],
+                "head": heads[name],
+                "started_at": started,
+                "finished_at": timezone.now().isoformat(),
+            },
+            3600,
+        )
+    return heads

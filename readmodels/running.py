@@ -1,0 +1,86 @@
+"""Ringing the doorbell for a partition, and answering it: the one way projections run."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import OperationalError
+
+from readmodels import doorbell
+from readmodels.batches import shared_batch
+from readmodels.projections import all_projections
+from readmodels.projector import Projector, all_partitions
+
+logger = logging.getLogger(__name__)
+
+# After a failed publish, skip publishing for a cooldown: every ring would otherwise stall
+# its request for the client's connect-and-retry time while the broker is down, and the
+# periodic catch-up delivers what the skipped doorbells would have.
+_broker_down_until = 0.0
+
+
+def run_partition(partition: int) -> bool:
+    """Catch every projection up on one partition; True if a backlog remains.
+
+    The projections whose checkpoints are free share each batch: one transaction, one
+    read and decode of the log, one checkpoint update. A projection whose checkpoint is
+    locked (a rebuild, or another worker on this partition) or not yet created, or one
+    that must not share (`Projection.shares_batches`), is caught up on its own.
+    """
+    max_batches = int(settings.PROJECTION_MAX_BATCHES_PER_TASK)
+    projections = all_projections()
+    sharing = {name: projection for name, projection in projections.items() if projection.shares_batches}
+    alone = set(projections) - set(sharing)
+    more, batches = bool(sharing), 0
+    while more and batches < max_batches:
+        try:
+            more, skipped = shared_batch(partition, sharing, isolate=False)
+        except OperationalError:
+            raise  # the database is unavailable or a deadlock: the task retries
+        except Exception:
+            logger.warning("A shared batch of partition %d failed; isolating the failing projection", partition)
+            more, skipped = shared_batch(partition, sharing, isolate=True)
+        alone |= skipped
+        batches += 1
+    backlog = more
+    for name in sorted(alone):
+        backlog |= Projector(projections[name]).catch_up(partition, max_batches=max_batches).more
+    return backlog
+
+
+def partition_key(partition: int) -> str:
+    """The doorbell key of a partition on the queue tasks go to (see readmodels.doorbell):
+    a ring waiting in one queue says nothing about another."""
+    from readmodels.tasks import project_partition
+
+    return f"{project_partition.app.conf.task_default_queue}:partition:{partition}"
+
+
+def ring(partition: int, *, always: bool = False) -> None:
+    """Ask a worker to project a partition, unless a ring for it is already waiting (or
+    `always`). A broker failure is logged, never raised: the periodic catch-up reads the
+    log and projects what this doorbell would have."""
+    global _broker_down_until
+    from readmodels.tasks import project_partition
+
+    if time.monotonic() < _broker_down_until:
+        return
+    key = partition_key(partition)
+    if not (doorbell.should_ring(key) or always):
+        return
+    try:
+        project_partition.apply_async((partition,), retry=False)
+    except Exception as error:
+        doorbell.ring_failed(key)
+        _broker_down_until = time.monotonic() + float(settings.BROKER_FAILURE_COOLDOWN_SECONDS)
+        logger.warning("Could not enqueue projection of partition %d (%s); catch-up will do it", partition, error)
+
+
+def catch_up_everything() -> None:
+    """Ring every partition (whatever is pending) and retry dead letters whose backoff has elapsed."""
+    for partition in all_partitions():
+        ring(partition, always=True)
+    for projection in all_projections().values():
+        Projector(projection).retry_due()

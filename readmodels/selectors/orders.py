@@ -1,0 +1,201 @@
+"""Order queries: read-model tables (and, for history and as_of, the event log) into DTOs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, overload
+from uuid import UUID
+
+from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
+
+from eventlog.serialization import registry
+from eventlog.store import event_store
+from readmodels.models import OrderDetail, OrderSummary
+from readmodels.projections.orders import fold_stream
+
+SUMMARY_FIELDS = (
+    "order_id",
+    "order_number",
+    "customer_id",
+    "status",
+    "item_count",
+    "total_amount",
+    "currency",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderSummaryDTO:
+    """One row of the order list."""
+
+    order_id: UUID
+    order_number: str
+    customer_id: str
+    status: str
+    item_count: int
+    total_amount: Decimal
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderLineDTO:
+    """One line of an order."""
+
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    line_total: Decimal
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TimelineEntryDTO:
+    """Something that happened to an order."""
+
+    event_type: str
+    occurred_at: datetime
+    description: str
+    version: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OrderDetailDTO(OrderSummaryDTO):
+    """An order with its lines and timeline."""
+
+    items: tuple[OrderLineDTO, ...]
+    payment_id: str
+    tracking_number: str
+    carrier: str
+    cancel_reason: str
+    timeline: tuple[TimelineEntryDTO, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HistoryEntryDTO:
+    """One stored event of an order, as recorded."""
+
+    event_id: UUID
+    event_type: str
+    version: int
+    position: int
+    occurred_at: datetime
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+DEFAULT_ORDERING = ("-created_at",)
+
+
+class OrderSummaryRows(Sequence[OrderSummaryDTO]):
+    """A lazy, sliceable list of order summaries: a paginator counts it and slices one page,
+    so only that page is read, and it comes out as DTOs."""
+
+    def __init__(self, rows: QuerySet[OrderSummary, dict[str, Any]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._rows.count()
+
+    @overload
+    def __getitem__(self, index: int) -> OrderSummaryDTO: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[OrderSummaryDTO]: ...
+
+    def __getitem__(self, index: int | slice) -> OrderSummaryDTO | list[OrderSummaryDTO]:
+        if isinstance(index, slice):
+            return [_summary_dto(row) for row in self._rows[index]]
+        return _summary_dto(self._rows[index])
+
+
+def _summary_dto(row: dict[str, Any]) -> OrderSummaryDTO:
+    return OrderSummaryDTO(**{field: row[field] for field in SUMMARY_FIELDS})
+
+
+def order_summary_list(
+    *,
+    status: str | None = None,
+    customer_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    ordering: Sequence[str] = DEFAULT_ORDERING,
+) -> OrderSummaryRows:
+    """Order summaries matching the filters, in `ordering` (field names, "-" for descending)."""
+    rows = OrderSummary.objects.all()
+    if status:
+        rows = rows.filter(status=status)
+    if customer_id:
+        rows = rows.filter(customer_id=customer_id)
+    if created_after:
+        rows = rows.filter(created_at__gte=created_after)
+    if created_before:
+        rows = rows.filter(created_at__lte=created_before)
+    # order_id breaks ties so that pages neither repeat nor skip rows.
+    return OrderSummaryRows(rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS))
+
+
+def _detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
+    return OrderDetailDTO(
+        **{field: view[field] for field in SUMMARY_FIELDS},
+        items=tuple(
+            OrderLineDTO(
+                sku=line["sku"],
+                quantity=line["quantity"],
+                unit_price=Decimal(line["unit_price"]),
+                line_total=Decimal(line["line_total"]),
+            )
+            for line in view["lines"]
+        ),
+        payment_id=view["payment_id"],
+        tracking_number=view["tracking_number"],
+        carrier=view["carrier"],
+        cancel_reason=view["cancel_reason"],
+        timeline=tuple(
+            TimelineEntryDTO(
+                event_type=entry["event_type"],
+                occurred_at=parse_datetime(entry["occurred_at"]) or view["created_at"],
+                description=entry["description"],
+                version=entry["version"],
+            )
+            for entry in view["timeline"]
+        ),
+    )
+
+
+def order_detail(order_id: UUID) -> OrderDetailDTO | None:
+    """The order's detail from the read model, or None if it is not projected (yet)."""
+    row: dict[str, Any] | None = OrderDetail.objects.filter(order_id=order_id).values().first()  # type: ignore[assignment]
+    return _detail_dto(row) if row else None
+
+
+def order_as_of(order_id: UUID, at: datetime) -> OrderDetailDTO | None:
+    """The order's detail as it was at an instant, rebuilt from the event log (None if it
+    did not exist yet)."""
+    view = fold_stream(event_store().read_stream(str(order_id), until=at))
+    return _detail_dto(view) if view else None
+
+
+def order_history(order_id: UUID) -> list[HistoryEntryDTO]:
+    """The order's events from the log, oldest first, each in its event type's current
+    schema (stored older versions are upcast on read, never rewritten)."""
+    return [
+        HistoryEntryDTO(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            version=event.version,
+            position=event.position,
+            occurred_at=event.recorded_at,
+            data=registry.upcast(event.event_type, event.schema_version, event.data),
+            metadata=event.metadata,
+        )
+        for event in event_store().read_stream(str(order_id))
+    ]

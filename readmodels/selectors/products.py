@@ -1,0 +1,62 @@
+"""Product stock queries, from the ProductStock read model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, overload
+
+from django.db.models import QuerySet
+
+from readmodels.models import ProductStock
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProductStockDTO:
+    """A product's catalog name and price, and its stock as last projected."""
+
+    sku: str
+    name: str
+    price: Decimal
+    on_hand: int
+    reserved: int
+    available: int
+    updated_at: datetime
+    version: int
+
+
+FIELDS = ("sku", "name", "price", "on_hand", "reserved", "available", "updated_at", "version")
+
+
+class ProductStockRows(Sequence[ProductStockDTO]):
+    """Lazy and sliceable: a paginator counts it and reads only the page it slices."""
+
+    def __init__(self, rows: QuerySet[ProductStock, dict[str, Any]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return self._rows.count()
+
+    @overload
+    def __getitem__(self, index: int) -> ProductStockDTO: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ProductStockDTO]: ...
+
+    def __getitem__(self, index: int | slice) -> ProductStockDTO | list[ProductStockDTO]:
+        if isinstance(index, slice):
+            return [ProductStockDTO(**row) for row in self._rows[index]]
+        return ProductStockDTO(**self._rows[index])
+
+
+def product_stock_list() -> ProductStockRows:
+    """Every product, by SKU."""
+    return ProductStockRows(ProductStock.objects.order_by("sku").values(*FIELDS))
+
+
+def product_stock(sku: str) -> ProductStockDTO | None:
+    """One product's stock, or None if it is not (yet) projected."""
+    row = ProductStock.objects.filter(sku=sku).values(*FIELDS).first()
+    return ProductStockDTO(**row) if row else None

@@ -1,0 +1,110 @@
+"""How far the read models are behind the event log: status pages and read-your-writes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from eventlog.models import StoredEvent
+from eventlog.store import event_store
+from readmodels.models import DeadLetter, ProjectionCheckpoint
+from readmodels.partitions import buckets_of, partition_of_bucket
+from readmodels.projections import all_projections
+from readmodels.projector import all_partitions, read_database
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProjectionStatus:
+    """One projection's progress."""
+
+    name: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    retrying: int
+    parked: int
+    held: int
+    partitions: dict[int, int]
+
+
+def _checkpoints() -> dict[tuple[str, int], int]:
+    rows = ProjectionCheckpoint.objects.using(read_database()).values_list("projection", "partition", "position")
+    return {(name, partition): position for name, partition, position in rows}
+
+
+def projection_status() -> list[ProjectionStatus]:
+    """Position, head, lag and dead letters of every projection."""
+    store = event_store()
+    head = store.head_position()
+    checkpoints = _checkpoints()
+    letters = DeadLetter.objects.using(read_database()).values_list("projection", "status").annotate(count=Count("id"))
+    counts = {(name, status): count for name, status, count in letters}
+    now = timezone.now()
+    statuses = []
+    for name in all_projections():
+        positions = {partition: checkpoints.get((name, partition), 0) for partition in all_partitions()}
+        lag_events = 0
+        oldest: datetime | None = None
+        for partition, position in positions.items():
+            behind = StoredEvent.objects.using(store.using).filter(
+                position__gt=position, bucket__in=buckets_of(partition)
+            )
+            aggregate = behind.aggregate(count=Count("position"), oldest=Min("recorded_at"))
+            lag_events += aggregate["count"]
+            if aggregate["oldest"] is not None and (oldest is None or aggregate["oldest"] < oldest):
+                oldest = aggregate["oldest"]
+        statuses.append(
+            ProjectionStatus(
+                name=name,
+                position=min(positions.values()) if lag_events else head,
+                head=head,
+                lag_events=lag_events,
+                lag_seconds=(now - oldest).total_seconds() if oldest else 0.0,
+                retrying=counts.get((name, DeadLetter.Status.RETRYING), 0),
+                parked=counts.get((name, DeadLetter.Status.PARKED), 0),
+                held=counts.get((name, DeadLetter.Status.HELD), 0),
+                partitions=positions,
+            )
+        )
+    return statuses
+
+
+def applied_through(position: int) -> bool:
+    """True once every projection has applied every event at or below `position`."""
+    checkpoints = _checkpoints()
+    names = list(all_projections())
+    lowest = min((checkpoints.get((name, p), 0) for name in names for p in all_partitions()), default=0)
+    if lowest >= position:
+        return True
+    store = event_store()
+    if position > store.head_position():
+        return False  # not committed yet (or never will be): nothing can have applied it
+    # A partition with no events in (lowest, position] is caught up for this purpose
+    # even if its checkpoint has not moved: only the partitions that have events count.
+    last_per_bucket = (
+        StoredEvent.objects.using(store.using)
+        .filter(position__gt=lowest, position__lte=position)
+        .values_list("bucket")
+        .annotate(last=Max("position"))
+    )
+    needed: dict[int, int] = {}
+    for bucket, last in last_per_bucket:
+        partition = partition_of_bucket(bucket)
+        needed[partition] = max(needed.get(partition, 0), last)
+    return all(checkpoints.get((name, p), 0) >= last for name in names for p, last in needed.items())
+
+
+def wait_until_applied(position: int, timeout: float, poll: float = 0.02) -> bool:
+    """Wait (bounded) for the read models to reach `position`; False if they did not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if applied_through(position):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)

@@ -1,0 +1,46 @@
+"""The embedded default (SQLite, no broker): read models follow commands in-process."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+
+from orders.bus import handle
+from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
+from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
+from readmodels.rebuild import rebuild_by_name
+from readmodels.status import projection_status
+
+pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
+
+
+def test_embedded_default_is_sqlite_with_inline_projections() -> None:
+    assert connection.vendor == "sqlite"
+    assert settings.PROJECTIONS_INLINE
+    assert not settings.CELERY_BROKER_URL
+
+
+def test_commands_update_read_models_after_commit_and_rebuild_gives_the_same() -> None:
+    create = CreateOrder(
+        customer_id="c-7",
+        currency="EUR",
+        items=(LineItem(sku="A", quantity=2, unit_price=Decimal("4.50")),),
+        customer_email="c7@example.com",
+    )
+    handle(create)
+    handle(ConfirmOrder(order_id=create.order_id))
+    result = handle(PayOrder(order_id=create.order_id, payment_id="p-1", amount=Decimal("9.00")))
+    summary = OrderSummary.objects.get(order_id=create.order_id)
+    assert (summary.status, summary.version, summary.total_amount) == ("PAID", 3, Decimal("9.00"))
+    assert CustomerLifetimeValue.objects.get(customer_id="c-7").amount == Decimal("9.00")
+    assert all(status.lag_events == 0 and status.position == result.position for status in projection_status())
+    assert [(message.to, message.subject.split()[-2:]) for message in mail.outbox] == [
+        (["c7@example.com"], ["is", "confirmed"])
+    ]
+    detail = list(OrderDetail.objects.values())
+    rebuild_by_name([])
+    assert list(OrderDetail.objects.values()) == detail

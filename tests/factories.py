@@ -1,0 +1,84 @@
+"""factory-boy factories for commands."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import uuid4
+
+import factory
+
+from orders.commands import (
+    AddOrderItem,
+    CancelOrder,
+    ConfirmOrder,
+    CreateOrder,
+    DeliverOrder,
+    LineItem,
+    PayOrder,
+    ShipOrder,
+)
+
+
+class LineItemFactory(factory.Factory):
+    class Meta:
+        model = LineItem
+
+    sku = factory.Sequence(lambda n: f"SKU-{n}")
+    quantity = factory.Faker("pyint", min_value=1, max_value=5)
+    unit_price = factory.Iterator([Decimal("9.99"), Decimal("4.50"), Decimal("120.00"), Decimal("0.99")])
+
+
+class CreateOrderFactory(factory.Factory):
+    class Meta:
+        model = CreateOrder
+
+    order_id = factory.LazyFunction(uuid4)
+    customer_id = factory.Sequence(lambda n: f"c-{n % 50}")
+    currency = "EUR"
+    items = factory.LazyFunction(lambda: tuple(LineItemFactory.build_batch(2)))
+
+
+class AddOrderItemFactory(factory.Factory):
+    class Meta:
+        model = AddOrderItem
+
+    sku = factory.Sequence(lambda n: f"ADD-{n}")
+    quantity = 1
+    unit_price = Decimal("5.00")
+
+
+class ConfirmOrderFactory(factory.Factory):
+    class Meta:
+        model = ConfirmOrder
+
+
+class PayOrderFactory(factory.Factory):
+    class Meta:
+        model = PayOrder
+
+    payment_id = factory.Sequence(lambda n: f"pay-{n}")
+
+
+class ShipOrderFactory(factory.Factory):
+    class Meta:
+        model = ShipOrder
+
+    tracking_number = factory.Sequence(lambda n: f"TRK-{n}")
+    carrier = "DHL"
+
+
+class DeliverOrderFactory(factory.Factory):
+    class Meta:
+        model = DeliverOrder
+
+
+class CancelOrderFactory(factory.Factory):
+    class Meta:
+        model = CancelOrder
+
+    reason = "customer asked"
+
+
+def total_of(command: CreateOrder) -> Decimal:
+    """The total of a CreateOrder's lines."""
+    return sum((item.quantity * item.unit_price for item in command.items), Decimal("0"))

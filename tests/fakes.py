@@ -1,0 +1,166 @@
+"""In-memory stand-ins for the unit of work, for handler and bus tests without a database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from eventlog.idempotency import DuplicateCommand, HandledCommand
+from eventlog.serialization import registry
+from eventlog.store import RecordedEvent, StreamVersionConflict
+from inventory.domain import Product, product_stream
+from inventory.errors import ProductNotFound
+from inventory.repository import could_be_product
+from orders.aggregate import Aggregate
+from orders.domain import Order
+from orders.errors import OrderNotFound
+from orders.repository import check_expected_version
+from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult
+
+
+class FakeLog:
+    """The event log, command records and published events of one fake database."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[Any]] = {}
+        self.commands: dict[str, HandledCommand] = {}
+        self.published: list[RecordedEvent] = []
+        self.position = 0
+        # The global position of each stream's last staged event, for no-op results.
+        self.positions: dict[str, int] = {}
+
+
+class FakeOrders:
+    """An order repository over a FakeLog."""
+
+    aggregate_type: type[Aggregate[Any, Any]] = Order
+
+    def __init__(self, log: FakeLog) -> None:
+        self.log = log
+        self._seen: dict[str, Any] = {}
+
+    @property
+    def seen(self) -> list[Any]:
+        return list(self._seen.values())
+
+    def stream_id(self, aggregate_id: Any) -> str:
+        return str(aggregate_id)
+
+    def not_found(self, aggregate_id: Any) -> Exception:
+        return OrderNotFound(f"Order {aggregate_id} does not exist")
+
+    def get(self, aggregate_id: Any, expected_version: int | None = None) -> Any:
+        stream_id = self.stream_id(aggregate_id)
+        events = self.log.streams.get(stream_id, [])
+        if not events:
+            raise self.not_found(aggregate_id)
+        aggregate = self.aggregate_type.replay(stream_id, events)
+        check_expected_version(aggregate, expected_version)
+        self._seen[stream_id] = aggregate
+        return aggregate
+
+    def add(self, aggregate: Any) -> None:
+        self._seen[aggregate.id] = aggregate
+
+
+class FakeProducts(FakeOrders):
+    """A product repository over a FakeLog."""
+
+    aggregate_type = Product
+
+    def stream_id(self, aggregate_id: Any) -> str:
+        return product_stream(str(aggregate_id))
+
+    def not_found(self, aggregate_id: Any) -> Exception:
+        return ProductNotFound(f"No product is registered under SKU {aggregate_id}")
+
+    def exists(self, sku: str) -> bool:
+        return could_be_product(sku) and bool(self.log.streams.get(self.stream_id(sku)))
+
+
+class FakeUnitOfWork(AbstractUnitOfWork):
+    """A unit of work whose 'transaction' is a staged copy applied only on a clean exit."""
+
+    def __init__(self, log: FakeLog | None = None) -> None:
+        self.log = log or FakeLog()
+        self.committed = False
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self.orders = FakeOrders(self.log)
+        self.products = FakeProducts(self.log)
+        self._staged: list[tuple[str, int, list[Any]]] = []
+        self._staged_records: list[HandledCommand] = []
+        self._pending_publish: list[RecordedEvent] = []
+        self.committed = False
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None or not self.committed:
+            return  # rolled back: nothing staged reaches the log
+        for stream_id, expected, events in self._staged:
+            stream = self.log.streams.setdefault(stream_id, [])
+            if len(stream) != expected:
+                raise StreamVersionConflict(stream_id, expected)
+            stream.extend(events)
+        for recorded in self._pending_publish:
+            self.log.positions[recorded.stream_id] = recorded.position
+        for record in self._staged_records:
+            if record.command_id in self.log.commands:
+                raise DuplicateCommand(record.command_id)
+            self.log.commands[record.command_id] = record
+        self.log.published.extend(self._pending_publish)
+
+    def handled(self, command_id: str) -> HandledCommand | None:
+        return self.log.commands.get(command_id)
+
+    def commit(self) -> CommandResult:
+        result = super().commit()
+        self.committed = True
+        return result
+
+    def unchanged(self, aggregate: Aggregate[Any, Any]) -> CommandResult:
+        result = super().unchanged(aggregate)
+        self.committed = True
+        return result
+
+    def _last_position(self, stream_id: str) -> int:
+        return self.log.positions.get(stream_id, 0)
+
+    def _save(self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any]) -> list[RecordedEvent]:
+        expected = aggregate.stored_version
+        events = aggregate.collect_events()
+        self._staged.append((aggregate.id, expected, events))
+        recorded = []
+        for offset, event in enumerate(events, start=1):
+            self.log.position += 1
+            event_type, schema_version, data = registry.encode(event)
+            recorded.append(
+                RecordedEvent(
+                    position=self.log.position,
+                    event_id=uuid4(),
+                    stream_id=aggregate.id,
+                    stream_type=aggregate.stream_type,
+                    version=expected + offset,
+                    event_type=event_type,
+                    schema_version=schema_version,
+                    recorded_at=datetime.now(UTC),
+                    metadata=metadata,
+                    data=data,
+                    event=event,
+                )
+            )
+        return recorded
+
+    def _record(self, context: CommandContext, result: CommandResult) -> None:
+        self._staged_records.append(
+            HandledCommand(
+                command_id=context.command_id,
+                command_type=context.command_type,
+                fingerprint=context.fingerprint,
+                result=result.to_dict(),
+            )
+        )
+
+    def _publish(self, recorded: list[RecordedEvent]) -> None:
+        self._pending_publish.extend(recorded)

@@ -1,0 +1,161 @@
+"""Command handlers through the message bus, on an in-memory unit of work (no database)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from uuid import uuid4
+
+import pytest
+
+from orders.bus import MessageBus
+from orders.commands import AddOrderItem, RemoveOrderItem
+from orders.errors import (
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    OrderAlreadyExists,
+    OrderNotFound,
+    VersionMismatch,
+)
+from orders.events import OrderItemAdded
+from orders.unit_of_work import CommandResult
+from tests.factories import (
+    CancelOrderFactory,
+    ConfirmOrderFactory,
+    CreateOrderFactory,
+    DeliverOrderFactory,
+    PayOrderFactory,
+    ShipOrderFactory,
+    total_of,
+)
+from tests.fakes import FakeLog, FakeUnitOfWork
+
+
+@pytest.fixture
+def log() -> FakeLog:
+    return FakeLog()
+
+
+@pytest.fixture
+def bus(log: FakeLog) -> MessageBus:
+    return MessageBus(uow_factory=lambda: FakeUnitOfWork(log))
+
+
+def test_each_handler_appends_one_event_and_answers_ids(bus: MessageBus, log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    order_id = create.order_id
+    results = [
+        bus.handle(create),
+        bus.handle(AddOrderItem(order_id=order_id, sku="NEW", quantity=1, unit_price=Decimal("2.00"))),
+        bus.handle(RemoveOrderItem(order_id=order_id, sku="NEW")),
+        bus.handle(ConfirmOrderFactory(order_id=order_id)),
+        bus.handle(PayOrderFactory(order_id=order_id, amount=total_of(create))),
+        bus.handle(ShipOrderFactory(order_id=order_id)),
+        bus.handle(DeliverOrderFactory(order_id=order_id)),
+    ]
+    assert [r.version for r in results] == [1, 2, 3, 4, 5, 6, 7]
+    assert [r.position for r in results] == [1, 2, 3, 4, 5, 6, 7]
+    assert {r.stream_id for r in results} == {str(order_id)}
+    assert len(log.streams[str(order_id)]) == 7
+    assert [e.version for e in log.published] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_cancel(bus: MessageBus, log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    bus.handle(create)
+    assert bus.handle(CancelOrderFactory(order_id=create.order_id)).version == 2
+
+
+def test_unknown_order(bus: MessageBus) -> None:
+    with pytest.raises(OrderNotFound):
+        bus.handle(ConfirmOrderFactory(order_id=uuid4()))
+
+
+def test_creating_an_existing_order_is_refused(bus: MessageBus, log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    bus.handle(create)
+    with pytest.raises(OrderAlreadyExists):
+        bus.handle(CreateOrderFactory(order_id=create.order_id))
+    assert len(log.streams[str(create.order_id)]) == 1
+
+
+def test_a_repeated_command_id_returns_the_first_result_and_appends_nothing(bus: MessageBus, log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    bus.handle(create)
+    confirm = ConfirmOrderFactory(order_id=create.order_id)
+    first = bus.handle(confirm)
+    again = bus.handle(confirm)  # would be InvalidTransition if it ran again
+    assert again == first
+    assert len(log.streams[str(create.order_id)]) == 2
+    assert len(log.published) == 2
+
+
+def test_a_repeated_create_with_a_new_generated_order_id_is_still_the_same_request(
+    bus: MessageBus, log: FakeLog
+) -> None:
+    create = CreateOrderFactory(command_id="key-1")
+    retry = CreateOrderFactory(command_id="key-1", customer_id=create.customer_id, items=create.items)
+    assert retry.order_id != create.order_id  # the API generates a fresh id on each attempt
+    first = bus.handle(create)
+    assert bus.handle(retry) == first
+    assert list(log.streams) == [str(create.order_id)]
+
+
+def test_the_same_command_id_with_another_payload_is_refused(bus: MessageBus, log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    bus.handle(create)
+    bus.handle(CancelOrderFactory(order_id=create.order_id, command_id="k", reason="one"))
+    with pytest.raises(IdempotencyKeyReused):
+        bus.handle(CancelOrderFactory(order_id=create.order_id, command_id="k", reason="two"))
+
+
+def test_a_stale_expected_version_is_reported_not_retried(bus: MessageBus) -> None:
+    create = CreateOrderFactory()
+    bus.handle(create)
+    with pytest.raises(VersionMismatch, match="Expected version 5"):
+        bus.handle(ConfirmOrderFactory(order_id=create.order_id, expected_version=5))
+    assert bus.handle(ConfirmOrderFactory(order_id=create.order_id, expected_version=1)).version == 2
+
+
+def test_a_refused_command_appends_and_publishes_nothing(bus: MessageBus, log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    bus.handle(create)
+    with pytest.raises(InvalidTransition):
+        bus.handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
+    assert len(log.streams[str(create.order_id)]) == 1
+    assert len(log.published) == 1
+    assert len(log.commands) == 1
+
+
+class RacingUnitOfWork(FakeUnitOfWork):
+    """Lets another writer append to the stream just before this one commits, `races` times."""
+
+    def __init__(self, log: FakeLog, races: list[int]) -> None:
+        super().__init__(log)
+        self.races = races
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None and self.races[0] > 0:
+            self.races[0] -= 1
+            order_id = self._staged[0][0]
+            self.log.streams[order_id].append(
+                OrderItemAdded(order_id=uuid4(), sku="X", quantity=1, unit_price=Decimal("1"))
+            )
+        super().__exit__(exc_type, exc, tb)
+
+
+def test_the_bus_retries_a_conflict_on_fresh_state(log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    MessageBus(uow_factory=lambda: FakeUnitOfWork(log)).handle(create)
+    races = [2]
+    bus = MessageBus(uow_factory=lambda: RacingUnitOfWork(log, races), max_attempts=3)
+    result = bus.handle(AddOrderItem(order_id=create.order_id, sku="Y", quantity=1, unit_price=Decimal("1.00")))
+    assert result == CommandResult(stream_id=str(create.order_id), version=4, position=result.position)
+
+
+def test_the_bus_gives_up_after_its_attempts(log: FakeLog) -> None:
+    create = CreateOrderFactory()
+    MessageBus(uow_factory=lambda: FakeUnitOfWork(log)).handle(create)
+    bus = MessageBus(uow_factory=lambda: RacingUnitOfWork(log, [10]), max_attempts=2)
+    with pytest.raises(ConcurrencyConflict, match="after 2 attempts"):
+        bus.handle(AddOrderItem(order_id=create.order_id, sku="Y", quantity=1, unit_price=Decimal("1.00")))
