@@ -1,14 +1,14 @@
 """Rebuilding projections from the event log.
 
 The rebuild runs in one read-database transaction that holds every checkpoint lock of
-the projection: readers keep seeing the old rows (MVCC) until it commits and the new
-rows replace them at once, commands keep committing, and live projection of that
-projection waits and then continues from the head the rebuild reached.
+the projections it rebuilds: readers keep seeing the old rows (MVCC) until it commits and
+the new rows replace them at once, commands keep committing, and live projection of those
+projections waits and then continues from the head the rebuild reached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,28 +31,48 @@ def progress_key(name: str) -> str:
 
 def rebuild(projection: Projection, *, progress: Progress | None = None, store: EventStore | None = None) -> int:
     """Empty the projection's tables and replay the whole log into them; returns the head."""
+    return rebuild_together([projection], progress=progress, store=store)
+
+
+def rebuild_together(
+    projections: Sequence[Projection], *, progress: Progress | None = None, store: EventStore | None = None
+) -> int:
+    """Empty the projections' tables and replay the whole log into all of them in one pass.
+
+    Each batch of the log is read and decoded once and handed to every projection: the
+    decoding costs as much as a light projection's work (docs/performance.md).
+    """
     store = store or event_store()
     using = read_database()
-    projector = Projector(projection, store)
+    projections = sorted(projections, key=lambda projection: projection.name)
+    projectors = [Projector(projection, store) for projection in projections]
     size = int(settings.REBUILD_BATCH_SIZE)
     with transaction.atomic(using=using):
-        checkpoints = [lock_checkpoint(projection.name, partition, using) for partition in all_partitions()]
-        for table in projection.tables:
-            table._default_manager.using(using).all().delete()
-        DeadLetter.objects.using(using).filter(projection=projection.name, status__in=BLOCKING_STATES).delete()
+        checkpoints = [
+            lock_checkpoint(projection.name, partition, using)
+            for projection in projections
+            for partition in all_partitions()
+        ]
+        for projection in projections:
+            for table in projection.tables:
+                table._default_manager.using(using).all().delete()
+        DeadLetter.objects.using(using).filter(
+            projection__in=[projection.name for projection in projections], status__in=BLOCKING_STATES
+        ).delete()
         head = store.head_position()
         cursor = 0
         while cursor < head:
             events = store.read_all(cursor, limit=size, to_position=head)
             if not events:
                 break
-            try:
-                with transaction.atomic(using=using):
-                    projector.apply(events, isolate_failures=False)
-            except OperationalError:
-                raise
-            except Exception:
-                projector.apply(events, isolate_failures=True)
+            for projector in projectors:
+                try:
+                    with transaction.atomic(using=using):
+                        projector.apply(events, isolate_failures=False)
+                except OperationalError:
+                    raise
+                except Exception:
+                    projector.apply(events, isolate_failures=True)
             cursor = events[-1].position
             if progress is not None:
                 progress(cursor, head)
@@ -66,7 +86,8 @@ BLOCKING_STATES = (DeadLetter.Status.RETRYING, DeadLetter.Status.PARKED, DeadLet
 
 
 def rebuild_by_name(names: Iterable[str], progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
-    """Rebuild the named projections (all if none), reporting progress to the cache."""
+    """Rebuild the named projections (all rebuildable ones if none) in one pass, reporting
+    progress to the cache."""
     projections = all_projections()
     selected = list(names) or [name for name, projection in projections.items() if projection.rebuildable]
     unknown = sorted(set(selected) - set(projections))
@@ -75,25 +96,17 @@ def rebuild_by_name(names: Iterable[str], progress: Callable[[str, int, int], No
     fixed = sorted(name for name in selected if not projections[name].rebuildable)
     if fixed:
         raise KeyError(f"{', '.join(fixed)} sends commands and is never rebuilt; reset its checkpoint to replay it")
-    heads: dict[str, int] = {}
-    for name in selected:
-        started = timezone.now().isoformat()
+    started = timezone.now().isoformat()
 
-        def report(position: int, head: int, name: str = name, started: str = started) -> None:
+    def report(position: int, head: int) -> None:
+        for name in selected:
             cache.set(progress_key(name), {"position": position, "head": head, "started_at": started}, 3600)
             if progress is not None:
                 progress(name, position, head)
 
-        report(0, 0)
-        heads[name] = rebuild(projections[name], progress=report)
-        cache.set(
-            progress_key(name),
-            {
-                "position": heads[name],
-                "head": heads[name],
-                "started_at": started,
-                "finished_at": timezone.now().isoformat(),
-            },
-            3600,
-        )
-    return heads
+    report(0, 0)
+    head = rebuild_together([projections[name] for name in selected], progress=report)
+    finished = {"position": head, "head": head, "started_at": started, "finished_at": timezone.now().isoformat()}
+    for name in selected:
+        cache.set(progress_key(name), finished, 3600)
+    return dict.fromkeys(selected, head)
