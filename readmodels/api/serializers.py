@@ -38,6 +38,10 @@ class OrderLineOut(serializers.Serializer):  # type: ignore[type-arg]
     """One line of an order."""
 
     sku = serializers.CharField()
+    name = serializers.CharField(
+        allow_null=True,
+        help_text="The product's current catalog name; null for an SKU that is not a registered product.",
+    )
     quantity = serializers.IntegerField()
     unit_price = money()
     line_total = money()
