@@ -90,6 +90,19 @@ class HistoryOut(serializers.Serializer):  # type: ignore[type-arg]
     results = HistoryEntryOut(many=True)
 
 
+class StoryEntryOut(HistoryEntryOut):
+    """One stored event of the order's story, from any stream."""
+
+    stream_type = serializers.CharField()
+    stream_id = serializers.CharField()
+
+
+class StoryOut(serializers.Serializer):  # type: ignore[type-arg]
+    """The events of every stream sharing the order's correlation ids, oldest first."""
+
+    results = StoryEntryOut(many=True)
+
+
 class CustomerStatsOut(serializers.Serializer):  # type: ignore[type-arg]
     """A customer's order counts and lifetime value per currency (paid, not cancelled orders)."""
 
