@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
+from django.db.models.fields.json import KT
 from django.http import HttpRequest
 from django.utils.html import format_html
 
@@ -43,13 +44,14 @@ class CorrelationFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[StoredEvent]) -> QuerySet[StoredEvent]:
         if self.value():
-            return queryset.filter(metadata__correlation_id=self.value())
+            # `metadata ->> 'correlation_id'`, the expression eventlog_correlation_idx indexes.
+            return queryset.alias(correlation=KT("metadata__correlation_id")).filter(correlation=self.value())
         return queryset
 
 
 @admin.register(StoredEvent)
 class StoredEventAdmin(ReadOnlyAdmin):
-    list_display = ("position", "event_type", "stream_link", "version", "recorded_at", "user")
+    list_display = ("position", "event_type", "stream_link", "version", "recorded_at", "user", "story_link")
     list_filter = ("event_type", "stream_type", CorrelationFilter)
     search_fields = ("=stream_id", "=event_id")
     date_hierarchy = "recorded_at"
@@ -81,6 +83,14 @@ class StoredEventAdmin(ReadOnlyAdmin):
     @admin.display(description="stream", ordering="stream_id")
     def stream_link(self, event: StoredEvent) -> str:
         return format_html("<a href='?stream_id={}'>{}</a>", event.stream_id, event.stream_id)
+
+    @admin.display(description="story")
+    def story_link(self, event: StoredEvent) -> str:
+        # Every event of any stream sharing this correlation id: one order's story.
+        correlation = event.metadata.get("correlation_id")
+        if not correlation:
+            return ""
+        return format_html("<a href='?correlation={}'>{}</a>", correlation, str(correlation)[:8])
 
     @admin.display(description="user")
     def user(self, event: StoredEvent) -> str:

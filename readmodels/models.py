@@ -147,6 +147,21 @@ class ProductStock(models.Model):
         return self.sku
 
 
+class CatalogName(models.Model):
+    """A product's current catalog name as the `orders` projection knows it.
+
+    The projection copies it onto OrderDetail lines of that SKU; `version` is the product
+    stream version of the naming event applied, so a repeated or older one is ignored.
+    """
+
+    sku = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.name}"
+
+
 class ProjectionCheckpoint(models.Model):
     """How far one partition of one projection has applied the log.
 

@@ -3,16 +3,18 @@ hand it to the one bus, answer ids (same problem+json errors, Idempotency-Key, I
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inventory.api.serializers import ProductCommandResultOut, ReceiveStockIn, RegisterProductIn, RenameProductIn
 from inventory.commands import ReceiveStock, RegisterProduct, RenameProduct
+from inventory.events import MAX_PRODUCT_SKU, PRODUCT_SKU_PATTERN
 from orders import bus
 from orders.api.http import command_options
 from orders.api.serializers import problem_responses
@@ -58,6 +60,12 @@ class ProductCommandView(CommandView):
 
     required_permission = MANAGE
 
+    def path_sku(self, sku: str) -> str:
+        """The SKU from the path; one that could never be registered names no product (404)."""
+        if len(sku) > MAX_PRODUCT_SKU or not re.fullmatch(PRODUCT_SKU_PATTERN, sku):
+            raise exceptions.NotFound(f"Product {sku} does not exist")
+        return sku
+
     def dispatch_product_command(self, command: Command, sku: str, success: int = status.HTTP_200_OK) -> Response:
         """Hand the command to the bus and answer with the SKU, version and position."""
         result: CommandResult = bus.handle(command)
@@ -81,6 +89,7 @@ class ReceiveStockView(ProductCommandView):
 
     @product_command_schema(ReceiveStockIn, status.HTTP_200_OK, "receive_stock")
     def post(self, request: Request, sku: str) -> Response:
+        sku = self.path_sku(sku)
         data = self.valid(ReceiveStockIn, request)
         return self.dispatch_product_command(ReceiveStock(sku=sku, **data, **command_options(request)), sku)
 
@@ -90,5 +99,6 @@ class RenameProductView(ProductCommandView):
 
     @product_command_schema(RenameProductIn, status.HTTP_200_OK, "rename_product")
     def post(self, request: Request, sku: str) -> Response:
+        sku = self.path_sku(sku)
         data = self.valid(RenameProductIn, request)
         return self.dispatch_product_command(RenameProduct(sku=sku, **data, **command_options(request)), sku)

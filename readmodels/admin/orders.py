@@ -162,10 +162,15 @@ class OrderDetailAdmin(ReadOnlyAdmin):
     def lines_table(self, order: OrderDetail) -> str:
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((line["sku"], line["quantity"], line["unit_price"], line["line_total"]) for line in order.lines),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (line["sku"], line.get("name") or "", line["quantity"], line["unit_price"], line["line_total"])
+                for line in order.lines
+            ),
         )
-        return format_html("<table><tr><th>SKU</th><th>qty</th><th>unit</th><th>total</th></tr>{}</table>", rows)
+        return format_html(
+            "<table><tr><th>SKU</th><th>product</th><th>qty</th><th>unit</th><th>total</th></tr>{}</table>", rows
+        )
 
     @admin.display(description="timeline")
     def timeline_table(self, order: OrderDetail) -> str:

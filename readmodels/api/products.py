@@ -56,7 +56,8 @@ class ProductDetailView(QueryView):
     )
     def get(self, request: Request, sku: str) -> Response:
         stale = read_your_writes(request)
-        stock = product_stock(sku)
+        # A NUL cannot be stored (PostgreSQL refuses it in a query), so no product has one.
+        stock = None if "\x00" in sku else product_stock(sku)
         if stock is None:
             raise exceptions.NotFound(f"Product {sku} does not exist")
         return answer(ProductStockOut(stock).data, stale)

@@ -38,6 +38,10 @@ class OrderLineOut(serializers.Serializer):  # type: ignore[type-arg]
     """One line of an order."""
 
     sku = serializers.CharField()
+    name = serializers.CharField(
+        allow_null=True,
+        help_text="The product's current catalog name; null for an SKU that is not a registered product.",
+    )
     quantity = serializers.IntegerField()
     unit_price = money()
     line_total = money()
@@ -84,6 +88,19 @@ class HistoryOut(serializers.Serializer):  # type: ignore[type-arg]
     """The order's events, oldest first."""
 
     results = HistoryEntryOut(many=True)
+
+
+class StoryEntryOut(HistoryEntryOut):
+    """One stored event of the order's story, from any stream."""
+
+    stream_type = serializers.CharField()
+    stream_id = serializers.CharField()
+
+
+class StoryOut(serializers.Serializer):  # type: ignore[type-arg]
+    """The events of every stream sharing the order's correlation ids, oldest first."""
+
+    results = StoryEntryOut(many=True)
 
 
 class CustomerStatsOut(serializers.Serializer):  # type: ignore[type-arg]

@@ -19,9 +19,10 @@ from orders.events import (
     OrderShipped,
     OrderStockReserved,
 )
-from readmodels.models import OrderDetail, OrderSummary
+from readmodels.models import CatalogName, OrderDetail, OrderSummary
 from readmodels.projections.base import Projection, advance_stream
 from readmodels.projections.bulk import upsert_rows
+from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 
 CENT = Decimal("0.01")
 SUMMARY_FIELDS = (
@@ -60,6 +61,8 @@ def _money(value: Decimal) -> str:
 def _line(sku: str, quantity: int, unit_price: Decimal) -> dict[str, Any]:
     return {
         "sku": sku,
+        # Filled from the catalog when the row is written (catalog_names.py).
+        "name": None,
         "quantity": quantity,
         "unit_price": _money(unit_price),
         "line_total": _money(quantity * unit_price),
@@ -164,17 +167,27 @@ def fold_stream(events: Iterable[RecordedEvent]) -> View | None:
 
 
 class OrdersProjection(Projection):
-    """Keeps OrderSummary and OrderDetail, one row each per order, in one transaction."""
+    """Keeps OrderSummary and OrderDetail, one row each per order, in one transaction.
+
+    It also reads product streams, for the catalog names on order lines (CatalogName).
+    """
 
     name = "orders"
-    tables = (OrderSummary, OrderDetail)
+    tables = (OrderSummary, OrderDetail, CatalogName)
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch into the touched orders' views and upsert both tables."""
+        naming = [event for event in events if names_product(event)]
         events = [event for event in events if event.stream_type == "order"]
+        if not events and not naming:
+            return
+        # Before any read of names or write of lines; see catalog_names.py for why.
+        lock_catalog(using, exclusive=bool(naming))
+        if naming:
+            apply_naming(naming, using)
         if not events:
             return
         ids = {UUID(event.stream_id) for event in events}
@@ -190,6 +203,9 @@ class OrdersProjection(Projection):
             if event.version > before:
                 changed.add(event.stream_id)
         rows = [row for stream_id in sorted(changed) if (row := views[stream_id])]
+        names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
+        for row in rows:
+            row["lines"] = name_lines(row["lines"], names)
         upsert_rows(using, OrderDetail, rows, key="order_id")
         summaries = [{"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}} for row in rows]
         upsert_rows(using, OrderSummary, summaries, key="order_id")

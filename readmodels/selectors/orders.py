@@ -9,12 +9,14 @@ from decimal import Decimal
 from typing import Any, overload
 from uuid import UUID
 
+from django.db import router
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 
 from eventlog.serialization import registry
 from eventlog.store import event_store
-from readmodels.models import OrderDetail, OrderSummary
+from readmodels.models import CatalogName, OrderDetail, OrderSummary
+from readmodels.projections.catalog_names import catalog_names, name_lines
 from readmodels.projections.orders import fold_stream
 
 SUMMARY_FIELDS = (
@@ -52,6 +54,8 @@ class OrderLineDTO:
     """One line of an order."""
 
     sku: str
+    # The product's current catalog name; None for an SKU that is not a registered product.
+    name: str | None
     quantity: int
     unit_price: Decimal
     line_total: Decimal
@@ -149,6 +153,8 @@ def _detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
         items=tuple(
             OrderLineDTO(
                 sku=line["sku"],
+                # Rows written before names existed have no key.
+                name=line.get("name"),
                 quantity=line["quantity"],
                 unit_price=Decimal(line["unit_price"]),
                 line_total=Decimal(line["line_total"]),
@@ -181,7 +187,11 @@ def order_as_of(order_id: UUID, at: datetime) -> OrderDetailDTO | None:
     """The order's detail as it was at an instant, rebuilt from the event log (None if it
     did not exist yet)."""
     view = fold_stream(event_store().read_stream(str(order_id), until=at))
-    return _detail_dto(view) if view else None
+    if not view:
+        return None
+    # Names are the catalog's current ones, as on the live detail (not the name at `at`).
+    names = catalog_names({line["sku"] for line in view["lines"]}, router.db_for_read(CatalogName))
+    return _detail_dto({**view, "lines": name_lines(view["lines"], names)})
 
 
 def order_history(order_id: UUID) -> list[HistoryEntryDTO]:

@@ -73,7 +73,9 @@ def test_detail_has_lines_timeline_and_an_etag(
     detail = response.json()
     assert response["ETag"] == '"2"'
     assert set(detail) > SUMMARY_KEYS
-    assert detail["items"] == [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99", "line_total": "19.98"}]
+    assert detail["items"] == [
+        {"sku": "SKU-1", "name": None, "quantity": 2, "unit_price": "9.99", "line_total": "19.98"}
+    ]
     assert [e["event_type"] for e in detail["timeline"]] == ["OrderCreated", "OrderConfirmed"]
     assert detail["timeline"][0]["occurred_at"].endswith("Z") or "+" in detail["timeline"][0]["occurred_at"]
     not_modified = admin_client_api.get(f"/api/orders/{order}/", headers={"If-None-Match": '"2"'})

@@ -19,7 +19,14 @@ from django.db import connections
 
 from config.celery import app as celery_app
 from readmodels import running
-from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
+from readmodels.models import (
+    CatalogName,
+    CustomerLifetimeValue,
+    CustomerOrderStats,
+    DailySales,
+    OrderDetail,
+    OrderSummary,
+)
 from readmodels.projector import read_database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,6 +137,7 @@ def read_models() -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, Any] = {
         "summary": OrderSummary.objects.using(using).values(),
         "detail": OrderDetail.objects.using(using).values(),
+        "catalog": CatalogName.objects.using(using).values(),
         "stats": CustomerOrderStats.objects.using(using).values(),
         "lifetime": CustomerLifetimeValue.objects.using(using).values("customer_id", "currency", "amount"),
         "daily": DailySales.objects.using(using).values(

@@ -64,7 +64,7 @@ def test_order_view_folds_the_whole_story() -> None:
     view = fold_stream(story(uuid4()))
     assert view is not None
     assert view["status"] == "CANCELLED"
-    assert view["lines"] == [{"sku": "A", "quantity": 3, "unit_price": "9.99", "line_total": "29.97"}]
+    assert view["lines"] == [{"sku": "A", "name": None, "quantity": 3, "unit_price": "9.99", "line_total": "29.97"}]
     assert (view["item_count"], view["total_amount"], view["version"]) == (3, Decimal("29.97"), 5)
     assert view["order_number"] == "ORD-0000010"
     assert [entry["description"] for entry in view["timeline"]][3] == "Paid 29.97 EUR (payment p-1)"

@@ -1,0 +1,72 @@
+"""An order's whole story: its events and those of every stream its commands caused.
+
+Every command carries a correlation id (the API's X-Correlation-ID, or a fresh one), and
+the fulfilment process manager reuses the confirmation's id on the stock commands it
+sends. So the events sharing the order's correlation ids are its story across streams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models.fields.json import KT
+
+from eventlog.models import StoredEvent
+from eventlog.serialization import registry
+
+# KT is `metadata ->> 'correlation_id'`, the expression eventlog_correlation_idx indexes.
+CORRELATION = KT("metadata__correlation_id")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoryEntryDTO:
+    """One stored event of the story, with the stream it belongs to."""
+
+    event_id: UUID
+    stream_type: str
+    stream_id: str
+    event_type: str
+    version: int
+    position: int
+    occurred_at: datetime
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+def order_correlations(order_id: UUID) -> set[str]:
+    """The correlation ids on the order's own events."""
+    rows = StoredEvent.objects.filter(stream_id=str(order_id)).annotate(correlation=CORRELATION)
+    return {value for value in rows.values_list("correlation", flat=True) if value}
+
+
+def order_story(order_id: UUID, correlation: UUID | None = None) -> list[StoryEntryDTO] | None:
+    """Every event, of any stream, sharing a correlation id with the order (only `correlation`
+    if given), by position; None if the order has no events (or none with that id)."""
+    correlations = order_correlations(order_id)
+    if correlation is not None:
+        correlations &= {str(correlation)}
+    if not correlations:
+        return None
+    rows = (
+        StoredEvent.objects.alias(correlation=CORRELATION)
+        .filter(correlation__in=sorted(correlations))
+        .order_by("position")
+    )
+    return [
+        StoryEntryDTO(
+            event_id=row.event_id,
+            stream_type=row.stream_type,
+            stream_id=row.stream_id,
+            event_type=row.event_type,
+            version=row.version,
+            position=row.position,
+            occurred_at=row.recorded_at,
+            # In the event type's current schema, as the plain history shows it.
+            data=registry.upcast(row.event_type, row.schema_version, row.data),
+            metadata=row.metadata,
+        )
+        for row in rows
+    ]

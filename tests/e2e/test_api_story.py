@@ -1,0 +1,94 @@
+"""Following one order's story across streams: the history endpoint and the admin filter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from rest_framework.test import APIClient
+
+from tests.e2e.conftest import ORDER_BODY
+from tests.e2e.test_api_errors import problem
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("inline", "private_cache"),
+]
+CONFIRMATION = "6d1f0a52-4c1e-4d43-9b1e-0f9a3c1d2e77"
+HISTORY_KEYS = {"event_id", "event_type", "version", "position", "occurred_at", "data", "metadata"}
+
+
+def post(client: APIClient, path: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
+    return client.post(path, body or {}, format="json", headers=headers)
+
+
+def confirmed_order_of_a_stocked_product(client: APIClient) -> str:
+    """An order of a stock-tracked SKU, confirmed under a known correlation id; the
+    fulfilment process manager (inline) reserves its stock under the same id."""
+    assert post(client, "/api/products/", {"sku": "SKU-1", "name": "Widget", "price": "9.99"}).status_code == 201
+    assert post(client, "/api/products/SKU-1/receive/", {"quantity": 5}).status_code == 200
+    order_id: str = post(client, "/api/orders/", ORDER_BODY).json()["order_id"]
+    confirmed = post(client, f"/api/orders/{order_id}/confirm/", None, **{"X-Correlation-ID": CONFIRMATION})
+    assert confirmed.status_code == 200, confirmed.content
+    return order_id
+
+
+def test_the_default_history_is_the_order_stream_only(admin_client_api: APIClient) -> None:
+    order_id = confirmed_order_of_a_stocked_product(admin_client_api)
+    results = admin_client_api.get(f"/api/orders/{order_id}/history/").json()["results"]
+    assert [entry["event_type"] for entry in results] == ["OrderCreated", "OrderConfirmed", "OrderStockReserved"]
+    assert all(set(entry) == HISTORY_KEYS for entry in results)
+    for off in ("", "?story=false", "?story=0"):
+        assert admin_client_api.get(f"/api/orders/{order_id}/history/{off}").json()["results"] == results
+
+
+def test_the_story_follows_the_order_into_the_product_streams(admin_client_api: APIClient) -> None:
+    order_id = confirmed_order_of_a_stocked_product(admin_client_api)
+    story = admin_client_api.get(f"/api/orders/{order_id}/history/?story=true")
+    assert story.status_code == 200, story.content
+    results = story.json()["results"]
+    assert all(set(entry) == HISTORY_KEYS | {"stream_type", "stream_id"} for entry in results)
+    assert [(e["stream_type"], e["event_type"]) for e in results] == [
+        ("order", "OrderCreated"),
+        ("order", "OrderConfirmed"),
+        ("product", "StockReserved"),
+        ("order", "OrderStockReserved"),
+    ]
+    assert [entry["position"] for entry in results] == sorted(entry["position"] for entry in results)
+    # The product's own registration and receipt belong to other stories.
+    assert not {"ProductRegistered", "StockReceived"} & {entry["event_type"] for entry in results}
+    reserved = results[2]
+    assert reserved["metadata"]["correlation_id"] == CONFIRMATION
+    assert reserved["metadata"]["causation_id"] == results[1]["event_id"]
+
+    one = admin_client_api.get(f"/api/orders/{order_id}/history/?correlation={CONFIRMATION}").json()["results"]
+    assert [entry["event_type"] for entry in one] == ["OrderConfirmed", "StockReserved", "OrderStockReserved"]
+
+
+def test_story_parameters_are_validated(admin_client_api: APIClient) -> None:
+    order_id = confirmed_order_of_a_stocked_product(admin_client_api)
+    base = f"/api/orders/{order_id}/history/"
+    assert problem(admin_client_api.get(base + "?story=maybe"), 400)["errors"]["story"]
+    assert problem(admin_client_api.get(base + "?correlation=not-a-uuid"), 400)["errors"]["correlation"]
+    # Another story's id, or an unknown order, is not this order's story.
+    problem(admin_client_api.get(base + "?correlation=00000000-0000-0000-0000-000000000000"), 404)
+    problem(admin_client_api.get("/api/orders/00000000-0000-0000-0000-000000000000/history/?story=true"), 404)
+    problem(APIClient().get(base + "?story=true"), 401)
+
+
+def test_the_admin_filters_the_event_log_by_correlation_and_links_to_it(admin_client_api: APIClient) -> None:
+    confirmed_order_of_a_stocked_product(admin_client_api)
+    staff = Client()
+    staff.force_login(User.objects.get(username="boss"))
+    page = staff.get(f"/admin/eventlog/storedevent/?correlation={CONFIRMATION}")
+    assert page.status_code == 200
+    assert [event.event_type for event in page.context["cl"].result_list] == [
+        "OrderConfirmed",
+        "StockReserved",
+        "OrderStockReserved",
+    ]
+    listing = staff.get("/admin/eventlog/storedevent/").content.decode()
+    assert f"?correlation={CONFIRMATION}" in listing
