@@ -31,6 +31,9 @@ def progress_key(name: str) -> str:
 
 def rebuild(projection: Projection, *, progress: Progress | None = None, store: EventStore | None = None) -> int:
     """Empty the projection's tables and replay the whole log into them; returns the head."""
+    if not projection.rebuildable:
+        # Replaying a process manager would send its commands again: never a rebuild.
+        raise ValueError(f"{projection.name} sends commands and is never rebuilt; reset its checkpoint to replay it")
     store = store or event_store()
     using = read_database()
     projector = Projector(projection, store)
