@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     if not PEER_PYTHON.exists():
         parser.error(f"{PEER_PYTHON} is missing: run `make bench-peer` (it makes the peer's virtualenv)")
     result = compare(options.orders, options.rounds, list(dict.fromkeys(phases)), shlex.split(options.ours_args))
+    saved = ROOT / "bench" / "results" / f"compare-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(result, default=str, indent=1))
+    print(f"compare: report saved to {saved}", file=sys.stderr)
     if options.json:
         print(json.dumps(result, default=str))
     else:

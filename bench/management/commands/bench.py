@@ -55,6 +55,7 @@ class Command(BaseCommand):
             report["phases"][phase] = self._run(phase, options)
             self.stderr.write(f"bench: {phase} done in {time.perf_counter() - began:.1f}s")
         report["seconds"] = round(time.perf_counter() - started, 1)
+        self.stderr.write(f"bench: report saved to {common.save_report(report, 'bench')}")
         if options["json"]:
             self.stdout.write(json.dumps(report, default=str))
         else:
