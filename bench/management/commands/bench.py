@@ -18,7 +18,7 @@ EXTRA_PHASES = ["memory"]
 
 
 class Command(BaseCommand):
-    help = "Benchmark the standard order workload (see bench/README.md and docs/performance.md)."
+    help = "Benchmark the standard order workload (see docs/performance.md)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Options: which phases, the workload's size and rates, output form."""
