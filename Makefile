@@ -15,7 +15,9 @@ TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The stamp's name is the requirements' hash, so only a change of their content reinstalls (a fresh
+# checkout's newer mtimes must not reinstall into a virtualenv that already has them).
+$(STAMP):
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements-dev.txt
@@ -80,10 +82,11 @@ up: migrate
 	PORT=$(PORT) $(VENV)/bin/honcho start
 
 # Benchmarks on their own PostgreSQL database (created if missing), never the test one.
+# Arguments: BENCH_ARGS, e.g. BENCH_ARGS="--orders 200 --seconds 5 --read-orders 2000 --json".
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_DB_NAME = $(lastword $(subst /, ,$(BENCH_DATABASE_URL)))
 bench: install
-	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'bench'" test | grep -q 1 || \
-		psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE bench" test
+	$(call ensure_db,$(BENCH_DB_NAME))
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
 		$(PY) manage.py bench --fresh $(BENCH_ARGS)
@@ -93,14 +96,13 @@ bench: install
 # e.g. PEER_ARGS="--orders 200 --rounds 1 --load --json".
 PEER_VENV := bench/.peer-venv
 PEER_STAMP := $(PEER_VENV)/.installed-$(shell sha1sum bench/peer/requirements.txt | cut -c1-12)
-BENCH_DB_NAME = $(lastword $(subst /, ,$(BENCH_DATABASE_URL)))
 PEER_DBNAME ?= bench_peer
 define ensure_db
 	psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(1)'" test | grep -q 1 || \
 		psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE $(1)" test
 endef
 
-$(PEER_STAMP): bench/peer/requirements.txt
+$(PEER_STAMP):
 	test -x $(PEER_VENV)/bin/python || $(PYTHON) -m venv $(PEER_VENV)
 	$(PEER_VENV)/bin/python -m pip install -q -r bench/peer/requirements.txt
 	rm -f $(PEER_VENV)/.installed-*

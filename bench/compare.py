@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,6 @@ def ours(orders: int, phases: list[str], extra: list[str]) -> dict[str, Any]:
         report = _run("ours", base + [arg for phase in group for arg in ("--phase", phase)], env)
         machine = report["machine"]
         phases_report.update(report["phases"])
-    project = phases_report.get("project")
-    if project and "orders" in project.get("seconds_per_projection", {}):
-        seconds = project["seconds_per_projection"]["orders"]
-        project["orders_projection_events_per_s"] = round(project["events"] / seconds, 1) if seconds else 0.0
     return {"machine": machine, "phases": phases_report}
 
 
@@ -184,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     if not PEER_PYTHON.exists():
         parser.error(f"{PEER_PYTHON} is missing: run `make bench-peer` (it makes the peer's virtualenv)")
     result = compare(options.orders, options.rounds, list(dict.fromkeys(phases)), shlex.split(options.ours_args))
+    saved = ROOT / "bench" / "results" / f"compare-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(result, default=str, indent=1))
+    print(f"compare: report saved to {saved}", file=sys.stderr)
     if options.json:
         print(json.dumps(result, default=str))
     else:

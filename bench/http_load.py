@@ -39,6 +39,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -204,12 +205,16 @@ def _figures(ordered: list[float], wall: float) -> dict[str, Any]:
 def machine(base: str) -> dict[str, Any]:
     """Where the figures were measured (PostgreSQL's version only when we know the database)."""
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    # Untracked files (a symlinked .venv in a worktree) do not change the code measured.
+    status = ["git", "status", "--porcelain", "--untracked-files=no"]
+    dirty = subprocess.run(status, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     record: dict[str, Any] = {
         "cores": os.cpu_count(),
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "python": platform.python_version(),
         "git_revision": (revision.stdout.strip() or "unknown") + ("+dirty" if dirty else ""),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "url": base,
     }
     url = os.environ.get("DATABASE_URL", "")
@@ -350,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                 "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
                 "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
             }
+        record = machine(base)  # before the load: its load average is the machine's, not ours
         token = token_for(base, options.username, options.password, options.timeout)
         print(f"http_load: {options.orders} orders, {options.workers} workers -> {base}", file=sys.stderr)
         load = run_load(
@@ -358,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if stack is not None:
             stack.stop()
-    report = {"machine": machine(base), "settings": settings, "load": load}
+    report = {"machine": record, "orders": options.orders, "settings": settings, "load": load}
+    saved = LOGS.parent / f"http-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    saved.write_text(json.dumps(report, default=str, indent=1))
+    print(f"http_load: report saved to {saved}", file=sys.stderr)
     if options.json:
         print(json.dumps(report, default=str))
     else:

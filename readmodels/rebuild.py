@@ -42,6 +42,10 @@ def rebuild_together(
     Each batch of the log is read and decoded once and handed to every projection: the
     decoding costs as much as a light projection's work (docs/performance.md).
     """
+    fixed = [projection.name for projection in projections if not projection.rebuildable]
+    if fixed:
+        # Replaying a process manager would send its commands again: never a rebuild.
+        raise ValueError(f"{', '.join(fixed)} sends commands and is never rebuilt; reset its checkpoint to replay it")
     store = store or event_store()
     using = read_database()
     projections = sorted(projections, key=lambda projection: projection.name)

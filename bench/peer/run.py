@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
@@ -96,9 +97,11 @@ def empty_database(env: dict[str, str]) -> None:
 
 
 def git_revision() -> str:
-    """The checked-out revision, with '+dirty' when the tree has changes (as bench/phases/common.py)."""
+    """The checked-out revision, with '+dirty' when tracked files have changes (as bench/phases/common.py)."""
     run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    # Untracked files (a symlinked .venv in a worktree) do not change the code measured.
+    status = ["git", "status", "--porcelain", "--untracked-files=no"]
+    dirty = subprocess.run(status, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     return (run.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
 
 
@@ -114,6 +117,8 @@ def machine(env: dict[str, str]) -> dict[str, Any]:
         "postgresql": row[0] if row else "unknown",
         "database": env["POSTGRES_DBNAME"],
         "git_revision": git_revision(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "library": f"eventsourcing {metadata.version('eventsourcing')}",
         "psycopg": f"{psycopg.__version__} ({psycopg.pq.__impl__})",
     }

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,11 @@ EMPTIED_APPS = ("eventlog", "readmodels", "notifications", "fulfilment")
 
 
 def git_revision() -> str:
-    """The checked-out revision, with '+dirty' when the tree has changes."""
+    """The checked-out revision, with '+dirty' when tracked files have changes."""
     run = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    # Untracked files (a symlinked .venv in a worktree) do not change the code measured.
+    status = ["git", "status", "--porcelain", "--untracked-files=no"]
+    dirty = subprocess.run(status, capture_output=True, text=True, cwd=ROOT).stdout.strip()
     return (run.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
 
 
@@ -35,7 +39,19 @@ def machine(using: str = "default") -> dict[str, Any]:
         "postgresql": server,
         "database": connections[using].settings_dict["NAME"],
         "git_revision": git_revision(),
+        # A busy machine explains odd figures: the 1-minute load when the run began, and when.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def save_report(report: dict[str, Any], kind: str) -> Path:
+    """Keep the run's JSON report under bench/results/ (git-ignored); returns its path."""
+    folder = ROOT / "bench" / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(report, default=str, indent=1))
+    return path
 
 
 def empty_database(using: str = "default") -> None:

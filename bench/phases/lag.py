@@ -44,12 +44,25 @@ def _celery(kind: str, queue: str, log: Path) -> subprocess.Popen[bytes]:
     )
     args = [str(Path(sys.executable).with_name("celery")), "-A", "config", kind, "--loglevel=WARNING"]
     if kind == "worker":
-        args += ["-Q", queue, "--concurrency=2", "--without-gossip", "--without-mingle"]
+        args += ["-Q", queue, "-n", f"{queue}@%h", "--concurrency=2", "--without-gossip", "--without-mingle"]
     else:
         args += [f"--schedule={log}.db"]
     return subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
     )
+
+
+def _wait_for_worker(queue: str, worker: subprocess.Popen[bytes], *, deadline_s: float) -> None:
+    """Block until this run's worker answers a ping, so its start-up (slow on a busy machine)
+    is never counted as lag; a fixed sleep let the first seconds' commands wait for it."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError("the lag phase's Celery worker exited while starting; see its log")
+        replies = celery_app.control.ping(timeout=1.0) or []
+        if any(name.startswith(f"{queue}@") for reply in replies for name in reply):
+            return
+    raise RuntimeError(f"the lag phase's Celery worker did not answer within {deadline_s:.0f}s")
 
 
 class Watcher(threading.Thread):
@@ -111,7 +124,7 @@ def lag(rate: float, seconds: float, seed: int, logs: Path, *, deadline_s: float
     processes = [_celery("worker", queue, logs / "worker.log"), _celery("beat", queue, logs / "beat.log")]
     commands = list(workload(int(rate * seconds) // 4 + 1, seed, fresh_ids=True))[: int(rate * seconds)]
     watcher = Watcher()
-    time.sleep(5)  # let the worker connect before the clock starts; not part of any figure
+    _wait_for_worker(queue, processes[0], deadline_s=60.0)
     watcher.start()
     start = time.perf_counter()
     try:

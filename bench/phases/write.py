@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 from django.test.utils import override_settings
 
 from bench.phases.client import run_client
@@ -51,6 +53,51 @@ def write(orders: int, seed: int, *, ring: bool = True) -> dict[str, Any]:
     return {**figures, "doorbell": bool(ring and settings.CELERY_BROKER_URL)}
 
 
+class AppendLockSampler(threading.Thread):
+    """Samples pg_locks and pg_stat_activity on its own connection: how busy the append lock
+    (eventlog/store.py) is and how often writers queue on it: the figure for that bottleneck."""
+
+    # Held: the lock is granted to a transaction (its utilisation); waiting: writers queued on it.
+    SQL = (
+        "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())),"
+        " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND wait_event = 'advisory')"
+    )
+
+    def __init__(self, interval_s: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.interval_s, self.stop = interval_s, threading.Event()
+        self.samples = self.held = self.waiting = self.waiters = 0
+
+    def run(self) -> None:
+        """Sample until stopped."""
+        try:
+            with connections["default"].cursor() as cursor:
+                while not self.stop.is_set():
+                    cursor.execute(self.SQL)
+                    held, waiting = cursor.fetchone()
+                    self.samples += 1
+                    self.held += 1 if held else 0
+                    self.waiting += 1 if waiting else 0
+                    self.waiters += waiting
+                    time.sleep(self.interval_s)
+        finally:
+            connections.close_all()
+
+    def figures(self) -> dict[str, Any]:
+        """Shares of samples with the append lock held and with a writer waiting for it, and
+        the mean number waiting; commands/s divided by the held share estimates the ceiling."""
+        if not self.samples:
+            return {"append_lock_samples": 0}
+        return {
+            "append_lock_samples": self.samples,
+            "append_lock_held_share": round(self.held / self.samples, 3),
+            "append_lock_waiting_share": round(self.waiting / self.samples, 3),
+            "append_lock_mean_waiters": round(self.waiters / self.samples, 3),
+        }
+
+
 def write2(orders: int, seed: int, *, clients: int = 2, ring: bool = True) -> dict[str, Any]:
     """The same 4N commands from `clients` OS processes (spawned), each on its own orders."""
     context = multiprocessing.get_context("spawn")
@@ -63,6 +110,9 @@ def write2(orders: int, seed: int, *, clients: int = 2, ring: bool = True) -> di
     for process in processes:
         process.start()
     time.sleep(0.5)
+    sampler = AppendLockSampler() if connections["default"].vendor == "postgresql" else None
+    if sampler is not None:
+        sampler.start()
     start.set()
     parts: list[tuple[list[float], float, float]] = []
     while len(parts) < clients:
@@ -73,6 +123,11 @@ def write2(orders: int, seed: int, *, clients: int = 2, ring: bool = True) -> di
                 raise RuntimeError("a write client died; see its traceback above") from None
     for process in processes:
         process.join(30)
+    lock: dict[str, Any] = {}
+    if sampler is not None:
+        sampler.stop.set()
+        sampler.join(5)
+        lock = sampler.figures()
     latencies = [value for part, _, _ in parts for value in part]
     wall = max(end for _, _, end in parts) - min(began for _, began, _ in parts)
-    return {**latency_figures(latencies, wall, "commands"), "clients": clients}
+    return {**latency_figures(latencies, wall, "commands"), "clients": clients, **lock}

@@ -18,7 +18,7 @@ EXTRA_PHASES = ["memory"]
 
 
 class Command(BaseCommand):
-    help = "Benchmark the standard order workload (see bench/README.md and docs/performance.md)."
+    help = "Benchmark the standard order workload (see docs/performance.md)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         """Options: which phases, the workload's size and rates, output form."""
@@ -55,6 +55,7 @@ class Command(BaseCommand):
             report["phases"][phase] = self._run(phase, options)
             self.stderr.write(f"bench: {phase} done in {time.perf_counter() - began:.1f}s")
         report["seconds"] = round(time.perf_counter() - started, 1)
+        self.stderr.write(f"bench: report saved to {common.save_report(report, 'bench')}")
         if options["json"]:
             self.stdout.write(json.dumps(report, default=str))
         else:
