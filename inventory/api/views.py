@@ -33,6 +33,7 @@ ERRORS = problem_responses(
         404: "Unknown product",
         409: "The SKU is registered already, or still conflicting after retries",
         412: "If-Match does not match the product's version",
+        415: "The body is not JSON, form data or a well-formed multipart body",
         422: "The Idempotency-Key was used with another body",
         429: "Too many requests",
     }
