@@ -217,6 +217,15 @@ class EventStore:
         )
         return int(last or 0)
 
+    def existing_streams(self, stream_ids: Iterable[str]) -> set[str]:
+        """Those of the given streams that have at least one event, in one query."""
+        wanted = list(dict.fromkeys(stream_ids))
+        if not wanted:
+            return set()
+        # Every stream starts at version 1, so the unique (stream_id, version) index answers it.
+        found = self._objects().filter(stream_id__in=wanted, version=1).values_list("stream_id", flat=True)
+        return set(found)
+
     def stream_position(self, stream_id: str) -> int:
         """The global position of a stream's last event (0 if it has no events)."""
         last = (

@@ -10,7 +10,7 @@ from orders.unit_of_work import AbstractUnitOfWork, CommandResult
 
 def register_product(command: RegisterProduct, uow: AbstractUnitOfWork) -> CommandResult:
     """Start tracking stock for a SKU."""
-    if uow.products.exists(command.sku):
+    if uow.products.registered([command.sku]):
         raise ProductAlreadyExists(f"SKU {command.sku} is registered already")
     uow.products.add(Product.register(command.sku, command.name, command.price))
     return uow.commit()

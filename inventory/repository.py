@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from inventory.domain import Product, ProductState, product_stream
@@ -17,8 +18,8 @@ PRODUCT_STATE_VERSION = 1
 class ProductRepository(Repository[Product], Protocol):
     """What handlers need of products, keyed by SKU."""
 
-    def exists(self, sku: str) -> bool:
-        """True if the SKU is a registered product."""
+    def registered(self, skus: Iterable[str]) -> set[str]:
+        """Those of the SKUs that are registered products."""
         ...
 
 
@@ -42,6 +43,7 @@ class EventSourcedProducts(EventSourcedRepository[Product]):
         """ProductNotFound."""
         return ProductNotFound(f"No product is registered under SKU {aggregate_id}")
 
-    def exists(self, sku: str) -> bool:
-        """True if the SKU's stream has events (asked of the event store, not a read model)."""
-        return could_be_product(sku) and self.store.stream_version(self.stream_id(sku)) > 0
+    def registered(self, skus: Iterable[str]) -> set[str]:
+        """Those of the SKUs whose streams have events (asked of the event store, not a read model)."""
+        by_stream = {self.stream_id(sku): sku for sku in skus if could_be_product(sku)}
+        return {by_stream[stream] for stream in self.store.existing_streams(by_stream)}

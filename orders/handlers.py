@@ -59,7 +59,8 @@ def confirm_order(command: ConfirmOrder, uow: AbstractUnitOfWork) -> CommandResu
     itself says whether payment must wait for stock; no later read can disagree.
     """
     order = uow.orders.get(command.order_id, command.expected_version)
-    order.confirm(line.sku for line in order.state.lines if uow.products.exists(line.sku))
+    products = uow.products.registered(line.sku for line in order.state.lines)
+    order.confirm(line.sku for line in order.state.lines if line.sku in products)
     return uow.commit()
 
 

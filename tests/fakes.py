@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -75,8 +76,8 @@ class FakeProducts(FakeOrders):
     def not_found(self, aggregate_id: Any) -> Exception:
         return ProductNotFound(f"No product is registered under SKU {aggregate_id}")
 
-    def exists(self, sku: str) -> bool:
-        return could_be_product(sku) and bool(self.log.streams.get(self.stream_id(sku)))
+    def registered(self, skus: Iterable[str]) -> set[str]:
+        return {sku for sku in skus if could_be_product(sku) and self.log.streams.get(self.stream_id(sku))}
 
 
 class FakeUnitOfWork(AbstractUnitOfWork):

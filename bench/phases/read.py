@@ -8,10 +8,12 @@ from typing import Any
 from uuid import UUID
 
 from django.core.paginator import Paginator
+from django.db import connections
 
 from bench.spec import STATUSES
 from bench.workload import timed
-from readmodels.models import OrderSummary
+from readmodels.models import OrderDetail, OrderSummary
+from readmodels.projector import read_database
 from readmodels.selectors.orders import order_detail, order_summary_list
 
 PAGE_SIZE = 50
@@ -22,6 +24,16 @@ def _page(rng: random.Random) -> None:
     rows: Any = order_summary_list(status=rng.choice(STATUSES))
     paginator = Paginator(rows, PAGE_SIZE)
     list(paginator.get_page(rng.randint(1, 20)).object_list)
+
+
+def vacuum_read_models() -> None:
+    """VACUUM ANALYZE the tables the read phase queries."""
+    connection = connections[read_database()]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in (OrderSummary, OrderDetail):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def read(samples: int, seed: int) -> dict[str, Any]:

@@ -119,7 +119,9 @@ def write2(orders: int, seed: int, *, clients: int = 2, ring: bool = True) -> di
         try:
             parts.append(results.get(timeout=1))
         except queue.Empty:
-            if not all(process.is_alive() for process in processes) and results.empty():
+            # A client that finished has posted its result already; only a failed or vanished one counts.
+            failed = any(process.exitcode not in (None, 0) for process in processes)
+            if failed or (not any(process.is_alive() for process in processes) and results.empty()):
                 raise RuntimeError("a write client died; see its traceback above") from None
     for process in processes:
         process.join(30)

@@ -222,3 +222,13 @@ def test_a_stream_as_of_an_instant() -> None:
     assert [e.version for e in store.read_stream(str(create.order_id), until=created_at)] == [1]
     assert store.read_stream(str(create.order_id), until=created_at - timedelta(seconds=1)) == []
     assert len(store.read_stream(str(create.order_id))) == 2
+
+
+def test_existing_streams_names_exactly_the_streams_with_events() -> None:
+    first, second = CreateOrderFactory(), CreateOrderFactory()
+    handle(first)
+    handle(second)
+    handle(ConfirmOrder(order_id=second.order_id))
+    asked = [str(first.order_id), str(second.order_id), "no-such-stream", str(first.order_id)]
+    assert event_store().existing_streams(asked) == {str(first.order_id), str(second.order_id)}
+    assert event_store().existing_streams([]) == set()
