@@ -169,7 +169,7 @@ READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
 CACHE_URL = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": CACHE_URL}}
 # At most one waiting doorbell per partition (readmodels/doorbell.py); needs the shared cache.
 DOORBELL_COALESCING = env.bool("DOORBELL_COALESCING", default=bool(CACHE_URL))
 DOORBELL_PENDING_SECONDS = env.float("DOORBELL_PENDING_SECONDS", default=10.0)

@@ -3,6 +3,11 @@
 Same behaviour as the portable ORM implementation (tests run both), in hand-written SQL:
 a command's six queries otherwise spend most of their time compiling ORM expressions,
 and projections decode JSON text straight with msgspec instead of json.loads.
+
+The statements run on server-side-binding psycopg cursors over Django's own connection
+(so in the caller's transaction): psycopg then prepares a statement it has run a few times
+on that connection, and the server parses and plans each of a command's queries once per
+connection instead of once per command.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ from typing import Any
 from uuid import uuid4
 
 import msgspec
-from django.db import IntegrityError, connections
+import psycopg
+from django.db import connections
 from django.utils import timezone
 
 from eventlog.idempotency import CommandLog, DuplicateCommand, HandledCommand
@@ -34,14 +40,20 @@ _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
+def _cursor(using: str) -> psycopg.Cursor[tuple[Any, ...]]:
+    """A server-side-binding cursor on Django's connection for `using`."""
+    connection = connections[using]
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 class PostgresEventStore(EventStore):
     """EventStore with raw SQL for reads and appends on PostgreSQL."""
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with connections[self.using].cursor() as cursor:
+        with _cursor(self.using) as cursor:
             cursor.execute(sql, params)
-            rows: list[tuple[Any, ...]] = cursor.fetchall()
-            return rows
+            return cursor.fetchall()
 
     def _from_row(self, row: tuple[Any, ...]) -> RecordedEvent:
         position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, meta, data = row
@@ -68,7 +80,7 @@ class PostgresEventStore(EventStore):
         events: Iterable[Any],
         metadata: dict[str, Any] | None = None,
     ) -> list[RecordedEvent]:
-        """See EventStore.append; one lock statement and one multi-row INSERT."""
+        """See EventStore.append; the lock and a multi-row INSERT in one statement."""
         connection = connections[self.using]
         if not connection.in_atomic_block:
             raise RuntimeError("EventStore.append must run inside transaction.atomic")
@@ -79,34 +91,29 @@ class PostgresEventStore(EventStore):
         meta = metadata or {}
         meta_text = _encode(meta).decode()
         bucket = bucket_of(stream_id)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
-            now = timezone.now()
-            ids = [uuid4() for _ in events]
-            params: list[Any] = []
-            for offset, (event_type, schema_version, data) in enumerate(encoded):
-                params += [
-                    ids[offset],
-                    stream_id,
-                    stream_type,
-                    bucket,
-                    expected_version + offset + 1,
-                    event_type,
-                    schema_version,
-                    _encode(data).decode(),
-                    meta_text,
-                    now,
-                ]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(events))
+        ids = [uuid4() for _ in events]
+        params: list[Any] = [APPEND_LOCK_KEY, stream_id, stream_type, bucket, meta_text]
+        for offset, (event_type, schema_version, data) in enumerate(encoded):
+            params += [ids[offset], expected_version + offset + 1, event_type, schema_version, _encode(data).decode()]
+        values = ", ".join(["(%s::uuid, %s::integer, %s, %s::smallint, %s::jsonb)"] * len(events))
+        # One round trip: the lock CTE yields its row only once the lock is held, and the
+        # position (the column's sequence) and recorded_at are computed per inserted row,
+        # after it, so both grow in commit order (gap-safe reading, eventlog/store.py).
+        sql = (
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
+            "INSERT INTO eventlog_storedevent (event_id, stream_id, stream_type, bucket, version, "
+            "event_type, schema_version, data, metadata, recorded_at) "
+            "SELECT new.event_id, %s, %s, %s, new.version, new.event_type, new.schema_version, new.data, "
+            "%s::jsonb, clock_timestamp() "
+            f"FROM lock, (VALUES {values}) AS new (event_id, version, event_type, schema_version, data) "
+            "ORDER BY new.version RETURNING position, recorded_at"
+        )
+        with _cursor(self.using) as cursor:
             try:
-                cursor.execute(
-                    "INSERT INTO eventlog_storedevent (event_id, stream_id, stream_type, bucket, version, "
-                    f"event_type, schema_version, data, metadata, recorded_at) VALUES {values} RETURNING position",
-                    params,
-                )
-            except IntegrityError as error:
+                cursor.execute(sql, params)
+            except psycopg.errors.UniqueViolation as error:
                 raise StreamVersionConflict(stream_id, expected_version) from error
-            positions = [row[0] for row in cursor.fetchall()]
+            inserted = cursor.fetchall()
         return [
             RecordedEvent(
                 position=position,
@@ -116,13 +123,13 @@ class PostgresEventStore(EventStore):
                 version=expected_version + offset + 1,
                 event_type=event_type,
                 schema_version=schema_version,
-                recorded_at=now,
+                recorded_at=recorded_at,
                 metadata=meta,
                 data=data,
                 event=event,
             )
-            for offset, (position, event_id, (event_type, schema_version, data), event) in enumerate(
-                zip(positions, ids, encoded, events, strict=True)
+            for offset, ((position, recorded_at), event_id, (event_type, schema_version, data), event) in enumerate(
+                zip(inserted, ids, encoded, events, strict=True)
             )
         ]
 
@@ -166,6 +173,16 @@ class PostgresEventStore(EventStore):
         params.append(limit)
         return [self._from_row(row) for row in self._fetch(sql, params)]
 
+    def existing_streams(self, stream_ids: Iterable[str]) -> set[str]:
+        """See EventStore.existing_streams."""
+        wanted = list(dict.fromkeys(stream_ids))
+        if not wanted:
+            return set()
+        rows = self._fetch(
+            "SELECT stream_id FROM eventlog_storedevent WHERE stream_id = ANY(%s) AND version = 1", [wanted]
+        )
+        return {row[0] for row in rows}
+
     def head_position(self) -> int:
         """See EventStore.head_position."""
         rows = self._fetch("SELECT COALESCE(MAX(position), 0) FROM eventlog_storedevent", [])
@@ -181,13 +198,36 @@ class PostgresEventStore(EventStore):
         version, state_version, state = rows[0]
         return StoredSnapshot(stream_id=stream_id, version=version, state_version=state_version, state=_decode(state))
 
+    def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
+        """See EventStore.load_stream; one query for the snapshot and the events after it.
+
+        The snapshot comes back as a row of its own, first: it has the lowest version, as the
+        events are those after it.
+        """
+        rows = self._fetch(
+            "WITH snapshot AS ("
+            "SELECT version, state FROM eventlog_snapshot WHERE stream_id = %s AND state_version = %s) "
+            "SELECT NULL::bigint, NULL::uuid, NULL, NULL, version, NULL, NULL, NULL::timestamptz, NULL::jsonb, state "
+            "FROM snapshot UNION ALL "
+            f"SELECT {_EVENT_COLUMNS} FROM eventlog_storedevent WHERE stream_id = %s "
+            "AND version > COALESCE((SELECT version FROM snapshot), 0) ORDER BY 5",
+            [stream_id, state_version, stream_id],
+        )
+        snapshot = None
+        if rows and rows[0][0] is None:  # no event has a NULL position
+            first = rows.pop(0)
+            snapshot = StoredSnapshot(
+                stream_id=stream_id, version=first[4], state_version=state_version, state=_decode(first[9])
+            )
+        return snapshot, [self._from_row(row) for row in rows]
+
 
 class PostgresCommandLog(CommandLog):
     """CommandLog with raw SQL on PostgreSQL."""
 
     def get(self, command_id: str) -> HandledCommand | None:
         """See CommandLog.get."""
-        with connections[self.using].cursor() as cursor:
+        with _cursor(self.using) as cursor:
             cursor.execute(
                 "SELECT command_type, fingerprint, result FROM eventlog_commandrecord WHERE command_id = %s",
                 [command_id],
@@ -200,11 +240,11 @@ class PostgresCommandLog(CommandLog):
     def record(self, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any]) -> None:
         """See CommandLog.record."""
         try:
-            with connections[self.using].cursor() as cursor:
+            with _cursor(self.using) as cursor:
                 cursor.execute(
                     "INSERT INTO eventlog_commandrecord (command_id, command_type, fingerprint, result, recorded_at) "
                     "VALUES (%s, %s, %s, %s, %s)",
                     [command_id, command_type, fingerprint, _encode(result).decode(), timezone.now()],
                 )
-        except IntegrityError as error:
+        except psycopg.errors.UniqueViolation as error:
             raise DuplicateCommand(command_id) from error

@@ -245,6 +245,13 @@ class EventStore:
             return None
         return StoredSnapshot(stream_id=stream_id, version=row[0], state_version=row[1], state=row[2])
 
+    def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
+        """The stream's snapshot if its state has shape `state_version`, and the events after it."""
+        snapshot = self.latest_snapshot(stream_id)
+        if snapshot is not None and snapshot.state_version != state_version:
+            snapshot = None
+        return snapshot, self.read_stream(stream_id, after_version=snapshot.version if snapshot else 0)
+
     def save_snapshot(self, stream_id: str, stream_type: str, version: int, state_version: int, state: Any) -> None:
         """Replace the stream's snapshot with the state at `version`."""
         Snapshot.objects.using(self.using).update_or_create(

@@ -78,10 +78,10 @@ class EventSourcedRepository(Generic[AggregateT]):
         stream_id = self.stream_id(aggregate_id)
         state: Any = None
         version = 0
-        snapshot = self.store.latest_snapshot(stream_id)
-        if snapshot is not None and snapshot.state_version == self.state_version:
+        snapshot, recorded = self.store.load_stream(stream_id, self.state_version)
+        if snapshot is not None:
             state, version = from_data(snapshot.state, self.state_type), snapshot.version
-        events = [recorded.event for recorded in self.store.read_stream(stream_id, after_version=version)]
+        events = [event.event for event in recorded]
         aggregate: AggregateT = self.aggregate_type.replay(stream_id, events, state=state, version=version)  # type: ignore[assignment]
         if not aggregate.exists:
             raise self.not_found(aggregate_id)

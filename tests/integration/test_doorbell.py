@@ -35,7 +35,7 @@ def test_commits_share_one_waiting_doorbell_per_partition_and_lose_nothing(
 ) -> None:
     # Redis even when the broker is RabbitMQ: the marks must be shared with the worker.
     cache_url = settings.CACHE_URL or "redis://127.0.0.1:6379/0"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}}
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": cache_url}}
     settings.DOORBELL_COALESCING = True
     # Longer than the test: a mark the worker failed to clear would hold back the last commits.
     settings.DOORBELL_PENDING_SECONDS = 600

@@ -14,12 +14,13 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from eventlog.models import Snapshot, StoredEvent
-from eventlog.store import event_store
+from eventlog.postgres import PostgresEventStore
+from eventlog.store import EventStore, event_store
 from orders.bus import MessageBus, handle
 from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
 from orders.errors import ConcurrencyConflict
-from orders.repository import EventSourcedOrders
+from orders.repository import ORDER_STATE_VERSION, EventSourcedOrders
 from orders.unit_of_work import DjangoUnitOfWork
 from tests.factories import CreateOrderFactory
 from tests.integration import recording_subscribers
@@ -211,6 +212,44 @@ def test_snapshots_every_n_events_load_the_same_state(settings: Any) -> None:
     loaded = EventSourcedOrders(store, 5).get(create.order_id)
     full = Order.replay(str(create.order_id), [e.event for e in store.read_stream(str(create.order_id))])
     assert (loaded.state, loaded.version) == (full.state, full.version) == (full.state, 12)
+
+
+# Both the portable store and the PostgreSQL fast path (one query for snapshot and tail).
+STORES = pytest.mark.parametrize("store_class", [EventStore, PostgresEventStore])
+
+
+@STORES
+def test_loading_replays_only_the_tail_after_a_current_snapshot(settings: Any, store_class: type[EventStore]) -> None:
+    settings.SNAPSHOT_EVERY = 5
+    create = CreateOrderFactory()
+    handle(create)
+    for n in range(6):
+        handle(AddOrderItem(order_id=create.order_id, sku=f"S{n}", quantity=1, unit_price=Decimal("1")))
+    snapshot = Snapshot.objects.get(stream_id=str(create.order_id))
+    # A mark only the snapshot carries: the events never changed the customer.
+    snapshot.state = {**snapshot.state, "customer_id": "from-the-snapshot"}
+    snapshot.save()
+    store = store_class()
+    loaded = EventSourcedOrders(store, 5).get(create.order_id)
+    full = Order.replay(str(create.order_id), [e.event for e in store.read_stream(str(create.order_id))])
+    assert (loaded.state.customer_id, loaded.version) == ("from-the-snapshot", 7)
+    assert loaded.state.lines == full.state.lines  # the two events after the snapshot applied
+
+
+@STORES
+def test_a_snapshot_of_an_older_state_shape_is_ignored(settings: Any, store_class: type[EventStore]) -> None:
+    settings.SNAPSHOT_EVERY = 5
+    create = CreateOrderFactory()
+    handle(create)
+    for n in range(6):
+        handle(AddOrderItem(order_id=create.order_id, sku=f"S{n}", quantity=1, unit_price=Decimal("1")))
+    Snapshot.objects.filter(stream_id=str(create.order_id)).update(
+        state_version=ORDER_STATE_VERSION - 1, state={"an": "old shape"}
+    )
+    store = store_class()
+    loaded = EventSourcedOrders(store, 5).get(create.order_id)
+    full = Order.replay(str(create.order_id), [e.event for e in store.read_stream(str(create.order_id))])
+    assert (loaded.state, loaded.version) == (full.state, 7)
 
 
 def test_a_stream_as_of_an_instant() -> None:
