@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from eventlog.store import RecordedEvent
 from notifications.models import CustomerDirectory, Notification
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
 from readmodels.projections.base import Projection
+from readmodels.projections.bulk import insert_new_rows
 
 KINDS: dict[type, Notification.Kind] = {
     OrderConfirmed: Notification.Kind.ORDER_CONFIRMED,
@@ -38,7 +40,7 @@ class NotificationsProjection(Projection):
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Record the newest address per customer and owe the batch's emails."""
         addresses: dict[str, tuple[int, str]] = {}
-        owed: list[Notification] = []
+        owed: list[dict[str, Any]] = []
         now = timezone.now()
         # A fresh read database rebuilt from an old log must not mail customers about last
         # year's orders: emails for events older than this are recorded as expired.
@@ -52,20 +54,26 @@ class NotificationsProjection(Projection):
                 continue
             fresh = recorded.recorded_at >= horizon
             owed.append(
-                Notification(
-                    event_id=recorded.event_id,
-                    kind=kind,
-                    order_id=UUID(recorded.stream_id),
-                    order_version=recorded.version,
-                    position=recorded.position,
-                    status=Notification.Status.PENDING if fresh else Notification.Status.EXPIRED,
-                    next_attempt_at=now,
-                    occurred_at=recorded.recorded_at,
-                )
+                {
+                    "event_id": recorded.event_id,
+                    "kind": kind.value,
+                    "order_id": UUID(recorded.stream_id),
+                    "order_version": recorded.version,
+                    "position": recorded.position,
+                    "status": (Notification.Status.PENDING if fresh else Notification.Status.EXPIRED).value,
+                    "recipient": "",
+                    "subject": "",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": "",
+                    "occurred_at": recorded.recorded_at,
+                    "sent_at": None,
+                }
             )
         self._record_addresses(addresses, using)
-        Notification.objects.using(using).bulk_create(owed, ignore_conflicts=True)
-        if any(notification.status == Notification.Status.PENDING for notification in owed):
+        # Keyed by event id: a redelivered or rebuilt event owes no second email.
+        insert_new_rows(using, Notification, owed, key="event_id")
+        if any(row["status"] == Notification.Status.PENDING for row in owed):
             from notifications.sending import send_soon
 
             transaction.on_commit(send_soon, using=using)

@@ -5,3 +5,7 @@ class ReadmodelsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "readmodels"
     verbose_name = "Read models"
+
+    def ready(self) -> None:
+        """Register the `__any` lookup (readmodels/lookups.py)."""
+        from readmodels import lookups  # noqa: F401

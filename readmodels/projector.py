@@ -120,7 +120,7 @@ class Projector:
                 DeadLetter.objects.using(self.using)
                 .filter(
                     projection=self.projection.name,
-                    stream_id__in={event.stream_id for event in events},
+                    stream_id__any={event.stream_id for event in events},
                     status__in=BLOCKING,
                 )
                 .values_list("stream_id", flat=True)

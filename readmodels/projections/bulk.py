@@ -16,20 +16,35 @@ import psycopg
 from django.db import connections, models
 from psycopg.types.json import Jsonb
 
+Rows = Sequence[Mapping[str, Any]]
 
-def upsert_rows(using: str, model: type[models.Model], rows: Sequence[Mapping[str, Any]], key: str) -> None:
+
+def upsert_rows(using: str, model: type[models.Model], rows: Rows, key: str) -> None:
     """Insert `rows` (field name -> value), replacing every column of a row whose `key` exists."""
+    _insert(using, model, rows, key, replace=True)
+
+
+def insert_new_rows(using: str, model: type[models.Model], rows: Rows, key: str) -> None:
+    """Insert those of `rows` (every column, by field name) whose `key` is not taken yet."""
+    _insert(using, model, rows, key, replace=False)
+
+
+def _insert(using: str, model: type[models.Model], rows: Rows, key: str, *, replace: bool) -> None:
     if not rows:
         return
     connection = connections[using]
     names = list(rows[0])
     if connection.vendor != "postgresql":
-        model._default_manager.using(using).bulk_create(
-            [model(**row) for row in rows],
-            update_conflicts=True,
-            unique_fields=[key],
-            update_fields=[name for name in names if name != key],
-        )
+        objects = [model(**row) for row in rows]
+        if replace:
+            model._default_manager.using(using).bulk_create(
+                objects,
+                update_conflicts=True,
+                unique_fields=[key],
+                update_fields=[name for name in names if name != key],
+            )
+        else:
+            model._default_manager.using(using).bulk_create(objects, ignore_conflicts=True)
         return
     fields = [_column(model, name) for name in names]
     columns = [str(field.column) for field in fields]
@@ -40,9 +55,10 @@ def upsert_rows(using: str, model: type[models.Model], rows: Sequence[Mapping[st
     ]
     table = model._meta.db_table
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column != key)
+    conflict = f"DO UPDATE SET {updates}" if replace else "DO NOTHING"
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)}) "
-        f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({key}) {conflict}"
     )
     connection.ensure_connection()
     # A server-side-binding cursor on Django's own connection, so the statement runs in the

@@ -78,7 +78,7 @@ def lock_catalog(using: str, *, exclusive: bool) -> None:
 def catalog_names(skus: Iterable[str], using: str) -> dict[str, str | None]:
     """The current catalog name of each SKU (None for an SKU that is not a product)."""
     wanted = set(skus)
-    found = dict(CatalogName.objects.using(using).filter(sku__in=wanted).values_list("sku", "name"))
+    found = dict(CatalogName.objects.using(using).filter(sku__any=wanted).values_list("sku", "name"))
     return {sku: found.get(sku) for sku in wanted}
 
 

@@ -193,7 +193,7 @@ class OrdersProjection(Projection):
         ids = {UUID(event.stream_id) for event in events}
         views: dict[str, View | None] = {
             str(row["order_id"]): row
-            for row in OrderDetail.objects.using(using).filter(order_id__in=ids).values("order_id", *DETAIL_FIELDS)
+            for row in OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
         }
         changed: set[str] = set()
         for event in events:

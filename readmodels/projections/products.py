@@ -66,7 +66,7 @@ class ProductsProjection(Projection):
         skus = {event.event.sku for event in events}
         rows: dict[str, Row | None] = {
             row["sku"]: row
-            for row in ProductStock.objects.using(using).filter(sku__in=skus).values("sku", *STOCK_FIELDS)
+            for row in ProductStock.objects.using(using).filter(sku__any=skus).values("sku", *STOCK_FIELDS)
         }
         changed: set[str] = set()
         for event in events:

@@ -18,6 +18,7 @@ from eventlog.store import EventStore, RecordedEvent, event_store
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, SalesLedgerEntry
 from readmodels.projections.base import Projection, advance_stream, upsert_increments
+from readmodels.projections.bulk import upsert_rows
 
 CLOSED = frozenset({"DELIVERED", "CANCELLED"})
 ZERO = Decimal("0.00")
@@ -106,7 +107,7 @@ class SalesProjection(Projection):
         ids = {UUID(event.stream_id) for event in events}
         ledger: dict[str, LedgerEntry | None] = {
             str(row.order_id): LedgerEntry(row.customer_id, row.currency, row.status, row.paid_amount, row.version)
-            for row in SalesLedgerEntry.objects.using(using).filter(order_id__in=ids)
+            for row in SalesLedgerEntry.objects.using(using).filter(order_id__any=ids)
         }
         deltas = Deltas()
         changed: set[str] = set()
@@ -116,15 +117,15 @@ class SalesProjection(Projection):
             ledger[event.stream_id] = advance_stream(entry, before, event, deltas.fold, self.store)
             if event.version > before:
                 changed.add(event.stream_id)
-        SalesLedgerEntry.objects.using(using).bulk_create(
+        upsert_rows(
+            using,
+            SalesLedgerEntry,
             [
-                SalesLedgerEntry(order_id=UUID(order_id), **vars(entry))
+                {"order_id": UUID(order_id), **vars(entry)}
                 for order_id in sorted(changed)
                 if (entry := ledger[order_id]) is not None
             ],
-            update_conflicts=True,
-            unique_fields=["order_id"],
-            update_fields=["customer_id", "currency", "status", "paid_amount", "version"],
+            key="order_id",
         )
         self._apply_deltas(deltas, using)
 
