@@ -40,6 +40,19 @@ class OrderSummary(models.Model):
         return self.order_number
 
 
+class OrderStatusCount(models.Model):
+    """How many orders are in each status: the order list's total without counting rows."""
+
+    status = models.CharField(max_length=16, primary_key=True)
+    orders = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["status"]
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.orders}"
+
+
 class OrderDetail(models.Model):
     """One row per order with its lines and timeline, shaped for the detail page."""
 

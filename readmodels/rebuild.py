@@ -8,14 +8,15 @@ projections waits and then continues from the head the rebuild reached.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connections, transaction
 from django.utils import timezone
 
-from eventlog.store import EventStore, event_store
+from eventlog.store import EventStore, RecordedEvent, event_store
 from readmodels.models import DeadLetter
 from readmodels.projections import all_projections
 from readmodels.projections.base import Projection
@@ -51,6 +52,7 @@ def rebuild_together(
     projections = sorted(projections, key=lambda projection: projection.name)
     projectors = [Projector(projection, store) for projection in projections]
     size = int(settings.REBUILD_BATCH_SIZE)
+    read_ahead = can_read_ahead(store)  # before this rebuild's own transaction opens
     with transaction.atomic(using=using):
         checkpoints = [
             lock_checkpoint(projection.name, partition, using)
@@ -64,11 +66,7 @@ def rebuild_together(
             projection__in=[projection.name for projection in projections], status__in=BLOCKING_STATES
         ).delete()
         head = store.head_position()
-        cursor = 0
-        while cursor < head:
-            events = store.read_all(cursor, limit=size, to_position=head)
-            if not events:
-                break
+        for events in log_batches(store, head, size, read_ahead=read_ahead):
             for projector in projectors:
                 try:
                     with transaction.atomic(using=using):
@@ -77,13 +75,48 @@ def rebuild_together(
                     raise
                 except Exception:
                     projector.apply(events, isolate_failures=True)
-            cursor = events[-1].position
             if progress is not None:
-                progress(cursor, head)
+                progress(events[-1].position, head)
         for checkpoint in checkpoints:
             checkpoint.position = head
             checkpoint.save(update_fields=["position", "updated_at"])
     return head
+
+
+def can_read_ahead(store: EventStore) -> bool:
+    """True if another connection sees the same log as this one: PostgreSQL, and no open
+    transaction of the caller's on the log's database (it may hold events no one else sees)."""
+    connection = connections[store.using]
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def log_batches(store: EventStore, head: int, size: int, *, read_ahead: bool) -> Iterator[list[RecordedEvent]]:
+    """The log up to `head` in batches of `size`, in position order.
+
+    With `read_ahead` the next batch is read and decoded in a second thread, on a
+    connection of its own, while the caller applies this one: the thread waits on the
+    socket with the GIL released, so reading overlaps the projections' writes. Every event
+    up to `head` is committed (positions are assigned under the append lock, in commit
+    order), so the other connection sees what this one would (see can_read_ahead).
+    """
+    if not read_ahead:
+        cursor = 0
+        while cursor < head and (events := store.read_all(cursor, limit=size, to_position=head)):
+            yield events
+            cursor = events[-1].position
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-reader") as reader:
+        pending: Future[list[RecordedEvent]] | None = None
+        try:
+            pending = reader.submit(store.read_all, 0, limit=size, to_position=head)
+            while pending is not None and (events := pending.result()):
+                last = events[-1].position
+                pending = reader.submit(store.read_all, last, limit=size, to_position=head) if last < head else None
+                yield events
+        finally:
+            if pending is not None:
+                pending.cancel()
+            reader.submit(connections.close_all).result()
 
 
 BLOCKING_STATES = (DeadLetter.Status.RETRYING, DeadLetter.Status.PARKED, DeadLetter.Status.HELD)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,8 +20,8 @@ from orders.events import (
     OrderShipped,
     OrderStockReserved,
 )
-from readmodels.models import CatalogName, OrderDetail, OrderSummary
-from readmodels.projections.base import Projection, advance_stream
+from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
+from readmodels.projections.base import Projection, advance_stream, upsert_increments
 from readmodels.projections.bulk import upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 
@@ -166,6 +167,24 @@ def fold_stream(events: Iterable[RecordedEvent]) -> View | None:
     return view
 
 
+def count_statuses(using: str, moves: Sequence[tuple[str | None, str]]) -> None:
+    """Add the batch's status changes (before, after; None before for a new order) to
+    OrderStatusCount, as increments, so partitions projecting in parallel add up."""
+    deltas: Counter[str] = Counter()
+    for before, after in moves:
+        if before != after:
+            deltas[after] += 1
+            if before is not None:
+                deltas[before] -= 1
+    upsert_increments(
+        using,
+        OrderStatusCount._meta.db_table,
+        ["status"],
+        ["orders"],
+        [(status, delta) for status, delta in deltas.items() if delta],
+    )
+
+
 class OrdersProjection(Projection):
     """Keeps OrderSummary and OrderDetail, one row each per order, in one transaction.
 
@@ -173,7 +192,7 @@ class OrdersProjection(Projection):
     """
 
     name = "orders"
-    tables = (OrderSummary, OrderDetail, CatalogName)
+    tables = (OrderSummary, OrderDetail, OrderStatusCount, CatalogName)
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()
@@ -195,6 +214,7 @@ class OrdersProjection(Projection):
             str(row["order_id"]): row
             for row in OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
         }
+        status_before = {stream_id: view["status"] for stream_id, view in views.items() if view}
         changed: set[str] = set()
         for event in events:
             view = views.get(event.stream_id)
@@ -203,6 +223,7 @@ class OrdersProjection(Projection):
             if event.version > before:
                 changed.add(event.stream_id)
         rows = [row for stream_id in sorted(changed) if (row := views[stream_id])]
+        count_statuses(using, [(status_before.get(str(row["order_id"])), row["status"]) for row in rows])
         names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
         for row in rows:
             row["lines"] = name_lines(row["lines"], names)

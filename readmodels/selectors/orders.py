@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, overload
 from uuid import UUID
 
 from django.db import router
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
 from eventlog.serialization import registry
 from eventlog.store import event_store
-from readmodels.models import CatalogName, OrderDetail, OrderSummary
+from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.catalog_names import catalog_names, name_lines
 from readmodels.projections.orders import fold_stream
 
@@ -103,11 +104,12 @@ class OrderSummaryRows(Sequence[OrderSummaryDTO]):
     """A lazy, sliceable list of order summaries: a paginator counts it and slices one page,
     so only that page is read, and it comes out as DTOs."""
 
-    def __init__(self, rows: QuerySet[OrderSummary, dict[str, Any]]) -> None:
+    def __init__(self, rows: QuerySet[OrderSummary, dict[str, Any]], count: Callable[[], int] | None = None) -> None:
         self._rows = rows
+        self._count = count or rows.count
 
     def __len__(self) -> int:
-        return self._rows.count()
+        return self._count()
 
     @overload
     def __getitem__(self, index: int) -> OrderSummaryDTO: ...
@@ -144,7 +146,20 @@ def order_summary_list(
     if created_before:
         rows = rows.filter(created_at__lte=created_before)
     # order_id breaks ties so that pages neither repeat nor skip rows.
-    return OrderSummaryRows(rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS))
+    ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS)
+    if customer_id or created_after or created_before:
+        return OrderSummaryRows(ordered)
+    # Filtered by status alone (or not at all): the projection keeps that total, and
+    # counting a status's rows grows with the table (about 10 ms at 100,000 orders).
+    return OrderSummaryRows(ordered, count=partial(orders_in_status, status))
+
+
+def orders_in_status(status: str | None = None) -> int:
+    """How many orders are in `status` (all orders if None), from OrderStatusCount."""
+    counts = OrderStatusCount.objects.all()
+    if status:
+        counts = counts.filter(status=status)
+    return int(counts.aggregate(total=Sum("orders"))["total"] or 0)
 
 
 def _detail_dto(view: dict[str, Any]) -> OrderDetailDTO:

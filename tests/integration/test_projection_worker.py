@@ -18,7 +18,16 @@ from readmodels.partitions import partition_of_bucket
 from readmodels.rebuild import rebuild_by_name
 from readmodels.status import applied_through
 from readmodels.tasks import project_partition
-from tests.integration.conftest import ROOT, Service, celery, eventually, read_models, service_env
+from tests.integration.conftest import (
+    ROOT,
+    Service,
+    celery,
+    counted_statuses,
+    eventually,
+    read_models,
+    service_env,
+    summaries_by_status,
+)
 from tests.integration.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -40,6 +49,8 @@ def test_worker_projects_committed_commands_and_matches_a_rebuild(worker: Servic
     ids = drive_orders(25)
     eventually(converged, message="the worker to project every event")
     assert len(read_models()["summary"]) == len(ids)
+    # Two worker processes, four partitions in parallel: no status change lost or counted twice.
+    assert counted_statuses() == summaries_by_status()
     assert_equal_to_rebuild()
 
 
@@ -72,6 +83,7 @@ def test_same_doorbell_delivered_many_times_applies_each_event_once(worker: Serv
         for partition in range(4):
             project_partition.apply_async((partition,))
     eventually(converged, message="convergence")
+    assert counted_statuses() == summaries_by_status()
     assert_equal_to_rebuild()  # stats are increments: a double application would show here
 
 
