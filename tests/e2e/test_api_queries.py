@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.db import connection
+from django.db import connections
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
@@ -175,7 +175,7 @@ def test_min_position_waits_until_a_lagging_projection_catches_up(
                 while run_partition(partition):
                     pass
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     monkeypatch.setattr(views, "wait_until_applied", wait_and_announce)
     settings.READ_YOUR_WRITES_TIMEOUT = 10.0

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from eventlog.models import Snapshot, StoredEvent
 from eventlog.postgres import PostgresEventStore
@@ -49,7 +49,7 @@ def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
         except Exception as error:
             results[index] = error
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
@@ -143,7 +143,7 @@ def test_a_reader_following_the_global_order_sees_every_event_exactly_once() -> 
                 elif finished:
                     return
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     reader = threading.Thread(target=read)
     reader.start()

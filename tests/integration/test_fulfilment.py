@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
+from django.db import connections
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
@@ -163,7 +163,7 @@ def test_two_reservations_racing_for_the_last_unit_one_wins() -> None:
         except BaseException as error:  # surfaced in the main thread
             errors.append(error)
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     threads = [threading.Thread(target=reserve, args=(order_id,)) for order_id in orders]
     for thread in threads:
@@ -187,7 +187,7 @@ def test_two_orders_racing_for_the_last_unit_exactly_one_gets_it(worker: Service
         except BaseException as error:  # surfaced in the main thread
             errors.append(error)
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     threads = [threading.Thread(target=place) for _ in range(2)]
     for thread in threads:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from django.db import connection
+from django.db import connections
 
 from eventlog.store import EventStore
 from inventory.commands import RegisterProduct, RenameProduct
@@ -68,7 +68,7 @@ def test_renames_racing_new_orders_on_other_partitions_leave_every_line_current(
         except BaseException as error:  # surfaced in the main thread
             errors.append(error)
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     def buy() -> None:
         try:
@@ -77,7 +77,7 @@ def test_renames_racing_new_orders_on_other_partitions_leave_every_line_current(
         except BaseException as error:
             errors.append(error)
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     threads = [threading.Thread(target=rename), threading.Thread(target=buy), threading.Thread(target=buy)]
     for thread in threads:

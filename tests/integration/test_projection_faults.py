@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from django.db import connection
+from django.db import connections
 
 from eventlog.store import EventStore, RecordedEvent
 from orders.bus import handle
@@ -157,7 +157,7 @@ def test_rebuild_equals_live_and_readers_never_see_a_half_built_table(settings: 
             while not done.is_set():
                 seen.append(OrderSummary.objects.count())
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     reader = threading.Thread(target=read)
     reader.start()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from eventlog.store import EventStore, bucket_of
 from readmodels.models import ProjectionCheckpoint
@@ -109,7 +109,7 @@ def test_many_concurrent_writers_while_projecting_miss_nothing(worker: Service) 
         except BaseException as error:  # surfaced in the main thread
             errors.append(error)
         finally:
-            connection.close()
+            connections.close_all()  # this thread's connections to every database
 
     threads = [threading.Thread(target=write, args=(seed,)) for seed in range(10, 15)]
     for thread in threads:
