@@ -218,37 +218,39 @@ def test_snapshots_every_n_events_load_the_same_state(settings: Any) -> None:
 STORES = pytest.mark.parametrize("store_class", [EventStore, PostgresEventStore])
 
 
-@STORES
-def test_loading_replays_only_the_tail_after_a_current_snapshot(settings: Any, store_class: type[EventStore]) -> None:
+def order_of_seven_events_snapshotted_at_five(settings: Any) -> str:
+    """An order's stream id; its snapshot holds version 5, two events follow it."""
     settings.SNAPSHOT_EVERY = 5
     create = CreateOrderFactory()
     handle(create)
     for n in range(6):
         handle(AddOrderItem(order_id=create.order_id, sku=f"S{n}", quantity=1, unit_price=Decimal("1")))
-    snapshot = Snapshot.objects.get(stream_id=str(create.order_id))
+    return str(create.order_id)
+
+
+@STORES
+def test_loading_replays_only_the_tail_after_a_current_snapshot(settings: Any, store_class: type[EventStore]) -> None:
+    stream_id = order_of_seven_events_snapshotted_at_five(settings)
+    snapshot = Snapshot.objects.get(stream_id=stream_id)
     # A mark only the snapshot carries: the events never changed the customer.
     snapshot.state = {**snapshot.state, "customer_id": "from-the-snapshot"}
     snapshot.save()
     store = store_class()
-    loaded = EventSourcedOrders(store, 5).get(create.order_id)
-    full = Order.replay(str(create.order_id), [e.event for e in store.read_stream(str(create.order_id))])
+    loaded = EventSourcedOrders(store, 5).get(stream_id)
+    full = Order.replay(stream_id, [e.event for e in store.read_stream(stream_id)])
     assert (loaded.state.customer_id, loaded.version) == ("from-the-snapshot", 7)
     assert loaded.state.lines == full.state.lines  # the two events after the snapshot applied
 
 
 @STORES
 def test_a_snapshot_of_an_older_state_shape_is_ignored(settings: Any, store_class: type[EventStore]) -> None:
-    settings.SNAPSHOT_EVERY = 5
-    create = CreateOrderFactory()
-    handle(create)
-    for n in range(6):
-        handle(AddOrderItem(order_id=create.order_id, sku=f"S{n}", quantity=1, unit_price=Decimal("1")))
-    Snapshot.objects.filter(stream_id=str(create.order_id)).update(
+    stream_id = order_of_seven_events_snapshotted_at_five(settings)
+    Snapshot.objects.filter(stream_id=stream_id).update(
         state_version=ORDER_STATE_VERSION - 1, state={"an": "old shape"}
     )
     store = store_class()
-    loaded = EventSourcedOrders(store, 5).get(create.order_id)
-    full = Order.replay(str(create.order_id), [e.event for e in store.read_stream(str(create.order_id))])
+    loaded = EventSourcedOrders(store, 5).get(stream_id)
+    full = Order.replay(stream_id, [e.event for e in store.read_stream(stream_id)])
     assert (loaded.state, loaded.version) == (full.state, 7)
 
 
