@@ -23,6 +23,7 @@ from django.utils import timezone
 from eventlog.store import event_store
 from notifications.models import CustomerDirectory, Notification
 from orders.domain import Order, OrderState
+from readmodels import doorbell
 from readmodels.projections.orders import order_number
 from readmodels.projector import read_database
 
@@ -117,13 +118,26 @@ def send_pending(batch_size: int = 50) -> int:
 
 def send_soon() -> None:
     """After a projection committed owed emails: send them in-process (embedded default)
-    or hand them to a worker. A broker failure is only logged; beat sends them later."""
+    or hand them to a worker, unless a send task is already waiting (a coalescing doorbell,
+    as for partitions: the task clears the mark before it reads). A broker failure is only
+    logged; beat sends them later."""
     if settings.PROJECTIONS_INLINE:
         send_pending()
         return
     from notifications.tasks import send_notifications
 
+    key = sending_key()
+    if not doorbell.should_ring(key):
+        return
     try:
         send_notifications.apply_async(retry=False)
     except Exception as error:
+        doorbell.ring_failed(key)
         logger.warning("Could not enqueue sending notifications (%s); the periodic send will", error)
+
+
+def sending_key() -> str:
+    """The doorbell key of the send task on the queue tasks go to (see readmodels.doorbell)."""
+    from notifications.tasks import send_notifications
+
+    return f"{send_notifications.app.conf.task_default_queue}:notifications:send"

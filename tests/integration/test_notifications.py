@@ -20,12 +20,14 @@ from eventlog.models import StoredEvent
 from eventlog.store import EventStore
 from notifications.models import CustomerDirectory, Notification
 from notifications.projection import NotificationsProjection
-from notifications.sending import send_pending
+from notifications.sending import send_pending, send_soon, sending_key
 from orders.bus import handle
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
+from readmodels import doorbell
 from readmodels.models import ProjectionCheckpoint
 from readmodels.projector import Projector, all_partitions, read_database
 from readmodels.rebuild import rebuild_by_name
+from readmodels.running import run_partition
 from readmodels.status import applied_through
 from readmodels.tasks import project_partition
 from tests.integration.conftest import Service, eventually
@@ -206,3 +208,47 @@ def test_a_real_worker_sends_one_email_per_event_despite_duplicate_doorbells(
     assert len(message_ids) == 3
     assert set(message_ids.values()) == {1}
     assert written.count("To: eve@example.com") == 3
+
+
+@pytest.mark.worker
+def test_send_doorbells_coalesce_into_one_waiting_task_and_lose_no_email(
+    worker_env: None, tmp_path: Path, settings: Any
+) -> None:
+    from tests.integration.conftest import celery
+    from tests.integration.test_doorbell import waiting_tasks
+
+    cache_url = settings.CACHE_URL or "redis://127.0.0.1:6379/0"
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": cache_url}}
+    settings.DOORBELL_COALESCING = True
+    settings.DOORBELL_PENDING_SECONDS = 600  # a mark the worker failed to clear would show
+    doorbell.answering(sending_key())  # a mark left by an earlier test's last send
+    orders = [place(email="eve@example.com") for _ in range(3)]
+    for order in orders:
+        handle(ConfirmOrder(order_id=order))
+    rung = waiting_tasks()  # the partitions' doorbells for these commits
+    for partition in all_partitions():  # project here: each batch that owes emails rings
+        while run_partition(partition):
+            pass
+    for _ in range(3):
+        send_soon()
+    assert waiting_tasks() == rung + 1  # one send task, however many rings
+
+    outbox = tmp_path / "mail"
+    outbox.mkdir()
+    worker = celery(
+        "worker",
+        tmp_path,
+        CACHE_URL=cache_url,
+        DOORBELL_COALESCING="true",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(outbox),
+    )
+    worker.start()
+    try:
+        sent = Notification.objects.using(read_database()).filter(status="sent")
+        eventually(lambda: sent.count() == 3, message="the three confirmations mailed", log=worker.log)
+        # The worker cleared the mark before sending: emails owed later ring again.
+        handle(CancelOrder(order_id=orders[0], reason="changed my mind"))
+        eventually(lambda: sent.count() == 4, message="the cancellation mailed", log=worker.log)
+    finally:
+        worker.stop()
