@@ -116,6 +116,25 @@ def worker_env(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def coalescing(settings: Any) -> str:
+    """Coalescing doorbells on Redis (even when the broker is RabbitMQ: the marks must be
+    shared with the worker); returns the cache URL to hand the worker."""
+    cache_url = settings.CACHE_URL or "redis://127.0.0.1:6379/0"
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": cache_url}}
+    settings.DOORBELL_COALESCING = True
+    # Longer than any test: a mark the worker failed to clear would hold work back and show.
+    settings.DOORBELL_PENDING_SECONDS = 600
+    return str(cache_url)
+
+
+def waiting_tasks() -> int:
+    """Messages waiting in this session's queue on the broker."""
+    with celery_app.connection_for_write() as connection:
+        channel: Any = connection.default_channel  # kombu's stub types it as the bare protocol
+        return int(channel.queue_declare(QUEUE, passive=True).message_count)
+
+
+@pytest.fixture
 def worker(worker_env: None, tmp_path: Path) -> Iterator[Service]:
     """A running Celery worker on the test databases."""
     service = celery("worker", tmp_path)

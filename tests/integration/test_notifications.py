@@ -212,15 +212,11 @@ def test_a_real_worker_sends_one_email_per_event_despite_duplicate_doorbells(
 
 @pytest.mark.worker
 def test_send_doorbells_coalesce_into_one_waiting_task_and_lose_no_email(
-    worker_env: None, tmp_path: Path, settings: Any
+    worker_env: None, coalescing: str, tmp_path: Path
 ) -> None:
-    from tests.integration.conftest import celery
-    from tests.integration.test_doorbell import waiting_tasks
+    from tests.integration.conftest import celery, waiting_tasks
 
-    cache_url = settings.CACHE_URL or "redis://127.0.0.1:6379/0"
-    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": cache_url}}
-    settings.DOORBELL_COALESCING = True
-    settings.DOORBELL_PENDING_SECONDS = 600  # a mark the worker failed to clear would show
+    cache_url = coalescing
     doorbell.answering(sending_key())  # a mark left by an earlier test's last send
     orders = [place(email="eve@example.com") for _ in range(3)]
     for order in orders:
