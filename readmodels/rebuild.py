@@ -43,10 +43,7 @@ def rebuild_together(
     Each batch of the log is read and decoded once and handed to every projection: the
     decoding costs as much as a light projection's work (docs/performance.md).
     """
-    fixed = [projection.name for projection in projections if not projection.rebuildable]
-    if fixed:
-        # Replaying a process manager would send its commands again: never a rebuild.
-        raise ValueError(f"{', '.join(fixed)} sends commands and is never rebuilt; reset its checkpoint to replay it")
+    refuse_process_managers(projections)
     store = store or event_store()
     using = read_database()
     projections = sorted(projections, key=lambda projection: projection.name)
@@ -81,6 +78,14 @@ def rebuild_together(
             checkpoint.position = head
             checkpoint.save(update_fields=["position", "updated_at"])
     return head
+
+
+def refuse_process_managers(projections: Iterable[Projection]) -> None:
+    """ValueError if any of them is not rebuildable: replaying a process manager would send
+    its commands again."""
+    fixed = sorted(projection.name for projection in projections if not projection.rebuildable)
+    if fixed:
+        raise ValueError(f"{', '.join(fixed)} sends commands and is never rebuilt; reset its checkpoint to replay it")
 
 
 def can_read_ahead(store: EventStore) -> bool:
@@ -124,15 +129,13 @@ BLOCKING_STATES = (DeadLetter.Status.RETRYING, DeadLetter.Status.PARKED, DeadLet
 
 def rebuild_by_name(names: Iterable[str], progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Rebuild the named projections (all rebuildable ones if none) in one pass, reporting
-    progress to the cache."""
+    progress to the cache; KeyError for an unknown name, ValueError for a process manager."""
     projections = all_projections()
     selected = list(names) or [name for name, projection in projections.items() if projection.rebuildable]
     unknown = sorted(set(selected) - set(projections))
     if unknown:
         raise KeyError(f"Unknown projection(s): {', '.join(unknown)}; known: {', '.join(projections)}")
-    fixed = sorted(name for name in selected if not projections[name].rebuildable)
-    if fixed:
-        raise KeyError(f"{', '.join(fixed)} sends commands and is never rebuilt; reset its checkpoint to replay it")
+    refuse_process_managers(projections[name] for name in selected)  # before reporting a start
     started = timezone.now().isoformat()
 
     def report(position: int, head: int) -> None:

@@ -1,12 +1,16 @@
-"""factory-boy factories for commands."""
+"""factory-boy factories for commands, and recorded events for the projections' unit tests."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 import factory
 
+from eventlog.serialization import registry
+from eventlog.store import RecordedEvent
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
@@ -82,3 +86,23 @@ class CancelOrderFactory(factory.Factory):
 def total_of(command: CreateOrder) -> Decimal:
     """The total of a CreateOrder's lines."""
     return sum((item.quantity * item.unit_price for item in command.items), Decimal("0"))
+
+
+def recorded_event(
+    event: Any, *, stream_id: str, stream_type: str, version: int, position: int, recorded_at: datetime
+) -> RecordedEvent:
+    """A domain event as the log hands it to projections, encoded as it would be stored."""
+    event_type, schema_version, data = registry.encode(event)
+    return RecordedEvent(
+        position=position,
+        event_id=uuid4(),
+        stream_id=stream_id,
+        stream_type=stream_type,
+        version=version,
+        event_type=event_type,
+        schema_version=schema_version,
+        recorded_at=recorded_at,
+        metadata={},
+        data=data,
+        event=event,
+    )

@@ -3,7 +3,6 @@ hand it to the one bus, answer ids (same problem+json errors, Idempotency-Key, I
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,12 +13,13 @@ from rest_framework.response import Response
 
 from inventory.api.serializers import ProductCommandResultOut, ReceiveStockIn, RegisterProductIn, RenameProductIn
 from inventory.commands import ReceiveStock, RegisterProduct, RenameProduct
-from inventory.events import MAX_PRODUCT_SKU, PRODUCT_SKU_PATTERN
+from inventory.events import check_sku
 from orders import bus
 from orders.api.http import command_options
 from orders.api.serializers import problem_responses
 from orders.api.views import COMMAND_HEADERS, CommandView
 from orders.commands import Command
+from orders.errors import InvalidValue
 from orders.unit_of_work import CommandResult
 
 # Permission carried by inventory.models.ProductPermissions.
@@ -63,8 +63,10 @@ class ProductCommandView(CommandView):
 
     def path_sku(self, sku: str) -> str:
         """The SKU from the path; one that could never be registered names no product (404)."""
-        if len(sku) > MAX_PRODUCT_SKU or not re.fullmatch(PRODUCT_SKU_PATTERN, sku):
-            raise exceptions.NotFound(f"Product {sku} does not exist")
+        try:
+            check_sku(sku)
+        except InvalidValue:
+            raise exceptions.NotFound(f"Product {sku} does not exist") from None
         return sku
 
     def dispatch_product_command(self, command: Command, sku: str, success: int = status.HTTP_200_OK) -> Response:

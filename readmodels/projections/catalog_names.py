@@ -88,7 +88,7 @@ def apply_naming(events: Sequence[RecordedEvent], using: str) -> None:
     catalog: Catalog = {
         sku: (name, version)
         for sku, name, version in CatalogName.objects.using(using)
-        .filter(sku__in=skus)
+        .filter(sku__any=skus)
         .values_list("sku", "name", "version")
     }
     renamed = fold_catalog(catalog, events)

@@ -212,15 +212,18 @@ def order_as_of(order_id: UUID, at: datetime) -> OrderDetailDTO | None:
 def order_history(order_id: UUID) -> list[HistoryEntryDTO]:
     """The order's events from the log, oldest first, each in its event type's current
     schema (stored older versions are upcast on read, never rewritten)."""
-    return [
-        HistoryEntryDTO(
-            event_id=event.event_id,
-            event_type=event.event_type,
-            version=event.version,
-            position=event.position,
-            occurred_at=event.recorded_at,
-            data=registry.upcast(event.event_type, event.schema_version, event.data),
-            metadata=event.metadata,
-        )
-        for event in event_store().read_stream(str(order_id))
-    ]
+    return [HistoryEntryDTO(**history_fields(event)) for event in event_store().read_stream(str(order_id))]
+
+
+def history_fields(event: Any) -> dict[str, Any]:
+    """A stored event's HistoryEntryDTO fields (a RecordedEvent or a StoredEvent row), its
+    data in the event type's current schema."""
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "version": event.version,
+        "position": event.position,
+        "occurred_at": event.recorded_at,
+        "data": registry.upcast(event.event_type, event.schema_version, event.data),
+        "metadata": event.metadata,
+    }

@@ -8,32 +8,23 @@ sends. So the events sharing the order's correlation ids are its story across st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from django.db.models.fields.json import KT
 
 from eventlog.models import StoredEvent
-from eventlog.serialization import registry
+from readmodels.selectors.orders import HistoryEntryDTO, history_fields
 
 # KT is `metadata ->> 'correlation_id'`, the expression eventlog_correlation_idx indexes.
 CORRELATION = KT("metadata__correlation_id")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class StoryEntryDTO:
+class StoryEntryDTO(HistoryEntryDTO):
     """One stored event of the story, with the stream it belongs to."""
 
-    event_id: UUID
     stream_type: str
     stream_id: str
-    event_type: str
-    version: int
-    position: int
-    occurred_at: datetime
-    data: dict[str, Any]
-    metadata: dict[str, Any]
 
 
 def order_correlations(order_id: UUID) -> set[str]:
@@ -55,18 +46,4 @@ def order_story(order_id: UUID, correlation: UUID | None = None) -> list[StoryEn
         .filter(correlation__in=sorted(correlations))
         .order_by("position")
     )
-    return [
-        StoryEntryDTO(
-            event_id=row.event_id,
-            stream_type=row.stream_type,
-            stream_id=row.stream_id,
-            event_type=row.event_type,
-            version=row.version,
-            position=row.position,
-            occurred_at=row.recorded_at,
-            # In the event type's current schema, as the plain history shows it.
-            data=registry.upcast(row.event_type, row.schema_version, row.data),
-            metadata=row.metadata,
-        )
-        for row in rows
-    ]
+    return [StoryEntryDTO(**history_fields(row), stream_type=row.stream_type, stream_id=row.stream_id) for row in rows]

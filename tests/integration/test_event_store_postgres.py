@@ -200,17 +200,23 @@ def test_concurrent_duplicates_of_one_command_append_once() -> None:
     assert StoredEvent.objects.count() == 1
 
 
-def test_snapshots_every_n_events_load_the_same_state(settings: Any) -> None:
+def order_snapshotted_every_five(settings: Any, added_items: int) -> str:
+    """An order's stream id: created, then `added_items` items, with a snapshot every 5 events."""
     settings.SNAPSHOT_EVERY = 5
     create = CreateOrderFactory()
     handle(create)
-    for n in range(11):
+    for n in range(added_items):
         handle(AddOrderItem(order_id=create.order_id, sku=f"S{n}", quantity=1, unit_price=Decimal("1")))
-    snapshot = Snapshot.objects.get(stream_id=str(create.order_id))
+    return str(create.order_id)
+
+
+def test_snapshots_every_n_events_load_the_same_state(settings: Any) -> None:
+    stream_id = order_snapshotted_every_five(settings, 11)
+    snapshot = Snapshot.objects.get(stream_id=stream_id)
     assert snapshot.version == 10
     store = event_store()
-    loaded = EventSourcedOrders(store, 5).get(create.order_id)
-    full = Order.replay(str(create.order_id), [e.event for e in store.read_stream(str(create.order_id))])
+    loaded = EventSourcedOrders(store, 5).get(stream_id)
+    full = Order.replay(stream_id, [e.event for e in store.read_stream(stream_id)])
     assert (loaded.state, loaded.version) == (full.state, full.version) == (full.state, 12)
 
 
@@ -218,19 +224,9 @@ def test_snapshots_every_n_events_load_the_same_state(settings: Any) -> None:
 STORES = pytest.mark.parametrize("store_class", [EventStore, PostgresEventStore])
 
 
-def order_of_seven_events_snapshotted_at_five(settings: Any) -> str:
-    """An order's stream id; its snapshot holds version 5, two events follow it."""
-    settings.SNAPSHOT_EVERY = 5
-    create = CreateOrderFactory()
-    handle(create)
-    for n in range(6):
-        handle(AddOrderItem(order_id=create.order_id, sku=f"S{n}", quantity=1, unit_price=Decimal("1")))
-    return str(create.order_id)
-
-
 @STORES
 def test_loading_replays_only_the_tail_after_a_current_snapshot(settings: Any, store_class: type[EventStore]) -> None:
-    stream_id = order_of_seven_events_snapshotted_at_five(settings)
+    stream_id = order_snapshotted_every_five(settings, 6)  # snapshot at 5, two events after
     snapshot = Snapshot.objects.get(stream_id=stream_id)
     # A mark only the snapshot carries: the events never changed the customer.
     snapshot.state = {**snapshot.state, "customer_id": "from-the-snapshot"}
@@ -244,7 +240,7 @@ def test_loading_replays_only_the_tail_after_a_current_snapshot(settings: Any, s
 
 @STORES
 def test_a_snapshot_of_an_older_state_shape_is_ignored(settings: Any, store_class: type[EventStore]) -> None:
-    stream_id = order_of_seven_events_snapshotted_at_five(settings)
+    stream_id = order_snapshotted_every_five(settings, 6)  # snapshot at 5, two events after
     Snapshot.objects.filter(stream_id=stream_id).update(
         state_version=ORDER_STATE_VERSION - 1, state={"an": "old shape"}
     )

@@ -8,31 +8,25 @@ from itertools import combinations
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
 from inventory.events import ProductRegistered, ProductRenamed, StockReceived
 from orders.events import OrderCreated, OrderItemAdded, OrderLine
 from readmodels.projections.base import advance_stream
 from readmodels.projections.catalog_names import Catalog, fold_catalog, name_lines, names_product
 from readmodels.projections.orders import View, fold_order_view
+from tests.factories import recorded_event
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def recorded(event: Any, stream_id: str, stream_type: str, version: int) -> RecordedEvent:
-    event_type, schema_version, data = registry.encode(event)
-    return RecordedEvent(
-        position=version,
-        event_id=uuid4(),
+    return recorded_event(
+        event,
         stream_id=stream_id,
         stream_type=stream_type,
         version=version,
-        event_type=event_type,
-        schema_version=schema_version,
+        position=version,
         recorded_at=T0 + timedelta(hours=version),
-        metadata={},
-        data=data,
-        event=event,
     )
 
 

@@ -7,30 +7,24 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderItemAdded, OrderLine, OrderPaid
 from readmodels.projections.base import advance_stream
 from readmodels.projections.orders import fold_order_view, fold_stream
 from readmodels.projections.sales import Deltas
+from tests.factories import recorded_event
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def recorded(event: Any, version: int, position: int | None = None) -> RecordedEvent:
-    event_type, schema_version, data = registry.encode(event)
-    return RecordedEvent(
-        position=position or version * 10,
-        event_id=uuid4(),
+    return recorded_event(
+        event,
         stream_id=str(event.order_id),
         stream_type="order",
         version=version,
-        event_type=event_type,
-        schema_version=schema_version,
+        position=position or version * 10,
         recorded_at=T0 + timedelta(days=version),
-        metadata={},
-        data=data,
-        event=event,
     )
 
 

@@ -31,7 +31,7 @@ class Command(BaseCommand):
 
         try:
             heads = rebuild_by_name(options["names"], progress=progress)
-        except KeyError as error:
+        except (KeyError, ValueError) as error:
             raise CommandError(error.args[0]) from None
         finally:
             for bar in bars.values():
