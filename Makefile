@@ -5,13 +5,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 PORT ?= 8000
+# Tests and benchmarks run the production settings (DEBUG off) with a throwaway secret, over
+# plain HTTP: TLS belongs to the proxy in front, which the test client and servers do not have.
+THROWAWAY_SECRET := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
+typecheck pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime bench bench-peer bench-http: export SECRET_KEY ?= $(THROWAWAY_SECRET)
+pytest test-embedded test-rabbitmq test-two-databases check-runtime bench bench-peer bench-http: export HTTPS ?= false
 # The test suite proves guarantees on the real services; these are the machine's defaults.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: bench browser-deps install run migrate seed test lint typecheck pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http clean
+.PHONY: bench browser-deps install run migrate seed test lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http clean
 
 install: $(STAMP)
 
@@ -27,10 +32,12 @@ $(STAMP):
 migrate: install
 	$(PY) manage.py migrate --noinput -v0
 
+# The embedded default: SQLite, projections in-process after commit. The one place that opts
+# into development settings (DEBUG: debug pages, no HTTPS, a development secret).
+run seed: export DEBUG = true
 seed: migrate
 	$(PY) manage.py seed_demo --orders 40 --if-empty --admin
 
-# The embedded default: SQLite, projections in-process after commit.
 run: seed
 	@echo "Back office on http://127.0.0.1:$(PORT)/admin/ (user admin, password admin)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
@@ -65,7 +72,29 @@ test-two-databases: install
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser" $(PYTEST_ARGS)
 
-test: lint typecheck pytest test-embedded test-rabbitmq test-two-databases
+# Django's deployment checks on an environment file (the production example by default; the
+# suite runs the same in tests/unit/test_production_settings.py): no warning may remain.
+DEPLOY_ENV_FILE ?= .env.production.example
+check-deploy: install
+	ENV_FILE=$(DEPLOY_ENV_FILE) $(PY) manage.py check --deploy --fail-level WARNING
+
+# The runtime requirements alone must run the product: a virtualenv from requirements.txt only
+# starts the web app and a worker (tests/runtime_check.py), so a package that only the dev tools
+# pull in cannot hide.
+RUNTIME_VENV := .venv-runtime
+RUNTIME_STAMP := $(RUNTIME_VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+$(RUNTIME_STAMP):
+	rm -rf $(RUNTIME_VENV)
+	$(PYTHON) -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/python -m pip install -q --upgrade pip
+	$(RUNTIME_VENV)/bin/python -m pip install -q -r requirements.txt
+	touch $@
+
+check-runtime: $(RUNTIME_STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		$(RUNTIME_VENV)/bin/python tests/runtime_check.py
+
+test: lint typecheck check-runtime pytest test-embedded test-rabbitmq test-two-databases
 
 web: migrate
 	$(PY) manage.py collectstatic --noinput -v0
@@ -130,4 +159,4 @@ bench-http: install
 		$(PY) bench/http_load.py --start-stack --url http://127.0.0.1:$(HTTP_PORT) $(HTTP_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) $(RUNTIME_VENV) db.sqlite3 staticfiles

@@ -57,7 +57,9 @@ class TokenView(ObtainAuthToken):
 ORDER = "api/orders/<str:order_id>/"
 PRODUCT = "api/products/<str:sku>/"
 
-# Unknown paths and crashes under /api/ answer problem+json, never an HTML page.
+# Unknown paths, refused requests and crashes under /api/ answer problem+json, never an HTML
+# page (Django calls these handlers without DEBUG, the default everywhere but `make run`).
+handler400 = "orders.api.errors.bad_request"
 handler404 = "orders.api.errors.not_found"
 handler500 = "orders.api.errors.server_error"
 

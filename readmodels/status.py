@@ -100,7 +100,13 @@ def applied_through(position: int) -> bool:
 
 
 def wait_until_applied(position: int, timeout: float, poll: float = 0.02) -> bool:
-    """Wait (bounded) for the read models to reach `position`; False if they did not."""
+    """Wait (bounded) for the read models to reach `position`; False if they did not.
+
+    A position past the log's head answers False at once: no committed event has it, so
+    no wait can reach it (positions come from commands that already committed).
+    """
+    if position > event_store().head_position():
+        return False
     deadline = time.monotonic() + timeout
     while True:
         if applied_through(position):

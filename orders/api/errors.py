@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -89,11 +93,13 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return result
 
 
-def _is_api(request: HttpRequest) -> bool:
+def is_api(request: HttpRequest) -> bool:
+    """True for the API's paths, where every answer is JSON."""
     return request.path.startswith("/api/")
 
 
-def _plain_problem(status_code: int, slug: str, detail: str) -> JsonResponse:
+def plain_problem(status_code: int, slug: str, detail: str) -> JsonResponse:
+    """A problem+json response outside DRF (middleware and Django's error handlers)."""
     body = {
         "type": PROBLEM_TYPE + slug,
         "title": HTTPStatus(status_code).phrase,
@@ -103,15 +109,47 @@ def _plain_problem(status_code: int, slug: str, detail: str) -> JsonResponse:
     return JsonResponse(body, status=status_code, content_type="application/problem+json")
 
 
+def outside_problem(exception: BaseException | None) -> JsonResponse | None:
+    """The problem+json answer for a failure outside the client's control or Django's refusal
+    of a request, raised before or around a view; None if it is neither."""
+    if isinstance(exception, OperationalError | InterfaceError):
+        # The database cannot be reached (or dropped the connection): nothing was committed.
+        response = plain_problem(
+            503, "unavailable", "The service cannot reach its database; nothing was changed. Try again later."
+        )
+        response["Retry-After"] = str(int(settings.RETRY_AFTER_SECONDS))
+        return response
+    if isinstance(exception, RecursionError):
+        # A parser other than BoundedJSONParser met a body nested past Python's recursion limit.
+        return plain_problem(400, "bad-request", "The request body is nested too deeply.")
+    if isinstance(exception, RequestDataTooBig):
+        return plain_problem(413, "too-large", "The request body is larger than the server accepts.")
+    if isinstance(exception, SuspiciousOperation):
+        # Too many fields, a forbidden Host header, a malformed multipart body...
+        return plain_problem(400, "bad-request", f"The request was refused: {exception}")
+    return None
+
+
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """handler404: problem+json for unknown paths under /api/, Django's page elsewhere."""
-    if _is_api(request):
-        return _plain_problem(404, "not-found", "No endpoint matches this path.")
+    """handler404 (and the catch-all under /api/): problem+json for unknown paths under /api/,
+    Django's page elsewhere."""
+    if is_api(request):
+        return plain_problem(404, "not-found", "No endpoint matches this path.")
     return defaults.page_not_found(request, exception or Exception())
 
 
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: Django refused the request (SuspiciousOperation) outside a view."""
+    if is_api(request):
+        return outside_problem(exception) or plain_problem(400, "bad-request", "The request was refused.")
+    return defaults.bad_request(request, exception or Exception())
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """handler500: problem+json under /api/ (no HTML, no traceback), Django's page elsewhere."""
-    if _is_api(request):
-        return _plain_problem(500, "server-error", "The server failed to answer; the failure was logged.")
+    """handler500: problem+json under /api/ (no HTML, no traceback), Django's page elsewhere.
+    A database outage raised outside a view still answers 503."""
+    if is_api(request):
+        return outside_problem(sys.exc_info()[1]) or plain_problem(
+            500, "server-error", "The server failed to answer; the failure was logged."
+        )
     return defaults.server_error(request)

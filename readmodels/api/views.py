@@ -33,6 +33,7 @@ from readmodels.selectors.customers import customer_stats
 from readmodels.selectors.orders import order_as_of, order_detail, order_history, order_summary_list
 from readmodels.selectors.stories import order_story
 from readmodels.status import wait_until_applied
+from readmodels.wait_slots import wait_slot
 
 MAX_POSITION = 2**63 - 1
 # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.
@@ -66,11 +67,16 @@ def min_position(request: Request) -> int | None:
 
 
 def read_your_writes(request: Request) -> bool:
-    """Honour ?min_position=; True if the read models are still behind it (stale)."""
+    """Honour ?min_position=; True if the read models are still behind it (stale).
+
+    Without a free wait slot for this user the request does not wait: it answers at once.
+    """
     position = min_position(request)
     if position is None:
         return False
-    return not wait_until_applied(position, float(settings.READ_YOUR_WRITES_TIMEOUT))
+    with wait_slot(str(request.user.pk)) as granted:
+        timeout = float(settings.READ_YOUR_WRITES_TIMEOUT) if granted else 0.0
+        return not wait_until_applied(position, timeout)
 
 
 def answer(data: Any, stale: bool, code: int = status.HTTP_200_OK) -> Response:

@@ -1,0 +1,127 @@
+"""A command needs only PostgreSQL; without PostgreSQL the API says so (503), never a 500 page.
+
+Real processes on the real services: gunicorn serving the app as deployed (DEBUG off), its
+Redis (cache, throttles, doorbell marks, broker) behind a proxy the test cuts and restores,
+or its database URL on a closed port. The machine's services are never stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from tests.e2e.conftest import ORDER_BODY
+from tests.faults import TcpProxy, closed_port
+from tests.integration.conftest import Service, celery, eventually, service_env
+
+PROBLEM = "application/problem+json"
+
+
+def redis_address() -> tuple[str, int, str]:
+    """Host, port and database of the Redis the suite uses."""
+    url = urlsplit(
+        settings.CELERY_BROKER_URL if settings.CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
+    )
+    return url.hostname or "127.0.0.1", url.port or 6379, url.path or "/0"
+
+
+def web(tmp: Path, **env: str) -> Service:
+    """gunicorn serving the app with `env`, answering once it boots."""
+    port = closed_port()
+    binary = str(Path(sys.executable).with_name("gunicorn"))
+    args = [binary, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "60"]
+    service = Service(args, tmp / "web.log", "Booting worker", service_env(**env))
+    service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    return service
+
+
+@pytest.fixture
+def running() -> Iterator[list[Service]]:
+    """Services the test starts, stopped at its end whatever happens."""
+    services: list[Service] = []
+    yield services
+    for service in services:
+        service.stop()
+
+
+def call(base: str, method: str, path: str, token: str = "", **kwargs: Any) -> requests.Response:
+    headers = kwargs.pop("headers", {})
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    return requests.request(method, base + path, headers=headers, timeout=30, **kwargs)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_unreachable_commands_commit_and_the_read_side_catches_up_when_it_returns(
+    tmp_path: Path, running: list[Service]
+) -> None:
+    User.objects.create_superuser("ops", "", "a-long-passphrase-for-ops")
+    host, port, database = redis_address()
+    with TcpProxy(host, port) as redis:
+        redis_url = redis.url("redis", database)
+        redis.cut()  # cache, throttles, doorbell marks and broker: all unreachable
+        server = web(tmp_path, CELERY_BROKER_URL=redis_url, CACHE_URL=redis_url)
+        running.append(server)
+        server.start()
+        base: str = server.url  # type: ignore[attr-defined]
+
+        issued = call(
+            base, "POST", "/api/auth/token/", json={"username": "ops", "password": "a-long-passphrase-for-ops"}
+        )
+        assert issued.status_code == 200, issued.text
+        token = issued.json()["token"]
+        key = {"Idempotency-Key": "outage-1"}
+        created = call(base, "POST", "/api/orders/", token, json=ORDER_BODY, headers=dict(key))
+        assert created.status_code == 201, created.text
+        again = call(base, "POST", "/api/orders/", token, json=ORDER_BODY, headers=dict(key))
+        assert (again.status_code, again.json()) == (201, created.json())  # idempotency lives in PostgreSQL
+        order = created.json()["order_id"]
+        confirmed = call(base, "POST", f"/api/orders/{order}/confirm/", token)
+        assert confirmed.status_code == 200, confirmed.text
+        listed = call(base, "GET", "/api/orders/", token)
+        assert listed.status_code == 200, listed.text
+        assert call(base, "GET", f"/api/orders/{order}/history/", token).json()["results"][-1]["version"] == 2
+
+        # Redis returns: a worker and beat (through the same proxy) bring the read side up to date.
+        redis.restore()
+        for kind in ("worker", "beat"):
+            service = celery(
+                kind, tmp_path, CELERY_BROKER_URL=redis_url, CACHE_URL=redis_url, CATCH_UP_INTERVAL_SECONDS="0.5"
+            )
+            running.append(service)
+            service.start()
+
+        def projected() -> bool:
+            detail = call(base, "GET", f"/api/orders/{order}/", token)
+            return detail.status_code == 200 and detail.json()["status"] == "CONFIRMED"
+
+        eventually(projected, timeout=60, message="the read side to catch up", log=running[-2].log)
+
+
+def test_with_postgresql_unreachable_the_api_answers_503_with_retry_after(
+    tmp_path: Path, running: list[Service]
+) -> None:
+    nowhere = f"postgres://postgres@127.0.0.1:{closed_port()}/backoffice"
+    server = web(tmp_path, DATABASE_URL=nowhere, READ_DATABASE_URL="")
+    running.append(server)
+    server.start()
+    base: str = server.url  # type: ignore[attr-defined]
+    answers = [
+        call(base, "POST", "/api/auth/token/", json={"username": "ops", "password": "x"}),
+        call(base, "GET", "/api/orders/", "some-token"),
+        call(base, "POST", "/api/orders/", "some-token", json=ORDER_BODY),
+    ]
+    for answer in answers:
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Content-Type"] == PROBLEM
+        assert answer.headers["Retry-After"].isdigit()
+        assert answer.json()["status"] == 503
