@@ -55,7 +55,8 @@ class Snapshot(models.Model):
 
 
 class CommandRecord(models.Model):
-    """A handled command and its result, written in the same transaction as its events."""
+    """A handled command and its result, written in the same transaction as its events and,
+    like them, never changed (the database refuses it: eventlog/migrations/0003)."""
 
     command_id = models.CharField(max_length=320, unique=True)
     command_type = models.CharField(max_length=100)
