@@ -1,8 +1,15 @@
-"""Root pytest configuration: database access for the two-database layout."""
+"""Root pytest configuration: database access for the two-database layout, and the flush
+between transactional tests on a database whose event log refuses to be emptied."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+
 import pytest
+from django.db.backends.base.operations import BaseDatabaseOperations
+
+from eventlog.append_only import maintenance_window
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -16,3 +23,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 pytest.mark.django_db(*marker.args, **marker.kwargs, databases="__all__"),
                 append=False,
             )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_flush_may_empty_the_event_log() -> Iterator[None]:
+    """Transactional tests (`django_db(transaction=True)`) end with Django's `flush`, which
+    is TRUNCATE on PostgreSQL and DELETE on SQLite: exactly what the event log's triggers
+    refuse (eventlog/migrations/0003). Only here, for the suite's throwaway test databases,
+    the flush runs inside eventlog.append_only.maintenance_window (on PostgreSQL the test
+    role is a superuser and skips triggers for that one transaction). The product is not
+    touched: `manage.py flush` outside pytest is still refused, and
+    tests/integration/test_append_only.py proves it with the unwrapped method
+    (`execute_sql_flush.__wrapped__`)."""
+    unwrapped = BaseDatabaseOperations.execute_sql_flush
+
+    @functools.wraps(unwrapped)
+    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
+        with maintenance_window(self.connection.alias):
+            unwrapped(self, sql_list)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(BaseDatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        yield

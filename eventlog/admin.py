@@ -7,11 +7,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Model, QuerySet
-from django.db.models.fields.json import KT
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from eventlog.models import CommandRecord, Snapshot, StoredEvent
+from eventlog.models import CORRELATION, CommandRecord, Snapshot, StoredEvent
 
 
 def pretty_json(value: Any) -> str:
@@ -44,8 +43,7 @@ class CorrelationFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[StoredEvent]) -> QuerySet[StoredEvent]:
         if self.value():
-            # `metadata ->> 'correlation_id'`, the expression eventlog_correlation_idx indexes.
-            return queryset.alias(correlation=KT("metadata__correlation_id")).filter(correlation=self.value())
+            return queryset.alias(correlation=CORRELATION).filter(correlation=self.value())
         return queryset
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KT, KeyTextTransform
+from django.db.models.functions import Cast
+
+# `metadata ->> 'correlation_id'`, the expression eventlog_correlation_idx indexes: a filter on
+# it is answered from the index. Cast to text because KT keeps the JSON lookups, which on
+# SQLite compare with JSON_EXTRACT(<value>, '$') and fail ("malformed JSON") on a bare UUID;
+# on PostgreSQL the cast of text to text is dropped when the query is parsed, so the
+# expression still matches the index.
+CORRELATION = Cast(KT("metadata__correlation_id"), models.TextField())
 
 
 class StoredEvent(models.Model):
@@ -55,7 +63,8 @@ class Snapshot(models.Model):
 
 
 class CommandRecord(models.Model):
-    """A handled command and its result, written in the same transaction as its events."""
+    """A handled command and its result, written in the same transaction as its events and,
+    like them, never changed (the database refuses it: eventlog/migrations/0003)."""
 
     command_id = models.CharField(max_length=320, unique=True)
     command_type = models.CharField(max_length=100)

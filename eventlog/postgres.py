@@ -36,6 +36,10 @@ from eventlog.store import (
 _EVENT_COLUMNS = (
     "position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, metadata, data"
 )
+STORY_ORIGIN_SQL = (
+    "WITH story AS MATERIALIZED (SELECT position, metadata FROM eventlog_storedevent "
+    "WHERE metadata ->> 'correlation_id' = %s) SELECT metadata FROM story ORDER BY position LIMIT 1"
+)
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
@@ -187,6 +191,13 @@ class PostgresEventStore(EventStore):
         """See EventStore.head_position."""
         rows = self._fetch("SELECT COALESCE(MAX(position), 0) FROM eventlog_storedevent", [])
         return int(rows[0][0])
+
+    def story_origin(self, correlation_id: str) -> dict[str, Any] | None:
+        """See EventStore.story_origin. MATERIALIZED makes PostgreSQL find the story's events
+        through eventlog_correlation_idx first: for a story of many events it would otherwise
+        walk the primary key in position order, reading the log up to the story's start."""
+        rows = self._fetch(STORY_ORIGIN_SQL, [correlation_id])
+        return _decode(rows[0][0]) if rows else None
 
     def latest_snapshot(self, stream_id: str) -> StoredSnapshot | None:
         """See EventStore.latest_snapshot."""

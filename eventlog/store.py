@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections
 from django.utils import timezone
 
-from eventlog.models import Snapshot, StoredEvent
+from eventlog.models import CORRELATION, Snapshot, StoredEvent
 from eventlog.serialization import EventRegistry, registry
 
 BUCKETS = 256
@@ -232,6 +232,19 @@ class EventStore:
             self._objects().filter(stream_id=stream_id).order_by("-version").values_list("position", flat=True).first()
         )
         return int(last or 0)
+
+    def story_origin(self, correlation_id: str) -> dict[str, Any] | None:
+        """The metadata of the event that started the story `correlation_id` names (the lowest
+        position carrying it), or None if no event carries it yet."""
+        metadata: dict[str, Any] | None = (
+            self._objects()
+            .alias(correlation=CORRELATION)
+            .filter(correlation=correlation_id)
+            .order_by("position")
+            .values_list("metadata", flat=True)
+            .first()
+        )
+        return metadata
 
     def latest_snapshot(self, stream_id: str) -> StoredSnapshot | None:
         """The stream's snapshot, if one was saved."""

@@ -27,7 +27,7 @@ MANAGE = "inventory.manage_products"
 
 ERRORS = problem_responses(
     {
-        400: "Malformed JSON, missing or invalid field",
+        400: "Malformed JSON, missing or invalid field, or X-Correlation-ID of another user's story",
         401: "Not authenticated",
         403: "Missing the permission for product commands",
         404: "Unknown product",

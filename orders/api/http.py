@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from eventlog.store import event_store
 from orders.commands import CommandMetadata
 from orders.errors import OrderNotFound
 
@@ -38,13 +39,24 @@ def parse_order_id(value: str) -> UUID:
 
 
 def command_metadata(request: Request, source: str = "api") -> CommandMetadata:
-    """Who asks and the story the command belongs to (X-Correlation-ID, if a UUID)."""
+    """Who asks and the story the command belongs to: X-Correlation-ID if it is a UUID (else
+    a new one), and only if the story it names is new or was started by this same user."""
+    user = request.user.get_username()
     header = request.headers.get("X-Correlation-ID", "")
     try:
         correlation = UUID(header)
     except ValueError:
-        correlation = uuid4()
-    return CommandMetadata(correlation_id=correlation, user=request.user.get_username(), source=source)
+        return CommandMetadata(correlation_id=uuid4(), user=user, source=source)
+    # A story's events are those sharing its correlation id (readmodels/selectors/stories.py),
+    # so another user's id would put this command's events into that user's story. Who started
+    # the story decides, not who added to it: the fulfilment process manager adds events to a
+    # client's story under no user.
+    origin = event_store().story_origin(str(correlation))
+    if origin is not None and origin.get("user") != user:
+        raise exceptions.ValidationError(
+            {"X-Correlation-ID": ["Another user's story has this correlation id; send a new UUID or none."]}
+        )
+    return CommandMetadata(correlation_id=correlation, user=user, source=source)
 
 
 def command_options(request: Request) -> dict[str, Any]:

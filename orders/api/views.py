@@ -48,7 +48,12 @@ COMMAND_HEADERS = [
     OpenApiParameter(
         "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description='Apply only at this version, e.g. "3".'
     ),
-    OpenApiParameter("X-Correlation-ID", OpenApiTypes.UUID, OpenApiParameter.HEADER),
+    OpenApiParameter(
+        "X-Correlation-ID",
+        OpenApiTypes.UUID,
+        OpenApiParameter.HEADER,
+        description="The story this command continues: a new UUID, or one whose story this user started (else 400).",
+    ),
 ]
 LOCATION = [
     OpenApiParameter(
@@ -61,7 +66,7 @@ LOCATION = [
 ]
 ERRORS = problem_responses(
     {
-        400: "Malformed JSON, missing or invalid field",
+        400: "Malformed JSON, missing or invalid field, or X-Correlation-ID of another user's story",
         401: "Not authenticated",
         403: "Missing the permission for this command",
         404: "Unknown order",

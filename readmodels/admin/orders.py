@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from eventlog.admin import ReadOnlyAdmin
 from orders import bus
+from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.commands import CancelOrder, Command, CommandMetadata, ConfirmOrder, ShipOrder
 from orders.errors import DomainError
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
@@ -99,14 +100,15 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         events = reverse("admin:eventlog_storedevent_changelist") + f"?stream_id={order.order_id}"
         return format_html("<a href='{}'>detail</a> · <a href='{}'>events</a>", detail, events)
 
+    # The same permission as the API's endpoint for each command (orders/api/permissions.py).
     def has_place_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("orders.place_order")
+        return request.user.has_perm(PLACE)
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("orders.cancel_order")
+        return request.user.has_perm(CANCEL)
 
     def has_fulfil_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("orders.fulfil_order")
+        return request.user.has_perm(FULFIL)
 
     @admin.action(description="Confirm selected orders", permissions=["place"])
     def confirm(self, request: HttpRequest, orders: QuerySet[OrderSummary]) -> None:

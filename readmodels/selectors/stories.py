@@ -10,13 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db.models.fields.json import KT
-
-from eventlog.models import StoredEvent
+from eventlog.models import CORRELATION, StoredEvent
 from readmodels.selectors.orders import HistoryEntryDTO, history_fields
-
-# KT is `metadata ->> 'correlation_id'`, the expression eventlog_correlation_idx indexes.
-CORRELATION = KT("metadata__correlation_id")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Permission, User
-from django.test import Client
+from django.test import Client, RequestFactory
+from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
+from orders.api.permissions import CANCEL, FULFIL, PLACE
+from orders.api.views import CancelOrderView, CommandView, ConfirmOrderView, ShipOrderView
 from orders.bus import handle
 from orders.commands import ConfirmOrder, PayOrder
 from readmodels.models import DeadLetter, OrderSummary
@@ -16,6 +21,7 @@ from tests.factories import CreateOrderFactory, total_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHANGELIST = "/admin/readmodels/ordersummary/"
+OPERATIONS = ("retry", "skip", "rebuild")  # every action the projections page takes
 
 
 @pytest.fixture
@@ -112,18 +118,24 @@ def test_actions_need_the_command_permission(client: Client, inline: None) -> No
     assert OrderSummary.objects.get(order_id=created.order_id).status == "PENDING"
 
 
-def test_projection_status_page_and_retry_of_a_parked_event(staff: Client) -> None:
-    created = order()
-    DeadLetter.objects.create(
+def parked(created: Any) -> DeadLetter:
+    """A dead letter parking the order's first event in the `orders` projection."""
+    first = StoredEvent.objects.get(stream_id=str(created.order_id), version=1)
+    return DeadLetter.objects.create(
         projection="orders",
-        position=StoredEvent.objects.get().position,
-        event_id=StoredEvent.objects.get().event_id,
+        position=first.position,
+        event_id=first.event_id,
         event_type="OrderCreated",
         stream_id=str(created.order_id),
         status=DeadLetter.Status.PARKED,
         attempts=5,
         error="RuntimeError: bug",
     )
+
+
+def test_projection_status_page_and_retry_of_a_parked_event(staff: Client) -> None:
+    created = order()
+    parked(created)
     page = staff.get("/admin/projections/").content.decode()
     assert "RuntimeError: bug" in page
     assert 'id="projection-status"' in page
@@ -149,8 +161,147 @@ def test_rebuild_button_and_dashboard(staff: Client) -> None:
     assert staff.get("/admin/").content.decode().count("/admin/dashboard/") >= 1
 
 
-def test_only_superusers_change_projections(client: Client, inline: None) -> None:
-    User.objects.create_user("viewer", password="pw", is_staff=True)
-    client.login(username="viewer", password="pw")
-    assert client.get("/admin/projections/").status_code == 200
-    assert client.post("/admin/projections/", {"action": "rebuild", "projection": "orders"}).status_code == 403
+@pytest.fixture
+def staff_with(client: Client, inline: None) -> Callable[..., Client]:
+    """Log in a new staff user holding only the given readmodels permissions."""
+
+    def login(*codenames: str) -> Client:
+        user = User.objects.create_user(f"staff-{User.objects.count() + 1}", password="pw", is_staff=True)
+        permissions = Permission.objects.filter(content_type__app_label="readmodels", codename__in=codenames)
+        assert len(permissions) == len(codenames)
+        user.user_permissions.add(*permissions)
+        client.force_login(user)
+        return client
+
+    return login
+
+
+def blocked_projection() -> tuple[Any, Callable[[], tuple[str, int, bool]]]:
+    """An order whose first event is parked, and its summary row gone (what a rebuild would
+    put back); returns the order and a probe of what the operator actions would change."""
+    created = order()
+    letter = parked(created)
+    OrderSummary.objects.all().delete()
+
+    def state() -> tuple[str, int, bool]:
+        letter.refresh_from_db()
+        return letter.status, letter.attempts, OrderSummary.objects.exists()
+
+    return created, state
+
+
+def operator_actions(created: Any) -> list[dict[str, str]]:
+    """Every POST the projections page takes."""
+    return [{"action": action, "projection": "orders", "stream_id": str(created.order_id)} for action in OPERATIONS]
+
+
+def test_staff_without_permissions_get_neither_status_page(staff_with: Callable[..., Client]) -> None:
+    created, state = blocked_projection()
+    client = staff_with()
+    for path in ("/admin/projections/", "/admin/dashboard/"):
+        assert client.get(path).status_code == 403
+    for data in operator_actions(created):
+        assert client.post("/admin/projections/", data).status_code == 403
+    assert state() == (DeadLetter.Status.PARKED, 5, False)
+    index = client.get("/admin/").content.decode()
+    assert "/admin/projections/" not in index
+    assert "/admin/dashboard/" not in index
+
+
+def test_the_view_permissions_show_the_pages_and_refuse_every_action(staff_with: Callable[..., Client]) -> None:
+    created, state = blocked_projection()
+    client = staff_with("view_dailysales")
+    dashboard = client.get("/admin/dashboard/")
+    assert dashboard.status_code == 200
+    assert "Projection lag" not in dashboard.content.decode()
+    assert client.get("/admin/projections/").status_code == 403
+    client = staff_with("view_deadletter")
+    page = client.get("/admin/projections/")
+    assert page.status_code == 200
+    assert "RuntimeError: bug" in page.content.decode()
+    assert not [action for action in OPERATIONS if f'value="{action}"' in page.content.decode()]
+    for data in operator_actions(created):
+        assert client.post("/admin/projections/", data).status_code == 403
+    assert state() == (DeadLetter.Status.PARKED, 5, False)
+
+
+def test_the_change_permission_runs_retry_skip_and_rebuild(staff_with: Callable[..., Client]) -> None:
+    created, state = blocked_projection()
+    client = staff_with("change_deadletter")
+    page = client.get("/admin/projections/").content.decode()
+    assert all(f'value="{action}"' in page for action in OPERATIONS)
+    retry, skip, rebuild = operator_actions(created)
+    assert "is flowing again" in client.post("/admin/projections/", skip, follow=True).content.decode()
+    assert state() == (DeadLetter.Status.SKIPPED, 5, False)
+    second, _ = blocked_projection()
+    assert client.post("/admin/projections/", {**retry, "stream_id": str(second.order_id)}).status_code == 302
+    assert DeadLetter.objects.get(stream_id=str(second.order_id)).status == DeadLetter.Status.RESOLVED
+    OrderSummary.objects.all().delete()
+    assert client.post("/admin/projections/", rebuild).status_code == 302
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {created.order_id, second.order_id}
+
+
+def test_the_event_log_and_everything_derived_from_it_are_read_only_in_the_admin(
+    rf: RequestFactory, staff: Client
+) -> None:
+    request = rf.get("/admin/")
+    request.user = User.objects.get(username="boss")  # a superuser: only the ModelAdmin can refuse
+    checked = []
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.app_label not in {
+            "eventlog",
+            "orders",
+            "inventory",
+            "fulfilment",
+            "readmodels",
+            "notifications",
+        }:
+            continue  # users, groups, tokens
+        checked.append(model._meta.label)
+        assert not model_admin.has_add_permission(request), model
+        assert not model_admin.has_change_permission(request), model
+        assert not model_admin.has_delete_permission(request), model
+        assert "delete_selected" not in model_admin.get_actions(request), model
+    assert {"eventlog.StoredEvent", "eventlog.CommandRecord", "readmodels.OrderSummary"} <= set(checked)
+
+
+def order_clerk(name: str, *permissions: str) -> User:
+    """A staff user who may list orders and holds the given `orders.*` command permissions."""
+    user = User.objects.create_user(name, is_staff=True)
+    codenames = ["view_ordersummary", *(permission.removeprefix("orders.") for permission in permissions)]
+    granted = Permission.objects.filter(content_type__app_label__in=["orders", "readmodels"], codename__in=codenames)
+    assert len(granted) == len(codenames)
+    user.user_permissions.add(*granted)
+    return user
+
+
+@pytest.mark.parametrize(
+    ("action", "endpoint"), [("confirm", ConfirmOrderView), ("cancel", CancelOrderView), ("ship", ShipOrderView)]
+)
+def test_each_order_action_needs_exactly_the_permission_of_its_api_endpoint(
+    rf: RequestFactory, action: str, endpoint: type[CommandView]
+) -> None:
+    model_admin = admin.site.get_model_admin(OrderSummary)
+    needed = endpoint.required_permission
+    for user, offered in (
+        (order_clerk("with-it", needed), True),
+        (order_clerk("all-but-it", *({PLACE, FULFIL, CANCEL} - {needed})), False),
+    ):
+        request = rf.post(CHANGELIST)
+        request.user = user
+        assert (action in model_admin.get_actions(request)) == offered, user
+
+
+def test_the_api_and_the_admin_both_refuse_confirm_without_the_place_permission(client: Client, inline: None) -> None:
+    created = order()
+    clerk = order_clerk("shipper", FULFIL)
+    api = APIClient()
+    api.force_authenticate(clerk)
+    assert api.post(f"/api/orders/{created.order_id}/confirm/").status_code == 403
+    client.force_login(clerk)
+    actions = client.get(CHANGELIST).content.decode()
+    assert 'value="ship"' in actions
+    assert 'value="confirm"' not in actions
+    client.post(CHANGELIST, {"action": "confirm", "_selected_action": [str(created.order_id)]})
+    assert OrderSummary.objects.get(order_id=created.order_id).status == "PENDING"
+    assert not StoredEvent.objects.filter(event_type="OrderConfirmed").exists()

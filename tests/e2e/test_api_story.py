@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from rest_framework.test import APIClient
 
+from eventlog.models import StoredEvent
 from tests.e2e.conftest import ORDER_BODY
 from tests.e2e.test_api_errors import problem
 
@@ -92,3 +95,64 @@ def test_the_admin_filters_the_event_log_by_correlation_and_links_to_it(admin_cl
     ]
     listing = staff.get("/admin/eventlog/storedevent/").content.decode()
     assert f"?correlation={CONFIRMATION}" in listing
+
+
+def story_of(client: APIClient, order_id: str) -> list[tuple[str, str]]:
+    """The order's story as (stream id, event type) pairs."""
+    results = client.get(f"/api/orders/{order_id}/history/?story=true").json()["results"]
+    return [(entry["stream_id"], entry["event_type"]) for entry in results]
+
+
+def test_another_users_correlation_id_is_refused_and_never_joins_the_story(
+    admin_client_api: APIClient, make_client: Callable[..., APIClient]
+) -> None:
+    order_id = confirmed_order_of_a_stocked_product(admin_client_api)
+    story = story_of(admin_client_api, order_id)
+    intruder = make_client("place_order", "cancel_order")
+    events = StoredEvent.objects.count()
+    # The same UUID spelled otherwise names the same story.
+    for spelling in (CONFIRMATION, CONFIRMATION.upper(), "{" + CONFIRMATION + "}", CONFIRMATION.replace("-", "")):
+        refused = post(intruder, "/api/orders/", ORDER_BODY, **{"X-Correlation-ID": spelling})
+        assert "X-Correlation-ID" in problem(refused, 400)["errors"]
+        refused = post(
+            intruder, f"/api/orders/{order_id}/cancel/", {"reason": "mine"}, **{"X-Correlation-ID": spelling}
+        )
+        assert "X-Correlation-ID" in problem(refused, 400)["errors"]
+    assert StoredEvent.objects.count() == events
+    assert story_of(admin_client_api, order_id) == story
+    # Without the header, or with a story of its own, the same user's commands go through.
+    assert post(intruder, "/api/orders/", ORDER_BODY).status_code == 201
+    assert post(intruder, "/api/orders/", ORDER_BODY, **{"X-Correlation-ID": str(uuid4())}).status_code == 201
+    assert story_of(admin_client_api, order_id) == story
+
+
+def test_a_user_reuses_its_own_correlation_id_across_commands(
+    admin_client_api: APIClient, make_client: Callable[..., APIClient]
+) -> None:
+    # The confirmation's story has events the fulfilment process manager recorded under
+    # no user after the client's; the client still owns it.
+    order_id = confirmed_order_of_a_stocked_product(admin_client_api)
+    assert StoredEvent.objects.filter(metadata__correlation_id=CONFIRMATION, metadata__user=None).exists()
+    paid = post(
+        admin_client_api,
+        f"/api/orders/{order_id}/pay/",
+        {"payment_id": "p-1", "amount": "19.98"},
+        **{"X-Correlation-ID": CONFIRMATION},
+    )
+    assert paid.status_code == 200, paid.content
+    # A second order placed and confirmed under one id of the client's own.
+    clerk = make_client("place_order")
+    mine = str(uuid4())
+    second: str = post(clerk, "/api/orders/", ORDER_BODY, **{"X-Correlation-ID": mine}).json()["order_id"]
+    assert (
+        post(
+            clerk,
+            f"/api/orders/{second}/items/",
+            {"sku": "SKU-2", "quantity": 1, "unit_price": "1.00"},
+            **{"X-Correlation-ID": mine.upper()},
+        ).status_code
+        == 200
+    )
+    one = clerk.get(f"/api/orders/{second}/history/?correlation={mine}").json()["results"]
+    assert [entry["event_type"] for entry in one] == ["OrderCreated", "OrderItemAdded"]
+    assert {entry["metadata"]["correlation_id"] for entry in one} == {mine}

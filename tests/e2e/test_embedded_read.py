@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from django.conf import settings
 from django.core import mail
 from django.db import connection
+from rest_framework.test import APIClient
 
 from orders.bus import handle
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
 from readmodels.rebuild import rebuild_by_name
 from readmodels.status import projection_status
+from tests.e2e.conftest import ORDER_BODY
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
 
@@ -44,3 +48,20 @@ def test_commands_update_read_models_after_commit_and_rebuild_gives_the_same() -
     detail = list(OrderDetail.objects.values())
     rebuild_by_name([])
     assert list(OrderDetail.objects.values()) == detail
+
+
+def test_stories_and_client_correlation_ids_on_the_embedded_default(
+    admin_client_api: APIClient, make_client: Callable[..., APIClient]
+) -> None:
+    story = str(uuid4())
+    header = {"X-Correlation-ID": story}
+    created = admin_client_api.post("/api/orders/", ORDER_BODY, format="json", headers=header)
+    assert created.status_code == 201, created.content
+    order_id = created.json()["order_id"]
+    assert admin_client_api.post(f"/api/orders/{order_id}/confirm/", format="json", headers=header).status_code == 200
+    refused = make_client("place_order").post("/api/orders/", ORDER_BODY, format="json", headers=header)
+    assert refused.status_code == 400, refused.content
+    assert list(refused.json()["errors"]) == ["X-Correlation-ID"]
+    told = admin_client_api.get(f"/api/orders/{order_id}/history/?story=true")
+    assert told.status_code == 200, told.content
+    assert [entry["event_type"] for entry in told.json()["results"]] == ["OrderCreated", "OrderConfirmed"]

@@ -9,15 +9,16 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 
 from eventlog.models import Snapshot, StoredEvent
-from eventlog.postgres import PostgresEventStore
+from eventlog.postgres import STORY_ORIGIN_SQL, PostgresEventStore
 from eventlog.store import EventStore, event_store
 from orders.bus import MessageBus, handle
-from orders.commands import AddOrderItem, ConfirmOrder
+from orders.commands import AddOrderItem, CommandMetadata, ConfirmOrder
 from orders.domain import Order
 from orders.errors import ConcurrencyConflict
 from orders.repository import ORDER_STATE_VERSION, EventSourcedOrders
@@ -269,3 +270,38 @@ def test_existing_streams_names_exactly_the_streams_with_events() -> None:
     asked = [str(first.order_id), str(second.order_id), "no-such-stream", str(first.order_id)]
     assert event_store().existing_streams(asked) == {str(first.order_id), str(second.order_id)}
     assert event_store().existing_streams([]) == set()
+
+
+@STORES
+def test_a_storys_origin_is_the_metadata_of_its_first_event(store_class: type[EventStore]) -> None:
+    story = uuid4()
+    create = CreateOrderFactory(metadata=CommandMetadata(correlation_id=story, user="alice"))
+    handle(create)
+    handle(ConfirmOrder(order_id=create.order_id, metadata=CommandMetadata(correlation_id=story, user="bob")))
+    handle(CreateOrderFactory(metadata=CommandMetadata(user="carol")))
+    origin = store_class().story_origin(str(story))
+    assert origin is not None
+    assert (origin["user"], origin["command_type"]) == ("alice", "CreateOrder")
+    assert store_class().story_origin(str(uuid4())) is None
+
+
+def test_a_long_storys_origin_is_found_through_the_correlation_index_not_by_walking_the_log() -> None:
+    # A long story that starts late in the log: planned as `ORDER BY position LIMIT 1`,
+    # PostgreSQL walks the primary key from the log's start instead.
+    long_story = str(uuid4())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO eventlog_storedevent (event_id, stream_id, stream_type, bucket, version, event_type, "
+            "schema_version, data, metadata, recorded_at) "
+            "SELECT gen_random_uuid(), CASE WHEN i > 30000 THEN 'long' ELSE 's' || i END, 'order', 0, "
+            "CASE WHEN i > 30000 THEN i - 30000 ELSE 1 END, 'Filler', 1, '{}', jsonb_build_object('correlation_id', "
+            "CASE WHEN i > 30000 THEN %s ELSE gen_random_uuid()::text END), now() "
+            "FROM generate_series(1, 35000) AS i",
+            [long_story],
+        )
+        cursor.execute("ANALYZE eventlog_storedevent")
+        cursor.execute("EXPLAIN " + STORY_ORIGIN_SQL, [long_story])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "eventlog_correlation_idx" in plan, plan
+    assert "eventlog_storedevent_pkey" not in plan, plan
+    assert event_store().story_origin(long_story) == {"correlation_id": long_story}
