@@ -30,8 +30,10 @@ from orders.events import (
 from orders.money import Money, check_currency
 
 MAX_LINES = 50
-# Payments are capped below this (check_price) and read models store amounts as
-# numeric(16,2): a larger total could be placed but never paid, and would poison projections.
+# A payment must equal the total and is capped below this (check_price), so a larger total
+# could be placed but never paid. One order's amounts fit the read models' numeric(16,2);
+# sums over many orders are numeric(38,2) (readmodels/models.py), which no count of orders
+# below this cap can overflow.
 MAX_TOTAL = Decimal("1e12")
 
 

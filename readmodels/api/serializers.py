@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from readmodels.models import MONEY_SUM_DIGITS
 
-def money() -> serializers.DecimalField:
-    """An amount rendered as a string with exactly 2 decimals."""
-    return serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True)
+
+def money(max_digits: int = 16) -> serializers.DecimalField:
+    """An amount rendered as a string with exactly 2 decimals (`max_digits` in all: DRF
+    refuses to render a wider value)."""
+    return serializers.DecimalField(max_digits=max_digits, decimal_places=2, coerce_to_string=True)
 
 
 class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -110,7 +113,7 @@ class CustomerStatsOut(serializers.Serializer):  # type: ignore[type-arg]
     orders_count = serializers.IntegerField()
     open_orders_count = serializers.IntegerField()
     cancelled_orders_count = serializers.IntegerField()
-    lifetime_value = serializers.DictField(child=money())
+    lifetime_value = serializers.DictField(child=money(MONEY_SUM_DIGITS))
     last_order_at = serializers.DateTimeField(allow_null=True)
 
 
