@@ -77,7 +77,10 @@ class OrderDetail(models.Model):
     tracking_number = models.CharField(max_length=255, blank=True)
     carrier = models.CharField(max_length=64, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    # The latest ORDER_TIMELINE_ENTRIES entries, oldest first, and how many there were in all.
     timeline = models.JSONField(default=list)
+    # db_default: rows a worker of the previous release inserts during a deploy still fit.
+    timeline_count = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField()

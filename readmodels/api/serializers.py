@@ -67,7 +67,10 @@ class OrderDetailOut(OrderSummaryOut):
     tracking_number = serializers.CharField()
     carrier = serializers.CharField()
     cancel_reason = serializers.CharField()
-    timeline = TimelineEntryOut(many=True)
+    timeline = TimelineEntryOut(
+        many=True, help_text="The latest entries (50 by default), oldest first; the history has every event."
+    )
+    timeline_count = serializers.IntegerField(help_text="How many entries the timeline has in all.")
 
 
 class HistoryEntryOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -87,8 +90,16 @@ class HistoryEntryOut(serializers.Serializer):  # type: ignore[type-arg]
         return fields
 
 
-class HistoryOut(serializers.Serializer):  # type: ignore[type-arg]
-    """The order's events, oldest first."""
+class EventPageOut(serializers.Serializer):  # type: ignore[type-arg]
+    """A page of events, oldest first, and the link to the next one."""
+
+    next = serializers.URLField(
+        allow_null=True, help_text="The next page (same parameters, a later cursor); null on the last page."
+    )
+
+
+class HistoryOut(EventPageOut):
+    """The order's events, oldest first, a page at a time (`after_version`, `limit`)."""
 
     results = HistoryEntryOut(many=True)
 
@@ -100,8 +111,9 @@ class StoryEntryOut(HistoryEntryOut):
     stream_id = serializers.CharField()
 
 
-class StoryOut(serializers.Serializer):  # type: ignore[type-arg]
-    """The events of every stream sharing the order's correlation ids, oldest first."""
+class StoryOut(EventPageOut):
+    """The events of every stream sharing the order's correlation ids, oldest first, a page
+    at a time (`after_position`, `limit`)."""
 
     results = StoryEntryOut(many=True)
 
