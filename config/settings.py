@@ -133,6 +133,9 @@ LOGIN_URL = "/admin/login/"
 
 # Event store
 SNAPSHOT_EVERY = env.int("SNAPSHOT_EVERY", default=50)
+# Events one order may have; item changes beyond what leaves room for its lifecycle get a 422
+# (orders/domain.py). Bounds every stream, its history and its replay. At least 6.
+MAX_EVENTS_PER_ORDER = env.int("MAX_EVENTS_PER_ORDER", default=1000)
 # Called after each committing unit of work with its recorded events (wiring, not logic).
 EVENT_SUBSCRIBERS = env.list("EVENT_SUBSCRIBERS", default=["readmodels.dispatch.on_events_committed"])
 
@@ -169,6 +172,9 @@ PROJECTION_MAX_BATCHES_PER_TASK = env.int("PROJECTION_MAX_BATCHES_PER_TASK", def
 PROJECTION_MAX_ATTEMPTS = env.int("PROJECTION_MAX_ATTEMPTS", default=5)
 PROJECTION_RETRY_BASE_SECONDS = env.float("PROJECTION_RETRY_BASE_SECONDS", default=2.0)
 REBUILD_BATCH_SIZE = env.int("REBUILD_BATCH_SIZE", default=2000)
+# Timeline entries an order's detail keeps (the latest; the history has them all), so a
+# projection write costs the same at any event. Changing it needs `rebuild_projections orders`.
+ORDER_TIMELINE_ENTRIES = env.int("ORDER_TIMELINE_ENTRIES", default=50)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -16,6 +16,7 @@ from inventory.api import views as product_commands
 from orders.api import views as commands
 from orders.api.serializers import problem_responses
 from readmodels.admin.projections import dashboard_view, projection_status_view
+from readmodels.api import history as history_queries
 from readmodels.api import products as product_queries
 from readmodels.api import views as queries
 
@@ -70,7 +71,7 @@ urlpatterns = [
     path("api/auth/token/", TokenView.as_view(), name="api-token"),
     path("api/orders/", OrderCollectionView.as_view(), name="orders"),
     path(ORDER, queries.OrderDetailView.as_view(), name="order-detail"),
-    path(ORDER + "history/", queries.OrderHistoryView.as_view(), name="order-history"),
+    path(ORDER + "history/", history_queries.OrderHistoryView.as_view(), name="order-history"),
     path(ORDER + "items/", commands.AddOrderItemView.as_view(), name="order-add-item"),
     path(ORDER + "items/<str:sku>/", commands.RemoveOrderItemView.as_view(), name="order-remove-item"),
     path(ORDER + "confirm/", commands.ConfirmOrderView.as_view(), name="order-confirm"),

@@ -144,6 +144,7 @@ class PostgresEventStore(EventStore):
         after_version: int = 0,
         to_version: int | None = None,
         until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[RecordedEvent]:
         """See EventStore.read_stream."""
         sql = f"SELECT {_EVENT_COLUMNS} FROM eventlog_storedevent WHERE stream_id = %s AND version > %s"
@@ -154,7 +155,11 @@ class PostgresEventStore(EventStore):
         if until is not None:
             sql += " AND recorded_at <= %s"
             params.append(until)
-        return [self._from_row(row) for row in self._fetch(sql + " ORDER BY version", params)]
+        sql += " ORDER BY version"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return [self._from_row(row) for row in self._fetch(sql, params)]
 
     def read_all(
         self,

@@ -179,14 +179,16 @@ class EventStore:
         after_version: int = 0,
         to_version: int | None = None,
         until: datetime | None = None,
+        limit: int | None = None,
     ) -> list[RecordedEvent]:
-        """A stream's events in version order, optionally a slice or as of an instant."""
+        """A stream's events in version order, optionally a slice (at most `limit` of them)
+        or as of an instant."""
         query = self._objects().filter(stream_id=stream_id, version__gt=after_version)
         if to_version is not None:
             query = query.filter(version__lte=to_version)
         if until is not None:
             query = query.filter(recorded_at__lte=until)
-        return [self._recorded(row) for row in query.order_by("version").values_list(*_COLUMNS)]
+        return [self._recorded(row) for row in query.order_by("version").values_list(*_COLUMNS)[:limit]]
 
     def read_all(
         self,

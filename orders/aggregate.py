@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from orders.events import DomainEvent
 
@@ -40,9 +40,11 @@ class Aggregate(Generic[StateT, EventT]):
         *,
         state: StateT | None = None,
         version: int = 0,
+        **options: Any,
     ) -> Self:
-        """Rebuild from stored events, optionally starting from a snapshot's state."""
-        aggregate = cls(aggregate_id, state, version)
+        """Rebuild from stored events, optionally starting from a snapshot's state;
+        `options` go to the constructor (limits a subclass takes from configuration)."""
+        aggregate = cls(aggregate_id, state, version, **options)
         for event in events:
             aggregate._state = cls.evolve(aggregate._state, event)
             aggregate.version += 1

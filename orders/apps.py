@@ -8,7 +8,7 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         # Wiring: the event log learns the order event classes and their upcasters.
         from eventlog.serialization import registry
-        from orders import upcasters  # noqa: F401  (registers upcasters on import)
+        from orders import checks, upcasters  # noqa: F401  (register checks and upcasters on import)
         from orders.events import ORDER_EVENTS
 
         registry.register(*ORDER_EVENTS)

@@ -30,9 +30,20 @@ from orders.events import (
 from orders.money import Money, check_currency
 
 MAX_LINES = 50
-# Payments are capped below this (check_price) and read models store amounts as
-# numeric(16,2): a larger total could be placed but never paid, and would poison projections.
+# A payment must equal the total and is capped below this (check_price), so a larger total
+# could be placed but never paid. One order's amounts fit the read models' numeric(16,2);
+# sums over many orders are numeric(38,2) (readmodels/models.py), which no count of orders
+# below this cap can overflow.
 MAX_TOTAL = Decimal("1e12")
+
+
+# The most events one order's stream may hold (the handlers pass MAX_EVENTS_PER_ORDER in).
+# Item changes stop LIFECYCLE_EVENTS short of it: the longest way on from PENDING
+# (confirmed, stock reserved, paid, shipped, delivered; a cancel is shorter) always fits,
+# so an order whose items used up their share can still be confirmed, paid or cancelled,
+# and lifecycle commands never need the check.
+MAX_EVENTS = 1000
+LIFECYCLE_EVENTS = 5
 
 
 class OrderStatus(StrEnum):
@@ -130,6 +141,14 @@ class Order(Aggregate[OrderState, OrderEvent]):
 
     stream_type: ClassVar[str] = "order"
 
+    def __init__(
+        self, aggregate_id: str, state: OrderState | None = None, version: int = 0, *, max_events: int = MAX_EVENTS
+    ) -> None:
+        if max_events <= LIFECYCLE_EVENTS:
+            raise ValueError(f"An order needs room for more than {LIFECYCLE_EVENTS} events, not {max_events}")
+        super().__init__(aggregate_id, state, version)
+        self.max_events = max_events
+
     @staticmethod
     def evolve(state: OrderState | None, event: OrderEvent) -> OrderState:
         """See `evolve_order`."""
@@ -166,9 +185,18 @@ class Order(Aggregate[OrderState, OrderEvent]):
             raise InvalidTransition(f"Cannot {action} an order in status {state.status}")
         return state
 
+    def _require_room_for_item_changes(self) -> None:
+        if self.version >= self.max_events - LIFECYCLE_EVENTS:
+            raise BusinessRuleViolated(
+                f"Order {self.id} has had all the item changes it may have ({self.version} of at most "
+                f"{self.max_events} events, the last {LIFECYCLE_EVENTS} kept for its lifecycle); "
+                "confirm or cancel it, and place a new order for further items"
+            )
+
     def add_item(self, sku: str, quantity: int, unit_price: Decimal) -> None:
         """Add quantity of a SKU while the order is pending."""
         state = self._require({OrderStatus.PENDING}, "add items to")
+        self._require_room_for_item_changes()
         event = OrderItemAdded(order_id=self.order_id, sku=sku, quantity=quantity, unit_price=unit_price)
         _checked_merge(state.lines, sku, quantity, unit_price)
         self._record(event)
@@ -176,6 +204,7 @@ class Order(Aggregate[OrderState, OrderEvent]):
     def remove_item(self, sku: str) -> None:
         """Take a SKU's line off a pending order; the last line cannot go."""
         state = self._require({OrderStatus.PENDING}, "remove items from")
+        self._require_room_for_item_changes()
         if state.line(sku) is None:
             raise LineNotFound(f"Order {self.id} has no line for SKU {sku!r}")
         if len(state.lines) == 1:

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from eventlog.serialization import from_data, to_data
 from eventlog.store import EventStore, RecordedEvent
 from orders.aggregate import Aggregate
-from orders.domain import Order, OrderState
+from orders.domain import MAX_EVENTS, Order, OrderState
 from orders.errors import DomainError, OrderNotFound, VersionMismatch
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
@@ -64,6 +64,10 @@ class EventSourcedRepository(Generic[AggregateT]):
         """The stream that holds an aggregate's events."""
         return str(aggregate_id)
 
+    def aggregate_options(self) -> dict[str, Any]:
+        """What a loaded aggregate is constructed with beyond its state (configured limits)."""
+        return {}
+
     def not_found(self, aggregate_id: Any) -> DomainError:
         """The error `get` raises for a stream without events."""
         raise NotImplementedError
@@ -82,7 +86,9 @@ class EventSourcedRepository(Generic[AggregateT]):
         if snapshot is not None:
             state, version = from_data(snapshot.state, self.state_type), snapshot.version
         events = [event.event for event in recorded]
-        aggregate: AggregateT = self.aggregate_type.replay(stream_id, events, state=state, version=version)  # type: ignore[assignment]
+        aggregate: AggregateT = self.aggregate_type.replay(  # type: ignore[assignment]
+            stream_id, events, state=state, version=version, **self.aggregate_options()
+        )
         if not aggregate.exists:
             raise self.not_found(aggregate_id)
         check_expected_version(aggregate, expected_version)
@@ -112,6 +118,14 @@ class EventSourcedOrders(EventSourcedRepository[Order]):
     aggregate_type = Order
     state_type = OrderState
     state_version = ORDER_STATE_VERSION
+
+    def __init__(self, store: EventStore, snapshot_every: int, max_events: int = MAX_EVENTS) -> None:
+        super().__init__(store, snapshot_every)
+        self.max_events = max_events
+
+    def aggregate_options(self) -> dict[str, Any]:
+        """The configured limit of events per order."""
+        return {"max_events": self.max_events}
 
     def not_found(self, aggregate_id: Any) -> DomainError:
         """OrderNotFound."""

@@ -132,7 +132,7 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         self._atomic = transaction.atomic(using=self.using)
         self._atomic.__enter__()
         store = event_store(self.using)
-        self.orders = EventSourcedOrders(store, settings.SNAPSHOT_EVERY)
+        self.orders = EventSourcedOrders(store, settings.SNAPSHOT_EVERY, settings.MAX_EVENTS_PER_ORDER)
         self.products = EventSourcedProducts(store, settings.SNAPSHOT_EVERY)
         self._commands = command_log(self.using)
         self._committed = False

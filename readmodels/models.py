@@ -7,10 +7,19 @@ from __future__ import annotations
 
 from django.db import models
 
+# Digits of a running sum of amounts. One order's total is below 10^12 (orders/domain.py
+# MAX_TOTAL), so numeric(38,2) overflows only after more than 10^24 orders: never.
+MONEY_SUM_DIGITS = 38
+
 
 def money_field(**options: object) -> models.DecimalField:  # type: ignore[type-arg]
-    """A Decimal column for amounts: 14 digits before the point, exactly 2 after."""
+    """A Decimal column for one order's amounts: 14 digits before the point, exactly 2 after."""
     return models.DecimalField(max_digits=16, decimal_places=2, **options)  # type: ignore[arg-type]
+
+
+def money_sum_field(**options: object) -> models.DecimalField:  # type: ignore[type-arg]
+    """A Decimal column for amounts added up over many orders: 36 digits before the point."""
+    return models.DecimalField(max_digits=MONEY_SUM_DIGITS, decimal_places=2, **options)  # type: ignore[arg-type]
 
 
 class OrderSummary(models.Model):
@@ -68,7 +77,10 @@ class OrderDetail(models.Model):
     tracking_number = models.CharField(max_length=255, blank=True)
     carrier = models.CharField(max_length=64, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    # The latest ORDER_TIMELINE_ENTRIES entries, oldest first, and how many there were in all.
     timeline = models.JSONField(default=list)
+    # db_default: rows a worker of the previous release inserts during a deploy still fit.
+    timeline_count = models.PositiveIntegerField(default=0, db_default=0)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField()
@@ -81,9 +93,9 @@ class CustomerOrderStats(models.Model):
     """Per customer: how many orders, how many open or cancelled, when the last one came."""
 
     customer_id = models.CharField(max_length=64, primary_key=True)
-    orders_count = models.IntegerField(default=0)
-    open_orders_count = models.IntegerField(default=0)
-    cancelled_orders_count = models.IntegerField(default=0)
+    orders_count = models.BigIntegerField(default=0)
+    open_orders_count = models.BigIntegerField(default=0)
+    cancelled_orders_count = models.BigIntegerField(default=0)
     last_order_at = models.DateTimeField(null=True)
 
     class Meta:
@@ -98,7 +110,7 @@ class CustomerLifetimeValue(models.Model):
 
     customer_id = models.CharField(max_length=64)
     currency = models.CharField(max_length=3)
-    amount = money_field(default=0)
+    amount = money_sum_field(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer_id", "currency"], name="ltv_customer_currency_uniq")]
@@ -112,11 +124,11 @@ class DailySales(models.Model):
 
     day = models.DateField()
     currency = models.CharField(max_length=3)
-    orders_placed = models.IntegerField(default=0)
-    orders_paid = models.IntegerField(default=0)
-    revenue = money_field(default=0)
-    cancellations = models.IntegerField(default=0)
-    refunded = money_field(default=0)
+    orders_placed = models.BigIntegerField(default=0)
+    orders_paid = models.BigIntegerField(default=0)
+    revenue = money_sum_field(default=0)
+    cancellations = models.BigIntegerField(default=0)
+    refunded = money_sum_field(default=0)
 
     class Meta:
         verbose_name_plural = "daily sales"

@@ -14,7 +14,7 @@ from inventory.domain import Product, product_stream
 from inventory.errors import ProductNotFound
 from inventory.repository import could_be_product
 from orders.aggregate import Aggregate
-from orders.domain import Order
+from orders.domain import MAX_EVENTS, Order
 from orders.errors import OrderNotFound
 from orders.repository import check_expected_version
 from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult
@@ -37,8 +37,10 @@ class FakeOrders:
 
     aggregate_type: type[Aggregate[Any, Any]] = Order
 
-    def __init__(self, log: FakeLog) -> None:
+    def __init__(self, log: FakeLog, **options: Any) -> None:
         self.log = log
+        # What loaded aggregates are constructed with (EventSourcedRepository.aggregate_options).
+        self.options = options
         self._seen: dict[str, Any] = {}
 
     @property
@@ -56,7 +58,7 @@ class FakeOrders:
         events = self.log.streams.get(stream_id, [])
         if not events:
             raise self.not_found(aggregate_id)
-        aggregate = self.aggregate_type.replay(stream_id, events)
+        aggregate = self.aggregate_type.replay(stream_id, events, **self.options)
         check_expected_version(aggregate, expected_version)
         self._seen[stream_id] = aggregate
         return aggregate
@@ -83,12 +85,13 @@ class FakeProducts(FakeOrders):
 class FakeUnitOfWork(AbstractUnitOfWork):
     """A unit of work whose 'transaction' is a staged copy applied only on a clean exit."""
 
-    def __init__(self, log: FakeLog | None = None) -> None:
+    def __init__(self, log: FakeLog | None = None, max_events_per_order: int = MAX_EVENTS) -> None:
         self.log = log or FakeLog()
+        self.max_events_per_order = max_events_per_order
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:
-        self.orders = FakeOrders(self.log)
+        self.orders = FakeOrders(self.log, max_events=self.max_events_per_order)
         self.products = FakeProducts(self.log)
         self._staged: list[tuple[str, int, list[Any]]] = []
         self._staged_records: list[HandledCommand] = []

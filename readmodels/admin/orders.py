@@ -153,6 +153,7 @@ class OrderDetailAdmin(ReadOnlyAdmin):
         "carrier",
         "cancel_reason",
         "timeline_table",
+        "timeline_count",
         "created_at",
         "updated_at",
         "version",

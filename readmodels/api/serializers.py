@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from readmodels.models import MONEY_SUM_DIGITS
 
-def money() -> serializers.DecimalField:
-    """An amount rendered as a string with exactly 2 decimals."""
-    return serializers.DecimalField(max_digits=16, decimal_places=2, coerce_to_string=True)
+
+def money(max_digits: int = 16) -> serializers.DecimalField:
+    """An amount rendered as a string with exactly 2 decimals (`max_digits` in all: DRF
+    refuses to render a wider value)."""
+    return serializers.DecimalField(max_digits=max_digits, decimal_places=2, coerce_to_string=True)
 
 
 class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -64,7 +67,10 @@ class OrderDetailOut(OrderSummaryOut):
     tracking_number = serializers.CharField()
     carrier = serializers.CharField()
     cancel_reason = serializers.CharField()
-    timeline = TimelineEntryOut(many=True)
+    timeline = TimelineEntryOut(
+        many=True, help_text="The latest entries (50 by default), oldest first; the history has every event."
+    )
+    timeline_count = serializers.IntegerField(help_text="How many entries the timeline has in all.")
 
 
 class HistoryEntryOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -84,8 +90,16 @@ class HistoryEntryOut(serializers.Serializer):  # type: ignore[type-arg]
         return fields
 
 
-class HistoryOut(serializers.Serializer):  # type: ignore[type-arg]
-    """The order's events, oldest first."""
+class EventPageOut(serializers.Serializer):  # type: ignore[type-arg]
+    """A page of events, oldest first, and the link to the next one."""
+
+    next = serializers.URLField(
+        allow_null=True, help_text="The next page (same parameters, a later cursor); null on the last page."
+    )
+
+
+class HistoryOut(EventPageOut):
+    """The order's events, oldest first, a page at a time (`after_version`, `limit`)."""
 
     results = HistoryEntryOut(many=True)
 
@@ -97,8 +111,9 @@ class StoryEntryOut(HistoryEntryOut):
     stream_id = serializers.CharField()
 
 
-class StoryOut(serializers.Serializer):  # type: ignore[type-arg]
-    """The events of every stream sharing the order's correlation ids, oldest first."""
+class StoryOut(EventPageOut):
+    """The events of every stream sharing the order's correlation ids, oldest first, a page
+    at a time (`after_position`, `limit`)."""
 
     results = StoryEntryOut(many=True)
 
@@ -110,7 +125,7 @@ class CustomerStatsOut(serializers.Serializer):  # type: ignore[type-arg]
     orders_count = serializers.IntegerField()
     open_orders_count = serializers.IntegerField()
     cancelled_orders_count = serializers.IntegerField()
-    lifetime_value = serializers.DictField(child=money())
+    lifetime_value = serializers.DictField(child=money(MONEY_SUM_DIGITS))
     last_order_at = serializers.DateTimeField(allow_null=True)
 
 

@@ -1,4 +1,5 @@
-"""Query endpoints: read-model tables only (history and as_of read the event log)."""
+"""Query endpoints: read-model tables only (as_of reads the event log; so does the history,
+in history.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from uuid import UUID
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
@@ -21,17 +22,9 @@ from rest_framework.views import APIView
 
 from orders.api.serializers import problem_responses
 from readmodels.api.filters import ORDERING_FIELDS, OrderSummaryFilter, utc
-from readmodels.api.serializers import (
-    CustomerStatsOut,
-    HistoryOut,
-    OrderDetailOut,
-    OrderPageOut,
-    OrderSummaryOut,
-    StoryOut,
-)
+from readmodels.api.serializers import CustomerStatsOut, OrderDetailOut, OrderPageOut, OrderSummaryOut
 from readmodels.selectors.customers import customer_stats
-from readmodels.selectors.orders import order_as_of, order_detail, order_history, order_summary_list
-from readmodels.selectors.stories import order_story
+from readmodels.selectors.orders import order_as_of, order_detail, order_summary_list
 from readmodels.status import wait_until_applied
 from readmodels.wait_slots import wait_slot
 
@@ -205,67 +198,6 @@ class OrderDetailView(QueryView):
             response = answer(OrderDetailOut(detail).data, stale)
         response["ETag"] = etag
         return response
-
-
-STORY = OpenApiParameter(
-    "story",
-    OpenApiTypes.BOOL,
-    description="`true`: the order's whole story, the events of every stream (products too) that share "
-    "a correlation id with the order's events, each with `stream_type` and `stream_id`.",
-)
-CORRELATION = OpenApiParameter(
-    "correlation",
-    OpenApiTypes.UUID,
-    description="Only the story of this correlation id (one of the order's); implies `story=true`.",
-)
-_TRUE, _FALSE = {"true", "1"}, {"false", "0"}
-
-
-def story_options(request: Request) -> tuple[bool, UUID | None]:
-    """?story= and ?correlation=, validated (400 unless a boolean and a UUID)."""
-    raw_story = request.query_params.get("story", "false").lower()
-    if raw_story not in _TRUE | _FALSE:
-        raise exceptions.ValidationError({"story": ["Must be true or false."]})
-    raw_correlation = request.query_params.get("correlation")
-    if raw_correlation is None:
-        return raw_story in _TRUE, None
-    try:
-        return True, UUID(raw_correlation)
-    except ValueError:
-        raise exceptions.ValidationError({"correlation": ["Must be a UUID."]}) from None
-
-
-class OrderHistoryView(QueryView):
-    """GET /api/orders/{id}/history/: the order's events from the log, oldest first
-    (?story=true or ?correlation=: across every stream of its story)."""
-
-    @extend_schema(
-        operation_id="order_history",
-        parameters=[MIN_POSITION, STORY, CORRELATION],
-        responses={
-            200: PolymorphicProxySerializer(
-                component_name="HistoryOrStory", serializers=[HistoryOut, StoryOut], resource_type_field_name=None
-            ),
-            **NOT_FOUND,
-            **QUERY_ERRORS,
-        },
-        tags=["queries"],
-    )
-    def get(self, request: Request, order_id: str) -> Response:
-        # The event log is the source here, so min_position is always met: validated, never waited on.
-        min_position(request)
-        story, correlation = story_options(request)
-        key = path_order_id(order_id)
-        if story:
-            entries = order_story(key, correlation)
-            if entries is None:
-                detail = f" with correlation id {correlation}" if correlation else ""
-                raise exceptions.NotFound(f"Order {order_id} has no events{detail}")
-            return Response(StoryOut({"results": entries}).data)
-        events = order_history(key)
-        if not events:
-            raise exceptions.NotFound(f"Order {order_id} does not exist")
-        return Response(HistoryOut({"results": events}).data)
 
 
 class CustomerStatsView(QueryView):

@@ -1,12 +1,20 @@
-"""The `orders` projection: OrderSummary and OrderDetail, folded from one per-order view."""
+"""The `orders` projection: OrderSummary and OrderDetail, folded from one per-order view.
+
+The detail keeps only the latest `timeline_entries` (ORDER_TIMELINE_ENTRIES) timeline
+entries and a count of all of them, so writing an order's row costs the same at its 10th
+event and its 10,000th; the whole story is the history endpoint's, a page at a time.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
+
+from django.conf import settings
 
 from eventlog.store import EventStore, RecordedEvent, event_store
 from orders.events import (
@@ -26,6 +34,9 @@ from readmodels.projections.bulk import upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 
 CENT = Decimal("0.01")
+# The default of ORDER_TIMELINE_ENTRIES. Changing the setting reshapes rows only as their
+# orders move; `rebuild_projections orders` reshapes them all at once.
+TIMELINE_ENTRIES = 50
 SUMMARY_FIELDS = (
     "order_number",
     "customer_id",
@@ -45,6 +56,7 @@ DETAIL_FIELDS = (
     "carrier",
     "cancel_reason",
     "timeline",
+    "timeline_count",
 )
 
 View = dict[str, Any]
@@ -102,8 +114,9 @@ def describe(event: Any, currency: str) -> str:
     return type(event).__name__
 
 
-def fold_order_view(view: View | None, recorded: RecordedEvent) -> View:
-    """The order's view after one more event; a pure function, also used for `as_of`."""
+def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries: int = TIMELINE_ENTRIES) -> View:
+    """The order's view after one more event, with the latest `timeline_entries` timeline
+    entries; a pure function, also used for `as_of`."""
     event = recorded.event
     if view is None:
         if not isinstance(event, OrderCreated):
@@ -119,6 +132,7 @@ def fold_order_view(view: View | None, recorded: RecordedEvent) -> View:
             "carrier": "",
             "cancel_reason": "",
             "timeline": [],
+            "timeline_count": 0,
             "created_at": recorded.recorded_at,
         }
         _with_totals(view, [_line(line.sku, line.quantity, line.unit_price) for line in event.lines])
@@ -145,25 +159,26 @@ def fold_order_view(view: View | None, recorded: RecordedEvent) -> View:
                 view["status"] = "DELIVERED"
             case OrderCancelled(reason=reason):
                 view.update(status="CANCELLED", cancel_reason=reason)
-    view["timeline"] = [
-        *view["timeline"],
-        {
-            "event_type": recorded.event_type,
-            "occurred_at": recorded.recorded_at.isoformat(),
-            "description": describe(event, view["currency"]),
-            "version": recorded.version,
-        },
-    ]
+    entry = {
+        "event_type": recorded.event_type,
+        "occurred_at": recorded.recorded_at.isoformat(),
+        "description": describe(event, view["currency"]),
+        "version": recorded.version,
+    }
+    timeline = [*view["timeline"], entry]
+    # Not timeline[-timeline_entries:]: with 0 that would keep everything.
+    view["timeline"] = timeline[max(0, len(timeline) - timeline_entries) :]
+    view["timeline_count"] += 1
     view["updated_at"] = recorded.recorded_at
     view["version"] = recorded.version
     return view
 
 
-def fold_stream(events: Iterable[RecordedEvent]) -> View | None:
+def fold_stream(events: Iterable[RecordedEvent], timeline_entries: int = TIMELINE_ENTRIES) -> View | None:
     """The view after all of a stream's events (None for no events)."""
     view: View | None = None
     for recorded in events:
-        view = fold_order_view(view, recorded)
+        view = fold_order_view(view, recorded, timeline_entries)
     return view
 
 
@@ -196,6 +211,7 @@ class OrdersProjection(Projection):
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()
+        self.fold = partial(fold_order_view, timeline_entries=int(settings.ORDER_TIMELINE_ENTRIES))
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch into the touched orders' views and upsert both tables."""
@@ -219,7 +235,7 @@ class OrdersProjection(Projection):
         for event in events:
             view = views.get(event.stream_id)
             before = view["version"] if view else 0
-            views[event.stream_id] = advance_stream(view, before, event, fold_order_view, self.store)
+            views[event.stream_id] = advance_stream(view, before, event, self.fold, self.store)
             if event.version > before:
                 changed.add(event.stream_id)
         rows = [row for stream_id in sorted(changed) if (row := views[stream_id])]

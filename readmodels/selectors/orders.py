@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from typing import Any, overload
+from typing import Any, Generic, TypeVar, overload
 from uuid import UUID
 
+from django.conf import settings
 from django.db import router
 from django.db.models import QuerySet, Sum
 from django.utils.dateparse import parse_datetime
@@ -81,7 +82,9 @@ class OrderDetailDTO(OrderSummaryDTO):
     tracking_number: str
     carrier: str
     cancel_reason: str
+    # The latest entries (ORDER_TIMELINE_ENTRIES), oldest first, and how many there are in all.
     timeline: tuple[TimelineEntryDTO, ...]
+    timeline_count: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -95,6 +98,25 @@ class HistoryEntryDTO:
     occurred_at: datetime
     data: dict[str, Any]
     metadata: dict[str, Any]
+
+
+EntryT = TypeVar("EntryT")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Page(Generic[EntryT]):
+    """A bounded run of entries, oldest first, and the cursor (a version or a position)
+    the next page starts after; None on the last page."""
+
+    results: list[EntryT]
+    next_after: int | None
+
+
+def page_of(entries: list[EntryT], limit: int, cursor: Callable[[EntryT], int]) -> Page[EntryT]:
+    """The first `limit` of `entries`, read with one more than that to know if a page follows."""
+    if len(entries) <= limit:
+        return Page(results=entries, next_after=None)
+    return Page(results=entries[:limit], next_after=cursor(entries[limit - 1]))
 
 
 DEFAULT_ORDERING = ("-created_at",)
@@ -189,6 +211,7 @@ def _detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
             )
             for entry in view["timeline"]
         ),
+        timeline_count=view["timeline_count"],
     )
 
 
@@ -201,7 +224,8 @@ def order_detail(order_id: UUID) -> OrderDetailDTO | None:
 def order_as_of(order_id: UUID, at: datetime) -> OrderDetailDTO | None:
     """The order's detail as it was at an instant, rebuilt from the event log (None if it
     did not exist yet)."""
-    view = fold_stream(event_store().read_stream(str(order_id), until=at))
+    # Folded as the projection folds, so the past has the live detail's bounded shape.
+    view = fold_stream(event_store().read_stream(str(order_id), until=at), int(settings.ORDER_TIMELINE_ENTRIES))
     if not view:
         return None
     # Names are the catalog's current ones, as on the live detail (not the name at `at`).
@@ -209,10 +233,15 @@ def order_as_of(order_id: UUID, at: datetime) -> OrderDetailDTO | None:
     return _detail_dto({**view, "lines": name_lines(view["lines"], names)})
 
 
-def order_history(order_id: UUID) -> list[HistoryEntryDTO]:
-    """The order's events from the log, oldest first, each in its event type's current
-    schema (stored older versions are upcast on read, never rewritten)."""
-    return [HistoryEntryDTO(**history_fields(event)) for event in event_store().read_stream(str(order_id))]
+def order_history(order_id: UUID, *, after_version: int = 0, limit: int) -> Page[HistoryEntryDTO] | None:
+    """Up to `limit` of the order's events after `after_version`, oldest first, each in its
+    event type's current schema (stored older versions are upcast on read, never
+    rewritten); None if the order has no events."""
+    store, stream_id = event_store(), str(order_id)
+    events = store.read_stream(stream_id, after_version=after_version, limit=limit + 1)
+    if not events and (after_version == 0 or not store.stream_version(stream_id)):
+        return None
+    return page_of([HistoryEntryDTO(**history_fields(event)) for event in events], limit, lambda entry: entry.version)
 
 
 def history_fields(event: Any) -> dict[str, Any]:

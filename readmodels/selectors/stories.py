@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from eventlog.models import CORRELATION, StoredEvent
-from readmodels.selectors.orders import HistoryEntryDTO, history_fields
+from readmodels.selectors.orders import HistoryEntryDTO, Page, history_fields, page_of
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -28,9 +28,12 @@ def order_correlations(order_id: UUID) -> set[str]:
     return {value for value in rows.values_list("correlation", flat=True) if value}
 
 
-def order_story(order_id: UUID, correlation: UUID | None = None) -> list[StoryEntryDTO] | None:
-    """Every event, of any stream, sharing a correlation id with the order (only `correlation`
-    if given), by position; None if the order has no events (or none with that id)."""
+def order_story(
+    order_id: UUID, correlation: UUID | None = None, *, after_position: int = 0, limit: int
+) -> Page[StoryEntryDTO] | None:
+    """Up to `limit` events after `after_position`, of any stream, sharing a correlation id
+    with the order (only `correlation` if given), by position; None if the order has no
+    events (or none with that id)."""
     correlations = order_correlations(order_id)
     if correlation is not None:
         correlations &= {str(correlation)}
@@ -38,7 +41,10 @@ def order_story(order_id: UUID, correlation: UUID | None = None) -> list[StoryEn
         return None
     rows = (
         StoredEvent.objects.alias(correlation=CORRELATION)
-        .filter(correlation__in=sorted(correlations))
-        .order_by("position")
+        .filter(correlation__in=sorted(correlations), position__gt=after_position)
+        .order_by("position")[: limit + 1]
     )
-    return [StoryEntryDTO(**history_fields(row), stream_type=row.stream_type, stream_id=row.stream_id) for row in rows]
+    entries = [
+        StoryEntryDTO(**history_fields(row), stream_type=row.stream_type, stream_id=row.stream_id) for row in rows
+    ]
+    return page_of(entries, limit, lambda entry: entry.position)

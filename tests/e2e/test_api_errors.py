@@ -106,6 +106,22 @@ def test_business_rules_are_422(admin_client_api: APIClient, place: Callable[...
     assert "total" in body["detail"]
 
 
+def test_item_changes_past_the_events_limit_are_422_and_the_order_can_still_be_confirmed(
+    admin_client_api: APIClient, place: Callable[..., Any], settings: Any
+) -> None:
+    settings.MAX_EVENTS_PER_ORDER = 8  # creation, two item changes, five lifecycle events
+    order = place()["order_id"]
+    line = {"sku": "SKU-2", "quantity": 1, "unit_price": "1.00"}
+    for _ in range(2):
+        assert admin_client_api.post(f"/api/orders/{order}/items/", line, format="json").status_code == 200
+    body = problem(admin_client_api.post(f"/api/orders/{order}/items/", line, format="json"), 422)
+    assert "at most 8 events" in body["detail"]
+    problem(admin_client_api.delete(f"/api/orders/{order}/items/SKU-2/"), 422)
+    assert StoredEvent.objects.filter(stream_id=order).count() == 3
+    confirmed = admin_client_api.post(f"/api/orders/{order}/confirm/")
+    assert (confirmed.status_code, confirmed.json()["version"]) == (200, 4)
+
+
 def test_bad_headers_and_parameters_are_400(admin_client_api: APIClient, place: Callable[..., Any]) -> None:
     order = place()["order_id"]
     problem(admin_client_api.post(f"/api/orders/{order}/confirm/", headers={"If-Match": "banana"}), 400)

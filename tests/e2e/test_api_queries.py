@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -16,9 +17,11 @@ from rest_framework.test import APIClient
 from eventlog.models import StoredEvent
 from readmodels.api import views
 from readmodels.projector import all_partitions
+from readmodels.rebuild import rebuild_by_name
 from readmodels.running import run_partition
 from readmodels.status import wait_until_applied
 from tests.e2e.conftest import ORDER_BODY
+from tests.integration.workload import churn
 
 # Real commits (on_commit projections run), projections in-process, throttles in a private cache.
 pytestmark = [
@@ -82,6 +85,23 @@ def test_detail_has_lines_timeline_and_an_etag(
     assert not_modified.status_code == 304
 
 
+def test_the_detail_keeps_the_latest_timeline_entries_live_rebuilt_and_as_of(
+    admin_client_api: APIClient, place: Callable[..., Any], settings: Any
+) -> None:
+    settings.ORDER_TIMELINE_ENTRIES = 3
+    order = place()["order_id"]
+    churn(UUID(order), 3)
+    admin_client_api.post(f"/api/orders/{order}/confirm/")
+    detail = admin_client_api.get(f"/api/orders/{order}/").json()
+    assert [entry["version"] for entry in detail["timeline"]] == [6, 7, 8]
+    assert detail["timeline"][-1]["event_type"] == "OrderConfirmed"
+    assert detail["timeline_count"] == 8
+    now = admin_client_api.get(f"/api/orders/{order}/", {"as_of": datetime.now(UTC).isoformat()}).json()
+    assert (now["timeline"], now["timeline_count"]) == (detail["timeline"], 8)
+    rebuild_by_name(["orders"])
+    assert admin_client_api.get(f"/api/orders/{order}/").json() == detail
+
+
 def test_detail_is_404_until_projected_and_stale_is_flagged(admin_client_api: APIClient, settings: Any) -> None:
     settings.PROJECTIONS_INLINE = False
     settings.EVENT_SUBSCRIBERS = []  # nothing projects: the read side lags behind
@@ -107,11 +127,63 @@ def test_min_position_waits_for_the_write(admin_client_api: APIClient, place: Ca
 def test_history_lists_the_events_from_the_log(admin_client_api: APIClient, place: Callable[..., Any]) -> None:
     order = place()["order_id"]
     admin_client_api.post(f"/api/orders/{order}/cancel/", {"reason": "r"}, format="json")
-    results = admin_client_api.get(f"/api/orders/{order}/history/").json()["results"]
+    history = admin_client_api.get(f"/api/orders/{order}/history/").json()
+    assert set(history) == {"results", "next"}
+    assert history["next"] is None
+    results = history["results"]
     assert [(e["event_type"], e["version"]) for e in results] == [("OrderCreated", 1), ("OrderCancelled", 2)]
     assert set(results[0]) == {"event_id", "event_type", "version", "position", "occurred_at", "data", "metadata"}
     assert results[1]["data"]["reason"] == "r"
     assert results[1]["metadata"]["user"] == "boss"
+
+
+def history_pages(client: APIClient, url: str) -> list[dict[str, Any]]:
+    """Every page from `url` on, following `next` to the last page."""
+    pages = []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        pages.append(response.json())
+        url = pages[-1]["next"]
+    return pages
+
+
+def test_history_is_paged_and_next_links_the_rest(admin_client_api: APIClient, place: Callable[..., Any]) -> None:
+    order = place()["order_id"]
+    churn(UUID(order), 50)  # 101 events
+    first = admin_client_api.get(f"/api/orders/{order}/history/").json()
+    assert [entry["version"] for entry in first["results"]] == list(range(1, 101))
+    assert first["next"] == f"http://testserver/api/orders/{order}/history/?after_version=100"
+    assert [entry["version"] for entry in admin_client_api.get(first["next"]).json()["results"]] == [101]
+    pages = history_pages(admin_client_api, f"/api/orders/{order}/history/?limit=40&min_position=1")
+    assert [len(page["results"]) for page in pages] == [40, 40, 21]
+    assert "limit=40" in pages[0]["next"]
+    assert "min_position=1" in pages[0]["next"]
+    assert [entry["version"] for page in pages for entry in page["results"]] == list(range(1, 102))
+    past_the_end = admin_client_api.get(f"/api/orders/{order}/history/?after_version=500").json()
+    assert past_the_end == {"results": [], "next": None}
+
+
+def test_history_paging_parameters_are_validated(admin_client_api: APIClient, place: Callable[..., Any]) -> None:
+    path = f"/api/orders/{place()['order_id']}/history/"
+    for query, field in (
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("limit=%C2%B2", "limit"),
+        ("after_version=-1", "after_version"),
+        ("after_version=2147483648", "after_version"),
+        ("after_position=3", "after_position"),
+        ("story=true&after_version=3", "after_version"),
+        ("story=true&after_position=9223372036854775808", "after_position"),
+    ):
+        response = admin_client_api.get(f"{path}?{query}")
+        assert response.status_code == 400, query
+        assert response["Content-Type"] == "application/problem+json"
+        assert list(response.json()["errors"]) == [field], query
+    assert admin_client_api.get(f"{path}?limit=1000&after_version=2147483647").json()["results"] == []
+    unknown = "/api/orders/00000000-0000-0000-0000-000000000000/history/?after_version=3"
+    assert admin_client_api.get(unknown).status_code == 404
 
 
 def test_as_of_rebuilds_the_order_at_an_instant(

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from eventlog.models import StoredEvent
 from tests.e2e.conftest import ORDER_BODY
 from tests.e2e.test_api_errors import problem
+from tests.e2e.test_api_queries import history_pages
 
 pytestmark = [
     pytest.mark.postgres,
@@ -69,6 +70,22 @@ def test_the_story_follows_the_order_into_the_product_streams(admin_client_api: 
 
     one = admin_client_api.get(f"/api/orders/{order_id}/history/?correlation={CONFIRMATION}").json()["results"]
     assert [entry["event_type"] for entry in one] == ["OrderConfirmed", "StockReserved", "OrderStockReserved"]
+
+
+def test_the_story_is_paged_by_position(admin_client_api: APIClient) -> None:
+    order_id = confirmed_order_of_a_stocked_product(admin_client_api)
+    whole = admin_client_api.get(f"/api/orders/{order_id}/history/?story=true").json()
+    assert whole["next"] is None
+    pages = history_pages(admin_client_api, f"/api/orders/{order_id}/history/?story=true&limit=3")
+    assert [len(page["results"]) for page in pages] == [3, 1]
+    assert f"after_position={whole['results'][2]['position']}" in pages[0]["next"]
+    assert [entry for page in pages for entry in page["results"]] == whole["results"]
+    correlated = history_pages(admin_client_api, f"/api/orders/{order_id}/history/?correlation={CONFIRMATION}&limit=2")
+    assert [entry["event_type"] for page in correlated for entry in page["results"]] == [
+        "OrderConfirmed",
+        "StockReserved",
+        "OrderStockReserved",
+    ]
 
 
 def test_story_parameters_are_validated(admin_client_api: APIClient) -> None:

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connections
+from rest_framework.test import APIClient
 
+from eventlog.models import StoredEvent
 from eventlog.store import EventStore, RecordedEvent
 from orders.bus import handle
-from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem
-from readmodels.models import DeadLetter, OrderSummary
+from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder
+from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, DeadLetter, OrderSummary
 from readmodels.projections import all_projections
 from readmodels.projections.orders import OrdersProjection
+from readmodels.projections.sales import SalesProjection
 from readmodels.projector import Projector, all_partitions, read_database
 from readmodels.rebuild import rebuild_by_name
 from tests.integration.conftest import read_models
@@ -169,3 +174,80 @@ def test_rebuild_equals_live_and_readers_never_see_a_half_built_table(settings: 
     assert seen
     assert min(seen) == total  # the old rows stayed visible until the new ones replaced them
     assert read_models() == live
+
+
+LARGEST_TOTAL = Decimal("999999999999.99")  # the largest total an order may have (orders/domain.py)
+
+
+def paid_order(customer: str, unit_price: Decimal) -> UUID:
+    """Place, confirm and pay a one-line order of `unit_price`."""
+    command = CreateOrder(
+        customer_id=customer, currency="EUR", items=(LineItem(sku="BIG", quantity=1, unit_price=unit_price),)
+    )
+    handle(command)
+    handle(ConfirmOrder(order_id=command.order_id))
+    handle(PayOrder(order_id=command.order_id, payment_id=f"pay-{command.order_id}", amount=unit_price))
+    return command.order_id
+
+
+def revenue_by_day() -> dict[date, Decimal]:
+    """Each day's revenue, summed from the OrderPaid events in the log (well within 28 digits)."""
+    rows = StoredEvent.objects.filter(event_type="OrderPaid").values_list("recorded_at", "data")
+    days: dict[date, Decimal] = {}
+    for recorded_at, data in rows:
+        days[recorded_at.date()] = days.get(recorded_at.date(), Decimal("0")) + Decimal(data["amount"])
+    return days
+
+
+def test_the_largest_accepted_orders_never_overflow_the_shared_sums(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+    whales = 101
+    for _ in range(whales):
+        paid_order("whale", LARGEST_TOTAL)
+    paid_order("minnow", Decimal("10.00"))
+
+    assert not DeadLetter.objects.exists()
+    daily = {row.day: row for row in DailySales.objects.filter(currency="EUR")}
+    assert {day: row.revenue for day, row in daily.items()} == revenue_by_day()
+    assert sum(row.orders_paid for row in daily.values()) == whales + 1
+    assert sum(row.revenue for row in daily.values()) == whales * LARGEST_TOTAL + Decimal("10.00")
+    lifetime = dict(CustomerLifetimeValue.objects.values_list("customer_id", "amount"))
+    assert lifetime == {"whale": whales * LARGEST_TOTAL, "minnow": Decimal("10.00")}
+    client = APIClient()
+    client.force_authenticate(User.objects.create_user("reader"))
+    stats = client.get("/api/customers/whale/stats/")
+    assert stats.status_code == 200, stats.content
+    assert stats.json()["lifetime_value"] == {"EUR": "100999999999998.99"}
+
+
+class PoisonedSales(SalesProjection):
+    """The sales projection with a bug that fires on one order's stream."""
+
+    def __init__(self, poisoned: str) -> None:
+        super().__init__()
+        self.poisoned = poisoned
+
+    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
+        if any(event.stream_id == self.poisoned for event in events):
+            raise RuntimeError("sales bug")
+        super().apply(events, using)
+
+
+def test_one_poisoned_order_never_stops_other_customers_figures(manual: None) -> None:
+    sick = paid_order("c-sick", Decimal("7.00"))
+    healthy = [paid_order(f"c-{n}", Decimal("3.00")) for n in range(3)]
+    projector = Projector(PoisonedSales(str(sick)))
+    catch_up(projector)
+    assert {status for _, status, _ in letters(sick)} == {"retrying", "held"}
+    stats = dict(CustomerOrderStats.objects.values_list("customer_id", "orders_count"))
+    assert stats == {"c-0": 1, "c-1": 1, "c-2": 1}
+    assert dict(CustomerLifetimeValue.objects.values_list("customer_id", "amount")) == {
+        f"c-{n}": Decimal("3.00") for n in range(3)
+    }
+    # The day's shared row has the healthy orders, and keeps moving after the poison.
+    assert sum(DailySales.objects.values_list("revenue", flat=True)) == Decimal("9.00")
+    later = paid_order("c-late", Decimal("5.00"))
+    catch_up(projector)
+    assert sum(DailySales.objects.values_list("orders_paid", flat=True)) == len(healthy) + 1
+    assert CustomerLifetimeValue.objects.get(customer_id="c-late").amount == Decimal("5.00")
+    assert letters(later) == []

@@ -18,6 +18,7 @@ from orders.commands import (
     RemoveOrderItem,
     ShipOrder,
 )
+from orders.unit_of_work import DjangoUnitOfWork
 
 
 def price(rng: random.Random) -> Decimal:
@@ -71,3 +72,13 @@ def drive_orders(count: int, seed: int = 1) -> list[UUID]:
         advance(order_id, total, rng)
         ids.append(order_id)
     return ids
+
+
+def churn(order_id: UUID, pairs: int) -> None:
+    """Add and remove one item `pairs` times, in one unit of work: a long stream, fast."""
+    with DjangoUnitOfWork() as uow:
+        order = uow.orders.get(order_id)
+        for _ in range(pairs):
+            order.add_item("CHURN", 1, Decimal("1.00"))
+            order.remove_item("CHURN")
+        uow.commit()

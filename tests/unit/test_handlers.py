@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 import pytest
 
+from inventory.commands import RegisterProduct
 from orders.bus import MessageBus
-from orders.commands import AddOrderItem, RemoveOrderItem
+from orders.checks import events_per_order_leave_room_for_the_lifecycle
+from orders.commands import AddOrderItem, LineItem, MarkStockReserved, RemoveOrderItem
 from orders.errors import (
+    BusinessRuleViolated,
     ConcurrencyConflict,
     IdempotencyKeyReused,
     InvalidTransition,
@@ -159,3 +163,50 @@ def test_the_bus_gives_up_after_its_attempts(log: FakeLog) -> None:
     bus = MessageBus(uow_factory=lambda: RacingUnitOfWork(log, [10]), max_attempts=2)
     with pytest.raises(ConcurrencyConflict, match="after 2 attempts"):
         bus.handle(AddOrderItem(order_id=create.order_id, sku="Y", quantity=1, unit_price=Decimal("1.00")))
+
+
+def test_item_changes_stop_where_the_longest_lifecycle_still_fits(log: FakeLog) -> None:
+    bus = MessageBus(uow_factory=lambda: FakeUnitOfWork(log, max_events_per_order=10))
+    bus.handle(RegisterProduct(sku="SKU-T", name="Tracked", price=Decimal("5.00")))
+    lines = tuple(LineItem(sku=sku, quantity=1, unit_price=Decimal("5.00")) for sku in ("SKU-T", "SKU-U"))
+    create = CreateOrderFactory(items=lines)
+    order_id = create.order_id
+    bus.handle(create)
+    for _ in range(2):  # versions 2 to 5: ten events less the five the lifecycle may need
+        bus.handle(AddOrderItem(order_id=order_id, sku="X", quantity=1, unit_price=Decimal("1.00")))
+        bus.handle(RemoveOrderItem(order_id=order_id, sku="X"))
+    published = len(log.published)
+    for change in (
+        AddOrderItem(order_id=order_id, sku="X", quantity=1, unit_price=Decimal("1.00")),
+        RemoveOrderItem(order_id=order_id, sku="SKU-U"),
+    ):
+        with pytest.raises(BusinessRuleViolated, match="all the item changes it may have"):
+            bus.handle(change)
+    assert len(log.streams[str(order_id)]) == 5
+    assert len(log.published) == published
+    results = [
+        bus.handle(ConfirmOrderFactory(order_id=order_id)),
+        bus.handle(MarkStockReserved(order_id=order_id)),
+        bus.handle(PayOrderFactory(order_id=order_id, amount=Decimal("10.00"))),
+        bus.handle(ShipOrderFactory(order_id=order_id)),
+        bus.handle(DeliverOrderFactory(order_id=order_id)),
+    ]
+    assert [result.version for result in results] == [6, 7, 8, 9, 10]
+
+
+def test_a_cancel_fits_once_item_changes_are_used_up(log: FakeLog) -> None:
+    bus = MessageBus(uow_factory=lambda: FakeUnitOfWork(log, max_events_per_order=6))
+    create = CreateOrderFactory()
+    bus.handle(create)
+    with pytest.raises(BusinessRuleViolated):
+        bus.handle(AddOrderItem(order_id=create.order_id, sku="X", quantity=1, unit_price=Decimal("1.00")))
+    assert bus.handle(CancelOrderFactory(order_id=create.order_id)).version == 2
+
+
+@pytest.mark.parametrize(("limit", "errors"), [(6, 0), (1000, 0), (5, 1), (0, 1)])
+def test_a_limit_without_room_for_the_lifecycle_is_a_configuration_error(
+    settings: Any, limit: int, errors: int
+) -> None:
+    settings.MAX_EVENTS_PER_ORDER = limit
+    found = events_per_order_leave_room_for_the_lifecycle(None)
+    assert [error.id for error in found] == ["orders.E001"] * errors

@@ -64,6 +64,27 @@ def test_order_view_folds_the_whole_story() -> None:
     assert [entry["description"] for entry in view["timeline"]][3] == "Paid 29.97 EUR (payment p-1)"
 
 
+def test_the_timeline_keeps_its_latest_entries_and_counts_them_all() -> None:
+    order_id = uuid4()
+    created = story(order_id)[0]
+    events = [created] + [
+        recorded(OrderItemAdded(order_id=order_id, sku="A", quantity=1, unit_price=Decimal("9.99")), version)
+        for version in range(2, 10_001)
+    ]
+    view = None
+    sizes = []
+    for event in events:
+        view = fold_order_view(view, event, timeline_entries=50)
+        sizes.append(len(view["timeline"]))
+    assert view is not None
+    assert [entry["version"] for entry in view["timeline"]] == list(range(9951, 10_001))
+    assert view["timeline_count"] == 10_000
+    # What each write carries stops growing at the bound: event 50 and event 10,000 alike.
+    assert sizes[49:] == [50] * (10_000 - 49)
+    assert fold_stream(events, timeline_entries=50) == view
+    assert fold_stream(events[:3], timeline_entries=0)["timeline"] == []  # type: ignore[index]
+
+
 def test_a_duplicate_event_is_skipped() -> None:
     events = story(uuid4())
     store = FakeStore(events)

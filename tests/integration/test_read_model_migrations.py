@@ -1,0 +1,64 @@
+"""Read-model migrations on PostgreSQL: rows projected before a migration come out of it as
+the new code would have written them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from django.db import connections
+from django.db.migrations.executor import MigrationExecutor
+
+from readmodels.models import OrderDetail
+from readmodels.projector import read_database
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+BEFORE_COUNT = ("readmodels", "0005_wide_running_sums")
+
+
+def migrate(target: list[tuple[str, str]] | None = None) -> Any:
+    """Migrate the read database to `target` (every app's latest if None); the apps at it."""
+    executor = MigrationExecutor(connections[read_database()])
+    targets = target or executor.loader.graph.leaf_nodes()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def detail_row(model: Any, events: int) -> Any:
+    """An OrderDetail row as the previous release wrote it: a timeline of every event."""
+    now = datetime.now(UTC)
+    timeline = [
+        {"event_type": "OrderItemAdded", "occurred_at": now.isoformat(), "description": "Added", "version": version}
+        for version in range(1, events + 1)
+    ]
+    order_id = uuid4()
+    return model.objects.using(read_database()).create(
+        order_id=order_id,
+        order_number=f"ORD-{order_id.hex[:7]}",
+        customer_id="c-1",
+        status="PENDING",
+        item_count=1,
+        total_amount="1.00",
+        currency="EUR",
+        lines=[],
+        timeline=timeline,
+        created_at=now,
+        updated_at=now,
+        version=events,
+    )
+
+
+def test_timelines_are_counted_and_trimmed_to_the_latest_entries(settings: Any) -> None:
+    settings.ORDER_TIMELINE_ENTRIES = 50
+    old = migrate([BEFORE_COUNT]).get_model("readmodels", "OrderDetail")
+    try:
+        long, short = detail_row(old, 120), detail_row(old, 7)
+    finally:
+        migrate()
+    long_now = OrderDetail.objects.get(order_id=long.order_id)
+    assert long_now.timeline_count == 120
+    assert [entry["version"] for entry in long_now.timeline] == list(range(71, 121))
+    short_now = OrderDetail.objects.get(order_id=short.order_id)
+    assert (short_now.timeline_count, short_now.timeline) == (7, short.timeline)
