@@ -3,6 +3,7 @@ SQLite and projections in-process after commit."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,7 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -53,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes requires: turns a lockout flagged during the view into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -178,7 +182,7 @@ ORDER_TIMELINE_ENTRIES = env.int("ORDER_TIMELINE_ENTRIES", default=50)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -197,7 +201,12 @@ REST_FRAMEWORK = {
         "commands": env("THROTTLE_COMMANDS", default="6000/min"),
         "queries": env("THROTTLE_QUERIES", default="12000/min"),
         "auth": env("THROTTLE_AUTH", default="60/min"),
+        "auth_username": env("THROTTLE_AUTH_USERNAME", default="10/min"),
     },
+    # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts only
+    # REMOTE_ADDR. Throttles and lockouts key on the address this yields (never a header a
+    # client could rotate).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Order back office API",
@@ -208,6 +217,32 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+# Authentication (issue 10): expiring, revocable tokens (django-rest-knox) and lockout after
+# repeated failures (django-axes, database handler: a login needs only PostgreSQL).
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.float("TOKEN_TTL_HOURS", default=10.0)),
+    "AUTH_HEADER_PREFIX": "Token",  # the contract's scheme: `Authorization: Token <token>`
+}
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15.0))
+# Username and address together: a source is stopped guessing one account, while nobody can
+# lock an account's owner out from elsewhere by failing on purpose. Spraying many usernames
+# from one address is bounded by the per-address throttle, guessing one account from many
+# addresses by the per-username throttle (docs/api.md, Auth).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# No access log of successful logins: axes keys it by session, and a token login has none (axes
+# would create one and answer the API client with a session cookie). Failures and lockouts are
+# still recorded (AccessAttempt) and logged; user.last_login keeps each user's latest sign-in.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_CLIENT_IP_CALLABLE = "orders.api.throttles.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+
 READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
 # How many ?min_position= waits one user may have in progress at once; more answer at once.
 READ_YOUR_WRITES_WAITS_PER_USER = env.int("READ_YOUR_WRITES_WAITS_PER_USER", default=2)
@@ -219,9 +254,16 @@ RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 
 # Shared between web and workers when Redis is there (rebuild progress, throttling).
 CACHE_URL = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Bounded socket waits: an unreachable Redis costs a request at most this, and the
+# throttles then skip the cache for THROTTLE_CACHE_COOLDOWN_SECONDS (orders/api/throttles.py).
+REDIS_CACHE_OPTIONS: dict[str, float] = {
+    "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT_SECONDS", default=0.5),
+    "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.5),
+}
+CACHES: dict[str, dict[str, object]] = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": CACHE_URL, "OPTIONS": REDIS_CACHE_OPTIONS}}
+THROTTLE_CACHE_COOLDOWN_SECONDS = env.float("THROTTLE_CACHE_COOLDOWN_SECONDS", default=5.0)
 # At most one waiting doorbell per partition (readmodels/doorbell.py); needs the shared cache.
 DOORBELL_COALESCING = env.bool("DOORBELL_COALESCING", default=bool(CACHE_URL))
 DOORBELL_PENDING_SECONDS = env.float("DOORBELL_PENDING_SECONDS", default=10.0)

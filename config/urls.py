@@ -1,20 +1,13 @@
-"""URL wiring: the admin, the API (commands from orders/, queries from readmodels/), its schema."""
-
-from typing import Any
+"""URL wiring: the admin, the API (tokens from accounts/, commands from orders/, queries from
+readmodels/), its schema."""
 
 from django.contrib import admin
 from django.urls import path
-from drf_spectacular.utils import extend_schema, inline_serializer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework import serializers
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
+from accounts import api as accounts
 from inventory.api import views as product_commands
 from orders.api import views as commands
-from orders.api.serializers import problem_responses
 from readmodels.admin.projections import dashboard_view, projection_status_view
 from readmodels.api import history as history_queries
 from readmodels.api import products as product_queries
@@ -27,32 +20,6 @@ class OrderCollectionView(commands.CreateOrderView, queries.OrderListView):
 
 class ProductCollectionView(product_commands.RegisterProductView, product_queries.ProductListView):
     """/api/products/: GET lists product stock (read side), POST registers a product (write side)."""
-
-
-class TokenView(ObtainAuthToken):
-    """POST /api/auth/token/ {"username", "password"} -> {"token"}."""
-
-    # ObtainAuthToken has no throttle of its own; guessing passwords is what "auth" limits.
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
-
-    @extend_schema(
-        operation_id="obtain_token",
-        tags=["auth"],
-        auth=[],
-        responses={
-            200: inline_serializer("TokenOut", {"token": serializers.CharField()}),
-            **problem_responses(
-                {
-                    400: "Wrong username or password",
-                    415: "The body is not JSON, form data or a well-formed multipart body",
-                    429: "Too many attempts",
-                }
-            ),
-        },
-    )
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().post(request, *args, **kwargs)
 
 
 ORDER = "api/orders/<str:order_id>/"
@@ -68,7 +35,9 @@ urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/projections/", admin.site.admin_view(projection_status_view), name="admin-projections"),
     path("admin/", admin.site.urls),
-    path("api/auth/token/", TokenView.as_view(), name="api-token"),
+    path("api/auth/token/", accounts.TokenView.as_view(), name="api-token"),
+    path("api/auth/logout/", accounts.RevokeTokenView.as_view(), name="api-logout"),
+    path("api/auth/logout-all/", accounts.RevokeAllTokensView.as_view(), name="api-logout-all"),
     path("api/orders/", OrderCollectionView.as_view(), name="orders"),
     path(ORDER, queries.OrderDetailView.as_view(), name="order-detail"),
     path(ORDER + "history/", history_queries.OrderHistoryView.as_view(), name="order-history"),

@@ -1,4 +1,4 @@
-"""factory-boy factories for commands, and recorded events for the projections' unit tests."""
+"""factory-boy factories for commands and users, and recorded events for the projections' unit tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from uuid import uuid4
 
 import factory
+from django.contrib.auth.models import Permission, User
+from knox.models import AuthToken
 
 from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
@@ -106,3 +108,36 @@ def recorded_event(
         data=data,
         event=event,
     )
+
+
+PASSWORD = "pw"
+
+
+def _grant(user: User, create: bool, names: list[str] | None, **kwargs: Any) -> None:
+    for name in names or ():
+        app_label, codename = name.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A user who signs in with PASSWORD; `permissions` lists "app_label.codename" names."""
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user-{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+    permissions = factory.PostGeneration(_grant)
+
+
+class SuperuserFactory(UserFactory):
+    is_staff = True
+    is_superuser = True
+
+
+def token_for(user: User) -> str:
+    """A new API token for `user`, as POST /api/auth/token/ would issue it."""
+    _, token = AuthToken.objects.create(user=user)
+    return str(token)

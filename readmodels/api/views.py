@@ -17,10 +17,10 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from orders.api.serializers import problem_responses
+from orders.api.throttles import ScopedThrottle
 from readmodels.api.filters import ORDERING_FIELDS, OrderSummaryFilter, utc
 from readmodels.api.serializers import CustomerStatsOut, OrderDetailOut, OrderPageOut, OrderSummaryOut
 from readmodels.selectors.customers import customer_stats
@@ -112,7 +112,7 @@ class QueryView(APIView):
     """Base of the query endpoints: a signed-in user, the `queries` rate."""
 
     permission_classes = [IsAuthenticated]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ScopedThrottle]
     throttle_scope = "queries"
 
 

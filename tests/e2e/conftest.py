@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
-from rest_framework.authtoken.models import Token
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
+
+from tests.factories import SuperuserFactory, UserFactory, token_for
 
 ORDER_BODY = {
     "customer_id": "c-42",
@@ -34,8 +35,7 @@ def private_cache(settings: Any, request: pytest.FixtureRequest) -> None:
 
 def _client(user: User) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
     return client
 
 
@@ -44,14 +44,9 @@ def make_client(db: None) -> Callable[..., APIClient]:
     """A token-authenticated client for a new user with the given permissions."""
 
     def make(*codenames: str, superuser: bool = False, username: str | None = None) -> APIClient:
-        name = username or f"user-{User.objects.count() + 1}"
-        user = (
-            User.objects.create_superuser(name, f"{name}@example.com", "pw")
-            if superuser
-            else User.objects.create_user(name, password="pw")
-        )
-        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="orders", codename__in=codenames))
-        return _client(user)
+        factory = SuperuserFactory if superuser else UserFactory
+        names = {"username": username} if username else {}
+        return _client(factory(**names, permissions=[f"orders.{codename}" for codename in codenames]))
 
     return make
 

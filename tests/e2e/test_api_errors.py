@@ -210,7 +210,7 @@ def test_values_that_cannot_reach_the_database_are_client_errors(admin_client_ap
 def test_guessing_passwords_is_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
     from rest_framework.throttling import SimpleRateThrottle
 
-    rates = {"queries": "9/min", "commands": "9/min", "auth": "2/min"}
+    rates = {"queries": "9/min", "commands": "9/min", "auth": "2/min", "auth_username": "9/min"}
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
     client = APIClient()
     wrong = {"username": "ann", "password": "wrong"}

@@ -8,11 +8,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from django.contrib.auth.models import User
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -22,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from config.wsgi import application
+from tests.factories import SuperuserFactory, token_for
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
@@ -38,9 +37,7 @@ def _keep_the_test_connection() -> Iterator[None]:
 
 @pytest.fixture
 def token(db: None) -> str:
-    user = User.objects.create_superuser("fuzzer", "fuzzer@example.com", "pw")
-    key: str = Token.objects.create(user=user).key
-    return key
+    return token_for(SuperuserFactory(username="fuzzer"))
 
 
 @pytest.mark.postgres
