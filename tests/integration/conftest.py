@@ -94,10 +94,12 @@ class Service:
 
 
 def celery(kind: str, tmp: Path, **env: str) -> Service:
-    """A `celery worker` or `celery beat` process for this session's queue."""
+    """A `celery worker` or `celery beat` process for this session's queue (or the
+    CELERY_TASK_DEFAULT_QUEUE given in `env`)."""
     binary = str(Path(sys.executable).with_name("celery"))
     if kind == "worker":
-        args = [binary, "-A", "config", "worker", "-Q", QUEUE, "--concurrency=2", "--without-gossip"]
+        queue = env.get("CELERY_TASK_DEFAULT_QUEUE", QUEUE)
+        args = [binary, "-A", "config", "worker", "-Q", queue, "--concurrency=2", "--without-gossip"]
         args += ["--without-mingle", "--without-heartbeat", "--loglevel=INFO"]
         ready = "ready."
     else:

@@ -8,6 +8,7 @@ or its database URL on a closed port. The machine's services are never stopped.
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,14 @@ def test_with_redis_unreachable_commands_commit_and_the_read_side_catches_up_whe
     host, port, database = redis_address()
     with TcpProxy(host, port) as redis:
         redis_url = redis.url("redis", database)
+        # A queue of this test's own: its doorbell marks and tasks never reach other tests.
+        services = {
+            "CELERY_BROKER_URL": redis_url,
+            "CACHE_URL": redis_url,
+            "CELERY_TASK_DEFAULT_QUEUE": f"outage-{uuid.uuid4().hex[:8]}",
+        }
         redis.cut()  # cache, throttles, doorbell marks and broker: all unreachable
-        server = web(tmp_path, CELERY_BROKER_URL=redis_url, CACHE_URL=redis_url)
+        server = web(tmp_path, **services)
         running.append(server)
         server.start()
         base: str = server.url  # type: ignore[attr-defined]
@@ -94,9 +101,7 @@ def test_with_redis_unreachable_commands_commit_and_the_read_side_catches_up_whe
         # Redis returns: a worker and beat (through the same proxy) bring the read side up to date.
         redis.restore()
         for kind in ("worker", "beat"):
-            service = celery(
-                kind, tmp_path, CELERY_BROKER_URL=redis_url, CACHE_URL=redis_url, CATCH_UP_INTERVAL_SECONDS="0.5"
-            )
+            service = celery(kind, tmp_path, **services, CATCH_UP_INTERVAL_SECONDS="0.5")
             running.append(service)
             service.start()
 
@@ -105,6 +110,10 @@ def test_with_redis_unreachable_commands_commit_and_the_read_side_catches_up_whe
             return detail.status_code == 200 and detail.json()["status"] == "CONFIRMED"
 
         eventually(projected, timeout=60, message="the read side to catch up", log=running[-2].log)
+        # Stopped while Redis is still reachable: a worker cut off from it cannot hand back the
+        # tasks it holds (they would wait out the visibility timeout).
+        for service in reversed(running):
+            service.stop()
 
 
 def test_with_postgresql_unreachable_the_api_answers_503_with_retry_after(
