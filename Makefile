@@ -3,71 +3,93 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+# Two stamps: running needs requirements.txt only; tests, lint and benchmarks the dev tools too.
+APP_STAMP := $(VENV)/.installed-app-$(shell sha1sum requirements.txt | cut -c1-12)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 PORT ?= 8000
 # Tests and benchmarks run the production settings (DEBUG off) with a throwaway secret, over
 # plain HTTP: TLS belongs to the proxy in front, which the test client and servers do not have.
 THROWAWAY_SECRET := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
-typecheck pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime bench bench-peer bench-http: export SECRET_KEY ?= $(THROWAWAY_SECRET)
-pytest test-embedded test-rabbitmq test-two-databases check-runtime bench bench-peer bench-http: export HTTPS ?= false
+lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime bench bench-peer bench-http: export SECRET_KEY ?= $(THROWAWAY_SECRET)
+lint test-unit pytest test-embedded test-rabbitmq test-two-databases check-runtime bench bench-peer bench-http: export HTTPS ?= false
+# The benchmarks' app is installed only for them (config/settings.py).
+bench bench-peer bench-http: export BENCH = 1
 # The test suite proves guarantees on the real services; these are the machine's defaults.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: bench browser-deps install run migrate seed test lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http clean
+.PHONY: help bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http clean
 
-install: $(STAMP)
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | expand -t 22
 
-# The stamp's name is the requirements' hash, so only a change of their content reinstalls (a fresh
+install: $(DEV_STAMP) ## Install the runtime and dev requirements into .venv
+install-app: $(APP_STAMP) ## Install the runtime requirements only into .venv
+
+# A stamp's name is the requirements' hash, so only a change of their content reinstalls (a fresh
 # checkout's newer mtimes must not reinstall into a virtualenv that already has them).
-$(STAMP):
+define install_requirements # (requirements file, stamp kind)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
-	rm -f $(VENV)/.installed-*
+	$(PY) -m pip install -q -r $(1)
+	rm -f $(VENV)/.installed-$(2)-*
 	touch $@
+endef
+$(APP_STAMP):
+	$(call install_requirements,requirements.txt,app)
+$(DEV_STAMP):
+	$(call install_requirements,requirements-dev.txt,dev)
 
-migrate: install
+migrate: install-app ## Apply the migrations (DATABASE_URL, SQLite by default)
 	$(PY) manage.py migrate --noinput -v0
 
 # The embedded default: SQLite, projections in-process after commit. The one place that opts
 # into development settings (DEBUG: debug pages, no HTTPS, a development secret).
 run seed: export DEBUG = true
-seed: migrate
+seed: migrate ## Demo data (40 orders, user admin/admin) on an empty database
 	$(PY) manage.py seed_demo --orders 40 --if-empty --admin
 
-run: seed
+run: seed ## The embedded default on http://127.0.0.1:PORT/admin/ (SQLite, no services)
 	@echo "Back office on http://127.0.0.1:$(PORT)/admin/ (user admin, password admin)"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-lint: install
+# The gates: style, migrations in step with the models, the OpenAPI schema without a warning, and the
+# import contracts (pyproject.toml). The Django checks run on the embedded default: no service needed.
+lint: install ## ruff, makemigrations --check, the OpenAPI schema, the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	env -u DATABASE_URL -u READ_DATABASE_URL $(PY) manage.py makemigrations --check --dry-run
+	env -u DATABASE_URL -u READ_DATABASE_URL $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(VENV)/bin/lint-imports
 
-typecheck: install
+typecheck: install ## mypy (strict on the write side)
 	$(VENV)/bin/mypy .
 
 # Debian's Chromium and ChromeDriver for the real-browser test (no browser download of its own).
-browser-deps:
+browser-deps: ## Debian's Chromium and ChromeDriver for the browser test
 	@command -v chromedriver >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
-pytest: install browser-deps
+# The unit tests alone, in seconds: fakes, no PostgreSQL, Redis or broker (none is configured).
+test-unit: install ## The unit tests (seconds, no services)
+	env -u DATABASE_URL -u CELERY_BROKER_URL -u READ_DATABASE_URL -u CACHE_URL $(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+pytest: install browser-deps ## The suite on PostgreSQL and Redis (the machine's defaults)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest -m "not embedded" $(PYTEST_ARGS)
 
 # The embedded default gets its own run: SQLite, no broker.
-test-embedded: install
+test-embedded: install ## The embedded default's tests (SQLite, no broker)
 	env -u DATABASE_URL -u CELERY_BROKER_URL -u READ_DATABASE_URL $(PY) -m pytest -m embedded $(PYTEST_ARGS)
 
 # The real-worker projection tests once more with RabbitMQ as the broker.
-test-rabbitmq: install
+test-rabbitmq: install ## The real-worker tests with RabbitMQ as the broker
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$(TEST_AMQP_URL) \
 		$(PY) -m pytest -m worker $(PYTEST_ARGS)
 
 # The read side's tests once more with read models in a second PostgreSQL database.
-test-two-databases: install
+test-two-databases: install ## The read side's tests with read models in a second database
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} READ_DATABASE_URL=$(TEST_READ_DATABASE_URL) \
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser" $(PYTEST_ARGS)
@@ -75,7 +97,7 @@ test-two-databases: install
 # Django's deployment checks on an environment file (the production example by default; the
 # suite runs the same in tests/unit/test_production_settings.py): no warning may remain.
 DEPLOY_ENV_FILE ?= .env.production.example
-check-deploy: install
+check-deploy: install ## Django's deployment checks on an environment file
 	ENV_FILE=$(DEPLOY_ENV_FILE) $(PY) manage.py check --deploy --fail-level WARNING
 
 # The runtime requirements alone must run the product: a virtualenv from requirements.txt only
@@ -90,23 +112,23 @@ $(RUNTIME_STAMP):
 	$(RUNTIME_VENV)/bin/python -m pip install -q -r requirements.txt
 	touch $@
 
-check-runtime: $(RUNTIME_STAMP)
+check-runtime: $(RUNTIME_STAMP) ## The web app and a worker start from requirements.txt alone
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(RUNTIME_VENV)/bin/python tests/runtime_check.py
 
-test: lint typecheck check-runtime pytest test-embedded test-rabbitmq test-two-databases
+test: lint typecheck check-runtime pytest test-embedded test-rabbitmq test-two-databases ## Every gate and test run
 
-web: migrate
+web: migrate ## gunicorn on PORT (DATABASE_URL, CELERY_BROKER_URL from the environment)
 	$(PY) manage.py collectstatic --noinput -v0
 	$(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-3} --access-logfile -
 
-worker: install
+worker: install-app ## A Celery worker (projections, fulfilment, emails)
 	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2}
 
-beat: install
+beat: install-app ## Celery beat (catch-up, periodic sends)
 	$(VENV)/bin/celery -A config beat --loglevel=INFO --schedule=$${TMPDIR:-/tmp}/celerybeat-schedule
 
-up: migrate
+up: migrate ## The full stack from the Procfile (honcho)
 	$(PY) manage.py collectstatic --noinput -v0
 	PORT=$(PORT) $(VENV)/bin/honcho start
 
@@ -114,7 +136,7 @@ up: migrate
 # Arguments: BENCH_ARGS, e.g. BENCH_ARGS="--orders 200 --seconds 5 --read-orders 2000 --json".
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_DB_NAME = $(lastword $(subst /, ,$(BENCH_DATABASE_URL)))
-bench: install
+bench: install ## The benchmarks on their own database (BENCH_ARGS)
 	$(call ensure_db,$(BENCH_DB_NAME))
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
@@ -137,7 +159,7 @@ $(PEER_STAMP):
 	rm -f $(PEER_VENV)/.installed-*
 	touch $@
 
-bench-peer: install $(PEER_STAMP)
+bench-peer: install $(PEER_STAMP) ## Ours vs the eventsourcing library (PEER_ARGS)
 	$(call ensure_db,$(BENCH_DB_NAME))
 	$(call ensure_db,$(PEER_DBNAME))
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
@@ -152,11 +174,11 @@ HTTP_DB_NAME ?= bench_http
 HTTP_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(HTTP_DB_NAME)
 HTTP_BROKER_URL ?= redis://127.0.0.1:6379/7
 HTTP_PORT ?= 8765
-bench-http: install
+bench-http: install ## The workload over HTTP against gunicorn and a worker (HTTP_ARGS)
 	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $(HTTP_DB_NAME) WITH (FORCE)" test
 	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(HTTP_DB_NAME)" test
 	DATABASE_URL=$(HTTP_DATABASE_URL) CELERY_BROKER_URL=$(HTTP_BROKER_URL) \
 		$(PY) bench/http_load.py --start-stack --url http://127.0.0.1:$(HTTP_PORT) $(HTTP_ARGS)
 
-clean:
+clean: ## Remove the virtualenvs, the SQLite database and collected static files
 	rm -rf $(VENV) $(RUNTIME_VENV) db.sqlite3 staticfiles

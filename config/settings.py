@@ -42,8 +42,11 @@ INSTALLED_APPS = [
     "fulfilment",
     "readmodels",
     "notifications",
-    "bench",
 ]
+# The benchmarks' app (`manage.py bench`) only where the Makefile's bench targets ask for it:
+# a production process never loads it.
+if env.bool("BENCH", default=False):
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -100,6 +103,11 @@ DATABASE_ROUTERS = ["config.routers.ReadModelRouter"]
 # Where the event store lives, and where read models and their tracking rows live.
 EVENTLOG_DATABASE = "default"
 READMODELS_DATABASE = "read" if READ_DATABASE_URL else "default"
+# The event store and command log implementations (dotted paths): the PostgreSQL fast path on
+# PostgreSQL, the portable ORM one elsewhere (eventlog/store.py, eventlog/postgres.py).
+_EVENTLOG_ON_POSTGRESQL = DATABASES[EVENTLOG_DATABASE]["ENGINE"] == "django.db.backends.postgresql"
+EVENT_STORE = "eventlog.postgres.PostgresEventStore" if _EVENTLOG_ON_POSTGRESQL else "eventlog.store.EventStore"
+COMMAND_LOG = "eventlog.postgres.PostgresCommandLog" if _EVENTLOG_ON_POSTGRESQL else "eventlog.idempotency.CommandLog"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.utils.module_loading import import_string
 
 from eventlog.models import CommandRecord
 
@@ -54,12 +55,7 @@ class CommandLog:
 
 
 def command_log(using: str | None = None) -> CommandLog:
-    """The command log for a database: the PostgreSQL fast path there, the ORM elsewhere."""
-    from django.db import connections
-
-    alias = using or settings.EVENTLOG_DATABASE
-    if connections[alias].vendor == "postgresql":
-        from eventlog.postgres import PostgresCommandLog
-
-        return PostgresCommandLog(alias)
-    return CommandLog(alias)
+    """The command log for a database, of the class settings.COMMAND_LOG names (the PostgreSQL
+    fast path on PostgreSQL): named, not imported, so this base never depends on a subclass."""
+    implementation: type[CommandLog] = import_string(settings.COMMAND_LOG)
+    return implementation(using)

@@ -18,6 +18,7 @@ from uuid import UUID, uuid4
 from django.conf import settings
 from django.db import IntegrityError, connections
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from eventlog.models import CORRELATION, Snapshot, StoredEvent
 from eventlog.serialization import EventRegistry, registry
@@ -276,10 +277,7 @@ class EventStore:
 
 
 def event_store(using: str | None = None) -> EventStore:
-    """The event store for a database: the PostgreSQL fast path there, the ORM elsewhere."""
-    alias = using or settings.EVENTLOG_DATABASE
-    if connections[alias].vendor == "postgresql":
-        from eventlog.postgres import PostgresEventStore
-
-        return PostgresEventStore(alias)
-    return EventStore(alias)
+    """The event store for a database, of the class settings.EVENT_STORE names (the PostgreSQL
+    fast path on PostgreSQL): named, not imported, so this base never depends on a subclass."""
+    implementation: type[EventStore] = import_string(settings.EVENT_STORE)
+    return implementation(using)

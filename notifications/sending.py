@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -28,6 +29,10 @@ from readmodels.projections.orders import order_number
 from readmodels.projector import read_database
 
 logger = logging.getLogger(__name__)
+
+# The task notifications.tasks defines under this name; sent by name, so this module never
+# imports the task module (it imports this one).
+SEND_NOTIFICATIONS = "notifications.send"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +49,6 @@ def order_at(order_id: UUID, version: int) -> tuple[OrderState, str]:
     """The order's state right after `version`, and its order number."""
     events = event_store().read_stream(str(order_id), to_version=version)
     order = Order.replay(str(order_id), [recorded.event for recorded in events])
-    assert isinstance(order, Order)
     return order.state, order_number(events[0].position)
 
 
@@ -124,13 +128,11 @@ def send_soon() -> None:
     if settings.PROJECTIONS_INLINE:
         send_pending()
         return
-    from notifications.tasks import send_notifications
-
     key = sending_key()
     if not doorbell.should_ring(key):
         return
     try:
-        send_notifications.apply_async(retry=False)
+        current_app.send_task(SEND_NOTIFICATIONS, retry=False)
     except Exception as error:
         doorbell.ring_failed(key)
         logger.warning("Could not enqueue sending notifications (%s); the periodic send will", error)
@@ -138,6 +140,4 @@ def send_soon() -> None:
 
 def sending_key() -> str:
     """The doorbell key of the send task on the queue tasks go to (see readmodels.doorbell)."""
-    from notifications.tasks import send_notifications
-
-    return f"{send_notifications.app.conf.task_default_queue}:notifications:send"
+    return f"{current_app.conf.task_default_queue}:notifications:send"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from notifications.sending import send_pending, sending_key
+from notifications.sending import SEND_NOTIFICATIONS, send_pending, sending_key
 from readmodels import doorbell
 
 
 @shared_task(
-    name="notifications.send",
+    name=SEND_NOTIFICATIONS,
     acks_late=True,
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=1,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from orders.errors import BusinessRuleViolated, InvalidValue
+from orders.errors import InvalidValue
 
 CENT = Decimal("0.01")
 
@@ -52,16 +52,5 @@ class Money:
     amount: Decimal
     currency: str
 
-    def __add__(self, other: Money) -> Money:
-        """Sum of two amounts of the same currency."""
-        if other.currency != self.currency:
-            raise BusinessRuleViolated(f"Cannot add {other.currency} to {self.currency}")
-        return Money(self.amount + other.amount, self.currency)
-
     def __str__(self) -> str:
         return f"{self.amount.quantize(CENT)} {self.currency}"
-
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        """No money in that currency."""
-        return cls(Decimal("0.00"), currency)

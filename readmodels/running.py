@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
+from celery import current_app
 from django.conf import settings
 from django.db import OperationalError
 
@@ -14,6 +15,10 @@ from readmodels.projections import all_projections
 from readmodels.projector import Projector, all_partitions
 
 logger = logging.getLogger(__name__)
+
+# The task readmodels.tasks defines under this name; sent by name, so the code a task runs
+# never imports the task module (it imports this one).
+PROJECT_PARTITION = "readmodels.project_partition"
 
 # After a failed publish, skip publishing for a cooldown: every ring would otherwise stall
 # its request for the client's connect-and-retry time while the broker is down, and the
@@ -53,9 +58,7 @@ def run_partition(partition: int) -> bool:
 def partition_key(partition: int) -> str:
     """The doorbell key of a partition on the queue tasks go to (see readmodels.doorbell):
     a ring waiting in one queue says nothing about another."""
-    from readmodels.tasks import project_partition
-
-    return f"{project_partition.app.conf.task_default_queue}:partition:{partition}"
+    return f"{current_app.conf.task_default_queue}:partition:{partition}"
 
 
 def ring(partition: int, *, always: bool = False) -> None:
@@ -63,15 +66,13 @@ def ring(partition: int, *, always: bool = False) -> None:
     `always`). A broker failure is logged, never raised: the periodic catch-up reads the
     log and projects what this doorbell would have."""
     global _broker_down_until
-    from readmodels.tasks import project_partition
-
     if time.monotonic() < _broker_down_until:
         return
     key = partition_key(partition)
     if not (doorbell.should_ring(key) or always):
         return
     try:
-        project_partition.apply_async((partition,), retry=False)
+        current_app.send_task(PROJECT_PARTITION, (partition,), retry=False)
     except Exception as error:
         doorbell.ring_failed(key)
         _broker_down_until = time.monotonic() + float(settings.BROKER_FAILURE_COOLDOWN_SECONDS)

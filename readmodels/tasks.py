@@ -7,11 +7,11 @@ from django.db import InterfaceError, OperationalError
 
 from readmodels import doorbell
 from readmodels.rebuild import rebuild_by_name
-from readmodels.running import catch_up_everything, partition_key, ring, run_partition
+from readmodels.running import PROJECT_PARTITION, catch_up_everything, partition_key, ring, run_partition
 
 
 @shared_task(
-    name="readmodels.project_partition",
+    name=PROJECT_PARTITION,
     acks_late=True,
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=1,

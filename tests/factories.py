@@ -1,4 +1,5 @@
-"""factory-boy factories for commands and users, and recorded events for the projections' unit tests."""
+"""factory-boy factories for commands, product commands and users with permissions, and recorded
+events as the log hands them to projections (and the in-memory unit of work records them)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from knox.models import AuthToken
 
 from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
+from inventory.commands import ReceiveStock, RegisterProduct
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
@@ -85,13 +87,36 @@ class CancelOrderFactory(factory.Factory):
     reason = "customer asked"
 
 
+class RegisterProductFactory(factory.Factory):
+    class Meta:
+        model = RegisterProduct
+
+    sku = factory.Sequence(lambda n: f"PRODUCT-{n}")
+    name = factory.LazyAttribute(lambda command: f"Product {command.sku}")
+    price = Decimal("5.00")
+
+
+class ReceiveStockFactory(factory.Factory):
+    class Meta:
+        model = ReceiveStock
+
+    quantity = 10
+
+
 def total_of(command: CreateOrder) -> Decimal:
     """The total of a CreateOrder's lines."""
     return sum((item.quantity * item.unit_price for item in command.items), Decimal("0"))
 
 
 def recorded_event(
-    event: Any, *, stream_id: str, stream_type: str, version: int, position: int, recorded_at: datetime
+    event: Any,
+    *,
+    stream_id: str,
+    stream_type: str,
+    version: int,
+    position: int,
+    recorded_at: datetime,
+    metadata: dict[str, Any] | None = None,
 ) -> RecordedEvent:
     """A domain event as the log hands it to projections, encoded as it would be stored."""
     event_type, schema_version, data = registry.encode(event)
@@ -104,7 +129,7 @@ def recorded_event(
         event_type=event_type,
         schema_version=schema_version,
         recorded_at=recorded_at,
-        metadata={},
+        metadata=metadata or {},
         data=data,
         event=event,
     )
@@ -130,6 +155,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
     password = factory.django.Password(PASSWORD)
     permissions = factory.PostGeneration(_grant)
+
+
+class StaffUserFactory(UserFactory):
+    """A user who may sign in to the admin (with the permissions given)."""
+
+    is_staff = True
 
 
 class SuperuserFactory(UserFactory):

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 from eventlog.idempotency import DuplicateCommand, HandledCommand
-from eventlog.serialization import registry
 from eventlog.store import RecordedEvent, StreamVersionConflict
 from inventory.domain import Product, product_stream
 from inventory.errors import ProductNotFound
@@ -18,6 +16,7 @@ from orders.domain import MAX_EVENTS, Order
 from orders.errors import OrderNotFound
 from orders.repository import check_expected_version
 from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult
+from tests.factories import recorded_event
 
 
 class FakeLog:
@@ -138,20 +137,15 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         recorded = []
         for offset, event in enumerate(events, start=1):
             self.log.position += 1
-            event_type, schema_version, data = registry.encode(event)
             recorded.append(
-                RecordedEvent(
-                    position=self.log.position,
-                    event_id=uuid4(),
+                recorded_event(
+                    event,
                     stream_id=aggregate.id,
                     stream_type=aggregate.stream_type,
                     version=expected + offset,
-                    event_type=event_type,
-                    schema_version=schema_version,
+                    position=self.log.position,
                     recorded_at=datetime.now(UTC),
                     metadata=metadata,
-                    data=data,
-                    event=event,
                 )
             )
         return recorded

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
@@ -17,7 +17,7 @@ from orders.api.views import CancelOrderView, CommandView, ConfirmOrderView, Shi
 from orders.bus import handle
 from orders.commands import ConfirmOrder, PayOrder
 from readmodels.models import DeadLetter, OrderSummary
-from tests.factories import CreateOrderFactory, total_of
+from tests.factories import CreateOrderFactory, StaffUserFactory, SuperuserFactory, total_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHANGELIST = "/admin/readmodels/ordersummary/"
@@ -26,7 +26,7 @@ OPERATIONS = ("retry", "skip", "rebuild")  # every action the projections page t
 
 @pytest.fixture
 def staff(client: Client, inline: None) -> Client:
-    User.objects.create_superuser("boss", "boss@example.com", "pw")
+    SuperuserFactory(username="boss")
     # Signed in directly: axes refuses a password check without a request, which the test
     # client's login() does not pass (test_api_auth.py signs in through the login form).
     client.force_login(User.objects.get(username="boss"))
@@ -106,10 +106,7 @@ def test_ship_action(staff: Client) -> None:
 
 def test_actions_need_the_command_permission(client: Client, inline: None) -> None:
     created = order()
-    clerk = User.objects.create_user("clerk", password="pw", is_staff=True)
-    clerk.user_permissions.add(
-        Permission.objects.get(codename="view_ordersummary"), Permission.objects.get(codename="place_order")
-    )
+    clerk = StaffUserFactory(permissions=["readmodels.view_ordersummary", "orders.place_order"])
     client.force_login(clerk)
     actions = client.get(CHANGELIST).content.decode()
     assert 'value="confirm"' in actions
@@ -168,11 +165,7 @@ def staff_with(client: Client, inline: None) -> Callable[..., Client]:
     """Log in a new staff user holding only the given readmodels permissions."""
 
     def login(*codenames: str) -> Client:
-        user = User.objects.create_user(f"staff-{User.objects.count() + 1}", password="pw", is_staff=True)
-        permissions = Permission.objects.filter(content_type__app_label="readmodels", codename__in=codenames)
-        assert len(permissions) == len(codenames)
-        user.user_permissions.add(*permissions)
-        client.force_login(user)
+        client.force_login(StaffUserFactory(permissions=[f"readmodels.{codename}" for codename in codenames]))
         return client
 
     return login
@@ -269,11 +262,7 @@ def test_the_event_log_and_everything_derived_from_it_are_read_only_in_the_admin
 
 def order_clerk(name: str, *permissions: str) -> User:
     """A staff user who may list orders and holds the given `orders.*` command permissions."""
-    user = User.objects.create_user(name, is_staff=True)
-    codenames = ["view_ordersummary", *(permission.removeprefix("orders.") for permission in permissions)]
-    granted = Permission.objects.filter(content_type__app_label__in=["orders", "readmodels"], codename__in=codenames)
-    assert len(granted) == len(codenames)
-    user.user_permissions.add(*granted)
+    user: User = StaffUserFactory(username=name, permissions=["readmodels.view_ordersummary", *permissions])
     return user
 
 

@@ -11,13 +11,17 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from tests.e2e.conftest import ORDER_BODY
+from tests.factories import UserFactory
 
-# Real commits (on_commit projections run), projections in-process, throttles in a private cache.
+# Each test in a transaction rolled back at its end (commands need no commit); the tests that read
+# what a command projected commit (`COMMITS`: on_commit projections run). Projections in-process,
+# throttles in a private cache.
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db,
     pytest.mark.usefixtures("inline", "private_cache"),
 ]
+COMMITS = pytest.mark.django_db(transaction=True)
 
 
 def post(client: APIClient, path: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
@@ -34,6 +38,7 @@ def test_create_answers_ids_and_location(admin_client_api: APIClient, inline: No
     assert response["Location"] == f"/api/orders/{body['order_id']}/"
 
 
+@COMMITS
 def test_the_whole_lifecycle_through_the_api(
     admin_client_api: APIClient, place: Callable[..., Any], inline: None
 ) -> None:
@@ -61,6 +66,7 @@ def test_the_whole_lifecycle_through_the_api(
     assert (detail["tracking_number"], detail["carrier"], detail["payment_id"]) == ("TRK-1", "DHL", "pay-1")
 
 
+@COMMITS
 def test_ship_without_carrier_and_cancel_with_reason(
     admin_client_api: APIClient, place: Callable[..., Any], inline: None
 ) -> None:
@@ -166,12 +172,10 @@ def test_a_replayed_command_answers_even_after_the_order_moved_on(
     assert StoredEvent.objects.filter(stream_id=order).count() == 3
 
 
+@COMMITS
 def test_a_session_without_the_permission_is_403(place: Callable[..., Any]) -> None:
-    from django.contrib.auth.models import User
-
-    User.objects.create_user("clerk", password="pw")
     session = APIClient(enforce_csrf_checks=False)
-    session.force_login(User.objects.get(username="clerk"))  # axes: a password login needs a request
+    session.force_login(UserFactory())  # axes: a password login needs a request
     order = place()["order_id"]
     assert session.get(f"/api/orders/{order}/").status_code == 200
     refused = post(session, f"/api/orders/{order}/confirm/")
@@ -192,6 +196,7 @@ def test_if_match_takes_a_bare_version_or_star_and_refuses_garbage(
     assert StoredEvent.objects.filter(stream_id=order).count() == 3
 
 
+@COMMITS
 def test_the_customer_email_given_with_the_order_is_where_its_emails_go(
     admin_client_api: APIClient, inline: None
 ) -> None:

@@ -19,11 +19,13 @@ from orders.errors import (
     VersionMismatch,
 )
 from tests.e2e.conftest import ORDER_BODY
+from tests.factories import PASSWORD, UserFactory
 
-# Real commits (on_commit projections run), projections in-process, throttles in a private cache.
+# Each test in a transaction rolled back at its end: validation and commands need no commit (none
+# reads what a command projected). Projections in-process, throttles in a private cache.
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db,
     pytest.mark.usefixtures("inline", "private_cache"),
 ]
 PROBLEM = "application/problem+json"
@@ -39,13 +41,11 @@ def problem(response: Any, status: int) -> dict[str, Any]:
 
 
 def test_token_auth_and_401(admin_client_api: APIClient) -> None:
-    from django.contrib.auth.models import User
-
-    User.objects.create_user("ann", password="secret")
+    UserFactory(username="ann")
     anonymous = APIClient()
     problem(anonymous.get("/api/orders/"), 401)
     problem(anonymous.post("/api/orders/", ORDER_BODY, format="json"), 401)
-    token = anonymous.post("/api/auth/token/", {"username": "ann", "password": "secret"}, format="json")
+    token = anonymous.post("/api/auth/token/", {"username": "ann", "password": PASSWORD}, format="json")
     assert token.status_code == 200
     anonymous.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
     assert anonymous.get("/api/orders/").status_code == 200

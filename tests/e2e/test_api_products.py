@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from tests.e2e.test_api_errors import problem
+from tests.factories import UserFactory
 
-# Real commits (on_commit projections run), projections in-process, throttles in a private cache.
+# Each test in a transaction rolled back at its end (validation and commands need no commit);
+# the tests that read what a command projected commit (`COMMITS`: on_commit projections run).
+# Projections in-process, throttles in a private cache.
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db,
     pytest.mark.usefixtures("inline", "private_cache"),
 ]
+COMMITS = pytest.mark.django_db(transaction=True)
 PRODUCT = {"sku": "HAM-1", "name": "Hammer", "price": "12.50"}
 
 
@@ -39,6 +42,7 @@ def test_register_answers_ids_and_location(admin_client_api: APIClient) -> None:
     assert response["Location"] == "/api/products/HAM-1/"
 
 
+@COMMITS
 def test_receive_rename_then_list_and_detail_of_product_stock(admin_client_api: APIClient) -> None:
     register(admin_client_api)
     register(admin_client_api, sku="AXE-1", name="Axe")
@@ -133,10 +137,7 @@ def test_permissions_as_for_orders(make_client: Any, admin_client_api: APIClient
     problem(post(reader, "/api/products/HAM-1/rename/", {"name": "X"}), 403)
     assert reader.get("/api/products/").status_code == 200  # queries need only a signed-in user
 
-    manager = User.objects.create_user("stock-keeper", password="pw")
-    manager.user_permissions.add(
-        Permission.objects.get(content_type__app_label="inventory", codename="manage_products")
-    )
+    manager = UserFactory(permissions=["inventory.manage_products"])
     client = APIClient()
     client.force_authenticate(manager)
     assert post(client, "/api/products/HAM-1/receive/", {"quantity": 2}).status_code == 200

@@ -17,13 +17,14 @@ from rest_framework.test import APIClient
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore, RecordedEvent
 from fulfilment.models import FulfilmentProcess
-from inventory.commands import ReceiveStock, RegisterProduct, ReserveStock
+from inventory.commands import ReserveStock
 from inventory.domain import product_stream
 from orders.bus import handle
 from orders.commands import CancelOrder, CommandMetadata, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
 from readmodels.models import ProductStock, ProjectionCheckpoint
 from readmodels.status import applied_through
 from readmodels.tasks import project_partition
+from tests.factories import ReceiveStockFactory, RegisterProductFactory
 from tests.integration.conftest import Service, celery, eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -35,9 +36,9 @@ def converged() -> bool:
 
 
 def stock(sku: str, on_hand: int) -> None:
-    handle(RegisterProduct(sku=sku, name=f"Product {sku}", price=Decimal("5.00")))
+    handle(RegisterProductFactory(sku=sku))
     if on_hand:
-        handle(ReceiveStock(sku=sku, quantity=on_hand))
+        handle(ReceiveStockFactory(sku=sku, quantity=on_hand))
 
 
 def order(*lines: tuple[str, int], correlation: UUID | None = None) -> tuple[UUID, Decimal]:

@@ -40,8 +40,13 @@ def backends() -> int:
 
 def test_the_reader_thread_closes_its_connection() -> None:
     drive_orders(3, seed=6)
+    store = event_store()
     before = backends()
-    positions(True, 2)
+    batches = log_batches(store, store.head_position(), 2, read_ahead=True)
+    assert next(batches)
+    # Between two batches the reader thread holds a session of its own (it read this one).
+    assert backends() == before + 1
+    assert list(batches)
     eventually(lambda: backends() == before, timeout=10, message="the reader's session to end")
 
 

@@ -8,7 +8,6 @@ from uuid import uuid4
 
 import pytest
 
-from inventory.commands import RegisterProduct
 from orders.bus import MessageBus
 from orders.checks import events_per_order_leave_room_for_the_lifecycle
 from orders.commands import AddOrderItem, LineItem, MarkStockReserved, RemoveOrderItem
@@ -29,6 +28,7 @@ from tests.factories import (
     CreateOrderFactory,
     DeliverOrderFactory,
     PayOrderFactory,
+    RegisterProductFactory,
     ShipOrderFactory,
     total_of,
 )
@@ -167,7 +167,7 @@ def test_the_bus_gives_up_after_its_attempts(log: FakeLog) -> None:
 
 def test_item_changes_stop_where_the_longest_lifecycle_still_fits(log: FakeLog) -> None:
     bus = MessageBus(uow_factory=lambda: FakeUnitOfWork(log, max_events_per_order=10))
-    bus.handle(RegisterProduct(sku="SKU-T", name="Tracked", price=Decimal("5.00")))
+    bus.handle(RegisterProductFactory(sku="SKU-T"))
     lines = tuple(LineItem(sku=sku, quantity=1, unit_price=Decimal("5.00")) for sku in ("SKU-T", "SKU-U"))
     create = CreateOrderFactory(items=lines)
     order_id = create.order_id

@@ -7,15 +7,15 @@ from uuid import uuid4
 
 import pytest
 
-from inventory.commands import ReceiveStock, RegisterProduct, ReleaseStock, RenameProduct, ReserveStock
+from inventory.commands import ReceiveStock, ReleaseStock, RenameProduct, ReserveStock
 from inventory.errors import ProductAlreadyExists, ProductNotFound
 from inventory.events import StockReservationFailed, StockReserved
 from orders.bus import MessageBus
 from orders.commands import CreateOrder, LineItem, MarkStockReserved, PayOrder
 from orders.domain import Order
 from orders.errors import InvalidTransition, StockNotReserved
-from orders.events import OrderConfirmed, OrderStockReserved
-from tests.factories import ConfirmOrderFactory
+from orders.events import OrderConfirmed, OrderCreated, OrderPaid, OrderStockReserved
+from tests.factories import ConfirmOrderFactory, ReceiveStockFactory, RegisterProductFactory
 from tests.fakes import FakeLog, FakeUnitOfWork
 
 
@@ -30,9 +30,9 @@ def bus(log: FakeLog) -> MessageBus:
 
 
 def register(bus: MessageBus, sku: str, on_hand: int = 0) -> None:
-    bus.handle(RegisterProduct(sku=sku, name=f"Product {sku}", price=Decimal("5.00")))
+    bus.handle(RegisterProductFactory(sku=sku))
     if on_hand:
-        bus.handle(ReceiveStock(sku=sku, quantity=on_hand))
+        bus.handle(ReceiveStockFactory(sku=sku, quantity=on_hand))
 
 
 def place(bus: MessageBus, *skus: str) -> CreateOrder:
@@ -96,10 +96,13 @@ def test_confirm_records_which_lines_are_registered_products(bus: MessageBus, lo
     assert confirmed == OrderConfirmed(order_id=create.order_id, tracked_skus=("TRACKED",))
 
 
-def test_an_order_of_unregistered_skus_is_paid_as_before(bus: MessageBus) -> None:
+def test_an_order_of_unregistered_skus_is_paid_as_before(bus: MessageBus, log: FakeLog) -> None:
     create = place(bus, "FREE")
     bus.handle(ConfirmOrderFactory(order_id=create.order_id))
-    bus.handle(PayOrder(order_id=create.order_id, payment_id="p", amount=Decimal("10.00")))
+    paid = bus.handle(PayOrder(order_id=create.order_id, payment_id="p", amount=Decimal("10.00")))
+    # Nothing to reserve: no stock gate, the payment is the order's third event.
+    assert paid.version == 3
+    assert [type(event) for event in log.streams[str(create.order_id)]] == [OrderCreated, OrderConfirmed, OrderPaid]
 
 
 def test_payment_waits_for_the_stock_reservation(bus: MessageBus, log: FakeLog) -> None:

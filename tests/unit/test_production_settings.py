@@ -16,7 +16,7 @@ A_REAL_KEY = "k" * 20 + "0123456789abcdefghijABCDEFGHIJ"
 SHOW = (
     "import json; from django.conf import settings as s; print(json.dumps({name: getattr(s, name) for name in "
     "('DEBUG', 'SECURE_SSL_REDIRECT', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SECURE_HSTS_SECONDS', "
-    "'ALLOWED_HOSTS')} | {'validators': len(s.AUTH_PASSWORD_VALIDATORS)}))"
+    "'ALLOWED_HOSTS')} | {'validators': len(s.AUTH_PASSWORD_VALIDATORS), 'bench': 'bench' in s.INSTALLED_APPS}))"
 )
 
 
@@ -63,6 +63,13 @@ def test_the_defaults_are_production_ones() -> None:
     assert shown["SECURE_HSTS_SECONDS"] >= 31_536_000
     assert "testserver" not in shown["ALLOWED_HOSTS"]
     assert shown["validators"] == 4
+
+
+def test_the_benchmarks_app_is_installed_only_for_the_benchmarks() -> None:
+    production, benchmarks = start(SECRET_KEY=A_REAL_KEY), start(SECRET_KEY=A_REAL_KEY, BENCH="1")
+    assert production.returncode == benchmarks.returncode == 0, production.stderr + benchmarks.stderr
+    assert json.loads(production.stdout)["bench"] is False
+    assert json.loads(benchmarks.stdout)["bench"] is True
 
 
 def test_development_is_an_explicit_choice() -> None:
