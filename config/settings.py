@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "fulfilment",
     "readmodels",
     "notifications",
+    "integration",  # issue 12: public events out, partner events in (AMQP)
     "bench",
 ]
 
@@ -284,6 +285,16 @@ NOTIFICATION_MESSAGE_ID_DOMAIN = env("NOTIFICATION_MESSAGE_ID_DOMAIN", default="
 NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default=86_400.0)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
+
+# Integration events (issue 12, integration/ and docs/events.md). Unset (the embedded default,
+# `make run`): no relay and no consumer; nothing is published or consumed.
+INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
+INTEGRATION_BROKER_TIMEOUT_SECONDS = env.float("INTEGRATION_BROKER_TIMEOUT_SECONDS", default=5.0)
+INTEGRATION_EVENTS_EXCHANGE = env("INTEGRATION_EVENTS_EXCHANGE", default="backoffice.events")
+INTEGRATION_INBOUND_EXCHANGE = env("INTEGRATION_INBOUND_EXCHANGE", default="backoffice.inbound")
+INTEGRATION_INBOUND_QUEUE = env("INTEGRATION_INBOUND_QUEUE", default="backoffice.inbound")
+INTEGRATION_DEAD_LETTER_EXCHANGE = env("INTEGRATION_DEAD_LETTER_EXCHANGE", default="backoffice.inbound.dlx")
+INTEGRATION_DEAD_LETTER_QUEUE = env("INTEGRATION_DEAD_LETTER_QUEUE", default="backoffice.inbound.dead")
 
 LOGGING = {
     "version": 1,
