@@ -17,7 +17,10 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from integration import mapping
+from integration.relay import RelayProjection
+from orders.events import OrderPaid
 from readmodels.models import DeadLetter
+from readmodels.projector import Projector, all_partitions
 from readmodels.status import projection_status
 from tests.e2e.conftest import ORDER_BODY
 from tests.factories import SuperuserFactory, token_for
@@ -163,7 +166,6 @@ def test_orders_driven_through_the_api_reach_a_subscriber_once_per_id_in_order_w
     assert stories[unpaid][-1][1]["refund_due"] == "0.00"
 
 
-
 def test_two_hundred_commands_with_the_relay_killed_twice_are_all_published_in_order(
     worker_env: None,
     amqp_names: dict[str, str],  # noqa: F811
@@ -229,3 +231,32 @@ def test_with_the_broker_cut_commands_commit_and_the_relay_resumes_from_its_chec
             worker.stop()
     assert first_seen_sequences(subscriber.messages) == {first: [1, 2], second: [1, 2]}
     assert not DeadLetter.objects.filter(projection="relay").exists()
+
+
+def test_an_event_it_cannot_map_is_parked_and_holds_only_its_own_order(
+    amqp_names: dict[str, str],  # noqa: F811
+    subscriber: Subscriber,  # noqa: F811
+    api: APIClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A release whose published language lost its rule for OrderPaid (as if it were renamed).
+    monkeypatch.setattr(mapping, "KNOWN", mapping.KNOWN - {OrderPaid})
+    stuck = api.post("/api/orders/", ORDER_BODY, format="json").json()["order_id"]
+    command(api, stuck, "confirm")
+    command(api, stuck, "pay", {"payment_id": "pay-1", "amount": "19.98"})
+    command(api, stuck, "ship", {"tracking_number": "TRK-1"})
+    other = api.post("/api/orders/", ORDER_BODY, format="json").json()["order_id"]
+    command(api, other, "confirm")
+
+    relay = Projector(RelayProjection())
+    for partition in all_partitions():
+        relay.catch_up(partition)
+
+    subscriber.until(lambda messages: len(messages) == 4, timeout=30, message="the publishable events")
+    assert first_seen_sequences(subscriber.messages) == {stuck: [1, 2], other: [1, 2]}
+    letters = DeadLetter.objects.filter(projection="relay").order_by("position")
+    assert [(letter.stream_id, letter.event_type, letter.status) for letter in letters] == [
+        (stuck, "OrderPaid", DeadLetter.Status.RETRYING),
+        (stuck, "OrderShipped", DeadLetter.Status.HELD),
+    ]
+    assert "UnmappableEvent" in letters[0].error
