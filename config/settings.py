@@ -295,6 +295,12 @@ INTEGRATION_INBOUND_EXCHANGE = env("INTEGRATION_INBOUND_EXCHANGE", default="back
 INTEGRATION_INBOUND_QUEUE = env("INTEGRATION_INBOUND_QUEUE", default="backoffice.inbound")
 INTEGRATION_DEAD_LETTER_EXCHANGE = env("INTEGRATION_DEAD_LETTER_EXCHANGE", default="backoffice.inbound.dlx")
 INTEGRATION_DEAD_LETTER_QUEUE = env("INTEGRATION_DEAD_LETTER_QUEUE", default="backoffice.inbound.dead")
+# The inbound consumer (integration/consumer.py): unacknowledged messages it holds at once, and
+# the growing delays (one TTL'd queue each) before a transient failure is tried again.
+INTEGRATION_CONSUMER_PREFETCH = env.int("INTEGRATION_CONSUMER_PREFETCH", default=4)
+INTEGRATION_RETRY_DELAYS_SECONDS = [
+    float(delay) for delay in env.list("INTEGRATION_RETRY_DELAYS_SECONDS", default=["1", "5", "30", "120"])
+]
 
 LOGGING = {
     "version": 1,
