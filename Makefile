@@ -106,6 +106,12 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A config beat --loglevel=INFO --schedule=$${TMPDIR:-/tmp}/celerybeat-schedule
 
+# The inbound integration consumer (integration/consumer.py); exits 0 at once, saying so, when
+# INTEGRATION_BROKER_URL is not set.
+.PHONY: consumer
+consumer: migrate
+	$(PY) manage.py consume_inbound
+
 up: migrate
 	$(PY) manage.py collectstatic --noinput -v0
 	PORT=$(PORT) $(VENV)/bin/honcho start

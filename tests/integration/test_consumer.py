@@ -10,6 +10,7 @@ waited out with growing delays.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from integration.language import INBOUND_TYPES
 from orders.bus import handle
 from tests.factories import ConfirmOrderFactory, CreateOrderFactory, InboundEventFactory, total_of
 from tests.faults import TcpProxy
-from tests.integration.conftest import Service, eventually, service_env
+from tests.integration.conftest import ROOT, Service, eventually, service_env
 from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -223,3 +224,20 @@ def test_a_database_down_past_the_last_delay_dead_letters_the_message(inbound: d
     assert (dead.message_id, dead.attempts) == (message["id"], 2)
     assert dead.reason.startswith("gave up after 3 attempts: OperationalError")
     assert events_of("OrderPaid", order_id) == []
+
+
+def test_with_no_broker_configured_the_consumer_says_it_is_off(tmp_path: Path) -> None:
+    env = service_env(INTEGRATION_BROKER_URL="")
+    args = [sys.executable, "-u", "manage.py", "consume_inbound"]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.decode().splitlines()) == (
+        0,
+        ["integration consumer off: INTEGRATION_BROKER_URL is not set"],
+    )
+    # The Procfile's line stays up (honcho would stop `make up` if it exited) until told to stop.
+    idle = Service([*args, "--idle-when-off"], tmp_path / "idle.log", "integration consumer off", env)
+    idle.start()
+    assert idle.process is not None
+    assert idle.process.poll() is None
+    idle.stop()
+    assert idle.process.returncode == 0
