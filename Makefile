@@ -128,6 +128,12 @@ worker: install-app ## A Celery worker (projections, fulfilment, emails)
 beat: install-app ## Celery beat (catch-up, periodic sends)
 	$(VENV)/bin/celery -A config beat --loglevel=INFO --schedule=$${TMPDIR:-/tmp}/celerybeat-schedule
 
+# The inbound integration consumer (integration/consumer.py); exits 0 at once, saying so, when
+# INTEGRATION_BROKER_URL is not set.
+.PHONY: consumer
+consumer: migrate ## The inbound integration consumer (payment and shipment events from RabbitMQ)
+	$(PY) manage.py consume_inbound
+
 up: migrate ## The full stack from the Procfile (honcho)
 	$(PY) manage.py collectstatic --noinput -v0
 	PORT=$(PORT) $(VENV)/bin/honcho start

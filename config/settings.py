@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "fulfilment",
     "readmodels",
     "notifications",
+    "integration",  # public events out, partner events in (AMQP)
 ]
 # The benchmarks' app (`manage.py bench`) only where the Makefile's bench targets ask for it:
 # a production process never loads it.
@@ -292,6 +293,22 @@ NOTIFICATION_MESSAGE_ID_DOMAIN = env("NOTIFICATION_MESSAGE_ID_DOMAIN", default="
 NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default=86_400.0)
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
+
+# Integration events (issue 12, integration/ and docs/events.md). Unset (the embedded default,
+# `make run`): no relay and no consumer; nothing is published or consumed.
+INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
+INTEGRATION_BROKER_TIMEOUT_SECONDS = env.float("INTEGRATION_BROKER_TIMEOUT_SECONDS", default=5.0)
+INTEGRATION_EVENTS_EXCHANGE = env("INTEGRATION_EVENTS_EXCHANGE", default="backoffice.events")
+INTEGRATION_INBOUND_EXCHANGE = env("INTEGRATION_INBOUND_EXCHANGE", default="backoffice.inbound")
+INTEGRATION_INBOUND_QUEUE = env("INTEGRATION_INBOUND_QUEUE", default="backoffice.inbound")
+INTEGRATION_DEAD_LETTER_EXCHANGE = env("INTEGRATION_DEAD_LETTER_EXCHANGE", default="backoffice.inbound.dlx")
+INTEGRATION_DEAD_LETTER_QUEUE = env("INTEGRATION_DEAD_LETTER_QUEUE", default="backoffice.inbound.dead")
+# The inbound consumer (integration/consumer.py): unacknowledged messages it holds at once, and
+# the growing delays (one TTL'd queue each) before a transient failure is tried again.
+INTEGRATION_CONSUMER_PREFETCH = env.int("INTEGRATION_CONSUMER_PREFETCH", default=4)
+INTEGRATION_RETRY_DELAYS_SECONDS = [
+    float(delay) for delay in env.list("INTEGRATION_RETRY_DELAYS_SECONDS", default=["1", "5", "30", "120"])
+]
 
 LOGGING = {
     "version": 1,

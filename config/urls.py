@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts
+from integration.api import AsyncApiView
 from inventory.api import views as product_commands
 from orders.api import views as commands
 from readmodels.admin.projections import dashboard_view, projection_status_view
@@ -55,4 +56,5 @@ urlpatterns = [
     path("api/customers/<str:customer_id>/stats/", queries.CustomerStatsView.as_view(), name="customer-stats"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/asyncapi.yaml", AsyncApiView.as_view(), name="asyncapi"),
 ]

@@ -89,11 +89,14 @@ class MarkStockReserved(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class PayOrder(Command):
-    """Record payment of exactly the order total."""
+    """Record payment of exactly the order total (in the order's currency, when named)."""
 
     order_id: UUID
     payment_id: str
     amount: Decimal
+    # Named by payment providers (integration/inbound.py); the API's body has none. Out of the
+    # fingerprint so API commands recorded before it existed keep their fingerprints.
+    currency: str = field(default="", metadata={"fingerprint": False})
 
 
 @dataclass(frozen=True, kw_only=True)

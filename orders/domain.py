@@ -226,16 +226,17 @@ class Order(Aggregate[OrderState, OrderEvent]):
         self._record(OrderStockReserved(order_id=self.order_id))
         return True
 
-    def pay(self, payment_id: str, amount: Decimal) -> None:
-        """Record payment of a confirmed order; the amount must equal the total."""
+    def pay(self, payment_id: str, amount: Decimal, currency: str = "") -> None:
+        """Record payment of a confirmed order; the amount must equal the total, and the
+        currency, when the payer names one, the order's."""
         state = self._require({OrderStatus.CONFIRMED}, "pay")
         if state.awaiting_stock:
             raise StockNotReserved(f"Cannot pay order {self.id} before stock is reserved for it")
         event = OrderPaid(order_id=self.order_id, payment_id=payment_id, amount=amount)
         total = state.total
-        if amount != total.amount:
+        if amount != total.amount or currency not in ("", state.currency):
             raise BusinessRuleViolated(
-                f"Payment amount {amount} {state.currency} does not equal the order total {total}"
+                f"Payment amount {amount} {currency or state.currency} does not equal the order total {total}"
             )
         self._record(event)
 

@@ -73,7 +73,7 @@ def mark_stock_reserved(command: MarkStockReserved, uow: AbstractUnitOfWork) -> 
 def pay_order(command: PayOrder, uow: AbstractUnitOfWork) -> CommandResult:
     """Record payment of a confirmed order's total."""
     order = uow.orders.get(command.order_id, command.expected_version)
-    order.pay(command.payment_id, command.amount)
+    order.pay(command.payment_id, command.amount, command.currency)
     return uow.commit()
 
 

@@ -67,6 +67,8 @@ class Projector:
         self.projection = projection
         self.store = store or event_store()
         self.using = read_database()
+        # Re-raised, never dead-lettered: the batch is retried whole later.
+        self.transient: tuple[type[Exception], ...] = (OperationalError, *projection.transient_errors)
 
     # Live catch-up -------------------------------------------------------------------
 
@@ -84,7 +86,7 @@ class Projector:
         """One batch of one partition in one transaction with its checkpoint."""
         try:
             return self._run(partition, isolate_failures=False)
-        except OperationalError:
+        except self.transient:
             raise  # the database is unavailable or a deadlock: the caller retries the batch
         except Exception:
             logger.warning("Batch of %s[%d] failed; isolating the event", self.projection.name, partition)
@@ -139,7 +141,7 @@ class Projector:
             try:
                 with transaction.atomic(using=self.using):
                     self.projection.apply([event], self.using)
-            except OperationalError:
+            except self.transient:
                 raise
             except Exception as error:
                 failed += 1
@@ -221,7 +223,7 @@ class Projector:
                 try:
                     with transaction.atomic(using=self.using):
                         self.projection.apply([event], self.using)
-                except OperationalError:
+                except self.transient:
                     raise
                 except Exception as error:
                     self._record_failure(event, error, letter)

@@ -51,7 +51,13 @@ def run_partition(partition: int) -> bool:
         batches += 1
     backlog = more
     for name in sorted(alone):
-        backlog |= Projector(projections[name]).catch_up(partition, max_batches=max_batches).more
+        projection = projections[name]
+        try:
+            backlog |= Projector(projection).catch_up(partition, max_batches=max_batches).more
+        except projection.transient_errors as error:
+            # Its checkpoint stayed; beat's catch-up rings again. Not a backlog: ringing at
+            # once would spin against a service that is down.
+            logger.warning("%s[%d] waits for a service: %s", name, partition, error)
     return backlog
 
 

@@ -172,3 +172,15 @@ def token_for(user: User) -> str:
     """A new API token for `user`, as POST /api/auth/token/ would issue it."""
     _, token = AuthToken.objects.create(user=user)
     return str(token)
+
+
+class InboundEventFactory(factory.DictFactory):
+    """A partner's CloudEvent for the inbound queue (docs/events.md); pass `type` and `data`."""
+
+    specversion = "1.0"
+    id = factory.LazyFunction(lambda: str(uuid4()))
+    source = "/payments"
+    type = "payment.captured.v1"
+    time = "2026-01-01T12:00:00Z"
+    datacontenttype = "application/json"
+    data = factory.LazyFunction(dict)

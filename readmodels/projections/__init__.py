@@ -7,6 +7,8 @@ Both reuse the partitions, checkpoints, doorbells and dead letters.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from fulfilment.manager import FulfilmentProcessManager
 from notifications.projection import NotificationsProjection
 from readmodels.projections.base import Projection
@@ -24,4 +26,9 @@ def all_projections() -> dict[str, Projection]:
         FulfilmentProcessManager(),
         NotificationsProjection(),
     ]
+    # Integration (issue 12): the outbound relay, only when a broker for it is configured.
+    if settings.INTEGRATION_BROKER_URL:
+        from integration.relay import RelayProjection
+
+        projections.append(RelayProjection())
     return {projection.name: projection for projection in projections}

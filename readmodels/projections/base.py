@@ -31,6 +31,9 @@ class Projection(abc.ABC):
     # shared with read models would hold that lock, and so stall every writer, while they
     # wait on their rows. Such a consumer always runs in a transaction of its own.
     shares_batches: ClassVar[bool] = True
+    # Errors that say "not now" rather than "never" (an unreachable broker): like a database
+    # outage they roll the batch back and leave the checkpoint, never make dead letters.
+    transient_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
     @abc.abstractmethod
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:

@@ -1,0 +1,166 @@
+"""The one place internal events become public ones (the published language, language.py).
+
+Each public payload carries the subject's state after the event (event-carried state
+transfer), folded from the subject's stream with the domain's own evolve functions, so a
+consumer never needs to call back. Internal events with no public meaning (item edits
+before confirmation, stock-reservation bookkeeping, catalog names) are deliberately not
+published; an event type this module does not know at all raises UnmappableEvent, which the
+relay parks as a dead letter instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from eventlog.store import EventStore, RecordedEvent
+from integration import language
+from integration.language import PublicEvent, money
+from inventory.domain import ProductState, evolve_product
+from inventory.events import (
+    ProductEvent,
+    ProductRegistered,
+    ProductRenamed,
+    StockReceived,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
+from orders.domain import OrderState, evolve_order
+from orders.events import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderEvent,
+    OrderItemAdded,
+    OrderItemRemoved,
+    OrderPaid,
+    OrderShipped,
+    OrderStockReserved,
+)
+
+# Internal facts other services have no use for: known, and published as nothing.
+UNPUBLISHED: frozenset[type] = frozenset(
+    {
+        OrderItemAdded,
+        OrderItemRemoved,
+        OrderStockReserved,
+        ProductRegistered,
+        ProductRenamed,
+        StockReservationFailed,
+    }
+)
+
+
+ORDER_PUBLISHED = (OrderCreated, OrderConfirmed, OrderPaid, OrderShipped, OrderDelivered, OrderCancelled)
+STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased)
+KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
+
+
+class UnmappableEvent(Exception):
+    """An internal event the published language has no rule for."""
+
+
+def _order_base(state: OrderState) -> dict[str, Any]:
+    return {"order_id": str(state.order_id), "customer_id": state.customer_id, "status": str(state.status)}
+
+
+def _lines(state: OrderState) -> dict[str, Any]:
+    return {
+        "currency": state.currency,
+        "lines": [
+            {"sku": line.sku, "quantity": line.quantity, "unit_price": money(line.unit_price)} for line in state.lines
+        ],
+        "total": money(state.total.amount),
+    }
+
+
+def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple[str, dict[str, Any]]:
+    """The public type and data of an order event, given the state after it."""
+    base = _order_base(state)
+    match event:
+        case OrderCreated():
+            return language.ORDER_PLACED, {**base, **_lines(state)}
+        case OrderConfirmed():
+            return language.ORDER_CONFIRMED, {**base, **_lines(state)}
+        case OrderPaid(payment_id=payment_id, amount=amount):
+            return language.ORDER_PAID, {
+                **base,
+                "payment_id": payment_id,
+                "amount": money(amount),
+                "currency": state.currency,
+            }
+        case OrderShipped(tracking_number=tracking_number):
+            return language.ORDER_SHIPPED, {**base, "tracking_number": tracking_number}
+        case OrderDelivered():
+            return language.ORDER_DELIVERED, base
+        case OrderCancelled(reason=reason):
+            return language.ORDER_CANCELLED, {
+                **base,
+                "reason": reason,
+                "refund_due": money(paid),
+                "currency": state.currency,
+            }
+    raise UnmappableEvent(f"no public type for {type(event).__name__}")
+
+
+def _stock_payload(state: ProductState) -> dict[str, Any]:
+    return {"sku": state.sku, "on_hand": state.on_hand, "reserved": state.reserved, "available": state.available}
+
+
+def _public(recorded: RecordedEvent, type_: str, data: dict[str, Any]) -> PublicEvent:
+    metadata = recorded.metadata or {}
+    return PublicEvent(
+        id=str(recorded.event_id),
+        type=type_,
+        subject=str(data.get("order_id") or data.get("sku")),
+        sequence=recorded.version,
+        time=recorded.recorded_at,
+        correlation_id=str(metadata.get("correlation_id", "")),
+        causation_id=str(metadata.get("causation_id", "")),
+        data=data,
+    )
+
+
+def _translate_stream(history: Sequence[RecordedEvent], wanted: set[int]) -> list[PublicEvent]:
+    """Fold one stream's history; the public events of the versions in `wanted`."""
+    published: list[PublicEvent] = []
+    order: OrderState | None = None
+    product: ProductState | None = None
+    paid = Decimal("0.00")
+    for recorded in history:
+        event, due = recorded.event, recorded.version in wanted
+        if type(event) not in KNOWN:
+            if due:
+                raise UnmappableEvent(f"no public type for {recorded.event_type} (event {recorded.event_id})")
+            continue  # parked earlier and skipped by a person: the rest of the stream goes on
+        if isinstance(event, OrderEvent):
+            order = evolve_order(order, event)
+            paid = event.amount if isinstance(event, OrderPaid) else paid
+            if due and isinstance(event, ORDER_PUBLISHED):
+                type_, data = _order_payload(event, order, paid)
+                published.append(_public(recorded, type_, data))
+        elif isinstance(event, ProductEvent):
+            product = evolve_product(product, event)
+            if due and isinstance(event, STOCK_PUBLISHED):
+                published.append(_public(recorded, language.PRODUCT_STOCK_CHANGED, _stock_payload(product)))
+    return published
+
+
+def translate(events: Sequence[RecordedEvent], store: EventStore) -> list[PublicEvent]:
+    """The public events of `events` (ascending position), in the same order.
+
+    Each stream touched is read once, from its start to its last version in the batch.
+    Raises UnmappableEvent before anything is published if one event has no public rule.
+    """
+    wanted: dict[str, set[int]] = {}
+    for recorded in events:
+        wanted.setdefault(recorded.stream_id, set()).add(recorded.version)
+    by_id: dict[str, PublicEvent] = {}
+    for stream_id, versions in wanted.items():
+        history = store.read_stream(stream_id, to_version=max(versions))
+        for public in _translate_stream(history, versions):
+            by_id[public.id] = public
+    return [by_id[str(recorded.event_id)] for recorded in events if str(recorded.event_id) in by_id]

@@ -1,0 +1,35 @@
+"""The outbound relay: the event log is the outbox, and the relay a projection of it.
+
+It rides the projector (readmodels/projector.py), so it reads committed events in the
+same gap-safe order, partition by partition, as every read model. Its `apply` publishes a
+batch with publisher confirms inside the transaction that moves its checkpoint: if the
+broker does not confirm, BrokerUnavailable (a transient error) rolls the batch back, the
+checkpoint stays, and the next doorbell or catch-up publishes it again (at least once,
+same `id`). An event it cannot map becomes a dead letter and holds only its own stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eventlog.store import RecordedEvent, event_store
+from integration.broker import BrokerUnavailable, publisher
+from integration.mapping import translate
+from readmodels.projections.base import Projection
+
+
+class RelayProjection(Projection):
+    """Publishes each committed event's public form to the `backoffice.events` exchange."""
+
+    name = "relay"
+    tables = ()
+    # Publishing again what was published is harmless (consumers dedupe on `id`), but a
+    # rebuild would replay the whole log to every subscriber: not part of "rebuild all".
+    rebuildable = False
+    # A batch shared with read models would wait on the broker while holding their rows.
+    shares_batches = False
+    transient_errors = (BrokerUnavailable,)
+
+    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
+        """Map every event first (a mapping failure publishes nothing), then publish in order."""
+        publisher().publish(translate(events, event_store()))
