@@ -291,3 +291,30 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
+
+# --- Operability (issue 13): health probes, metrics, the beat heartbeat -------------------
+INSTALLED_APPS += ["django_prometheus", "monitoring"]
+# Request metrics (django-prometheus): first and last, so they time everything in between.
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# Load balancers and Prometheus probe the app itself over plain HTTP (TLS ends at the proxy):
+# these answer there instead of redirecting to an https:// the app does not speak.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+# /health/ready answers 503 while a projection's oldest unapplied event is older than this.
+READY_MAX_LAG_SECONDS = env.float("READY_MAX_LAG_SECONDS", default=60.0)
+READY_BROKER_TIMEOUT_SECONDS = env.int("READY_BROKER_TIMEOUT_SECONDS", default=1)
+# Beat's heartbeat is reported "stale" past this age (not failing readiness: monitoring/health.py).
+READY_MAX_HEARTBEAT_AGE_SECONDS = env.float(
+    "READY_MAX_HEARTBEAT_AGE_SECONDS", default=max(60.0, 6 * CATCH_UP_INTERVAL_SECONDS)
+)
+# Unset: /metrics is open (keep it off the public proxy); set: `Authorization: Bearer <token>`.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "monitoring.metrics.count_appended"]
+CELERY_BEAT_SCHEDULE["heartbeat"] = {
+    "task": "monitoring.heartbeat",
+    "schedule": CATCH_UP_INTERVAL_SECONDS,
+    "options": {"expires": CATCH_UP_INTERVAL_SECONDS * 4},  # an old beat is no news
+}

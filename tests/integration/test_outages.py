@@ -8,7 +8,6 @@ or its database URL on a closed port. The machine's services are never stopped.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,15 +40,6 @@ def web(tmp: Path, **env: str) -> Service:
     service = Service(args, tmp / "web.log", "Booting worker", service_env(**env))
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     return service
-
-
-@pytest.fixture
-def running() -> Iterator[list[Service]]:
-    """Services the test starts, stopped at its end whatever happens."""
-    services: list[Service] = []
-    yield services
-    for service in services:
-        service.stop()
 
 
 def call(base: str, method: str, path: str, token: str = "", **kwargs: Any) -> requests.Response:
