@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 
 from config.secrets import secret_key
+from monitoring.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -293,10 +294,11 @@ LOGGING = {
 }
 
 # --- Operability (issue 13): health probes, metrics, the beat heartbeat -------------------
-INSTALLED_APPS += ["django_prometheus", "monitoring"]
+INSTALLED_APPS += ["django_prometheus", "monitoring", "audit"]
 # Request metrics (django-prometheus): first and last, so they time everything in between.
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "monitoring.middleware.RequestContextMiddleware",
     *MIDDLEWARE,
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -318,3 +320,15 @@ CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "schedule": CATCH_UP_INTERVAL_SECONDS,
     "options": {"expires": CATCH_UP_INTERVAL_SECONDS * 4},  # an old beat is no news
 }
+# The command bus's middleware, outermost first (orders/pipeline.py): every command tried is
+# logged, counted and audited here, whoever sent it (API, admin, process manager, seed).
+COMMAND_MIDDLEWARE = [
+    "monitoring.pipeline.log_command",
+    "monitoring.pipeline.measure_command",
+    "audit.middleware.record_command",
+]
+# Structured logs (monitoring/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="WARNING"), env("APP_LOG_LEVEL", default="INFO"))
+# Worker and beat keep this configuration instead of Celery's own (monitoring.logs).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
