@@ -35,6 +35,7 @@ migrate: install
 # The embedded default: SQLite, projections in-process after commit. The one place that opts
 # into development settings (DEBUG: debug pages, no HTTPS, a development secret).
 run seed: export DEBUG = true
+run seed: export LOG_FORMAT ?= console
 seed: migrate
 	$(PY) manage.py seed_demo --orders 40 --if-empty --admin
 
@@ -98,7 +99,7 @@ test: lint typecheck check-runtime pytest test-embedded test-rabbitmq test-two-d
 
 web: migrate
 	$(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-3} --access-logfile -
+	$(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.py --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-3} --access-logfile -
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2}
@@ -106,8 +107,11 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A config beat --loglevel=INFO --schedule=$${TMPDIR:-/tmp}/celerybeat-schedule
 
+# Web and workers share one metrics directory (prometheus_client multiprocess mode), emptied here.
+up: export PROMETHEUS_MULTIPROC_DIR ?= $(or $(TMPDIR),/tmp)/backoffice-metrics
 up: migrate
 	$(PY) manage.py collectstatic --noinput -v0
+	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
 	PORT=$(PORT) $(VENV)/bin/honcho start
 
 # Benchmarks on their own PostgreSQL database (created if missing), never the test one.

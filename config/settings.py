@@ -10,6 +10,7 @@ import environ
 
 from config.secrets import secret_key
 from monitoring.logs import logging_config
+from monitoring.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -332,3 +333,10 @@ LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="WARNING"), env("APP_LOG_LEVEL", default="INFO"))
 # Worker and beat keep this configuration instead of Celery's own (monitoring.logs).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Error tracking (monitoring/sentry.py): nothing is initialised without SENTRY_DSN.
+SENTRY_ENABLED = init_sentry(
+    env("SENTRY_DSN", default=""),
+    environment=env("SENTRY_ENVIRONMENT", default=""),
+    release=env("SENTRY_RELEASE", default=""),
+    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+)

@@ -70,9 +70,10 @@ def logging_config(log_format: str, level: str, app_level: str) -> dict[str, Any
     formatters = {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "{asctime}{levelname}{name}{message}",
+            "fmt": "{levelname}{name}{message}",
             "style": "{",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC, first in the line
+            "rename_fields": {"levelname": "level", "name": "logger"},
         },
         "console": {"format": "{asctime} {levelname:<7} {name}: {message}", "style": "{"},
     }

@@ -87,11 +87,26 @@ class StateCollector(Collector):
                 letters.add_metric([status.name, state], count)
         up.add_metric([], 1)
         yield from (lag_events, lag_seconds, letters, up)
+        yield _readiness()
         age = heartbeat.detail.get("age_seconds")
-        if age is not None:
-            yield GaugeMetricFamily(
-                "backoffice_beat_heartbeat_age_seconds", "Seconds since beat's last heartbeat.", value=age
-            )
+        beat = GaugeMetricFamily("backoffice_beat_heartbeat_age_seconds", "Seconds since beat's last heartbeat.")
+        if age is not None:  # no heartbeat yet (or no broker): the family, without a sample
+            beat.add_metric([], age)
+        yield beat
+
+
+def _readiness() -> GaugeMetricFamily:
+    """What /health/ready would answer now, per check (1 up, 0 not) and overall."""
+    from monitoring.health import readiness
+
+    checks = readiness()
+    family = GaugeMetricFamily(
+        "backoffice_ready", "1 if the check passes (check=all: /health/ready is 200).", labels=["check"]
+    )
+    for check in checks:
+        family.add_metric([check.name], 0 if check.failing or check.state != "up" else 1)
+    family.add_metric(["all"], 0 if any(check.failing for check in checks) else 1)
+    return family
 
 
 class _ThisProcess(Collector):
