@@ -31,12 +31,22 @@ def ready(request: HttpRequest) -> JsonResponse:
         checks = health.readiness()
     except Exception as error:  # a check that escaped its own guard must still not answer 500
         logger.exception("Readiness probe failed")
-        return JsonResponse(
-            {"status": "fail", "checks": {"probe": {"state": "down", "error": type(error).__name__}}}, status=503
+        return _quiet(
+            JsonResponse(
+                {"status": "fail", "checks": {"probe": {"state": "down", "error": type(error).__name__}}}, status=503
+            )
         )
     failing = any(check.failing for check in checks)
     body = {"status": "fail" if failing else "ok", "checks": {check.name: check.as_dict() for check in checks}}
-    return JsonResponse(body, status=503 if failing else 200)
+    return _quiet(JsonResponse(body, status=503 if failing else 200))
+
+
+def _quiet(response: JsonResponse) -> JsonResponse:
+    """A 503 from a probe is an answer, not a server error: the failing check already logged a
+    warning, so Django does not log it again at ERROR (which Sentry would turn into an event
+    every few seconds for as long as an outage lasts)."""
+    response._has_been_logged = True  # type: ignore[attr-defined]  # django.utils.log.log_response's flag
+    return response
 
 
 @never_cache
