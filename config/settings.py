@@ -328,6 +328,8 @@ COMMAND_MIDDLEWARE = [
     "monitoring.pipeline.measure_command",
     "audit.middleware.record_command",
 ]
+# The query bus's middleware (readmodels/queries.py): the same logging and metrics for queries.
+QUERY_MIDDLEWARE = ["monitoring.pipeline.log_query", "monitoring.pipeline.measure_query"]
 # Structured logs (monitoring/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="WARNING"), env("APP_LOG_LEVEL", default="INFO"))

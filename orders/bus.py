@@ -11,7 +11,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import reduce
 from typing import Any
 
 from eventlog.idempotency import DuplicateCommand
@@ -19,7 +18,7 @@ from eventlog.store import StreamVersionConflict
 from orders.commands import Command
 from orders.errors import ConcurrencyConflict, IdempotencyKeyReused
 from orders.handlers import HANDLERS, Handler
-from orders.pipeline import Dispatch, Middleware, Next, configured_middleware
+from orders.pipeline import Dispatch, Middleware, Next, chain, configured_middleware
 from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult, DjangoUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -74,10 +73,7 @@ class MessageBus:
         self.uow_factory = uow_factory
         self.handlers = handlers
         self.max_attempts = max_attempts
-        # The first middleware is outermost: it sees the command first and the outcome last.
-        self._chain: Next = reduce(
-            lambda inner, outer: lambda dispatch: outer(dispatch, inner), reversed(middleware), self._run
-        )
+        self._chain: Next = chain(middleware, self._run)
 
     def handle(self, command: Command) -> CommandResult:
         """Run the command through the middleware; see `_run` for what the core does."""
@@ -129,5 +125,5 @@ def handle(command: Command) -> CommandResult:
     built on first use: the middleware modules import this one."""
     global _default_bus
     if _default_bus is None:
-        _default_bus = MessageBus(middleware=configured_middleware())
+        _default_bus = MessageBus(middleware=configured_middleware())  # type: ignore[arg-type]
     return _default_bus.handle(command)

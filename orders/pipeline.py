@@ -7,12 +7,17 @@ it). The chain is named in settings.COMMAND_MIDDLEWARE, outermost first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import reduce
+from typing import TypeVar
 
 from orders.commands import Command
 from orders.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
 from orders.unit_of_work import CommandResult
+
+Message = TypeVar("Message")
+Answer = TypeVar("Answer")
 
 COMMITTED, DUPLICATE, REFUSED, CONFLICT, FAILED = "committed", "duplicate", "refused", "conflict", "failed"
 
@@ -43,9 +48,24 @@ def outcome(dispatch: Dispatch, error: BaseException | None) -> str:
     return FAILED
 
 
-def configured_middleware() -> list[Middleware]:
-    """The middleware settings.COMMAND_MIDDLEWARE names, imported."""
+def chain(
+    middleware: Sequence[Callable[[Message, Callable[[Message], Answer]], Answer]],
+    core: Callable[[Message], Answer],
+) -> Callable[[Message], Answer]:
+    """`core` wrapped in `middleware`, the first outermost (it sees the message first and the
+    answer last). The command bus and the query bus both dispatch through one of these."""
+
+    def wrap(
+        inner: Callable[[Message], Answer], outer: Callable[[Message, Callable[[Message], Answer]], Answer]
+    ) -> Callable[[Message], Answer]:
+        return lambda message: outer(message, inner)
+
+    return reduce(wrap, reversed(middleware), core)
+
+
+def configured_middleware(setting: str = "COMMAND_MIDDLEWARE") -> list[Callable[..., object]]:
+    """The middleware a setting names, imported."""
     from django.conf import settings
     from django.utils.module_loading import import_string
 
-    return [import_string(path) for path in getattr(settings, "COMMAND_MIDDLEWARE", [])]
+    return [import_string(path) for path in getattr(settings, setting, [])]

@@ -4,6 +4,7 @@ database at scrape time. Also the audit trail a command leaves, refused ones wit
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -143,3 +144,26 @@ def test_a_metrics_token_is_required_when_one_is_set(settings: Any) -> None:
     assert Client().get("/metrics").status_code == 401
     assert Client().get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert value(scrape(Authorization="Bearer s3cret-scrape-token"), "backoffice_state_scrape_ok") == 1
+
+
+def test_queries_go_through_the_query_bus_and_are_counted_by_name_and_outcome(admin_client_api: APIClient) -> None:
+    created = admin_client_api.post("/api/orders/", ORDER_BODY, format="json")
+    order = created.json()["order_id"]
+    before = scrape()
+    assert admin_client_api.get(f"/api/orders/{order}/").status_code in (200, 404)
+    assert admin_client_api.get(f"/api/orders/{uuid.uuid4()}/").status_code == 404
+    assert admin_client_api.get("/api/orders/").status_code == 200
+    assert admin_client_api.get("/api/products/SKU-nothing/").status_code == 404
+    after = scrape()
+
+    assert (
+        sum(
+            moved(before, after, "backoffice_queries_total", query="GetOrder", outcome=o)
+            for o in ("answered", "not_found")
+        )
+        == 2
+    )
+    assert moved(before, after, "backoffice_queries_total", query="GetOrder", outcome="not_found") >= 1
+    assert moved(before, after, "backoffice_queries_total", query="ListOrders", outcome="answered") == 1
+    assert moved(before, after, "backoffice_queries_total", query="GetProduct", outcome="not_found") == 1
+    assert moved(before, after, "backoffice_query_duration_seconds_count", query="ListOrders") == 1
