@@ -1,4 +1,4 @@
-"""The monitoring app: connects Celery's task signals to the task-outcome counter."""
+"""The monitoring app: connects Celery's task signals to the task-outcome counter and the log context."""
 
 from django.apps import AppConfig
 
@@ -9,7 +9,9 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
-        """Count Celery task outcomes in every process that runs tasks (monitoring/metrics.py)."""
-        from monitoring import metrics
+        """Count Celery task outcomes (monitoring/metrics.py) and name the task on its log lines
+        (monitoring/logs.py), in every process that runs tasks."""
+        from monitoring import logs, metrics
 
         metrics.connect_celery_signals()
+        logs.connect_task_context()

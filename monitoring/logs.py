@@ -116,3 +116,21 @@ def configure_celery_logging(loglevel: int | str | None = None, **kwargs: Any) -
     logging.config.dictConfig(settings.LOGGING)
     if loglevel:
         logging.getLogger("celery").setLevel(loglevel)
+
+
+def connect_task_context() -> None:
+    """Bind each Celery task's name and id to the lines it logs (task_prerun to task_postrun)."""
+    from celery import signals
+
+    tokens: dict[str, Any] = {}
+
+    def started(task_id: str = "", task: Any = None, **kwargs: Any) -> None:
+        tokens[task_id] = _context.set({**_context.get(), "task": getattr(task, "name", str(task)), "task_id": task_id})
+
+    def finished(task_id: str = "", **kwargs: Any) -> None:
+        token = tokens.pop(task_id, None)
+        if token is not None:
+            _context.reset(token)
+
+    signals.task_prerun.connect(started, weak=False, dispatch_uid="backoffice-log-task-started")
+    signals.task_postrun.connect(finished, weak=False, dispatch_uid="backoffice-log-task-finished")

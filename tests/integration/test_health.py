@@ -16,7 +16,7 @@ from readmodels.projector import all_partitions
 from readmodels.running import run_partition
 from tests.factories import CreateOrderFactory
 from tests.faults import closed_port
-from tests.integration.conftest import Service, eventually
+from tests.integration.conftest import Service, celery, eventually
 from tests.integration.test_outages import call, web
 
 
@@ -44,35 +44,37 @@ def test_ready_answers_503_naming_the_database_when_its_url_points_at_a_closed_p
 
 
 @pytest.mark.postgres
+@pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_ready_answers_503_while_a_projection_lags_past_the_threshold_and_200_once_it_caught_up(
-    settings: Any, worker_env: None
+def test_ready_answers_503_once_the_real_worker_stopped_and_a_projection_lags_past_the_threshold(
+    settings: Any, worker_env: None, tmp_path: Path, running: list[Service]
 ) -> None:
-    settings.READY_MAX_LAG_SECONDS = 0.3
+    settings.READY_MAX_LAG_SECONDS = 0.5
     probe = Client()
 
     def ready() -> tuple[int, dict[str, Any]]:
         answer = probe.get("/health/ready")
         return answer.status_code, answer.json()
 
+    worker = celery("worker", tmp_path)
+    running.append(worker)
+    worker.start()
+    handle(CreateOrderFactory())
+    eventually(lambda: ready()[1]["checks"]["projection:orders"]["lag_seconds"] == 0.0, message="the worker to project")
     status, body = ready()
     assert status == 200, body
-    assert body["checks"]["database:default"]["state"] == "up"
-    assert body["checks"]["broker"]["state"] == "up"
-    assert body["checks"]["projection:orders"] == {
-        "state": "up",
-        "critical": True,
-        "lag_seconds": 0.0,
-        "limit": 0.3,
-    }
+    assert body["checks"]["database:default"]["state"] == body["checks"]["broker"]["state"] == "up"
+    assert body["checks"]["projection:orders"] == {"state": "up", "critical": True, "lag_seconds": 0.0, "limit": 0.5}
 
-    handle(CreateOrderFactory())  # no worker runs: the doorbell rings, nobody answers, the event waits
+    worker.stop()
+    handle(CreateOrderFactory())  # the doorbell rings, nobody answers, the event waits
     eventually(lambda: ready()[0] == 503, timeout=10, message="readiness to fail on lag")
     status, body = ready()
+    assert body["status"] == "fail"
     assert body["checks"]["projection:orders"]["state"] == "stale"
-    assert body["checks"]["projection:orders"]["lag_seconds"] > 0.3
+    assert body["checks"]["projection:orders"]["lag_seconds"] > 0.5
 
-    for partition in all_partitions():  # what a worker would do
+    for partition in all_partitions():  # what a restarted worker does
         run_partition(partition)
     status, body = ready()
     assert status == 200, body
