@@ -22,6 +22,7 @@ from readmodels.projector import Projector, all_partitions
 from readmodels.tasks import project_partition
 from tests.e2e.conftest import ORDER_BODY
 from tests.faults import closed_port
+from tests.integration.test_fulfilment import order, stock
 from tests.integration.test_projection_faults import FlakyOrders, create
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_cache")]
@@ -167,3 +168,22 @@ def test_queries_go_through_the_query_bus_and_are_counted_by_name_and_outcome(ad
     assert moved(before, after, "backoffice_queries_total", query="ListOrders", outcome="answered") == 1
     assert moved(before, after, "backoffice_queries_total", query="GetProduct", outcome="not_found") == 1
     assert moved(before, after, "backoffice_query_duration_seconds_count", query="ListOrders") == 1
+
+
+def test_the_process_manager_and_admin_actions_are_audited_too(settings: Any, admin_client: Client) -> None:
+    settings.PROJECTIONS_INLINE = True  # the process manager reacts in-process after commit
+    stock("SKU-AUDIT", on_hand=3)
+    order(("SKU-AUDIT", 1))  # confirmed: the process manager reserves the stock
+    reserve = CommandAudit.objects.get(command_type="ReserveStock")
+    assert (reserve.source, reserve.outcome, reserve.stream_id) == ("fulfilment", "committed", "product:SKU-AUDIT")
+    assert reserve.user == ""  # no user: the process manager acts on its own
+
+    second, _ = order(("SKU-NOT-TRACKED", 1))
+    page = admin_client.post(
+        "/admin/readmodels/ordersummary/",
+        {"action": "cancel", "_selected_action": [str(second)], "apply": "1", "reason": "audit"},
+        follow=True,
+    )
+    assert page.status_code == 200
+    cancel = CommandAudit.objects.get(command_type="CancelOrder", stream_id=str(second))
+    assert (cancel.source, cancel.user, cancel.outcome) == ("admin", "admin", "committed")
