@@ -48,6 +48,7 @@ migrate: install-app ## Apply the migrations (DATABASE_URL, SQLite by default)
 # The embedded default: SQLite, projections in-process after commit. The one place that opts
 # into development settings (DEBUG: debug pages, no HTTPS, a development secret).
 run seed: export DEBUG = true
+run seed: export LOG_FORMAT ?= console
 seed: migrate ## Demo data (40 orders, user admin/admin) on an empty database
 	$(PY) manage.py seed_demo --orders 40 --if-empty --admin
 
@@ -120,7 +121,7 @@ test: lint typecheck check-runtime pytest test-embedded test-rabbitmq test-two-d
 
 web: migrate ## gunicorn on PORT (DATABASE_URL, CELERY_BROKER_URL from the environment)
 	$(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/gunicorn config.wsgi --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-3} --access-logfile -
+	$(VENV)/bin/gunicorn config.wsgi -c config/gunicorn.py --bind 127.0.0.1:$(PORT) --workers $${WEB_WORKERS:-3} --access-logfile -
 
 worker: install-app ## A Celery worker (projections, fulfilment, emails)
 	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${WORKER_CONCURRENCY:-2}
@@ -134,8 +135,11 @@ beat: install-app ## Celery beat (catch-up, periodic sends)
 consumer: migrate ## The inbound integration consumer (payment and shipment events from RabbitMQ)
 	$(PY) manage.py consume_inbound
 
+# Web and workers share one metrics directory (prometheus_client multiprocess mode), emptied here.
+up: export PROMETHEUS_MULTIPROC_DIR ?= $(or $(TMPDIR),/tmp)/backoffice-metrics
 up: migrate ## The full stack from the Procfile (honcho)
 	$(PY) manage.py collectstatic --noinput -v0
+	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
 	PORT=$(PORT) $(VENV)/bin/honcho start
 
 # Benchmarks on their own PostgreSQL database (created if missing), never the test one.

@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 
 from config.secrets import secret_key
+from monitoring.logs import logging_config
+from monitoring.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -316,3 +318,52 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
+
+# --- Operability (issue 13): health probes, metrics, the beat heartbeat -------------------
+INSTALLED_APPS += ["django_prometheus", "monitoring", "audit"]
+# Request metrics (django-prometheus): first and last, so they time everything in between.
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "monitoring.middleware.RequestContextMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+# Load balancers and Prometheus probe the app itself over plain HTTP (TLS ends at the proxy):
+# these answer there instead of redirecting to an https:// the app does not speak.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+# /health/ready answers 503 while a projection's oldest unapplied event is older than this.
+READY_MAX_LAG_SECONDS = env.float("READY_MAX_LAG_SECONDS", default=60.0)
+READY_BROKER_TIMEOUT_SECONDS = env.int("READY_BROKER_TIMEOUT_SECONDS", default=1)
+# Beat's heartbeat is reported "stale" past this age (not failing readiness: monitoring/health.py).
+READY_MAX_HEARTBEAT_AGE_SECONDS = env.float(
+    "READY_MAX_HEARTBEAT_AGE_SECONDS", default=max(60.0, 6 * CATCH_UP_INTERVAL_SECONDS)
+)
+# Unset: /metrics is open (keep it off the public proxy); set: `Authorization: Bearer <token>`.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "monitoring.metrics.count_appended"]
+CELERY_BEAT_SCHEDULE["heartbeat"] = {
+    "task": "monitoring.heartbeat",
+    "schedule": CATCH_UP_INTERVAL_SECONDS,
+    "options": {"expires": CATCH_UP_INTERVAL_SECONDS * 4},  # an old beat is no news
+}
+# The command bus's middleware, outermost first (orders/pipeline.py): every command tried is
+# logged, counted and audited here, whoever sent it (API, admin, process manager, seed).
+COMMAND_MIDDLEWARE = [
+    "monitoring.pipeline.log_command",
+    "monitoring.pipeline.measure_command",
+    "audit.middleware.record_command",
+]
+# The query bus's middleware (readmodels/queries.py): the same logging and metrics for queries.
+QUERY_MIDDLEWARE = ["monitoring.pipeline.log_query", "monitoring.pipeline.measure_query"]
+# Structured logs (monitoring/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="WARNING"), env("APP_LOG_LEVEL", default="INFO"))
+# Worker and beat keep this configuration instead of Celery's own (monitoring.logs).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Error tracking (monitoring/sentry.py): nothing is initialised without SENTRY_DSN.
+SENTRY_ENABLED = init_sentry(
+    env("SENTRY_DSN", default=""),
+    environment=env("SENTRY_ENVIRONMENT", default=""),
+    release=env("SENTRY_RELEASE", default=""),
+    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+)

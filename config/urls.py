@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts import api as accounts
 from integration.api import AsyncApiView
 from inventory.api import views as product_commands
+from monitoring import views as monitoring
 from orders.api import views as commands
 from readmodels.admin.projections import dashboard_view, projection_status_view
 from readmodels.api import history as history_queries
@@ -33,6 +34,9 @@ handler404 = "orders.api.errors.not_found"
 handler500 = "orders.api.errors.server_error"
 
 urlpatterns = [
+    path("health/live", monitoring.live, name="health-live"),
+    path("health/ready", monitoring.ready, name="health-ready"),
+    path("metrics", monitoring.metrics, name="metrics"),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/projections/", admin.site.admin_view(projection_status_view), name="admin-projections"),
     path("admin/", admin.site.urls),

@@ -1,4 +1,6 @@
-"""The message bus: runs each command's handler in a unit of work, idempotently, with retries."""
+"""The message bus: runs each command's handler in a unit of work, idempotently, with retries,
+through a chain of middleware (settings.COMMAND_MIDDLEWARE: logging, metrics, audit), so every
+command tried passes the same chain whoever sent it and handlers stay plain."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eventlog.idempotency import DuplicateCommand
@@ -16,6 +18,7 @@ from eventlog.store import StreamVersionConflict
 from orders.commands import Command
 from orders.errors import ConcurrencyConflict, IdempotencyKeyReused
 from orders.handlers import HANDLERS, Handler
+from orders.pipeline import Dispatch, Middleware, Next, chain, configured_middleware
 from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult, DjangoUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -29,16 +32,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def fingerprint(command: Command) -> str:
-    """Hash of the command's type and payload, leaving out ids and metadata."""
-    payload = {
+def payload(command: Command) -> dict[str, Any]:
+    """The command's own fields, JSON-ready, leaving out ids and metadata."""
+    fields = {
         f.name: getattr(command, f.name) for f in dataclasses.fields(command) if f.metadata.get("fingerprint", True)
     }
-    text = json.dumps(
-        [type(command).__name__, payload],
-        sort_keys=True,
-        default=_jsonable,
-    )
+    loaded: dict[str, Any] = json.loads(json.dumps(fields, sort_keys=True, default=_jsonable))
+    return loaded
+
+
+def fingerprint(command: Command) -> str:
+    """Hash of the command's type and payload, leaving out ids and metadata."""
+    text = json.dumps([type(command).__name__, payload(command)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -56,24 +61,32 @@ def event_metadata(command: Command) -> dict[str, Any]:
 
 
 class MessageBus:
-    """Dispatches a command to its one handler inside a fresh unit of work."""
+    """Dispatches a command through its middleware to its one handler, in a fresh unit of work."""
 
     def __init__(
         self,
         uow_factory: Callable[[], AbstractUnitOfWork] = DjangoUnitOfWork,
         handlers: Mapping[type[Command], Handler] = HANDLERS,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self.uow_factory = uow_factory
         self.handlers = handlers
         self.max_attempts = max_attempts
+        self._chain: Next = chain(middleware, self._run)
 
     def handle(self, command: Command) -> CommandResult:
+        """Run the command through the middleware; see `_run` for what the core does."""
+        return self._chain(Dispatch(command=command, command_type=type(command).__name__))
+
+    def _run(self, dispatch: Dispatch) -> CommandResult:
         """Run the command; a conflict with a concurrent writer is retried on fresh state.
 
-        A command id seen before returns the first result, or raises IdempotencyKeyReused
-        if the payload differs. Raises ConcurrencyConflict once retries are used up.
+        A command id seen before returns the first result (`dispatch.duplicate`), or raises
+        IdempotencyKeyReused if the payload differs. Raises ConcurrencyConflict once retries
+        are used up.
         """
+        command = dispatch.command
         handler = self.handlers[type(command)]
         context = CommandContext(
             command_id=command.command_id,
@@ -90,6 +103,7 @@ class MessageBus:
                             raise IdempotencyKeyReused(
                                 f"Command id {command.command_id!r} was already used with a different request"
                             )
+                        dispatch.duplicate = True
                         return CommandResult.from_dict(previous.result)
                     uow.context = context
                     return handler(command, uow)
@@ -103,9 +117,13 @@ class MessageBus:
         )
 
 
-_default_bus = MessageBus()
+_default_bus: MessageBus | None = None
 
 
 def handle(command: Command) -> CommandResult:
-    """Handle a command with the default bus (Django unit of work)."""
+    """Handle a command with the default bus (Django unit of work, the configured middleware),
+    built on first use: the middleware modules import this one."""
+    global _default_bus
+    if _default_bus is None:
+        _default_bus = MessageBus(middleware=configured_middleware())  # type: ignore[arg-type]
     return _default_bus.handle(command)

@@ -24,6 +24,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
+from monitoring.logs import events_fields
 from readmodels.models import DeadLetter, ProjectionCheckpoint
 from readmodels.partitions import buckets_of, partition_count, partition_of_bucket
 from readmodels.projections.base import Projection
@@ -117,6 +118,7 @@ class Projector:
         """
         if not events:
             return 0
+        logger.info("Applying %d events to %s", len(events), self.projection.name, extra=events_fields(events))
         if blocked is None:
             blocked = set(
                 DeadLetter.objects.using(self.using)

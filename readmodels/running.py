@@ -9,6 +9,7 @@ from celery import current_app
 from django.conf import settings
 from django.db import OperationalError
 
+from monitoring.metrics import DOORBELLS
 from readmodels import doorbell
 from readmodels.batches import shared_batch
 from readmodels.projections import all_projections
@@ -73,13 +74,17 @@ def ring(partition: int, *, always: bool = False) -> None:
     log and projects what this doorbell would have."""
     global _broker_down_until
     if time.monotonic() < _broker_down_until:
+        DOORBELLS.labels(outcome="skipped").inc()
         return
     key = partition_key(partition)
     if not (doorbell.should_ring(key) or always):
+        DOORBELLS.labels(outcome="coalesced").inc()
         return
     try:
         current_app.send_task(PROJECT_PARTITION, (partition,), retry=False)
+        DOORBELLS.labels(outcome="sent").inc()
     except Exception as error:
+        DOORBELLS.labels(outcome="failed").inc()
         doorbell.ring_failed(key)
         _broker_down_until = time.monotonic() + float(settings.BROKER_FAILURE_COOLDOWN_SECONDS)
         logger.warning("Could not enqueue projection of partition %d (%s); catch-up will do it", partition, error)

@@ -25,6 +25,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
+from monitoring.metrics import THROTTLE_CACHE_FAILURES, THROTTLE_UNTHROTTLED
+
 logger = logging.getLogger(__name__)
 
 # What a cache client raises when its server is unreachable or too slow: redis-py's errors,
@@ -51,12 +53,14 @@ class CacheOutage:
         """Count a request allowed without a check; always True (the throttle's answer)."""
         with self._lock:
             self.unthrottled += 1
+        THROTTLE_UNTHROTTLED.inc()
         return True
 
     def failed(self, error: Exception) -> None:
         """Record a cache failure and start a cooldown; warn unless one is already running
         (a request that raced the first failure does not log it twice)."""
         cooldown = float(settings.THROTTLE_CACHE_COOLDOWN_SECONDS)
+        THROTTLE_CACHE_FAILURES.inc()
         with self._lock:
             self.failures += 1
             already_skipping = self.skipping()

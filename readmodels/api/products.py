@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from orders.api.serializers import problem_responses
 from readmodels.api.serializers import ProductPageOut, ProductStockOut
 from readmodels.api.views import MIN_POSITION, QUERY_ERRORS, STALE, OrderPagination, QueryView, answer, read_your_writes
-from readmodels.selectors.products import product_stock, product_stock_list
+from readmodels.queries import GetProduct, ListProducts, ask
 
 
 class ProductListView(QueryView):
@@ -33,7 +33,7 @@ class ProductListView(QueryView):
     def get(self, request: Request) -> Response:
         stale = read_your_writes(request)
         paginator = OrderPagination()
-        rows: Any = product_stock_list()  # a lazy Sequence, which Django's Paginator accepts
+        rows: Any = ask(ListProducts())  # a lazy Sequence, which Django's Paginator accepts
         page = paginator.paginate_queryset(rows, request, view=self)
         response = paginator.get_paginated_response(ProductStockOut(page, many=True).data)
         if stale:
@@ -57,7 +57,7 @@ class ProductDetailView(QueryView):
     def get(self, request: Request, sku: str) -> Response:
         stale = read_your_writes(request)
         # A NUL cannot be stored (PostgreSQL refuses it in a query), so no product has one.
-        stock = None if "\x00" in sku else product_stock(sku)
+        stock = None if "\x00" in sku else ask(GetProduct(sku=sku))
         if stock is None:
             raise exceptions.NotFound(f"Product {sku} does not exist")
         return answer(ProductStockOut(stock).data, stale)

@@ -23,8 +23,7 @@ from orders.api.serializers import problem_responses
 from orders.api.throttles import ScopedThrottle
 from readmodels.api.filters import ORDERING_FIELDS, OrderSummaryFilter, utc
 from readmodels.api.serializers import CustomerStatsOut, OrderDetailOut, OrderPageOut, OrderSummaryOut
-from readmodels.selectors.customers import customer_stats
-from readmodels.selectors.orders import order_as_of, order_detail, order_summary_list
+from readmodels.queries import GetCustomerStats, GetOrder, ListOrders, ask
 from readmodels.status import wait_until_applied
 from readmodels.wait_slots import wait_slot
 
@@ -156,7 +155,7 @@ class OrderListView(QueryView):
         selection = OrderSummaryFilter(request.query_params).selection()
         stale = read_your_writes(request)
         paginator = OrderPagination()
-        rows: Any = order_summary_list(**selection)  # a lazy Sequence, which Django's Paginator accepts
+        rows: Any = ask(ListOrders(**selection))  # a lazy Sequence, which Django's Paginator accepts
         page = paginator.paginate_queryset(rows, request, view=self)
         response = paginator.get_paginated_response(OrderSummaryOut(page, many=True).data)
         if stale:
@@ -188,7 +187,7 @@ class OrderDetailView(QueryView):
         raw_as_of = request.query_params.get("as_of")
         as_of = None if raw_as_of is None else parse_instant(raw_as_of, "as_of")
         stale = read_your_writes(request)
-        detail = order_detail(key) if as_of is None else order_as_of(key, as_of)
+        detail = ask(GetOrder(order_id=key, as_of=as_of))
         if detail is None:
             raise exceptions.NotFound(f"Order {order_id} does not exist" + (" at that time" if as_of else ""))
         etag = f'"{detail.version}"'
@@ -216,7 +215,7 @@ class CustomerStatsView(QueryView):
     def get(self, request: Request, customer_id: str) -> Response:
         stale = read_your_writes(request)
         # A NUL cannot be stored (PostgreSQL refuses it in a query), so no customer has one.
-        stats = None if "\x00" in customer_id else customer_stats(customer_id)
+        stats = None if "\x00" in customer_id else ask(GetCustomerStats(customer_id=customer_id))
         if stats is None:
             raise exceptions.NotFound(f"Customer {customer_id} has no orders")
         return answer(CustomerStatsOut(stats).data, stale)

@@ -108,6 +108,15 @@ def celery(kind: str, tmp: Path, **env: str) -> Service:
     return Service(args, tmp / f"{kind}.log", ready, service_env(**env))
 
 
+@pytest.fixture(name="running")
+def started_services() -> Iterator[list[Service]]:
+    """Services the test starts, stopped at its end whatever happens."""
+    services: list[Service] = []
+    yield services
+    for service in services:
+        service.stop()
+
+
 @pytest.fixture
 def worker_env(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands in this test ring Celery (this session's queue) instead of projecting inline."""

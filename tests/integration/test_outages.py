@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,15 +41,6 @@ def web(tmp: Path, **env: str) -> Service:
     service = Service(args, tmp / "web.log", "Booting worker", service_env(**env))
     service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
     return service
-
-
-@pytest.fixture
-def running() -> Iterator[list[Service]]:
-    """Services the test starts, stopped at its end whatever happens."""
-    services: list[Service] = []
-    yield services
-    for service in services:
-        service.stop()
 
 
 def call(base: str, method: str, path: str, token: str = "", **kwargs: Any) -> requests.Response:

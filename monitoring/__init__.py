@@ -1,0 +1,1 @@
+"""Operability: health probes, Prometheus metrics, structured logs, the beat heartbeat."""

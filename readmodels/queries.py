@@ -1,0 +1,112 @@
+"""Named queries, one handler each, dispatched through a query bus.
+
+Every query the API asks passes the middleware named in settings.QUERY_MIDDLEWARE (logging
+and metrics, monitoring/pipeline.py), the same shape as the command bus, so views stay
+thin: parse the request, ask, render. Handlers are the selectors; they return DTOs (or None
+for "no such thing") and change nothing. A list handler returns the lazy page source the
+view paginates, so its rows are read (and timed) when the page is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from orders.pipeline import chain, configured_middleware
+from readmodels.selectors.customers import customer_stats
+from readmodels.selectors.orders import DEFAULT_ORDERING, order_as_of, order_detail, order_summary_list
+from readmodels.selectors.products import product_stock, product_stock_list
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Query:
+    """Base of every query: a question about the read side, named for what it asks."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListOrders(Query):
+    status: str | None = None
+    customer_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    ordering: Sequence[str] = DEFAULT_ORDERING
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrder(Query):
+    """One order now, or as it was at `as_of` (read from the event log)."""
+
+    order_id: UUID
+    as_of: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetCustomerStats(Query):
+    customer_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListProducts(Query):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetProduct(Query):
+    sku: str
+
+
+def _list_orders(query: ListOrders) -> Any:
+    return order_summary_list(
+        status=query.status,
+        customer_id=query.customer_id,
+        created_after=query.created_after,
+        created_before=query.created_before,
+        ordering=query.ordering,
+    )
+
+
+def _get_order(query: GetOrder) -> Any:
+    return order_detail(query.order_id) if query.as_of is None else order_as_of(query.order_id, query.as_of)
+
+
+HANDLERS: Mapping[type[Query], Callable[[Any], Any]] = {
+    ListOrders: _list_orders,
+    GetOrder: _get_order,
+    GetCustomerStats: lambda query: customer_stats(query.customer_id),
+    ListProducts: lambda query: product_stock_list(),
+    GetProduct: lambda query: product_stock(query.sku),
+}
+
+QueryMiddleware = Callable[[Query, Callable[[Query], Any]], Any]
+
+
+class QueryBus:
+    """Dispatches a query through its middleware to its one handler."""
+
+    def __init__(
+        self,
+        handlers: Mapping[type[Query], Callable[[Any], Any]] = HANDLERS,
+        middleware: Sequence[QueryMiddleware] = (),
+    ) -> None:
+        self.handlers = handlers
+        self._chain: Callable[[Query], Any] = chain(middleware, self._run)
+
+    def ask(self, query: Query) -> Any:
+        return self._chain(query)
+
+    def _run(self, query: Query) -> Any:
+        return self.handlers[type(query)](query)
+
+
+_default_bus: QueryBus | None = None
+
+
+def ask(query: Query) -> Any:
+    """Answer a query with the default bus (the configured middleware), built on first use."""
+    global _default_bus
+    if _default_bus is None:
+        _default_bus = QueryBus(middleware=configured_middleware("QUERY_MIDDLEWARE"))
+    return _default_bus.ask(query)
