@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts
+from integration.admin import inbound_dead_letters_view
 from integration.api import AsyncApiView
 from inventory.api import views as product_commands
 from orders.api import views as commands
@@ -35,6 +36,7 @@ handler500 = "orders.api.errors.server_error"
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/projections/", admin.site.admin_view(projection_status_view), name="admin-projections"),
+    path("admin/inbound/", admin.site.admin_view(inbound_dead_letters_view), name="admin-inbound-dead-letters"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", accounts.TokenView.as_view(), name="api-token"),
     path("api/auth/logout/", accounts.RevokeTokenView.as_view(), name="api-logout"),
