@@ -6,6 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts
+from integration.admin import inbound_dead_letters_view
 from integration.api import AsyncApiView
 from inventory.api import views as product_commands
 from monitoring import views as monitoring
@@ -39,6 +40,7 @@ urlpatterns = [
     path("metrics", monitoring.metrics, name="metrics"),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/projections/", admin.site.admin_view(projection_status_view), name="admin-projections"),
+    path("admin/inbound/", admin.site.admin_view(inbound_dead_letters_view), name="admin-inbound-dead-letters"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", accounts.TokenView.as_view(), name="api-token"),
     path("api/auth/logout/", accounts.RevokeTokenView.as_view(), name="api-logout"),

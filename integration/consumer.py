@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -39,6 +40,8 @@ REASON_HEADER = "x-rejection-reason"
 ATTEMPTS_HEADER = "x-attempts"
 # The routing key the sender used (the type), kept on copies so a replay routes like the original.
 ROUTING_HEADER = "x-original-routing-key"
+# When the message was dead-lettered (ISO 8601, UTC), for the operator who finds it there.
+DEAD_AT_HEADER = "x-dead-lettered-at"
 TRANSIENT: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, ConcurrencyConflict)
 MAX_REASON = 1000
 
@@ -122,7 +125,8 @@ class InboundConsumer:
         return "applied"
 
     def dead_letter(self, message: Message, reason: str) -> str:
-        headers = copy_headers(message, **{REASON_HEADER: reason[:MAX_REASON]})
+        dead_at = datetime.now(UTC).isoformat(timespec="seconds")
+        headers = copy_headers(message, **{REASON_HEADER: reason[:MAX_REASON], DEAD_AT_HEADER: dead_at})
         republish(self._ready(), message, settings.INTEGRATION_DEAD_LETTER_EXCHANGE, headers[ROUTING_HEADER], headers)
         message.ack()
         logger.warning("dead-lettered inbound message %s: %s", message.properties.get("message_id"), reason)

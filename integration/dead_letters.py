@@ -4,12 +4,14 @@ The queue is the one record: the consumer dead-letters exactly when the database
 unreachable (retries exhausted), so a table it writes could miss those. Listing takes up to
 `limit` messages without acknowledging them and closes the channel, which puts them all back;
 replaying one publishes a copy (confirmed) to the inbound exchange under the type it was sent
-with, its attempts and reason cleared, and only then acknowledges it in the dead queue. A
-replayed message keeps its `(source, id)`: if it had been applied, replaying it changes nothing.
+with, its attempts, reason and time cleared, and only then acknowledges it in the dead queue.
+A replayed message keeps its `(source, id)`: if it had been applied, replaying it changes
+nothing. The management command and the admin page both list and replay through here.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,10 +22,18 @@ from kombu import Producer
 from kombu.message import Message
 
 from integration import broker
-from integration.consumer import ATTEMPTS_HEADER, REASON_HEADER, ROUTING_HEADER, copy_headers, republish
+from integration.consumer import (
+    ATTEMPTS_HEADER,
+    DEAD_AT_HEADER,
+    REASON_HEADER,
+    ROUTING_HEADER,
+    copy_headers,
+    republish,
+)
 
 DEFAULT_LIMIT = 100
 PREVIEW = 500
+DATA_PREVIEW = 120
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -35,17 +45,38 @@ class DeadMessage:
     reason: str
     attempts: int
     body: str
+    type: str  # the CloudEvents type, or the routing key when the body has none
+    source: str  # the CloudEvents source ("" when the body is not a JSON object)
+    dead_lettered_at: str  # ISO 8601; "" for copies dead-lettered before it was recorded
+    data_preview: str  # the start of `data` as JSON, or of the raw body
+
+
+def _attributes(body: bytes) -> dict[str, Any]:
+    """The body's top-level JSON object, or {} (a dead message may be anything at all)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _describe(message: Message) -> DeadMessage:
     headers = message.headers or {}
     body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    text = body[:PREVIEW].decode("utf-8", errors="replace")
+    attributes = _attributes(body)
+    routing_key = str(headers.get(ROUTING_HEADER, ""))
+    data = json.dumps(attributes["data"]) if "data" in attributes else text
     return DeadMessage(
         message_id=str(message.properties.get("message_id") or ""),
-        routing_key=str(headers.get(ROUTING_HEADER, "")),
+        routing_key=routing_key,
         reason=str(headers.get(REASON_HEADER, "")),
         attempts=int(headers.get(ATTEMPTS_HEADER, 0)),
-        body=body[:PREVIEW].decode("utf-8", errors="replace"),
+        body=text,
+        type=str(attributes.get("type") or routing_key),
+        source=str(attributes.get("source") or ""),
+        dead_lettered_at=str(headers.get(DEAD_AT_HEADER, "")),
+        data_preview=data if len(data) <= DATA_PREVIEW else data[: DATA_PREVIEW - 1] + "…",
     )
 
 
@@ -79,7 +110,7 @@ def replay(message_id: str, limit: int = DEFAULT_LIMIT) -> bool:
         found = next((m for m in messages if m.properties.get("message_id") == message_id), None)
         if found is None:
             return False
-        headers = copy_headers(found, **{REASON_HEADER: None, ATTEMPTS_HEADER: None})
+        headers = copy_headers(found, **{REASON_HEADER: None, ATTEMPTS_HEADER: None, DEAD_AT_HEADER: None})
         with broker.connection() as publishing:
             producer = Producer(publishing.channel())
             republish(producer, found, settings.INTEGRATION_INBOUND_EXCHANGE, headers[ROUTING_HEADER], headers)

@@ -30,7 +30,7 @@ from readmodels.running import run_partition
 WINDOW_SECONDS = 5.0
 
 
-def _celery(kind: str, queue: str, log: Path) -> subprocess.Popen[bytes]:
+def _celery(kind: str, queue: str, log: Path, **extra_env: str) -> subprocess.Popen[bytes]:
     """A Celery worker or beat on the bench database, consuming only this run's queue."""
     params = connections["default"].settings_dict
     host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
@@ -42,6 +42,7 @@ def _celery(kind: str, queue: str, log: Path) -> subprocess.Popen[bytes]:
         PROJECTIONS_INLINE="false",
         CATCH_UP_INTERVAL_SECONDS="1",
         DEBUG="false",
+        **extra_env,
     )
     args = [str(Path(sys.executable).with_name("celery")), "-A", "config", kind, "--loglevel=WARNING"]
     if kind == "worker":
@@ -64,6 +65,16 @@ def _wait_for_worker(queue: str, worker: subprocess.Popen[bytes], *, deadline_s:
         if any(name.startswith(f"{queue}@") for reply in replies for name in reply):
             return
     raise RuntimeError(f"the lag phase's Celery worker did not answer within {deadline_s:.0f}s")
+
+
+def stop_celery(processes: list[subprocess.Popen[bytes]], queue: str, previous_queue: str) -> None:
+    """Stop a run's worker and beat, give Celery its default queue back, delete the run's queue."""
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        process.wait(20)
+    celery_app.conf.task_default_queue = previous_queue
+    delete_queue(queue)
 
 
 class Watcher(threading.Thread):
@@ -145,12 +156,7 @@ def lag(rate: float, seconds: float, seed: int, logs: Path, *, deadline_s: float
     finally:
         watcher.done.set()
         watcher.abort.set()
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            process.wait(20)
-        celery_app.conf.task_default_queue = previous
-        delete_queue(queue)
+        stop_celery(processes, queue, previous)
     lags_ms = [lag_s * 1000 for _, lag_s in watcher.seen]
     overall = latency_figures(lags_ms, sent_s, "visible")
     return {

@@ -9,87 +9,26 @@ waited out with growing delays.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from django.conf import settings
-from kombu import Connection, Producer
 
 from eventlog.models import StoredEvent
-from integration.broker import inbound_exchange
-from integration.consumer import declare, retry_queue
 from integration.dead_letters import dead_messages, replay
-from integration.language import INBOUND_TYPES
-from orders.bus import handle
-from tests.factories import ConfirmOrderFactory, CreateOrderFactory, InboundEventFactory, total_of
+from tests.factories import InboundEventFactory
 from tests.faults import TcpProxy
 from tests.integration.conftest import ROOT, Service, eventually, service_env
-from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from tests.integration.inbound import DISPATCHED, confirmed_order, consumer, inbound, payment, send  # noqa: F401
+from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-PAID = "payment.captured.v1"
-DISPATCHED = "shipment.dispatched.v1"
-
-
-@pytest.fixture
-def inbound(amqp_names: dict[str, str]) -> Iterator[dict[str, str]]:  # noqa: F811
-    """This test's inbound topology, declared before anything is sent; its delay queues go after."""
-    with Connection(AMQP_URL) as connection:
-        declare(connection.channel())
-    yield amqp_names
-    with Connection(AMQP_URL) as connection:
-        channel: Any = connection.channel()  # kombu's stub types it as the bare protocol
-        for delay in settings.INTEGRATION_RETRY_DELAYS_SECONDS:
-            channel.queue_delete(retry_queue(delay).name)
-
-
-def consumer(tmp_path: Path, names: dict[str, str], **env: str) -> Service:
-    """A consumer process (not yet started) on this test's names and database."""
-    args = [sys.executable, "-u", "manage.py", "consume_inbound"]
-    extra = {**names, "INTEGRATION_RETRY_DELAYS_SECONDS": "0.2,0.4", **env}
-    return Service(args, tmp_path / "consumer.log", "integration consumer ready", service_env(**extra))
-
-
-def send(*events: dict[str, Any] | bytes, routing_key: str = PAID) -> None:
-    """Publish to this test's inbound exchange as a partner would (persistent, confirmed)."""
-    with Connection(AMQP_URL, transport_options={"confirm_publish": True}) as connection:
-        producer = Producer(connection.channel(), exchange=inbound_exchange())
-        for event in events:
-            body = event if isinstance(event, bytes) else json.dumps(event).encode()
-            message_id = None if isinstance(event, bytes) else event["id"]
-            # A type we do not bind reaches our queue only when its sender mislabels it.
-            key = event["type"] if isinstance(event, dict) and event["type"] in INBOUND_TYPES else routing_key
-            producer.publish(
-                body,
-                routing_key=key,
-                content_type="application/cloudevents+json",
-                content_encoding="utf-8",
-                delivery_mode=2,
-                message_id=message_id,
-            )
-
-
-def confirmed_order() -> tuple[UUID, Decimal]:
-    """A confirmed order (untracked SKUs: payable at once); its id and total."""
-    create = CreateOrderFactory.build()
-    handle(create)
-    handle(ConfirmOrderFactory.build(order_id=create.order_id))
-    return create.order_id, total_of(create)
-
-
-def payment(order_id: UUID, amount: Decimal, **changes: Any) -> dict[str, Any]:
-    data = {"order_id": str(order_id), "payment_id": f"pay-{uuid4().hex[:8]}", "amount": str(amount), "currency": "EUR"}
-    event: dict[str, Any] = InboundEventFactory.build(type=PAID, data={**data, **changes.pop("data", {})}, **changes)
-    return event
 
 
 @contextmanager
@@ -104,7 +43,7 @@ def events_of(event_type: str, order_id: UUID) -> list[StoredEvent]:
     return list(StoredEvent.objects.filter(stream_id=str(order_id), event_type=event_type))
 
 
-def test_the_same_payment_delivered_three_times_pays_the_order_once(inbound: dict[str, str], tmp_path: Path) -> None:
+def test_the_same_payment_delivered_three_times_pays_the_order_once(inbound: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     order_id, total = confirmed_order()
     message = payment(order_id, total, source="/payments/stripe")
     send(message, message, message)
@@ -123,7 +62,8 @@ def test_the_same_payment_delivered_three_times_pays_the_order_once(inbound: dic
 
 
 def test_refused_and_malformed_messages_are_dead_lettered_with_a_reason_and_the_consumer_goes_on(
-    inbound: dict[str, str], tmp_path: Path
+    inbound: dict[str, str],  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     order_id, total = confirmed_order()
     refused = {
@@ -168,7 +108,8 @@ def test_refused_and_malformed_messages_are_dead_lettered_with_a_reason_and_the_
 
 
 def test_a_consumer_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
-    inbound: dict[str, str], tmp_path: Path
+    inbound: dict[str, str],  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     orders = [confirmed_order() for _ in range(100)]
     process = consumer(tmp_path, inbound)
@@ -188,7 +129,8 @@ def test_a_consumer_killed_mid_burst_loses_nothing_and_applies_nothing_twice(
 
 
 def test_an_unreachable_database_is_retried_with_growing_delays_then_the_message_applies(
-    inbound: dict[str, str], tmp_path: Path
+    inbound: dict[str, str],  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     order_id, total = confirmed_order()
     with database_proxy() as (postgres, url):
@@ -208,7 +150,7 @@ def test_an_unreachable_database_is_retried_with_growing_delays_then_the_message
     assert dead_messages() == []
 
 
-def test_a_database_down_past_the_last_delay_dead_letters_the_message(inbound: dict[str, str], tmp_path: Path) -> None:
+def test_a_database_down_past_the_last_delay_dead_letters_the_message(inbound: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
     order_id, total = confirmed_order()
     with database_proxy() as (postgres, url):
         process = consumer(tmp_path, inbound, DATABASE_URL=url)

@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory"]
+EXTRA_PHASES = ["memory", "relay_lag"]
 
 
 class Command(BaseCommand):
@@ -28,8 +28,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reads", type=int, default=4000, help="read phase: OrderDetail reads (pages: 1/4)")
         parser.add_argument("--read-orders", type=int, default=0, help="read phase: grow the read model to this")
-        parser.add_argument("--rate", type=float, default=100.0, help="lag phase: commands per second")
-        parser.add_argument("--seconds", type=float, default=20.0, help="lag phase: duration")
+        parser.add_argument("--rate", type=float, default=100.0, help="lag phases: commands per second")
+        parser.add_argument("--seconds", type=float, default=20.0, help="lag phases: duration")
         parser.add_argument("--events", type=int, default=1_000_000, help="memory phase: events in the log")
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
@@ -86,4 +86,8 @@ class Command(BaseCommand):
         from bench.phases.lag import lag
 
         logs = common.ROOT / "bench" / "results" / "logs"
+        if phase == "relay_lag":
+            from bench.phases.relay_lag import relay_lag
+
+            return relay_lag(options["rate"], options["seconds"], seed + 3000, Path(logs))
         return lag(options["rate"], options["seconds"], seed + 2000, Path(logs))

@@ -1,0 +1,79 @@
+"""The inbound side for tests: this test's inbound topology on the machine's RabbitMQ, a
+consumer process on it, and messages sent the way a payment provider or carrier sends them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from django.conf import settings
+from kombu import Connection, Producer
+
+from integration.broker import inbound_exchange
+from integration.consumer import declare, retry_queue
+from integration.language import INBOUND_TYPES
+from orders.bus import handle
+from tests.factories import ConfirmOrderFactory, CreateOrderFactory, InboundEventFactory, total_of
+from tests.integration.conftest import Service, service_env
+from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+
+PAID = "payment.captured.v1"
+DISPATCHED = "shipment.dispatched.v1"
+
+
+@pytest.fixture
+def inbound(amqp_names: dict[str, str]) -> Iterator[dict[str, str]]:  # noqa: F811
+    """This test's inbound topology, declared before anything is sent; its delay queues go after."""
+    with Connection(AMQP_URL) as connection:
+        declare(connection.channel())
+    yield amqp_names
+    with Connection(AMQP_URL) as connection:
+        channel: Any = connection.channel()  # kombu's stub types it as the bare protocol
+        for delay in settings.INTEGRATION_RETRY_DELAYS_SECONDS:
+            channel.queue_delete(retry_queue(delay).name)
+
+
+def consumer(tmp_path: Path, names: dict[str, str], **env: str) -> Service:
+    """A consumer process (not yet started) on this test's names and database."""
+    args = [sys.executable, "-u", "manage.py", "consume_inbound"]
+    extra = {**names, "INTEGRATION_RETRY_DELAYS_SECONDS": "0.2,0.4", **env}
+    return Service(args, tmp_path / "consumer.log", "integration consumer ready", service_env(**extra))
+
+
+def send(*events: dict[str, Any] | bytes, routing_key: str = PAID) -> None:
+    """Publish to this test's inbound exchange as a partner would (persistent, confirmed)."""
+    with Connection(AMQP_URL, transport_options={"confirm_publish": True}) as connection:
+        producer = Producer(connection.channel(), exchange=inbound_exchange())
+        for event in events:
+            body = event if isinstance(event, bytes) else json.dumps(event).encode()
+            message_id = None if isinstance(event, bytes) else event["id"]
+            # A type we do not bind reaches our queue only when its sender mislabels it.
+            key = event["type"] if isinstance(event, dict) and event["type"] in INBOUND_TYPES else routing_key
+            producer.publish(
+                body,
+                routing_key=key,
+                content_type="application/cloudevents+json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=message_id,
+            )
+
+
+def confirmed_order() -> tuple[UUID, Decimal]:
+    """A confirmed order (untracked SKUs: payable at once); its id and total."""
+    create = CreateOrderFactory.build()
+    handle(create)
+    handle(ConfirmOrderFactory.build(order_id=create.order_id))
+    return create.order_id, total_of(create)
+
+
+def payment(order_id: UUID, amount: Decimal, **changes: Any) -> dict[str, Any]:
+    data = {"order_id": str(order_id), "payment_id": f"pay-{uuid4().hex[:8]}", "amount": str(amount), "currency": "EUR"}
+    event: dict[str, Any] = InboundEventFactory.build(type=PAID, data={**data, **changes.pop("data", {})}, **changes)
+    return event
