@@ -17,8 +17,9 @@ from uuid import UUID
 
 from orders.pipeline import chain, configured_middleware
 from readmodels.selectors.customers import customer_stats
-from readmodels.selectors.orders import DEFAULT_ORDERING, order_as_of, order_detail, order_summary_list
+from readmodels.selectors.orders import DEFAULT_ORDERING, order_as_of, order_detail, order_history, order_summary_list
 from readmodels.selectors.products import product_stock, product_stock_list
+from readmodels.selectors.stories import order_story
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -41,6 +42,26 @@ class GetOrder(Query):
 
     order_id: UUID
     as_of: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrderHistory(Query):
+    """A page of the order's own events from the event log, after `after_version`."""
+
+    order_id: UUID
+    after_version: int = 0
+    limit: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GetOrderStory(Query):
+    """A page of the events of every stream sharing a correlation id with the order (only
+    `correlation` if given), after `after_position`."""
+
+    order_id: UUID
+    correlation: UUID | None = None
+    after_position: int = 0
+    limit: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,6 +96,10 @@ def _get_order(query: GetOrder) -> Any:
 HANDLERS: Mapping[type[Query], Callable[[Any], Any]] = {
     ListOrders: _list_orders,
     GetOrder: _get_order,
+    GetOrderHistory: lambda query: order_history(query.order_id, after_version=query.after_version, limit=query.limit),
+    GetOrderStory: lambda query: order_story(
+        query.order_id, query.correlation, after_position=query.after_position, limit=query.limit
+    ),
     GetCustomerStats: lambda query: customer_stats(query.customer_id),
     ListProducts: lambda query: product_stock_list(),
     GetProduct: lambda query: product_stock(query.sku),

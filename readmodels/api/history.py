@@ -25,8 +25,8 @@ from readmodels.api.views import (
     min_position,
     path_order_id,
 )
-from readmodels.selectors.orders import Page, order_history
-from readmodels.selectors.stories import order_story
+from readmodels.queries import GetOrderHistory, GetOrderStory, ask
+from readmodels.selectors.orders import Page
 
 HISTORY_LIMIT = 100
 HISTORY_MAX_LIMIT = 1000
@@ -131,12 +131,12 @@ class OrderHistoryView(QueryView):
         limit = bounded_int(request, "limit", default=HISTORY_LIMIT, minimum=1, maximum=HISTORY_MAX_LIMIT)
         key = path_order_id(order_id)
         if story:
-            entries = order_story(key, correlation, after_position=after, limit=limit)
+            entries = ask(GetOrderStory(order_id=key, correlation=correlation, after_position=after, limit=limit))
             if entries is None:
                 detail = f" with correlation id {correlation}" if correlation else ""
                 raise exceptions.NotFound(f"Order {order_id} has no events{detail}")
             return Response(StoryOut(paged(request, cursor_name, entries)).data)
-        events = order_history(key, after_version=after, limit=limit)
+        events = ask(GetOrderHistory(order_id=key, after_version=after, limit=limit))
         if events is None:
             raise exceptions.NotFound(f"Order {order_id} does not exist")
         return Response(HistoryOut(paged(request, cursor_name, events)).data)

@@ -155,6 +155,8 @@ def test_queries_go_through_the_query_bus_and_are_counted_by_name_and_outcome(ad
     assert admin_client_api.get(f"/api/orders/{uuid.uuid4()}/").status_code == 404
     assert admin_client_api.get("/api/orders/").status_code == 200
     assert admin_client_api.get("/api/products/SKU-nothing/").status_code == 404
+    assert admin_client_api.get(f"/api/orders/{order}/history/").status_code == 200
+    assert admin_client_api.get(f"/api/orders/{order}/history/", {"story": "true"}).status_code == 200
     after = scrape()
 
     assert (
@@ -168,6 +170,8 @@ def test_queries_go_through_the_query_bus_and_are_counted_by_name_and_outcome(ad
     assert moved(before, after, "backoffice_queries_total", query="ListOrders", outcome="answered") == 1
     assert moved(before, after, "backoffice_queries_total", query="GetProduct", outcome="not_found") == 1
     assert moved(before, after, "backoffice_query_duration_seconds_count", query="ListOrders") == 1
+    assert moved(before, after, "backoffice_queries_total", query="GetOrderHistory", outcome="answered") == 1
+    assert moved(before, after, "backoffice_queries_total", query="GetOrderStory", outcome="answered") == 1
 
 
 def test_the_process_manager_and_admin_actions_are_audited_too(settings: Any, admin_client: Client) -> None:
