@@ -30,9 +30,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def fingerprint(command: Command) -> str:
-    """Hash of the command's type and payload, leaving out ids and metadata."""
+    """Hash of the command's type and payload, leaving out ids and metadata.
+
+    A field marked `"fingerprint": "when_given"` counts only when it is not None, so commands
+    recorded before it existed keep their fingerprints.
+    """
     payload = {
-        f.name: getattr(command, f.name) for f in dataclasses.fields(command) if f.metadata.get("fingerprint", True)
+        f.name: getattr(command, f.name)
+        for f in dataclasses.fields(command)
+        if f.metadata.get("fingerprint", True) is True
+        or (f.metadata.get("fingerprint") == "when_given" and getattr(command, f.name) is not None)
     }
     text = json.dumps(
         [type(command).__name__, payload],
