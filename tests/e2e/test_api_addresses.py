@@ -182,7 +182,7 @@ def test_a_version_that_is_not_a_positive_integer_is_a_400(
 
 def test_version_and_as_of_together_are_a_400(admin_client_api: APIClient, place: Callable[..., Any]) -> None:
     order = place()["order_id"]
-    response = admin_client_api.get(f"/api/orders/{order}/", {"version": 1, "as_of": datetime.now(UTC).isoformat()})
+    response = admin_client_api.get(f"/api/orders/{order}/", {"version": "1", "as_of": datetime.now(UTC).isoformat()})
     assert (response.status_code, list(response.json()["errors"])) == (400, ["version"])
 
 
