@@ -127,6 +127,7 @@ def test_a_schema_1_order_loads_projects_and_takes_an_address_and_its_row_is_unt
         None,
         "",
     )
+    assert row.shipping_address is not None
     assert (row.shipping_address["city"], row.refund_due) == (home.city, Decimal("19.98"))
     then = order_at_version(old, 1)
     assert then is not None
