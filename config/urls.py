@@ -55,6 +55,7 @@ urlpatterns = [
     path(ORDER + "ship/", commands.ShipOrderView.as_view(), name="order-ship"),
     path(ORDER + "deliver/", commands.DeliverOrderView.as_view(), name="order-deliver"),
     path(ORDER + "cancel/", commands.CancelOrderView.as_view(), name="order-cancel"),
+    path(ORDER + "address/", commands.ChangeShippingAddressView.as_view(), name="order-change-address"),
     path("api/products/", ProductCollectionView.as_view(), name="products"),
     path(PRODUCT, product_queries.ProductDetailView.as_view(), name="product-detail"),
     path(PRODUCT + "receive/", product_commands.ReceiveStockView.as_view(), name="product-receive"),

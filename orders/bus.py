@@ -33,9 +33,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def payload(command: Command) -> dict[str, Any]:
-    """The command's own fields, JSON-ready, leaving out ids and metadata."""
+    """The command's own fields, JSON-ready, leaving out ids and metadata.
+
+    A field marked `"fingerprint": "when_given"` counts only when it is not None, so commands
+    recorded before it existed keep their fingerprints.
+    """
     fields = {
-        f.name: getattr(command, f.name) for f in dataclasses.fields(command) if f.metadata.get("fingerprint", True)
+        f.name: getattr(command, f.name)
+        for f in dataclasses.fields(command)
+        if f.metadata.get("fingerprint", True) is True
+        or (f.metadata.get("fingerprint") == "when_given" and getattr(command, f.name) is not None)
     }
     loaded: dict[str, Any] = json.loads(json.dumps(fields, sort_keys=True, default=_jsonable))
     return loaded

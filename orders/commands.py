@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from orders.addresses import Address, PaymentMethod
+
 
 def _new_command_id() -> str:
     return str(uuid4())
@@ -53,6 +55,12 @@ class CreateOrder(Command):
     currency: str
     items: tuple[LineItem, ...]
     customer_email: str = ""
+    # Counted in the fingerprint only when given: a retry of a command recorded before they
+    # existed still matches its first answer.
+    shipping_address: Address | None = field(default=None, metadata={"fingerprint": "when_given"})
+    # None: bill the shipping address.
+    billing_address: Address | None = field(default=None, metadata={"fingerprint": "when_given"})
+    payment_method: PaymentMethod | None = field(default=None, metadata={"fingerprint": "when_given"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +121,14 @@ class DeliverOrder(Command):
     """Record that a shipped order arrived."""
 
     order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeShippingAddress(Command):
+    """Send an order that has not shipped to another address."""
+
+    order_id: UUID
+    shipping_address: Address
 
 
 @dataclass(frozen=True, kw_only=True)

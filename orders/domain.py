@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
+from orders.addresses import Address, PaymentMethod, check_current_country
 from orders.aggregate import Aggregate
 from orders.commands import LineItem
 from orders.errors import BusinessRuleViolated, InvalidTransition, LineNotFound, StockNotReserved
@@ -26,6 +27,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    ShippingAddressChanged,
 )
 from orders.money import Money, check_currency
 
@@ -57,7 +59,9 @@ class OrderStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
-CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PAID})
+# Until it ships, an order can be cancelled and sent elsewhere.
+BEFORE_SHIPMENT = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PAID})
+CANCELLABLE = BEFORE_SHIPMENT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +78,12 @@ class OrderState:
     carrier: str = ""
     cancel_reason: str = ""
     customer_email: str = ""
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    payment_method: PaymentMethod | None = None
+    # What the customer paid, and what a cancellation owes back.
+    amount_paid: Decimal = Decimal("0.00")
+    refund_due: Decimal = Decimal("0.00")
     # Lines whose stock must be reserved before payment (fixed at confirmation).
     tracked_skus: tuple[str, ...] = ()
     stock_reserved: bool = False
@@ -113,6 +123,9 @@ def evolve_order(state: OrderState | None, event: OrderEvent) -> OrderState:
             status=OrderStatus.PENDING,
             lines=event.lines,
             customer_email=event.customer_email,
+            shipping_address=event.shipping_address,
+            billing_address=event.billing_address,
+            payment_method=event.payment_method,
         )
     if state is None:
         raise LookupError(f"{type(event).__name__} before OrderCreated in order {event.order_id}")
@@ -125,14 +138,18 @@ def evolve_order(state: OrderState | None, event: OrderEvent) -> OrderState:
             return replace(state, status=OrderStatus.CONFIRMED, tracked_skus=tracked_skus)
         case OrderStockReserved():
             return replace(state, stock_reserved=True)
-        case OrderPaid(payment_id=payment_id):
-            return replace(state, status=OrderStatus.PAID, payment_id=payment_id)
+        case OrderPaid(payment_id=payment_id, amount=amount):
+            return replace(state, status=OrderStatus.PAID, payment_id=payment_id, amount_paid=amount)
+        case ShippingAddressChanged(shipping_address=address):
+            return replace(state, shipping_address=address)
         case OrderShipped(tracking_number=tracking_number, carrier=carrier):
             return replace(state, status=OrderStatus.SHIPPED, tracking_number=tracking_number, carrier=carrier)
         case OrderDelivered():
             return replace(state, status=OrderStatus.DELIVERED)
-        case OrderCancelled(reason=reason):
-            return replace(state, status=OrderStatus.CANCELLED, cancel_reason=reason)
+        case OrderCancelled(reason=reason, refund_due=refund_due):
+            # None: a cancellation stored before refunds were recorded owes what was paid.
+            refund = state.amount_paid if refund_due is None else refund_due
+            return replace(state, status=OrderStatus.CANCELLED, cancel_reason=reason, refund_due=refund)
     raise TypeError(f"Order cannot apply {type(event).__name__}")
 
 
@@ -161,10 +178,22 @@ class Order(Aggregate[OrderState, OrderEvent]):
 
     @classmethod
     def create(
-        cls, order_id: UUID, customer_id: str, currency: str, items: Iterable[LineItem], customer_email: str = ""
+        cls,
+        order_id: UUID,
+        customer_id: str,
+        currency: str,
+        items: Iterable[LineItem],
+        customer_email: str = "",
+        *,
+        shipping_address: Address | None = None,
+        billing_address: Address | None = None,
+        payment_method: PaymentMethod | None = None,
     ) -> Order:
-        """Place an order with 1 to 50 lines; repeated SKUs add up."""
+        """Place an order with 1 to 50 lines; repeated SKUs add up. The billing address is
+        the shipping address unless another is given."""
         check_currency(currency)
+        check_current_country(shipping_address)
+        check_current_country(billing_address)
         lines: tuple[OrderLine, ...] = ()
         for item in items:
             # Building the OrderLine validates sku, quantity and price before merging.
@@ -174,7 +203,14 @@ class Order(Aggregate[OrderState, OrderEvent]):
             raise BusinessRuleViolated("An order needs at least one line")
         order = cls(str(order_id))
         created = OrderCreated(
-            order_id=order_id, customer_id=customer_id, currency=currency, lines=lines, customer_email=customer_email
+            order_id=order_id,
+            customer_id=customer_id,
+            currency=currency,
+            lines=lines,
+            customer_email=customer_email,
+            shipping_address=shipping_address,
+            billing_address=billing_address or shipping_address,
+            payment_method=payment_method,
         )
         order._record(created)
         return order
@@ -185,18 +221,19 @@ class Order(Aggregate[OrderState, OrderEvent]):
             raise InvalidTransition(f"Cannot {action} an order in status {state.status}")
         return state
 
-    def _require_room_for_item_changes(self) -> None:
+    def _require_room_for_edits(self) -> None:
+        # Item and address changes share the room left above the lifecycle's own events.
         if self.version >= self.max_events - LIFECYCLE_EVENTS:
             raise BusinessRuleViolated(
-                f"Order {self.id} has had all the item changes it may have ({self.version} of at most "
+                f"Order {self.id} has had all the item and address changes it may have ({self.version} of at most "
                 f"{self.max_events} events, the last {LIFECYCLE_EVENTS} kept for its lifecycle); "
-                "confirm or cancel it, and place a new order for further items"
+                "place a new order for further items"
             )
 
     def add_item(self, sku: str, quantity: int, unit_price: Decimal) -> None:
         """Add quantity of a SKU while the order is pending."""
         state = self._require({OrderStatus.PENDING}, "add items to")
-        self._require_room_for_item_changes()
+        self._require_room_for_edits()
         event = OrderItemAdded(order_id=self.order_id, sku=sku, quantity=quantity, unit_price=unit_price)
         _checked_merge(state.lines, sku, quantity, unit_price)
         self._record(event)
@@ -204,7 +241,7 @@ class Order(Aggregate[OrderState, OrderEvent]):
     def remove_item(self, sku: str) -> None:
         """Take a SKU's line off a pending order; the last line cannot go."""
         state = self._require({OrderStatus.PENDING}, "remove items from")
-        self._require_room_for_item_changes()
+        self._require_room_for_edits()
         if state.line(sku) is None:
             raise LineNotFound(f"Order {self.id} has no line for SKU {sku!r}")
         if len(state.lines) == 1:
@@ -253,10 +290,17 @@ class Order(Aggregate[OrderState, OrderEvent]):
         self._require({OrderStatus.SHIPPED}, "deliver")
         self._record(OrderDelivered(order_id=self.order_id))
 
+    def change_shipping_address(self, address: Address) -> None:
+        """Send an order that has not shipped yet (nor been cancelled) to another address."""
+        self._require(BEFORE_SHIPMENT, "change the shipping address of")
+        self._require_room_for_edits()
+        check_current_country(address)
+        self._record(ShippingAddressChanged(order_id=self.order_id, shipping_address=address))
+
     def cancel(self, reason: str) -> None:
-        """Call off an order that is pending, confirmed or paid."""
-        self._require(CANCELLABLE, "cancel")
-        self._record(OrderCancelled(order_id=self.order_id, reason=reason))
+        """Call off an order that is pending, confirmed or paid; a paid one owes its payment back."""
+        state = self._require(CANCELLABLE, "cancel")
+        self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
 
 
 def _checked_merge(lines: tuple[OrderLine, ...], sku: str, quantity: int, unit_price: Decimal) -> tuple[OrderLine, ...]:

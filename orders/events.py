@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
+from orders.addresses import Address, PaymentMethod
 from orders.errors import InvalidValue
 from orders.money import check_currency, check_price
 
@@ -62,7 +63,14 @@ class OrderEvent(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OrderCreated(OrderEvent):
-    """A customer placed an order with its first lines."""
+    """A customer placed an order with its first lines.
+
+    Schema 2 added the addresses and the payment method; schema-1 events read with none of
+    them (null), through the upcaster in orders/upcasters.py. The billing address is
+    recorded as resolved (the shipping address when the customer named none).
+    """
+
+    schema_version: ClassVar[int] = 2
 
     customer_id: str
     currency: str
@@ -70,6 +78,9 @@ class OrderCreated(OrderEvent):
     # Where to tell the customer about the order; "" when not given (and in events stored
     # before the field existed, which read with the default).
     customer_email: str = ""
+    shipping_address: Address | None = None
+    billing_address: Address | None = None
+    payment_method: PaymentMethod | None = None
 
     def __post_init__(self) -> None:
         _check_text("customer_id", self.customer_id, 64)
@@ -164,13 +175,30 @@ class OrderDelivered(OrderEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShippingAddressChanged(OrderEvent):
+    """The order is to go to another address (the billing address stays)."""
+
+    shipping_address: Address
+
+
+@dataclass(frozen=True, kw_only=True)
 class OrderCancelled(OrderEvent):
-    """The order was called off, with the reason given."""
+    """The order was called off, with the reason given.
+
+    `refund_due` is what the customer paid and is owed back ("0.00" if nothing was paid).
+    Schema 2 added it; schema-1 events read with None (not recorded), and readers derive it
+    from the payment the stream holds before the cancellation.
+    """
+
+    schema_version: ClassVar[int] = 2
 
     reason: str
+    refund_due: Decimal | None = None
 
     def __post_init__(self) -> None:
         _check_text("reason", self.reason, 500)
+        if self.refund_due is not None and self.refund_due < 0:
+            raise InvalidValue("refund_due", "must not be negative")
 
 
 ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
@@ -183,4 +211,5 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderShipped,
     OrderDelivered,
     OrderCancelled,
+    ShippingAddressChanged,
 )

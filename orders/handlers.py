@@ -10,6 +10,7 @@ from inventory.commands import ReceiveStock, RegisterProduct, ReleaseStock, Rena
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
+    ChangeShippingAddress,
     Command,
     ConfirmOrder,
     CreateOrder,
@@ -33,7 +34,16 @@ def create_order(command: CreateOrder, uow: AbstractUnitOfWork) -> CommandResult
     else:
         raise OrderAlreadyExists(f"Order {command.order_id} already exists")
     uow.orders.add(
-        Order.create(command.order_id, command.customer_id, command.currency, command.items, command.customer_email)
+        Order.create(
+            command.order_id,
+            command.customer_id,
+            command.currency,
+            command.items,
+            command.customer_email,
+            shipping_address=command.shipping_address,
+            billing_address=command.billing_address,
+            payment_method=command.payment_method,
+        )
     )
     return uow.commit()
 
@@ -91,6 +101,13 @@ def deliver_order(command: DeliverOrder, uow: AbstractUnitOfWork) -> CommandResu
     return uow.commit()
 
 
+def change_shipping_address(command: ChangeShippingAddress, uow: AbstractUnitOfWork) -> CommandResult:
+    """Send an order that has not shipped to another address."""
+    order = uow.orders.get(command.order_id, command.expected_version)
+    order.change_shipping_address(command.shipping_address)
+    return uow.commit()
+
+
 def cancel_order(command: CancelOrder, uow: AbstractUnitOfWork) -> CommandResult:
     """Call off an order that has not shipped."""
     order = uow.orders.get(command.order_id, command.expected_version)
@@ -110,6 +127,7 @@ HANDLERS: dict[type[Command], Handler] = {
     PayOrder: pay_order,
     ShipOrder: ship_order,
     DeliverOrder: deliver_order,
+    ChangeShippingAddress: change_shipping_address,
     CancelOrder: cancel_order,
     RegisterProduct: inventory.register_product,
     RenameProduct: inventory.rename_product,

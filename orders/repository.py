@@ -18,8 +18,8 @@ from orders.errors import DomainError, OrderNotFound, VersionMismatch
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
 
 # Bump when OrderState changes shape: older snapshots are then ignored and streams replayed.
-# 2: tracked_skus and stock_reserved (inventory).
-ORDER_STATE_VERSION = 2
+# 2: tracked_skus and stock_reserved (inventory). 3: addresses, payment method, amounts paid and owed.
+ORDER_STATE_VERSION = 3
 
 
 def check_expected_version(aggregate: Aggregate[Any, Any], expected_version: int | None) -> None:

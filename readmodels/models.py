@@ -77,6 +77,14 @@ class OrderDetail(models.Model):
     tracking_number = models.CharField(max_length=255, blank=True)
     carrier = models.CharField(max_length=64, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    # What a cancellation owes the customer back (0 unless a paid order was cancelled).
+    # db_default here and below: rows a worker of the previous release inserts during a deploy still fit.
+    refund_due = money_field(default=0, db_default=0)
+    # Empty (null for the addresses) where the order has none: orders placed before they existed.
+    customer_email = models.CharField(max_length=254, blank=True, default="", db_default="")
+    shipping_address = models.JSONField(null=True, blank=True)
+    billing_address = models.JSONField(null=True, blank=True)
+    payment_method = models.CharField(max_length=16, blank=True, default="", db_default="")
     # The latest ORDER_TIMELINE_ENTRIES entries, oldest first, and how many there were in all.
     timeline = models.JSONField(default=list)
     # db_default: rows a worker of the previous release inserts during a deploy still fit.

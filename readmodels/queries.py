@@ -17,7 +17,14 @@ from uuid import UUID
 
 from orders.pipeline import chain, configured_middleware
 from readmodels.selectors.customers import customer_stats
-from readmodels.selectors.orders import DEFAULT_ORDERING, order_as_of, order_detail, order_history, order_summary_list
+from readmodels.selectors.orders import (
+    DEFAULT_ORDERING,
+    order_as_of,
+    order_at_version,
+    order_detail,
+    order_history,
+    order_summary_list,
+)
 from readmodels.selectors.products import product_stock, product_stock_list
 from readmodels.selectors.stories import order_story
 
@@ -38,10 +45,11 @@ class ListOrders(Query):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class GetOrder(Query):
-    """One order now, or as it was at `as_of` (read from the event log)."""
+    """One order now, or as it was at `as_of` or at `version` (read from the event log)."""
 
     order_id: UUID
     as_of: datetime | None = None
+    version: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,6 +98,8 @@ def _list_orders(query: ListOrders) -> Any:
 
 
 def _get_order(query: GetOrder) -> Any:
+    if query.version is not None:
+        return order_at_version(query.order_id, query.version)
     return order_detail(query.order_id) if query.as_of is None else order_as_of(query.order_id, query.as_of)
 
 

@@ -15,9 +15,11 @@ from knox.models import AuthToken
 from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
 from inventory.commands import ReceiveStock, RegisterProduct
+from orders.addresses import Address
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
+    ChangeShippingAddress,
     ConfirmOrder,
     CreateOrder,
     DeliverOrder,
@@ -34,6 +36,17 @@ class LineItemFactory(factory.Factory):
     sku = factory.Sequence(lambda n: f"SKU-{n}")
     quantity = factory.Faker("pyint", min_value=1, max_value=5)
     unit_price = factory.Iterator([Decimal("9.99"), Decimal("4.50"), Decimal("120.00"), Decimal("0.99")])
+
+
+class AddressFactory(factory.Factory):
+    class Meta:
+        model = Address
+
+    name = factory.Faker("name")
+    line1 = factory.Faker("street_address")
+    postal_code = factory.Faker("postcode", locale="de_DE")
+    city = factory.Faker("city", locale="de_DE")
+    country = "DE"
 
 
 class CreateOrderFactory(factory.Factory):
@@ -78,6 +91,13 @@ class ShipOrderFactory(factory.Factory):
 class DeliverOrderFactory(factory.Factory):
     class Meta:
         model = DeliverOrder
+
+
+class ChangeShippingAddressFactory(factory.Factory):
+    class Meta:
+        model = ChangeShippingAddress
+
+    shipping_address = factory.SubFactory(AddressFactory)
 
 
 class CancelOrderFactory(factory.Factory):

@@ -7,6 +7,15 @@ from decimal import Decimal
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from orders.addresses import (
+    CITY_LENGTH,
+    LINE_LENGTH,
+    NAME_LENGTH,
+    POSTAL_CODE_LENGTH,
+    Address,
+    PaymentMethod,
+    is_country,
+)
 from orders.events import MAX_QUANTITY
 
 
@@ -18,6 +27,27 @@ class LineItemIn(serializers.Serializer):  # type: ignore[type-arg]
     unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
 
 
+def _country(code: str) -> None:
+    if not is_country(code):
+        raise serializers.ValidationError("Must be an ISO 3166-1 alpha-2 code like DE.")
+
+
+class AddressIn(serializers.Serializer):  # type: ignore[type-arg]
+    """A postal address; becomes an orders.addresses.Address."""
+
+    name = serializers.CharField(max_length=NAME_LENGTH)
+    line1 = serializers.CharField(max_length=LINE_LENGTH)
+    line2 = serializers.CharField(max_length=LINE_LENGTH, required=False, default="", allow_blank=True)
+    postal_code = serializers.CharField(max_length=POSTAL_CODE_LENGTH)
+    city = serializers.CharField(max_length=CITY_LENGTH)
+    country = serializers.CharField(
+        min_length=2, max_length=2, validators=[_country], help_text="ISO 3166-1 alpha-2, e.g. DE."
+    )
+
+    def to_internal_value(self, data: object) -> Address:
+        return Address(**super().to_internal_value(data))
+
+
 class CreateOrderIn(serializers.Serializer):  # type: ignore[type-arg]
     """Body of POST /api/orders/. More than 50 lines is a business rule (422), not a shape error."""
 
@@ -25,6 +55,19 @@ class CreateOrderIn(serializers.Serializer):  # type: ignore[type-arg]
     currency = serializers.RegexField(r"^[A-Z]{3}$", error_messages={"invalid": "Must be an ISO 4217 code like EUR."})
     items = serializers.ListField(child=LineItemIn(), min_length=1, max_length=1000)
     customer_email = serializers.EmailField(max_length=254, required=False, default="")
+    shipping_address = AddressIn(required=False, default=None, allow_null=True)
+    billing_address = AddressIn(
+        required=False, default=None, allow_null=True, help_text="Defaults to the shipping address."
+    )
+    payment_method = serializers.ChoiceField(
+        choices=[method.value for method in PaymentMethod], required=False, default=None, allow_null=True
+    )
+
+
+class ChangeShippingAddressIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/orders/{id}/address/."""
+
+    shipping_address = AddressIn()
 
 
 class PayOrderIn(serializers.Serializer):  # type: ignore[type-arg]

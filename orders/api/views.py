@@ -13,10 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders import bus
+from orders.addresses import PaymentMethod
 from orders.api.http import SideThrottle, command_options, parse_order_id
 from orders.api.permissions import CANCEL, FULFIL, PLACE, CommandPermission
 from orders.api.serializers import (
     CancelOrderIn,
+    ChangeShippingAddressIn,
     CommandResultOut,
     CreateOrderIn,
     LineItemIn,
@@ -27,6 +29,7 @@ from orders.api.serializers import (
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
+    ChangeShippingAddress,
     Command,
     ConfirmOrder,
     CreateOrder,
@@ -134,6 +137,9 @@ class CreateOrderView(CommandView):
             currency=data["currency"],
             items=tuple(LineItem(**item) for item in data["items"]),
             customer_email=data["customer_email"],
+            shipping_address=data["shipping_address"],
+            billing_address=data["billing_address"],
+            payment_method=data["payment_method"] and PaymentMethod(data["payment_method"]),
             **command_options(request),
         )
         response = self.dispatch_command(command, status.HTTP_201_CREATED)
@@ -205,6 +211,19 @@ class DeliverOrderView(CommandView):
     @command_schema(None, operation_id="deliver_order")
     def post(self, request: Request, order_id: str) -> Response:
         return self.dispatch_command(DeliverOrder(order_id=parse_order_id(order_id), **command_options(request)))
+
+
+class ChangeShippingAddressView(CommandView):
+    """POST /api/orders/{id}/address/: until the order ships (409 once shipped, delivered or cancelled)."""
+
+    required_permission = PLACE
+
+    @command_schema(ChangeShippingAddressIn, operation_id="change_shipping_address")
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.valid(ChangeShippingAddressIn, request)
+        return self.dispatch_command(
+            ChangeShippingAddress(order_id=parse_order_id(order_id), **data, **command_options(request))
+        )
 
 
 class CancelOrderView(CommandView):

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from eventlog.admin import ReadOnlyAdmin
 from orders import bus
@@ -74,6 +75,19 @@ def with_form(
         )
 
     return action
+
+
+def address_block(address: dict[str, str] | None) -> str:
+    """An address as its lines, escaped; "-" when the order has none."""
+    if not address:
+        return "-"
+    lines = [
+        address["name"],
+        address["line1"],
+        address.get("line2", ""),
+        address["postal_code"] + " " + address["city"],
+    ]
+    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in [*lines, address["country"]] if line))
 
 
 @admin.register(OrderSummary)
@@ -145,13 +159,18 @@ class OrderDetailAdmin(ReadOnlyAdmin):
         "order_id",
         "status",
         "customer_id",
+        "customer_email",
         "lines_table",
         "total_amount",
         "currency",
+        "payment_method",
         "payment_id",
+        "shipping",
+        "billing",
         "tracking_number",
         "carrier",
         "cancel_reason",
+        "refund_due",
         "timeline_table",
         "timeline_count",
         "created_at",
@@ -174,6 +193,14 @@ class OrderDetailAdmin(ReadOnlyAdmin):
         return format_html(
             "<table><tr><th>SKU</th><th>product</th><th>qty</th><th>unit</th><th>total</th></tr>{}</table>", rows
         )
+
+    @admin.display(description="shipping address")
+    def shipping(self, order: OrderDetail) -> str:
+        return address_block(order.shipping_address)
+
+    @admin.display(description="billing address")
+    def billing(self, order: OrderDetail) -> str:
+        return address_block(order.billing_address)
 
     @admin.display(description="timeline")
     def timeline_table(self, order: OrderDetail) -> str:

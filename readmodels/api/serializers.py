@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from orders.addresses import PaymentMethod
 from readmodels.models import MONEY_SUM_DIGITS
 
 
-def money(max_digits: int = 16) -> serializers.DecimalField:
+def money(max_digits: int = 16, help_text: str | None = None) -> serializers.DecimalField:
     """An amount rendered as a string with exactly 2 decimals (`max_digits` in all: DRF
     refuses to render a wider value)."""
-    return serializers.DecimalField(max_digits=max_digits, decimal_places=2, coerce_to_string=True)
+    return serializers.DecimalField(max_digits=max_digits, decimal_places=2, coerce_to_string=True, help_text=help_text)
 
 
 class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -59,14 +60,30 @@ class TimelineEntryOut(serializers.Serializer):  # type: ignore[type-arg]
     version = serializers.IntegerField()
 
 
+class AddressOut(serializers.Serializer):  # type: ignore[type-arg]
+    """A postal address; `country` is an ISO 3166-1 alpha-2 code."""
+
+    name = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField(help_text="Empty when the address has no second line.")
+    postal_code = serializers.CharField()
+    city = serializers.CharField()
+    country = serializers.CharField()
+
+
 class OrderDetailOut(OrderSummaryOut):
-    """OrderDetail: the summary plus lines, payment, shipping and timeline."""
+    """OrderDetail: the summary plus lines, addresses, payment, shipping and timeline."""
 
     items = OrderLineOut(many=True)
+    customer_email = serializers.EmailField(allow_null=True)
+    shipping_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
+    billing_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
+    payment_method = serializers.ChoiceField(choices=[method.value for method in PaymentMethod], allow_null=True)
     payment_id = serializers.CharField()
     tracking_number = serializers.CharField()
     carrier = serializers.CharField()
     cancel_reason = serializers.CharField()
+    refund_due = money(help_text="What a cancellation owes back: the payment of a paid order, else 0.00.")
     timeline = TimelineEntryOut(
         many=True, help_text="The latest entries (50 by default), oldest first; the history has every event."
     )

@@ -48,14 +48,20 @@ QUERY_ERRORS = problem_responses({400: "Invalid parameter", 401: "Not authentica
 NOT_FOUND = problem_responses({404: "Unknown (or not yet projected) order"})
 
 
-def min_position(request: Request) -> int | None:
-    """?min_position=, validated (400 unless a non-negative 64-bit integer)."""
-    raw = request.query_params.get("min_position")
+def counter_param(request: Request, name: str, lowest: int = 0) -> int | None:
+    """A query parameter that counts (a position, a version), validated: 400 unless an
+    integer from `lowest` to the largest 64-bit one."""
+    raw = request.query_params.get(name)
     if raw is None:
         return None
-    if not _POSITION.fullmatch(raw) or int(raw) > MAX_POSITION:
-        raise exceptions.ValidationError({"min_position": ["Must be a non-negative integer."]})
+    if not _POSITION.fullmatch(raw) or not lowest <= int(raw) <= MAX_POSITION:
+        raise exceptions.ValidationError({name: [f"Must be an integer of at least {lowest}."]})
     return int(raw)
+
+
+def min_position(request: Request) -> int | None:
+    """?min_position=, validated (400 unless a non-negative 64-bit integer)."""
+    return counter_param(request, "min_position")
 
 
 def read_your_writes(request: Request) -> bool:
@@ -172,6 +178,12 @@ class OrderDetailView(QueryView):
             OpenApiParameter(
                 "as_of", OpenApiTypes.DATETIME, description="The order as it was at that instant, from the event log."
             ),
+            OpenApiParameter(
+                "version",
+                OpenApiTypes.INT,
+                description="The order as it was at that version (1 = as placed), from the event log; "
+                "404 past the current version. Not together with `as_of`.",
+            ),
             OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description='e.g. "3"'),
             MIN_POSITION,
             STALE,
@@ -186,10 +198,14 @@ class OrderDetailView(QueryView):
         key = path_order_id(order_id)
         raw_as_of = request.query_params.get("as_of")
         as_of = None if raw_as_of is None else parse_instant(raw_as_of, "as_of")
+        version = counter_param(request, "version", lowest=1)
+        if as_of is not None and version is not None:
+            raise exceptions.ValidationError({"version": ["Give either version or as_of, not both."]})
         stale = read_your_writes(request)
-        detail = ask(GetOrder(order_id=key, as_of=as_of))
+        detail = ask(GetOrder(order_id=key, as_of=as_of, version=version))
         if detail is None:
-            raise exceptions.NotFound(f"Order {order_id} does not exist" + (" at that time" if as_of else ""))
+            past = " at that time" if as_of else (" at that version" if version else "")
+            raise exceptions.NotFound(f"Order {order_id} does not exist{past}")
         etag = f'"{detail.version}"'
         if not_modified(request, etag):
             response = answer(None, stale, status.HTTP_304_NOT_MODIFIED)

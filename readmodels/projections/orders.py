@@ -16,6 +16,7 @@ from uuid import UUID
 
 from django.conf import settings
 
+from eventlog.serialization import to_data
 from eventlog.store import EventStore, RecordedEvent, event_store
 from orders.events import (
     OrderCancelled,
@@ -27,6 +28,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    ShippingAddressChanged,
 )
 from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import Projection, advance_stream, upsert_increments
@@ -55,6 +57,11 @@ DETAIL_FIELDS = (
     "tracking_number",
     "carrier",
     "cancel_reason",
+    "refund_due",
+    "customer_email",
+    "shipping_address",
+    "billing_address",
+    "payment_method",
     "timeline",
     "timeline_count",
 )
@@ -109,6 +116,8 @@ def describe(event: Any, currency: str) -> str:
             return f"Shipped{' with ' + carrier if carrier else ''}, tracking {tracking}"
         case OrderDelivered():
             return "Delivered"
+        case ShippingAddressChanged(shipping_address=address):
+            return f"Shipping address changed to {address.city}, {address.country}"
         case OrderCancelled(reason=reason):
             return f"Cancelled: {reason}"
     return type(event).__name__
@@ -131,6 +140,12 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
             "tracking_number": "",
             "carrier": "",
             "cancel_reason": "",
+            "refund_due": Decimal("0.00"),
+            # Empty or None where the order has none (every order placed before they existed).
+            "customer_email": event.customer_email,
+            "shipping_address": to_data(event.shipping_address),
+            "billing_address": to_data(event.billing_address),
+            "payment_method": str(event.payment_method or ""),
             "timeline": [],
             "timeline_count": 0,
             "created_at": recorded.recorded_at,
@@ -157,8 +172,12 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
                 view.update(status="SHIPPED", tracking_number=tracking, carrier=carrier)
             case OrderDelivered():
                 view["status"] = "DELIVERED"
-            case OrderCancelled(reason=reason):
-                view.update(status="CANCELLED", cancel_reason=reason)
+            case ShippingAddressChanged(shipping_address=address):
+                view["shipping_address"] = to_data(address)
+            case OrderCancelled(reason=reason, refund_due=refund_due):
+                if refund_due is None:  # stored before refunds were recorded: what was paid is owed
+                    refund_due = view["total_amount"] if view["status"] == "PAID" else Decimal("0.00")
+                view.update(status="CANCELLED", cancel_reason=reason, refund_due=refund_due)
     entry = {
         "event_type": recorded.event_type,
         "occurred_at": recorded.recorded_at.isoformat(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +16,7 @@ from django.db.models import QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
 from eventlog.serialization import registry
-from eventlog.store import event_store
+from eventlog.store import RecordedEvent, event_store
 from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.catalog_names import catalog_names, name_lines
 from readmodels.projections.orders import fold_stream
@@ -74,14 +74,33 @@ class TimelineEntryDTO:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class AddressDTO:
+    """A postal address of an order."""
+
+    name: str
+    line1: str
+    line2: str
+    postal_code: str
+    city: str
+    country: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class OrderDetailDTO(OrderSummaryDTO):
-    """An order with its lines and timeline."""
+    """An order with its lines, addresses, payment and timeline."""
 
     items: tuple[OrderLineDTO, ...]
     payment_id: str
     tracking_number: str
     carrier: str
     cancel_reason: str
+    # What a cancellation owes the customer back (0.00 unless a paid order was cancelled).
+    refund_due: Decimal
+    # None where the order has none (orders placed before these existed have none).
+    customer_email: str | None
+    shipping_address: AddressDTO | None
+    billing_address: AddressDTO | None
+    payment_method: str | None
     # The latest entries (ORDER_TIMELINE_ENTRIES), oldest first, and how many there are in all.
     timeline: tuple[TimelineEntryDTO, ...]
     timeline_count: int
@@ -184,6 +203,10 @@ def orders_in_status(status: str | None = None) -> int:
     return int(counts.aggregate(total=Sum("orders"))["total"] or 0)
 
 
+def _address_dto(stored: dict[str, Any] | None) -> AddressDTO | None:
+    return None if stored is None else AddressDTO(**stored)
+
+
 def _detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
     return OrderDetailDTO(
         **{field: view[field] for field in SUMMARY_FIELDS},
@@ -202,6 +225,11 @@ def _detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
         tracking_number=view["tracking_number"],
         carrier=view["carrier"],
         cancel_reason=view["cancel_reason"],
+        refund_due=Decimal(view["refund_due"]),
+        customer_email=view["customer_email"] or None,
+        shipping_address=_address_dto(view["shipping_address"]),
+        billing_address=_address_dto(view["billing_address"]),
+        payment_method=view["payment_method"] or None,
         timeline=tuple(
             TimelineEntryDTO(
                 event_type=entry["event_type"],
@@ -224,11 +252,23 @@ def order_detail(order_id: UUID) -> OrderDetailDTO | None:
 def order_as_of(order_id: UUID, at: datetime) -> OrderDetailDTO | None:
     """The order's detail as it was at an instant, rebuilt from the event log (None if it
     did not exist yet)."""
+    return _replayed(event_store().read_stream(str(order_id), until=at))
+
+
+def order_at_version(order_id: UUID, version: int) -> OrderDetailDTO | None:
+    """The order's detail as it was at stream version `version` (1 = as placed), rebuilt
+    from the event log; None if the order has not reached that version (or does not exist)."""
+    events = event_store().read_stream(str(order_id), to_version=version)
+    return _replayed(events) if len(events) == version else None
+
+
+def _replayed(events: Iterable[RecordedEvent]) -> OrderDetailDTO | None:
+    """The detail after `events`, the start of one order's stream (None for no events)."""
     # Folded as the projection folds, so the past has the live detail's bounded shape.
-    view = fold_stream(event_store().read_stream(str(order_id), until=at), int(settings.ORDER_TIMELINE_ENTRIES))
+    view = fold_stream(events, int(settings.ORDER_TIMELINE_ENTRIES))
     if not view:
         return None
-    # Names are the catalog's current ones, as on the live detail (not the name at `at`).
+    # Names are the catalog's current ones, as on the live detail (not the names back then).
     names = catalog_names({line["sku"] for line in view["lines"]}, router.db_for_read(CatalogName))
     return _detail_dto({**view, "lines": name_lines(view["lines"], names)})
 

@@ -17,7 +17,14 @@ from orders.api.views import CancelOrderView, CommandView, ConfirmOrderView, Shi
 from orders.bus import handle
 from orders.commands import ConfirmOrder, PayOrder
 from readmodels.models import DeadLetter, OrderSummary
-from tests.factories import CreateOrderFactory, StaffUserFactory, SuperuserFactory, total_of
+from tests.factories import (
+    AddressFactory,
+    CancelOrderFactory,
+    CreateOrderFactory,
+    StaffUserFactory,
+    SuperuserFactory,
+    total_of,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHANGELIST = "/admin/readmodels/ordersummary/"
@@ -296,3 +303,27 @@ def test_the_api_and_the_admin_both_refuse_confirm_without_the_place_permission(
     client.post(CHANGELIST, {"action": "confirm", "_selected_action": [str(created.order_id)]})
     assert OrderSummary.objects.get(order_id=created.order_id).status == "PENDING"
     assert not StoredEvent.objects.filter(event_type="OrderConfirmed").exists()
+
+
+def test_the_order_detail_page_shows_addresses_payment_method_and_refund_due(staff: Client) -> None:
+    home = AddressFactory(name="Ada <b>Lovelace</b>", line2="Hinterhaus")
+    office = AddressFactory(city="Wien", country="AT")
+    create = CreateOrderFactory(
+        customer_email="ada@example.com", shipping_address=home, billing_address=office, payment_method="card"
+    )
+    handle(create)
+    handle(ConfirmOrder(order_id=create.order_id))
+    handle(PayOrder(order_id=create.order_id, payment_id="p-1", amount=total_of(create)))
+    handle(CancelOrderFactory(order_id=create.order_id))
+    page = staff.get(f"/admin/readmodels/orderdetail/{create.order_id}/change/").content.decode()
+    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;<br>" + home.line1 + "<br>Hinterhaus<br>" in page
+    assert f"{office.postal_code} Wien<br>AT" in page
+    for shown in (
+        "ada@example.com",
+        "card",
+        "shipping address",
+        "billing address",
+        "refund due",
+        str(total_of(create)),
+    ):
+        assert shown in page.lower()

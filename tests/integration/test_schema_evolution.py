@@ -1,5 +1,6 @@
-"""A log holding OrderShipped in schema 1 (no carrier) and schema 2: stored rows stay as they
-were written, and every reader (aggregate, rebuild, history, as_of) sees the current shape."""
+"""A log holding OrderShipped in schema 1 (no carrier), OrderCreated in schema 1 (no
+addresses) and the current schemas: stored rows stay as they were written, and every reader
+(aggregate, rebuild, history, as_of, the detail at a version) sees the current shape."""
 
 from __future__ import annotations
 
@@ -13,11 +14,21 @@ from django.utils import timezone
 from eventlog.models import StoredEvent
 from eventlog.store import bucket_of
 from orders.bus import handle
-from orders.commands import ConfirmOrder, CreateOrder, DeliverOrder, LineItem, PayOrder, ShipOrder
+from orders.commands import (
+    CancelOrder,
+    ChangeShippingAddress,
+    ConfirmOrder,
+    CreateOrder,
+    DeliverOrder,
+    LineItem,
+    PayOrder,
+    ShipOrder,
+)
 from readmodels.models import OrderDetail
 from readmodels.projector import read_database
 from readmodels.rebuild import rebuild_by_name
-from readmodels.selectors.orders import order_as_of, order_history
+from readmodels.selectors.orders import order_as_of, order_at_version, order_history
+from tests.factories import AddressFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -76,3 +87,62 @@ def test_old_and_new_shipments_read_alike_everywhere_and_the_old_row_is_untouche
 
     legacy.refresh_from_db()
     assert (legacy.schema_version, legacy.data) == (1, {"order_id": str(old), "tracking_number": "OLD-1"})
+
+
+def place_the_old_way(order_id: UUID) -> StoredEvent:
+    """Store OrderCreated exactly as the schema-1 code wrote it: no addresses, no payment method."""
+    return StoredEvent.objects.create(
+        stream_id=str(order_id),
+        stream_type="order",
+        bucket=bucket_of(str(order_id)),
+        version=1,
+        event_type="OrderCreated",
+        schema_version=1,
+        data={
+            "order_id": str(order_id),
+            "customer_id": "c-old",
+            "currency": "EUR",
+            "lines": [{"sku": "A", "quantity": 2, "unit_price": "9.99"}],
+            "customer_email": "old@example.com",
+        },
+        metadata={"source": "schema-1 release"},
+        recorded_at=timezone.now(),
+    )
+
+
+def test_a_schema_1_order_loads_projects_and_takes_an_address_and_its_row_is_untouched() -> None:
+    old = uuid4()
+    legacy = place_the_old_way(old)
+    handle(ConfirmOrder(order_id=old))  # the aggregate replays the schema-1 creation
+    handle(PayOrder(order_id=old, payment_id="p-1", amount=Decimal("19.98")))
+    home = AddressFactory()
+    handle(ChangeShippingAddress(order_id=old, shipping_address=home))
+    handle(CancelOrder(order_id=old, reason="asked"))
+
+    rebuild_by_name([])
+    row = OrderDetail.objects.using(read_database()).get(order_id=old)
+    assert (row.status, row.customer_email, row.billing_address, row.payment_method) == (
+        "CANCELLED",
+        "old@example.com",
+        None,
+        "",
+    )
+    assert row.shipping_address is not None
+    assert (row.shipping_address["city"], row.refund_due) == (home.city, Decimal("19.98"))
+    then = order_at_version(old, 1)
+    assert then is not None
+    assert (then.shipping_address, then.billing_address, then.payment_method, then.customer_email) == (
+        None,
+        None,
+        None,
+        "old@example.com",
+    )
+    history = order_history(old, limit=100)
+    assert history is not None
+    assert history.results[0].data["shipping_address"] is None
+
+    legacy.refresh_from_db()
+    assert (legacy.schema_version, set(legacy.data)) == (
+        1,
+        {"order_id", "customer_id", "currency", "lines", "customer_email"},
+    )

@@ -180,7 +180,7 @@ def test_item_changes_stop_where_the_longest_lifecycle_still_fits(log: FakeLog) 
         AddOrderItem(order_id=order_id, sku="X", quantity=1, unit_price=Decimal("1.00")),
         RemoveOrderItem(order_id=order_id, sku="SKU-U"),
     ):
-        with pytest.raises(BusinessRuleViolated, match="all the item changes it may have"):
+        with pytest.raises(BusinessRuleViolated, match="all the item and address changes it may have"):
             bus.handle(change)
     assert len(log.streams[str(order_id)]) == 5
     assert len(log.published) == published

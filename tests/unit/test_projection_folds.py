@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
-from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderItemAdded, OrderLine, OrderPaid
+from orders.addresses import PaymentMethod
+from orders.events import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderItemAdded,
+    OrderLine,
+    OrderPaid,
+    ShippingAddressChanged,
+)
 from readmodels.projections.base import advance_stream
 from readmodels.projections.orders import fold_order_view, fold_stream
 from readmodels.projections.sales import Deltas
-from tests.factories import recorded_event
+from tests.factories import AddressFactory, recorded_event
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+# What schema 2 of OrderCreated and OrderCancelled added.
+NEW_FIELDS = {"shipping_address", "billing_address", "payment_method", "refund_due"}
 
 
 def recorded(event: Any, version: int, position: int | None = None) -> RecordedEvent:
@@ -133,3 +146,50 @@ def test_sales_fold_through_advance_stream_is_idempotent() -> None:
         entry = advance_stream(entry, entry.version if entry else 0, event, deltas.fold, store)  # type: ignore[arg-type]
     assert deltas.customers["c-1"] == [1, 0, 1]
     assert sum(day[2] for day in deltas.daily.values()) == Decimal("29.97")
+
+
+def test_order_view_carries_addresses_payment_method_and_the_refund_due() -> None:
+    order_id = uuid4()
+    home, office = AddressFactory(), AddressFactory(country="AT", line2="c/o Office")
+    created = OrderCreated(
+        order_id=order_id,
+        customer_id="c-1",
+        currency="EUR",
+        lines=(OrderLine(sku="A", quantity=2, unit_price=Decimal("9.99")),),
+        customer_email="ada@example.com",
+        shipping_address=home,
+        billing_address=home,
+        payment_method=PaymentMethod.CARD,
+    )
+    events = [
+        recorded(created, 1),
+        recorded(OrderConfirmed(order_id=order_id), 2),
+        recorded(OrderPaid(order_id=order_id, payment_id="p-1", amount=Decimal("19.98")), 3),
+        recorded(ShippingAddressChanged(order_id=order_id, shipping_address=office), 4),
+        recorded(OrderCancelled(order_id=order_id, reason="asked", refund_due=Decimal("19.98")), 5),
+    ]
+    view = fold_stream(events)
+    assert view is not None
+    assert (view["customer_email"], view["payment_method"], view["refund_due"]) == (
+        "ada@example.com",
+        "card",
+        Decimal("19.98"),
+    )
+    assert view["shipping_address"] == vars(office)
+    assert view["billing_address"] == vars(home)
+    assert view["timeline"][3]["description"] == f"Shipping address changed to {office.city}, AT"
+
+
+def test_a_schema_1_order_and_cancellation_fold_with_no_addresses_and_the_paid_amount_owed() -> None:
+    events = story(uuid4())
+    legacy = [
+        replace(
+            event,
+            event=registry.decode(event.event_type, 1, {k: v for k, v in event.data.items() if k not in NEW_FIELDS}),
+        )
+        for event in events
+    ]
+    view = fold_stream(legacy)
+    assert view is not None
+    assert (view["shipping_address"], view["billing_address"], view["payment_method"]) == (None, None, "")
+    assert view["refund_due"] == Decimal("29.97")
