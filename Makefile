@@ -136,11 +136,11 @@ consumer: migrate ## The inbound integration consumer (payment and shipment even
 	$(PY) manage.py consume_inbound
 
 # Web and workers share one metrics directory (prometheus_client multiprocess mode), emptied here.
-up: export PROMETHEUS_MULTIPROC_DIR ?= $(or $(TMPDIR),/tmp)/backoffice-metrics
+METRICS_DIR ?= $(or $(PROMETHEUS_MULTIPROC_DIR),$(or $(TMPDIR),/tmp)/backoffice-metrics)
 up: migrate ## The full stack from the Procfile (honcho)
 	$(PY) manage.py collectstatic --noinput -v0
-	rm -rf $(PROMETHEUS_MULTIPROC_DIR) && mkdir -p $(PROMETHEUS_MULTIPROC_DIR)
-	PORT=$(PORT) $(VENV)/bin/honcho start
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) PORT=$(PORT) $(VENV)/bin/honcho start
 
 # Benchmarks on their own PostgreSQL database (created if missing), never the test one.
 # Arguments: BENCH_ARGS, e.g. BENCH_ARGS="--orders 200 --seconds 5 --read-orders 2000 --json".

@@ -340,6 +340,11 @@ READY_MAX_HEARTBEAT_AGE_SECONDS = env.float(
 )
 # Unset: /metrics is open (keep it off the public proxy); set: `Authorization: Bearer <token>`.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# prometheus_client's multiprocess mode writes into this directory and refuses to start when it
+# is missing: create it here, before any app imports prometheus_client. (Emptying it belongs to
+# whoever starts the host's processes: `make up` does.)
+if env("PROMETHEUS_MULTIPROC_DIR", default=""):
+    Path(env("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
 EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "monitoring.metrics.count_appended"]
 CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "task": "monitoring.heartbeat",
