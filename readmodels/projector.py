@@ -1,11 +1,15 @@
-"""Running projections over the event log, exactly once in effect.
+"""Running projections over the event log, exactly once in effect: the one loop.
 
-For one (projection, partition) the projector, in one read-database transaction:
-locks the checkpoint row (serializing workers of that partition), reads the next batch
-after the checkpoint up to the head it saw (gap-safe, see eventlog.store), applies it,
-and moves the checkpoint. A crash rolls all of it back; a repeated run finds nothing new.
+For one partition and one or more projections (a single projection is a batch of one),
+in one read-database transaction: lock the checkpoint rows (serializing the workers of that
+partition), read the head, read the log after the lowest checkpoint up to that head
+(gap-safe, see eventlog.store), apply to each projection what it has not applied, and move
+every checkpoint. A crash rolls all of it back; a repeated run finds nothing new. Sharing
+a batch makes a doorbell cheap enough to answer at a hundred commits a second: one lock
+statement, one read and decode of the log, one checkpoint update (docs/performance.md).
 
-A batch that raises is re-run one event at a time in savepoints: the failing event
+A batch that raises is run again isolating the failure: each projection in a savepoint
+(so the others keep their work) and the failing one event by event, so the failing event
 becomes a dead letter, later events of its stream are held behind it (per-stream order),
 and every other stream moves on.
 """
@@ -13,11 +17,8 @@ and every other stream moves on.
 from __future__ import annotations
 
 import logging
-import random
-import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import OperationalError, transaction
@@ -25,23 +26,24 @@ from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
 from monitoring.logs import events_fields
+from readmodels.dead_letters import BLOCKING, blocked_streams, hold, record_failure
 from readmodels.models import DeadLetter, ProjectionCheckpoint
 from readmodels.partitions import buckets_of, partition_count, partition_of_bucket
 from readmodels.projections.base import Projection
 
 logger = logging.getLogger(__name__)
 
-BLOCKING = (DeadLetter.Status.RETRYING, DeadLetter.Status.PARKED, DeadLetter.Status.HELD)
-
 
 @dataclass(frozen=True, slots=True)
 class BatchResult:
-    """What one batch did."""
+    """What one batch did, over its projections; `position` is the lowest checkpoint it left,
+    `skipped` the projections whose checkpoint row was locked elsewhere or missing."""
 
     applied: int
     failed: int
     position: int
     more: bool
+    skipped: frozenset[str] = field(default=frozenset())
 
 
 def read_database() -> str:
@@ -55,14 +57,73 @@ def lock_checkpoint(projection: str, partition: int, using: str) -> ProjectionCh
     return ProjectionCheckpoint.objects.using(using).select_for_update().get(projection=projection, partition=partition)
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff with jitter before the next automatic attempt."""
-    base = float(settings.PROJECTION_RETRY_BASE_SECONDS) * 2 ** (attempts - 1)
-    return timedelta(seconds=base * random.uniform(0.5, 1.5))
+def run_batch(
+    partition: int, projections: Mapping[str, Projection], *, wait: bool, store: EventStore | None = None
+) -> BatchResult:
+    """One batch of `partition` for `projections`; if it raises (not transiently), again isolating the failure.
+
+    With `wait`, each checkpoint row is created if missing and its lock waited for (a
+    rebuild holds it until it commits); without, a projection whose row is locked or
+    missing is skipped and named in the result, for the caller to run on its own.
+    """
+    projectors = {name: Projector(projection, store) for name, projection in projections.items()}
+    try:
+        return _batch(partition, projectors, wait=wait, isolate=False)
+    except tuple(error for projector in projectors.values() for error in projector.transient):
+        raise  # the database is unavailable, a deadlock, or a service says "not now": retried whole later
+    except Exception:
+        logger.warning("Batch of %s[%d] failed; isolating the failure", ", ".join(projections), partition)
+    return _batch(partition, projectors, wait=wait, isolate=True)
+
+
+def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, isolate: bool) -> BatchResult:
+    using = read_database()
+    store = next(iter(projectors.values())).store
+    size = int(settings.PROJECTION_BATCH_SIZE)
+    with transaction.atomic(using=using):
+        checkpoints = _lock_checkpoints(partition, sorted(projectors), using, wait=wait)
+        skipped = frozenset(set(projectors) - set(checkpoints))
+        if not checkpoints:
+            return BatchResult(0, 0, 0, more=False, skipped=skipped)
+        # The head first: everything at or below it is committed (appends are serialized),
+        # so a checkpoint may move to it even if no event was its own.
+        head = store.head_position()
+        start = min(row.position for row in checkpoints.values())
+        events = store.read_all(start, limit=size, buckets=buckets_of(partition), to_position=head)
+        more = len(events) == size
+        end = events[-1].position if more else head
+        blocked = blocked_streams(checkpoints, events, using)
+        now = timezone.now()  # bulk_update does not run auto_now
+        applied = failed = 0
+        for name, checkpoint in checkpoints.items():
+            mine = [event for event in events if event.position > checkpoint.position]
+            projector, held = projectors[name], blocked.get(name, set())
+            if mine and isolate and len(checkpoints) == 1:
+                # The batch failed on this projection alone: straight to one event at a time.
+                failures = projector.apply(mine, isolate_failures=True, blocked=held)
+            elif mine and isolate:
+                failures = projector.apply_isolating_failures(mine, held)
+            else:
+                failures = projector.apply(mine, isolate_failures=False, blocked=held)
+            applied, failed = applied + len(mine) - failures, failed + failures
+            checkpoint.position, checkpoint.updated_at = max(checkpoint.position, end), now
+        ProjectionCheckpoint.objects.using(using).bulk_update(list(checkpoints.values()), ["position", "updated_at"])
+    return BatchResult(applied, failed, min(row.position for row in checkpoints.values()), more, skipped)
+
+
+def _lock_checkpoints(partition: int, names: list[str], using: str, *, wait: bool) -> dict[str, ProjectionCheckpoint]:
+    """The checkpoint rows of `names` on `partition`, locked in name order (so two batches
+    sharing projections never deadlock); with `wait` created first and waited for."""
+    rows = ProjectionCheckpoint.objects.using(using)
+    if wait:
+        for name in names:
+            rows.get_or_create(projection=name, partition=partition)
+    locked = rows.select_for_update(skip_locked=not wait).filter(partition=partition, projection__in=names)
+    return {row.projection: row for row in locked.order_by("projection")}
 
 
 class Projector:
-    """Feeds one projection from the event log."""
+    """Feeds one projection from the event log; resolves its dead letters."""
 
     def __init__(self, projection: Projection, store: EventStore | None = None) -> None:
         self.projection = projection
@@ -84,30 +145,8 @@ class Projector:
         return BatchResult(applied, failed, result.position, result.more)
 
     def run_batch(self, partition: int) -> BatchResult:
-        """One batch of one partition in one transaction with its checkpoint."""
-        try:
-            return self._run(partition, isolate_failures=False)
-        except self.transient:
-            raise  # the database is unavailable or a deadlock: the caller retries the batch
-        except Exception:
-            logger.warning("Batch of %s[%d] failed; isolating the event", self.projection.name, partition)
-        return self._run(partition, isolate_failures=True)
-
-    def _run(self, partition: int, *, isolate_failures: bool) -> BatchResult:
-        size = int(settings.PROJECTION_BATCH_SIZE)
-        with transaction.atomic(using=self.using):
-            checkpoint = lock_checkpoint(self.projection.name, partition, self.using)
-            # Read the head first: everything at or below it is committed (appends are
-            # serialized), so the checkpoint may move to it even if no event was ours.
-            head = self.store.head_position()
-            events = self.store.read_all(
-                checkpoint.position, limit=size, buckets=buckets_of(partition), to_position=head
-            )
-            failed = self.apply(events, isolate_failures=isolate_failures)
-            more = len(events) == size
-            checkpoint.position = events[-1].position if more else max(head, checkpoint.position)
-            checkpoint.save(update_fields=["position", "updated_at"])
-            return BatchResult(len(events) - failed, failed, checkpoint.position, more)
+        """One batch of one partition in one transaction with its checkpoint: a batch of one."""
+        return run_batch(partition, {self.projection.name: self.projection}, wait=True, store=self.store)
 
     def apply(self, events: Sequence[RecordedEvent], *, isolate_failures: bool, blocked: set[str] | None = None) -> int:
         """Apply events in the current transaction, holding those of blocked streams.
@@ -118,27 +157,17 @@ class Projector:
         """
         if not events:
             return 0
-        logger.info("Applying %d events to %s", len(events), self.projection.name, extra=events_fields(events))
-        if blocked is None:
-            blocked = set(
-                DeadLetter.objects.using(self.using)
-                .filter(
-                    projection=self.projection.name,
-                    stream_id__any={event.stream_id for event in events},
-                    status__in=BLOCKING,
-                )
-                .values_list("stream_id", flat=True)
-            )
-        blocked = set(blocked)
+        name = self.projection.name
+        logger.info("Applying %d events to %s", len(events), name, extra=events_fields(events))
+        blocked = set(blocked_streams([name], events, self.using).get(name, ()) if blocked is None else blocked)
         if not isolate_failures:
-            runnable = [event for event in events if event.stream_id not in blocked]
-            self.projection.apply(runnable, self.using)
-            self._hold([event for event in events if event.stream_id in blocked])
+            self.projection.apply([event for event in events if event.stream_id not in blocked], self.using)
+            hold(name, [event for event in events if event.stream_id in blocked], self.using)
             return 0
         failed = 0
         for event in events:
             if event.stream_id in blocked:
-                self._hold([event])
+                hold(name, [event], self.using)
                 continue
             try:
                 with transaction.atomic(using=self.using):
@@ -148,50 +177,21 @@ class Projector:
             except Exception as error:
                 failed += 1
                 blocked.add(event.stream_id)
-                self._record_failure(event, error)
+                record_failure(name, event, error, self.using)
         return failed
 
-    def _hold(self, events: Sequence[RecordedEvent]) -> None:
-        DeadLetter.objects.using(self.using).bulk_create(
-            [
-                DeadLetter(
-                    projection=self.projection.name,
-                    position=event.position,
-                    event_id=event.event_id,
-                    event_type=event.event_type,
-                    stream_id=event.stream_id,
-                    status=DeadLetter.Status.HELD,
-                )
-                for event in events
-            ],
-            ignore_conflicts=True,
-        )
-
-    def _record_failure(self, event: RecordedEvent, error: Exception, letter: DeadLetter | None = None) -> None:
-        letter = letter or DeadLetter(
-            projection=self.projection.name,
-            position=event.position,
-            event_id=event.event_id,
-            event_type=event.event_type,
-            stream_id=event.stream_id,
-        )
-        letter.attempts += 1
-        letter.error = f"{type(error).__name__}: {error}"
-        letter.traceback = "".join(traceback.format_exception(error))
-        if letter.attempts >= int(settings.PROJECTION_MAX_ATTEMPTS):
-            letter.status, letter.next_attempt_at = DeadLetter.Status.PARKED, None
-        else:
-            letter.status = DeadLetter.Status.RETRYING
-            letter.next_attempt_at = timezone.now() + retry_delay(letter.attempts)
-        letter.save(using=self.using)
-        logger.error(
-            "Projection %s failed on event %s (position %d, attempt %d): %s",
-            self.projection.name,
-            event.event_id,
-            event.position,
-            letter.attempts,
-            letter.error,
-        )
+    def apply_isolating_failures(self, events: Sequence[RecordedEvent], blocked: set[str] | None = None) -> int:
+        """Apply in a savepoint; if the projection raises, redo it one event at a time so only
+        the failing event becomes a dead letter (work of other projections in the same
+        transaction is kept). Returns the number of events that failed."""
+        try:
+            with transaction.atomic(using=self.using):
+                return self.apply(events, isolate_failures=False, blocked=blocked)
+        except self.transient:
+            raise
+        except Exception:
+            logger.warning("Batch of %s failed; isolating the event", self.projection.name)
+        return self.apply(events, isolate_failures=True, blocked=blocked)
 
     # Dead letters ----------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ class Projector:
                 except self.transient:
                     raise
                 except Exception as error:
-                    self._record_failure(event, error, letter)
+                    record_failure(self.projection.name, event, error, self.using, letter)
                     return False
                 letter.status, letter.next_attempt_at = DeadLetter.Status.RESOLVED, None
                 letter.save(using=self.using, update_fields=["status", "next_attempt_at", "last_failed_at"])
