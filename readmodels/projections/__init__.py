@@ -1,34 +1,30 @@
-"""The registry of projections: every consumer of the event log the projector feeds.
+"""The registry of projections: the consumers of the event log listed in settings.PROJECTIONS.
 
-Read models, and two consumers that live in their own packages because they act on the
-world: the fulfilment process manager (sends commands) and notifications (owes emails).
-Both reuse the partitions, checkpoints, doorbells and dead letters.
+Read models, and consumers that live in their own packages because they act on the world
+(the fulfilment process manager sends commands, notifications owe emails, the relay
+publishes): all reuse the partitions, checkpoints, doorbells and dead letters. They are
+named by dotted path, like settings.EVENT_SUBSCRIBERS, so the code that runs them imports
+none of them.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
-from fulfilment.manager import FulfilmentProcessManager
-from notifications.projection import NotificationsProjection
 from readmodels.projections.base import Projection
-from readmodels.projections.orders import OrdersProjection
-from readmodels.projections.products import ProductsProjection
-from readmodels.projections.sales import SalesProjection
 
 
 def all_projections() -> dict[str, Projection]:
-    """Each projection by name, in the order they are run."""
-    projections: list[Projection] = [
-        OrdersProjection(),
-        SalesProjection(),
-        ProductsProjection(),
-        FulfilmentProcessManager(),
-        NotificationsProjection(),
-    ]
-    # Integration (issue 12): the outbound relay, only when a broker for it is configured.
-    if settings.INTEGRATION_BROKER_URL:
-        from integration.relay import RelayProjection
-
-        projections.append(RelayProjection())
-    return {projection.name: projection for projection in projections}
+    """Each projection of settings.PROJECTIONS by name, in the order they are run."""
+    projections: dict[str, Projection] = {}
+    for path in settings.PROJECTIONS:
+        kind = import_string(path)
+        if not (isinstance(kind, type) and issubclass(kind, Projection)):
+            raise ImproperlyConfigured(f"settings.PROJECTIONS: {path} is not a Projection")
+        projection = kind()
+        if projection.name in projections:
+            raise ImproperlyConfigured(f"settings.PROJECTIONS: two projections are named {projection.name!r}")
+        projections[projection.name] = projection
+    return projections
