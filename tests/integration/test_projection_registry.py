@@ -11,10 +11,10 @@ import pytest
 from eventlog.models import StoredEvent
 from eventlog.store import RecordedEvent
 from orders.bus import handle
-from readmodels.projections import all_projections
-from readmodels.projections.base import Projection
-from readmodels.projector import all_partitions
-from readmodels.running import run_partition
+from projector.loop import all_partitions
+from projector.projection import Projection
+from projector.registry import all_projections
+from projector.running import run_partition
 from tests.factories import CreateOrderFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

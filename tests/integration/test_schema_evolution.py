@@ -14,9 +14,9 @@ from eventlog.models import StoredEvent
 from eventlog.store import bucket_of
 from orders.bus import handle
 from orders.commands import ConfirmOrder, CreateOrder, DeliverOrder, LineItem, PayOrder, ShipOrder
+from projector.loop import read_database
+from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail
-from readmodels.projector import read_database
-from readmodels.rebuild import rebuild_by_name
 from readmodels.selectors.orders import order_as_of, order_history
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

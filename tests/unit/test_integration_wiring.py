@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import config.settings
-from readmodels.projections import all_projections
+from projector.registry import all_projections
 
 
 def projections_under(monkeypatch: pytest.MonkeyPatch, settings: Any, broker_url: str) -> list[str]:

@@ -9,8 +9,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from eventlog.store import RecordedEvent
-from readmodels.projections import all_projections
-from readmodels.projections.base import Projection
+from projector.projection import Projection
+from projector.registry import all_projections
 
 
 class Quiet(Projection):

@@ -17,11 +17,11 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, event_store
-from readmodels.dead_letters import BLOCKING
-from readmodels.models import DeadLetter
-from readmodels.projections import all_projections
-from readmodels.projections.base import Projection
-from readmodels.projector import Projector, all_partitions, lock_checkpoint, read_database
+from projector.dead_letters import BLOCKING
+from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
+from projector.models import DeadLetter
+from projector.projection import Projection
+from projector.registry import all_projections
 
 Progress = Callable[[int, int], None]
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from eventlog.store import RecordedEvent
-from readmodels.models import DeadLetter
+from projector.models import DeadLetter
 
 logger = logging.getLogger(__name__)
 

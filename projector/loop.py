@@ -26,10 +26,10 @@ from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
 from monitoring.logs import events_fields
-from readmodels.dead_letters import BLOCKING, blocked_streams, hold, record_failure
-from readmodels.models import DeadLetter, ProjectionCheckpoint
-from readmodels.partitions import buckets_of, partition_count, partition_of_bucket
-from readmodels.projections.base import Projection
+from projector.dead_letters import BLOCKING, blocked_streams, hold, record_failure
+from projector.models import DeadLetter, ProjectionCheckpoint
+from projector.partitions import buckets_of, partition_count, partition_of_bucket
+from projector.projection import Projection
 
 logger = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from celery import current_app
 from django.conf import settings
 
 from monitoring.metrics import DOORBELLS
-from readmodels import doorbell
-from readmodels.projections import all_projections
-from readmodels.projector import Projector, all_partitions, run_batch
+from projector import doorbell
+from projector.loop import Projector, all_partitions, run_batch
+from projector.registry import all_projections
 
 logger = logging.getLogger(__name__)
 
-# The task readmodels.tasks defines under this name; sent by name, so the code a task runs
+# The task projector.tasks defines under this name; sent by name, so the code a task runs
 # never imports the task module (it imports this one).
 PROJECT_PARTITION = "readmodels.project_partition"
 
@@ -55,7 +55,7 @@ def run_partition(partition: int) -> bool:
 
 
 def partition_key(partition: int) -> str:
-    """The doorbell key of a partition on the queue tasks go to (see readmodels.doorbell):
+    """The doorbell key of a partition on the queue tasks go to (see projector.doorbell):
     a ring waiting in one queue says nothing about another."""
     return f"{current_app.conf.task_default_queue}:partition:{partition}"
 
