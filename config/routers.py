@@ -1,5 +1,6 @@
-"""Puts the read side's tables (read models, and the notification outbox that must commit
-with the projection checkpoints) on READMODELS_DATABASE; everything else stays on default."""
+"""Puts the read side's tables (the projection engine's checkpoints and dead letters, the read
+models, and the notification outbox) on READMODELS_DATABASE, so each commits with the
+checkpoints that account for it; everything else stays on default."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
-READ_APPS = frozenset({"readmodels", "notifications"})
+READ_APPS = frozenset({"projector", "readmodels", "notifications"})
 
 
 class ReadModelRouter:

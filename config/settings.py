@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "eventlog",
+    "projector",  # the projection engine: runs settings.PROJECTIONS
     "orders",
     "inventory",
     "fulfilment",
@@ -152,7 +153,17 @@ SNAPSHOT_EVERY = env.int("SNAPSHOT_EVERY", default=50)
 # (orders/domain.py). Bounds every stream, its history and its replay. At least 6.
 MAX_EVENTS_PER_ORDER = env.int("MAX_EVENTS_PER_ORDER", default=1000)
 # Called after each committing unit of work with its recorded events (wiring, not logic).
-EVENT_SUBSCRIBERS = env.list("EVENT_SUBSCRIBERS", default=["readmodels.dispatch.on_events_committed"])
+EVENT_SUBSCRIBERS = env.list("EVENT_SUBSCRIBERS", default=["projector.dispatch.on_events_committed"])
+# The consumers of the event log the projection engine runs, in this order (wiring, not logic):
+# the engine loads them by dotted path and imports none of them. The integration relay joins
+# when a broker for it is configured (below).
+PROJECTIONS = [
+    "readmodels.projections.orders.OrdersProjection",
+    "readmodels.projections.sales.SalesProjection",
+    "readmodels.projections.products.ProductsProjection",
+    "fulfilment.manager.FulfilmentProcessManager",  # a process manager: sends commands
+    "notifications.projection.NotificationsProjection",  # owes emails, sent after commit
+]
 
 # Celery: with no broker configured, projections run in-process after commit.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
@@ -275,7 +286,7 @@ CACHES: dict[str, dict[str, object]] = {"default": {"BACKEND": "django.core.cach
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": CACHE_URL, "OPTIONS": REDIS_CACHE_OPTIONS}}
 THROTTLE_CACHE_COOLDOWN_SECONDS = env.float("THROTTLE_CACHE_COOLDOWN_SECONDS", default=5.0)
-# At most one waiting doorbell per partition (readmodels/doorbell.py); needs the shared cache.
+# At most one waiting doorbell per partition (projector/doorbell.py); needs the shared cache.
 DOORBELL_COALESCING = env.bool("DOORBELL_COALESCING", default=bool(CACHE_URL))
 DOORBELL_PENDING_SECONDS = env.float("DOORBELL_PENDING_SECONDS", default=10.0)
 
@@ -299,6 +310,8 @@ NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", d
 # Integration events (issue 12, integration/ and docs/events.md). Unset (the embedded default,
 # `make run`): no relay and no consumer; nothing is published or consumed.
 INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
+if INTEGRATION_BROKER_URL:  # the outbound relay, after the read models
+    PROJECTIONS = [*PROJECTIONS, "integration.relay.RelayProjection"]
 INTEGRATION_BROKER_TIMEOUT_SECONDS = env.float("INTEGRATION_BROKER_TIMEOUT_SECONDS", default=5.0)
 INTEGRATION_EVENTS_EXCHANGE = env("INTEGRATION_EVENTS_EXCHANGE", default="backoffice.events")
 INTEGRATION_INBOUND_EXCHANGE = env("INTEGRATION_INBOUND_EXCHANGE", default="backoffice.inbound")

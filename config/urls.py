@@ -11,7 +11,8 @@ from integration.api import AsyncApiView
 from inventory.api import views as product_commands
 from monitoring import views as monitoring
 from orders.api import views as commands
-from readmodels.admin.projections import dashboard_view, projection_status_view
+from projector.admin import projection_status_view
+from readmodels.admin.dashboard import dashboard_view
 from readmodels.api import history as history_queries
 from readmodels.api import products as product_queries
 from readmodels.api import views as queries

@@ -28,7 +28,7 @@ from orders.domain import Order
 from orders.errors import InvalidTransition
 from orders.events import OrderCancelled, OrderConfirmed
 from orders.unit_of_work import CommandResult
-from readmodels.projections.base import Projection
+from projector.projection import Projection
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The outbound relay: the event log is the outbox, and the relay a projection of it.
 
-It rides the projector (readmodels/projector.py), so it reads committed events in the
+It rides the projector (projector/loop.py), so it reads committed events in the
 same gap-safe order, partition by partition, as every read model. Its `apply` publishes a
 batch with publisher confirms inside the transaction that moves its checkpoint: if the
 broker does not confirm, BrokerUnavailable (a transient error) rolls the batch back, the
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from eventlog.store import RecordedEvent, event_store
 from integration.broker import BrokerUnavailable, publisher
 from integration.mapping import translate
-from readmodels.projections.base import Projection
+from projector.projection import Projection
 
 
 class RelayProjection(Projection):

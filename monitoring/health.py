@@ -73,7 +73,7 @@ def broker() -> Check:
 
 def projections() -> list[Check]:
     """Every projection's lag in seconds (its oldest unapplied event's age) against READY_MAX_LAG_SECONDS."""
-    from readmodels.status import oldest_unapplied
+    from projector.status import oldest_unapplied
 
     limit = float(settings.READY_MAX_LAG_SECONDS)
     try:

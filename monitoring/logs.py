@@ -96,6 +96,7 @@ def logging_config(log_format: str, level: str, app_level: str) -> dict[str, Any
                 "orders",
                 "inventory",
                 "fulfilment",
+                "projector",
                 "readmodels",
                 "notifications",
                 "eventlog",

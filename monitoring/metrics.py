@@ -58,7 +58,7 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         from monitoring.health import beat_heartbeat
-        from readmodels.status import projection_status
+        from projector.status import projection_status
 
         lag_events = GaugeMetricFamily(
             "backoffice_projection_lag_events", "Events not yet applied.", labels=["projection"]

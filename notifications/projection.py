@@ -19,7 +19,7 @@ from django.utils import timezone
 from eventlog.store import RecordedEvent
 from notifications.models import CustomerDirectory, Notification
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
-from readmodels.projections.base import Projection
+from projector.projection import Projection
 from readmodels.projections.bulk import insert_new_rows
 
 KINDS: dict[type, Notification.Kind] = {

@@ -24,9 +24,9 @@ from django.utils import timezone
 from eventlog.store import event_store
 from notifications.models import CustomerDirectory, Notification
 from orders.domain import Order, OrderState
-from readmodels import doorbell
+from projector import doorbell
+from projector.loop import read_database
 from readmodels.projections.orders import order_number
-from readmodels.projector import read_database
 
 logger = logging.getLogger(__name__)
 
@@ -139,5 +139,5 @@ def send_soon() -> None:
 
 
 def sending_key() -> str:
-    """The doorbell key of the send task on the queue tasks go to (see readmodels.doorbell)."""
+    """The doorbell key of the send task on the queue tasks go to (see projector.doorbell)."""
     return f"{current_app.conf.task_default_queue}:notifications:send"

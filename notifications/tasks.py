@@ -6,7 +6,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from notifications.sending import SEND_NOTIFICATIONS, send_pending, sending_key
-from readmodels import doorbell
+from projector import doorbell
 
 
 @shared_task(

@@ -7,5 +7,5 @@ class ReadmodelsConfig(AppConfig):
     verbose_name = "Read models"
 
     def ready(self) -> None:
-        """Register the `__any` lookup (readmodels/lookups.py)."""
-        from readmodels import lookups  # noqa: F401
+        """Register the `__any` lookup (projector/lookups.py) the projections' batches use."""
+        from projector import lookups  # noqa: F401

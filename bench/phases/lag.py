@@ -23,9 +23,9 @@ from bench.spec import latency_figures
 from bench.workload import workload
 from config.celery import app as celery_app
 from orders.bus import handle
+from projector.loop import all_partitions, read_database
+from projector.running import run_partition
 from readmodels.models import OrderSummary
-from readmodels.projector import all_partitions, read_database
-from readmodels.running import run_partition
 
 WINDOW_SECONDS = 5.0
 

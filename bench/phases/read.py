@@ -12,8 +12,8 @@ from django.db import connections
 
 from bench.spec import STATUSES
 from bench.workload import timed
+from projector.loop import read_database
 from readmodels.models import OrderDetail, OrderSummary
-from readmodels.projector import read_database
 from readmodels.selectors.orders import order_detail, order_summary_list
 
 PAGE_SIZE = 50

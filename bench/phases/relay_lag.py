@@ -26,8 +26,8 @@ from bench.spec import latency_figures
 from bench.workload import workload
 from config.celery import app as celery_app
 from orders.bus import handle
-from readmodels.projector import all_partitions
-from readmodels.running import run_partition
+from projector.loop import all_partitions
+from projector.running import run_partition
 
 QUIET_SECONDS = 3.0  # after the last command: no message for this long means the relay is done
 

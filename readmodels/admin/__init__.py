@@ -1,3 +1,3 @@
-"""The back office: read models (read-only), actions that go through commands, status pages."""
+"""The back office: read models (read-only), actions that go through commands, the dashboard."""
 
-from readmodels.admin import orders, products, projections  # noqa: F401  (registers the ModelAdmins)
+from readmodels.admin import dashboard, orders, products  # noqa: F401  (registers the ModelAdmins)

@@ -21,10 +21,10 @@ from rest_framework.views import APIView
 
 from orders.api.serializers import problem_responses
 from orders.api.throttles import ScopedThrottle
+from projector.status import wait_until_applied
 from readmodels.api.filters import ORDERING_FIELDS, OrderSummaryFilter, utc
 from readmodels.api.serializers import CustomerStatsOut, OrderDetailOut, OrderPageOut, OrderSummaryOut
 from readmodels.queries import GetCustomerStats, GetOrder, ListOrders, ask
-from readmodels.status import wait_until_applied
 from readmodels.wait_slots import wait_slot
 
 MAX_POSITION = 2**63 - 1

@@ -30,8 +30,9 @@ from orders.events import (
     OrderStockReserved,
     ShippingAddressChanged,
 )
+from projector.projection import Projection
 from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
-from readmodels.projections.base import Projection, advance_stream, upsert_increments
+from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.bulk import upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 

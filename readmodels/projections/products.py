@@ -15,8 +15,9 @@ from inventory.events import (
     StockReservationFailed,
     StockReserved,
 )
+from projector.projection import Projection
 from readmodels.models import ProductStock
-from readmodels.projections.base import Projection, advance_stream
+from readmodels.projections.base import advance_stream
 
 STOCK_FIELDS = ("name", "price", "on_hand", "reserved", "available", "updated_at", "version")
 

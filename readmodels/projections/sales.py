@@ -21,8 +21,9 @@ from uuid import UUID
 
 from eventlog.store import EventStore, RecordedEvent, event_store
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
+from projector.projection import Projection
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, SalesLedgerEntry
-from readmodels.projections.base import Projection, advance_stream, upsert_increments
+from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.bulk import upsert_rows
 
 CLOSED = frozenset({"DELIVERED", "CANCELLED"})

@@ -16,7 +16,8 @@ from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.api.views import CancelOrderView, CommandView, ConfirmOrderView, ShipOrderView
 from orders.bus import handle
 from orders.commands import ConfirmOrder, PayOrder
-from readmodels.models import DeadLetter, OrderSummary
+from projector.models import DeadLetter
+from readmodels.models import OrderSummary
 from tests.factories import (
     AddressFactory,
     CancelOrderFactory,
@@ -54,8 +55,9 @@ def test_read_models_are_read_only(staff: Client) -> None:
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
     assert staff.post(f"{CHANGELIST}{created.order_id}/delete/").status_code == 403
-    for path in ("orderdetail", "customerorderstats", "dailysales", "deadletter"):
-        assert staff.get(f"/admin/readmodels/{path}/").status_code == 200
+    lists = ("readmodels/orderdetail", "readmodels/customerorderstats", "readmodels/dailysales", "projector/deadletter")
+    for path in lists:
+        assert staff.get(f"/admin/{path}/").status_code == 200
 
 
 def test_the_order_list_links_detail_customer_and_events(staff: Client) -> None:
@@ -169,10 +171,10 @@ def test_rebuild_button_and_dashboard(staff: Client) -> None:
 
 @pytest.fixture
 def staff_with(client: Client, inline: None) -> Callable[..., Client]:
-    """Log in a new staff user holding only the given readmodels permissions."""
+    """Log in a new staff user holding only the given permissions ("app_label.codename")."""
 
-    def login(*codenames: str) -> Client:
-        client.force_login(StaffUserFactory(permissions=[f"readmodels.{codename}" for codename in codenames]))
+    def login(*permissions: str) -> Client:
+        client.force_login(StaffUserFactory(permissions=list(permissions)))
         return client
 
     return login
@@ -212,12 +214,12 @@ def test_staff_without_permissions_get_neither_status_page(staff_with: Callable[
 
 def test_the_view_permissions_show_the_pages_and_refuse_every_action(staff_with: Callable[..., Client]) -> None:
     created, state = blocked_projection()
-    client = staff_with("view_dailysales")
+    client = staff_with("readmodels.view_dailysales")
     dashboard = client.get("/admin/dashboard/")
     assert dashboard.status_code == 200
     assert "Projection lag" not in dashboard.content.decode()
     assert client.get("/admin/projections/").status_code == 403
-    client = staff_with("view_deadletter")
+    client = staff_with("projector.view_deadletter")
     page = client.get("/admin/projections/")
     assert page.status_code == 200
     assert "RuntimeError: bug" in page.content.decode()
@@ -229,7 +231,7 @@ def test_the_view_permissions_show_the_pages_and_refuse_every_action(staff_with:
 
 def test_the_change_permission_runs_retry_skip_and_rebuild(staff_with: Callable[..., Client]) -> None:
     created, state = blocked_projection()
-    client = staff_with("change_deadletter")
+    client = staff_with("projector.change_deadletter")
     page = client.get("/admin/projections/").content.decode()
     assert all(f'value="{action}"' in page for action in OPERATIONS)
     retry, skip, rebuild = operator_actions(created)

@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from readmodels.rebuild import rebuild_by_name
+from projector.rebuild import rebuild_by_name
 from tests.e2e.conftest import ORDER_BODY
 
 pytestmark = [

@@ -15,11 +15,11 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
+from projector.loop import all_partitions
+from projector.rebuild import rebuild_by_name
+from projector.running import run_partition
+from projector.status import wait_until_applied
 from readmodels.api import views
-from readmodels.projector import all_partitions
-from readmodels.rebuild import rebuild_by_name
-from readmodels.running import run_partition
-from readmodels.status import wait_until_applied
 from tests.e2e.conftest import ORDER_BODY
 from tests.integration.workload import churn
 

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from orders.bus import handle
-from readmodels.projector import all_partitions
-from readmodels.running import run_partition
+from projector.loop import all_partitions
+from projector.running import run_partition
 from tests.factories import CreateOrderFactory
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]

@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 
 from orders.bus import handle
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
+from projector.rebuild import rebuild_by_name
+from projector.status import projection_status
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
-from readmodels.rebuild import rebuild_by_name
-from readmodels.status import projection_status
 from tests.e2e.conftest import ORDER_BODY
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]

@@ -17,9 +17,9 @@ from audit.models import CommandAudit
 from orders.api import throttles
 from orders.bus import handle
 from orders.commands import ConfirmOrder
-from readmodels import running
-from readmodels.projector import Projector, all_partitions
-from readmodels.tasks import project_partition
+from projector import running
+from projector.loop import Projector, all_partitions
+from projector.tasks import project_partition
 from tests.e2e.conftest import ORDER_BODY
 from tests.faults import closed_port
 from tests.integration.test_fulfilment import order, stock

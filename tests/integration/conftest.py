@@ -19,7 +19,8 @@ from django.db import connections
 from django.db.models import Count
 
 from config.celery import app as celery_app
-from readmodels import running
+from projector import running
+from projector.loop import read_database
 from readmodels.models import (
     CatalogName,
     CustomerLifetimeValue,
@@ -29,7 +30,6 @@ from readmodels.models import (
     OrderStatusCount,
     OrderSummary,
 )
-from readmodels.projector import read_database
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = f"test-{uuid.uuid4().hex[:8]}"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from kombu import Connection, Exchange, Queue
 
+RELAY = "integration.relay.RelayProjection"
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 NAME_SETTINGS = (
     "INTEGRATION_EVENTS_EXCHANGE",
@@ -36,6 +37,9 @@ def amqp_names(settings: Any) -> Iterator[dict[str, str]]:
         setattr(settings, name, value)
     settings.INTEGRATION_BROKER_URL = AMQP_URL
     env["INTEGRATION_BROKER_URL"] = AMQP_URL
+    # What config/settings.py does when the environment names a broker (the workers these
+    # tests start read it so): the relay joins the projections.
+    settings.PROJECTIONS = [*settings.PROJECTIONS, RELAY]
     yield env
     with Connection(AMQP_URL) as connection:
         channel: Any = connection.channel()  # kombu's stub types it as the bare protocol

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from eventlog.store import EventStore
-from readmodels.partitions import partition_count
-from readmodels.status import applied_through
+from projector.partitions import partition_count
+from projector.status import applied_through
 from tests.integration.conftest import celery, eventually, waiting_tasks
 from tests.integration.workload import drive_orders
 

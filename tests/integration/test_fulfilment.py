@@ -21,9 +21,10 @@ from inventory.commands import ReserveStock
 from inventory.domain import product_stream
 from orders.bus import handle
 from orders.commands import CancelOrder, CommandMetadata, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
-from readmodels.models import ProductStock, ProjectionCheckpoint
-from readmodels.status import applied_through
-from readmodels.tasks import project_partition
+from projector.models import ProjectionCheckpoint
+from projector.status import applied_through
+from projector.tasks import project_partition
+from readmodels.models import ProductStock
 from tests.factories import ReceiveStockFactory, RegisterProductFactory
 from tests.integration.conftest import Service, celery, eventually
 

@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from orders.bus import handle
-from readmodels.projector import all_partitions
-from readmodels.running import run_partition
+from projector.loop import all_partitions
+from projector.running import run_partition
 from tests.factories import CreateOrderFactory
 from tests.faults import closed_port
 from tests.integration.conftest import Service, celery, eventually

@@ -23,13 +23,13 @@ from notifications.projection import NotificationsProjection
 from notifications.sending import send_pending, send_soon, sending_key
 from orders.bus import handle
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
-from readmodels import doorbell
-from readmodels.models import ProjectionCheckpoint
-from readmodels.projector import Projector, all_partitions, read_database
-from readmodels.rebuild import rebuild_by_name
-from readmodels.running import run_partition
-from readmodels.status import applied_through
-from readmodels.tasks import project_partition
+from projector import doorbell
+from projector.loop import Projector, all_partitions, read_database
+from projector.models import ProjectionCheckpoint
+from projector.rebuild import rebuild_by_name
+from projector.running import run_partition
+from projector.status import applied_through
+from projector.tasks import project_partition
 from tests.integration.conftest import Service, eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -65,7 +65,7 @@ def test_a_correlation_id_runs_through_web_and_worker_logs_and_worker_metrics_re
 
     def worker_projected() -> bool:
         return any(
-            line.get("correlation_id") == correlation and line["logger"] == "readmodels.projector"
+            line.get("correlation_id") == correlation and line["logger"] == "projector.loop"
             for line in json_lines(worker.log)
         )
 

@@ -18,12 +18,13 @@ from eventlog.models import StoredEvent
 from eventlog.store import EventStore, RecordedEvent
 from orders.bus import handle
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder
-from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, DeadLetter, OrderSummary
-from readmodels.projections import all_projections
+from projector.loop import Projector, all_partitions, read_database
+from projector.models import DeadLetter
+from projector.rebuild import rebuild_by_name
+from projector.registry import all_projections
+from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderSummary
 from readmodels.projections.orders import OrdersProjection
 from readmodels.projections.sales import SalesProjection
-from readmodels.projector import Projector, all_partitions, read_database
-from readmodels.rebuild import rebuild_by_name
 from tests.integration.conftest import read_models
 from tests.integration.workload import drive_orders
 

@@ -13,11 +13,11 @@ import pytest
 from django.db import connections
 
 from eventlog.store import EventStore, bucket_of
-from readmodels.models import ProjectionCheckpoint
-from readmodels.partitions import partition_of_bucket
-from readmodels.rebuild import rebuild_by_name
-from readmodels.status import applied_through
-from readmodels.tasks import project_partition
+from projector.models import ProjectionCheckpoint
+from projector.partitions import partition_of_bucket
+from projector.rebuild import rebuild_by_name
+from projector.status import applied_through
+from projector.tasks import project_partition
 from tests.integration.conftest import (
     ROOT,
     Service,

@@ -11,8 +11,8 @@ import pytest
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
+from projector.loop import read_database
 from readmodels.models import OrderDetail
-from readmodels.projector import read_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 BEFORE_COUNT = ("readmodels", "0005_wide_running_sums")

@@ -1,4 +1,4 @@
-"""Reading the log ahead in a second thread during a rebuild (readmodels/rebuild.py):
+"""Reading the log ahead in a second thread during a rebuild (projector/rebuild.py):
 the same batches as reading in line, and never when the caller's transaction may hold
 events other connections cannot see."""
 
@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from eventlog.store import event_store
 from orders.bus import handle
-from readmodels.rebuild import can_read_ahead, log_batches
+from projector.rebuild import can_read_ahead, log_batches
 from tests.factories import CreateOrderFactory
 from tests.integration.conftest import eventually
 from tests.integration.workload import drive_orders

@@ -19,9 +19,9 @@ from eventlog.models import StoredEvent
 from integration import mapping
 from integration.relay import RelayProjection
 from orders.events import OrderPaid
-from readmodels.models import DeadLetter
-from readmodels.projector import Projector, all_partitions
-from readmodels.status import projection_status
+from projector.loop import Projector, all_partitions
+from projector.models import DeadLetter
+from projector.status import projection_status
 from tests.e2e.conftest import ORDER_BODY
 from tests.factories import SuperuserFactory, token_for
 from tests.faults import TcpProxy

@@ -24,9 +24,9 @@ from orders.commands import (
     PayOrder,
     ShipOrder,
 )
+from projector.loop import read_database
+from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail
-from readmodels.projector import read_database
-from readmodels.rebuild import rebuild_by_name
 from readmodels.selectors.orders import order_as_of, order_at_version, order_history
 from tests.factories import AddressFactory
 

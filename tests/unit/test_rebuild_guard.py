@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fulfilment.manager import FulfilmentProcessManager
-from readmodels.rebuild import rebuild
+from projector.rebuild import rebuild
 
 
 def test_rebuild_refuses_a_projection_that_sends_commands_before_touching_anything() -> None:

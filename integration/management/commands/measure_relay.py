@@ -19,8 +19,8 @@ from integration.broker import connection, events_exchange
 from integration.relay import RelayProjection
 from orders.bus import handle
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
-from readmodels.models import ProjectionCheckpoint
-from readmodels.projector import Projector, all_partitions
+from projector.loop import Projector, all_partitions
+from projector.models import ProjectionCheckpoint
 
 
 class Command(BaseCommand):

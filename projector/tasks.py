@@ -1,13 +1,13 @@
-"""Celery tasks: thin entry points into readmodels.running and readmodels.rebuild."""
+"""Celery tasks: thin entry points into projector.running and projector.rebuild."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from readmodels import doorbell
-from readmodels.rebuild import rebuild_by_name
-from readmodels.running import PROJECT_PARTITION, catch_up_everything, partition_key, ring, run_partition
+from projector import doorbell
+from projector.rebuild import rebuild_by_name
+from projector.running import PROJECT_PARTITION, catch_up_everything, partition_key, ring, run_partition
 
 
 @shared_task(

@@ -19,7 +19,7 @@ def owe_paid_cancellations(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('readmodels', '0006_orderdetail_timeline_count'),
+        ('readmodels', '0007_engine_tables_to_projector'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from readmodels.status import projection_status
+from projector.status import projection_status
 
 
 class Command(BaseCommand):

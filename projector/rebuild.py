@@ -13,14 +13,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, event_store
-from readmodels.models import DeadLetter
-from readmodels.projections import all_projections
-from readmodels.projections.base import Projection
-from readmodels.projector import Projector, all_partitions, lock_checkpoint, read_database
+from projector.dead_letters import BLOCKING
+from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
+from projector.models import DeadLetter
+from projector.projection import Projection
+from projector.registry import all_projections
 
 Progress = Callable[[int, int], None]
 
@@ -60,18 +61,12 @@ def rebuild_together(
             for table in projection.tables:
                 table._default_manager.using(using).all().delete()
         DeadLetter.objects.using(using).filter(
-            projection__in=[projection.name for projection in projections], status__in=BLOCKING_STATES
+            projection__in=[projection.name for projection in projections], status__in=BLOCKING
         ).delete()
         head = store.head_position()
         for events in log_batches(store, head, size, read_ahead=read_ahead):
             for projector in projectors:
-                try:
-                    with transaction.atomic(using=using):
-                        projector.apply(events, isolate_failures=False)
-                except OperationalError:
-                    raise
-                except Exception:
-                    projector.apply(events, isolate_failures=True)
+                projector.apply_isolating_failures(events)
             if progress is not None:
                 progress(events[-1].position, head)
         for checkpoint in checkpoints:
@@ -122,9 +117,6 @@ def log_batches(store: EventStore, head: int, size: int, *, read_ahead: bool) ->
             if pending is not None:
                 pending.cancel()
             reader.submit(connections.close_all).result()
-
-
-BLOCKING_STATES = (DeadLetter.Status.RETRYING, DeadLetter.Status.PARKED, DeadLetter.Status.HELD)
 
 
 def rebuild_by_name(names: Iterable[str], progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from eventlog.store import RecordedEvent, bucket_of
-from readmodels.partitions import partition_of_bucket
-from readmodels.running import ring, run_partition
+from projector.partitions import partition_of_bucket
+from projector.running import ring, run_partition
 
 
 def on_events_committed(events: Sequence[RecordedEvent]) -> None:

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from readmodels.models import DeadLetter
-from readmodels.projections import all_projections
-from readmodels.projector import Projector, read_database
+from projector.loop import Projector, read_database
+from projector.models import DeadLetter
+from projector.registry import all_projections
 
 
 class Command(BaseCommand):

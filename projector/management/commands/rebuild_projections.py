@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from readmodels.projections import all_projections
-from readmodels.rebuild import rebuild_by_name
+from projector.rebuild import rebuild_by_name
+from projector.registry import all_projections
 
 
 class Command(BaseCommand):

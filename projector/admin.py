@@ -1,18 +1,19 @@
-"""Projection status, dead letters and rebuilds in the admin; and the dashboard.
+"""Projection status, dead letters and rebuilds in the admin.
 
 Least privilege: being staff opens no page here. Each page needs a view permission and
 every operator action (each POST: retry, skip, rebuild) a change permission, all on
 existing models, so they are granted in the admin's user and group forms like any other:
 
 * the projections page lists the dead letters (error, stream) as the DeadLetter list does,
-  so whoever may view that list may see it (`readmodels.view_deadletter`, or the change
+  so whoever may view that list may see it (`projector.view_deadletter`, or the change
   permission, which implies view in Django's admin) and nobody else;
 * retry, skip and rebuild each change dead letters (resolve one, skip one, or clear a
   projection's blocking ones before replaying it), and DeadLetterAdmin is read-only, so
-  `readmodels.change_deadletter` grants these actions and nothing else;
-* the dashboard charts the DailySales rows (plus order counts per status), so it needs
-  what the DailySales list needs (`readmodels.view_dailysales`); its projection-lag table
-  shows only to those who may see the projections page.
+  `projector.change_deadletter` grants these actions and nothing else.
+
+(Dead letters and checkpoints lived in `readmodels` until the engine got a package of its
+own; migration projector 0001 moved their content types, so the permissions granted then
+are the ones above.)
 """
 
 from __future__ import annotations
@@ -29,15 +30,13 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
 from eventlog.admin import ReadOnlyAdmin
-from readmodels.models import DailySales, DeadLetter
-from readmodels.projections import all_projections
-from readmodels.projector import Projector
-from readmodels.rebuild import progress_key, rebuild_by_name
-from readmodels.selectors.dashboard import orders_by_status, revenue_per_day
-from readmodels.status import projection_status
+from projector.loop import Projector
+from projector.models import DeadLetter
+from projector.rebuild import progress_key, rebuild_by_name
+from projector.registry import all_projections
+from projector.status import projection_status
 
-CHART_HEIGHT = 160
-OPERATE_PROJECTIONS = "readmodels.change_deadletter"
+OPERATE_PROJECTIONS = "projector.change_deadletter"
 
 
 @admin.register(DeadLetter)
@@ -61,7 +60,7 @@ def may_view(request: HttpRequest, model: type[Model]) -> bool:
     return admin.site.get_model_admin(model).has_view_permission(request)
 
 
-def _require_view(request: HttpRequest, model: type[Model]) -> None:
+def require_view(request: HttpRequest, model: type[Model]) -> None:
     if not may_view(request, model):
         raise PermissionDenied(f"This page needs the permission to view {model._meta.verbose_name_plural}.")
 
@@ -74,7 +73,7 @@ def _rebuilds() -> dict[str, dict[str, Any]]:
 @require_http_methods(["GET", "POST"])
 def projection_status_view(request: HttpRequest) -> HttpResponse:
     """Per projection: position, head, lag, dead letters; retry, skip and rebuild buttons."""
-    _require_view(request, DeadLetter)
+    require_view(request, DeadLetter)
     can_operate = request.user.has_perm(OPERATE_PROJECTIONS)
     if request.method == "POST":
         if not can_operate:
@@ -84,7 +83,7 @@ def projection_status_view(request: HttpRequest) -> HttpResponse:
     rebuilds = _rebuilds()
     return TemplateResponse(
         request,
-        "admin/readmodels/projection_status.html",
+        "admin/projector/projection_status.html",
         {
             **admin.site.each_context(request),
             "title": "Projections",
@@ -116,41 +115,7 @@ def _act(request: HttpRequest) -> None:
             heads = rebuild_by_name([name])
             messages.success(request, f"Rebuilt {name} up to position {heads[name]}.")
         else:
-            from readmodels.tasks import rebuild
+            from projector.tasks import rebuild
 
             rebuild.delay([name])
             messages.success(request, f"Rebuild of {name} queued; progress shows below.")
-
-
-def dashboard_view(request: HttpRequest) -> HttpResponse:
-    """Orders by status, revenue per day for the last 30 days, projection lag."""
-    _require_view(request, DailySales)
-    charts = []
-    for currency, days in revenue_per_day(30).items():
-        top = max((day.revenue for day in days), default=0) or 1
-        bars = [
-            {
-                "x": index * 22,
-                "height": int(CHART_HEIGHT * day.revenue / top),
-                "y": CHART_HEIGHT - int(CHART_HEIGHT * day.revenue / top),
-                "day": day.day,
-                "revenue": day.revenue,
-                "orders_paid": day.orders_paid,
-            }
-            for index, day in enumerate(days)
-        ]
-        charts.append({"currency": currency, "bars": bars, "total": sum(day.revenue for day in days), "top": top})
-    by_status = orders_by_status()
-    return TemplateResponse(
-        request,
-        "admin/dashboard.html",
-        {
-            **admin.site.each_context(request),
-            "title": "Dashboard",
-            "by_status": by_status,
-            "orders_total": sum(by_status.values()),
-            "charts": charts,
-            "chart_height": CHART_HEIGHT,
-            "statuses": projection_status() if may_view(request, DeadLetter) else None,
-        },
-    )

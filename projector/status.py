@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from eventlog.models import StoredEvent
 from eventlog.store import event_store
-from readmodels.models import DeadLetter, ProjectionCheckpoint
-from readmodels.partitions import buckets_of, partition_of_bucket
-from readmodels.projections import all_projections
-from readmodels.projector import all_partitions, read_database
+from projector.loop import all_partitions, read_database
+from projector.models import DeadLetter, ProjectionCheckpoint
+from projector.partitions import buckets_of, partition_of_bucket
+from projector.registry import all_projections
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -80,7 +80,7 @@ def oldest_unapplied() -> dict[str, datetime | None]:
 
     The cheap question a readiness probe asks: one small query per projection that walks
     the log by position from its lowest checkpoint and stops at the first event a partition
-    still owes (a partition is `bucket % PROJECTION_PARTITIONS`, readmodels/partitions.py),
+    still owes (a partition is `bucket % PROJECTION_PARTITIONS`, projector/partitions.py),
     instead of counting every event behind as projection_status does.
     """
     store = event_store()

@@ -7,17 +7,15 @@ import time
 
 from celery import current_app
 from django.conf import settings
-from django.db import OperationalError
 
 from monitoring.metrics import DOORBELLS
-from readmodels import doorbell
-from readmodels.batches import shared_batch
-from readmodels.projections import all_projections
-from readmodels.projector import Projector, all_partitions
+from projector import doorbell
+from projector.loop import Projector, all_partitions, run_batch
+from projector.registry import all_projections
 
 logger = logging.getLogger(__name__)
 
-# The task readmodels.tasks defines under this name; sent by name, so the code a task runs
+# The task projector.tasks defines under this name; sent by name, so the code a task runs
 # never imports the task module (it imports this one).
 PROJECT_PARTITION = "readmodels.project_partition"
 
@@ -41,14 +39,8 @@ def run_partition(partition: int) -> bool:
     alone = set(projections) - set(sharing)
     more, batches = bool(sharing), 0
     while more and batches < max_batches:
-        try:
-            more, skipped = shared_batch(partition, sharing, isolate=False)
-        except OperationalError:
-            raise  # the database is unavailable or a deadlock: the task retries
-        except Exception:
-            logger.warning("A shared batch of partition %d failed; isolating the failing projection", partition)
-            more, skipped = shared_batch(partition, sharing, isolate=True)
-        alone |= skipped
+        result = run_batch(partition, sharing, wait=False)
+        more, alone = result.more, alone | result.skipped
         batches += 1
     backlog = more
     for name in sorted(alone):
@@ -63,7 +55,7 @@ def run_partition(partition: int) -> bool:
 
 
 def partition_key(partition: int) -> str:
-    """The doorbell key of a partition on the queue tasks go to (see readmodels.doorbell):
+    """The doorbell key of a partition on the queue tasks go to (see projector.doorbell):
     a ring waiting in one queue says nothing about another."""
     return f"{current_app.conf.task_default_queue}:partition:{partition}"
 

@@ -1,0 +1,253 @@
+"""Running projections over the event log, exactly once in effect: the one loop.
+
+For one partition and one or more projections (a single projection is a batch of one),
+in one read-database transaction: lock the checkpoint rows (serializing the workers of that
+partition), read the head, read the log after the lowest checkpoint up to that head
+(gap-safe, see eventlog.store), apply to each projection what it has not applied, and move
+every checkpoint. A crash rolls all of it back; a repeated run finds nothing new. Sharing
+a batch makes a doorbell cheap enough to answer at a hundred commits a second: one lock
+statement, one read and decode of the log, one checkpoint update (docs/performance.md).
+
+A batch that raises is run again isolating the failure: each projection in a savepoint
+(so the others keep their work) and the failing one event by event, so the failing event
+becomes a dead letter, later events of its stream are held behind it (per-stream order),
+and every other stream moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
+from monitoring.logs import events_fields
+from projector.dead_letters import BLOCKING, blocked_streams, hold, record_failure
+from projector.models import DeadLetter, ProjectionCheckpoint
+from projector.partitions import buckets_of, partition_count, partition_of_bucket
+from projector.projection import Projection
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one batch did, over its projections; `position` is the lowest checkpoint it left,
+    `skipped` the projections whose checkpoint row was locked elsewhere or missing."""
+
+    applied: int
+    failed: int
+    position: int
+    more: bool
+    skipped: frozenset[str] = field(default=frozenset())
+
+
+def read_database() -> str:
+    """The alias read models and checkpoints live on."""
+    return str(settings.READMODELS_DATABASE)
+
+
+def lock_checkpoint(projection: str, partition: int, using: str) -> ProjectionCheckpoint:
+    """The checkpoint row, locked FOR UPDATE until the surrounding transaction ends."""
+    ProjectionCheckpoint.objects.using(using).get_or_create(projection=projection, partition=partition)
+    return ProjectionCheckpoint.objects.using(using).select_for_update().get(projection=projection, partition=partition)
+
+
+def run_batch(
+    partition: int, projections: Mapping[str, Projection], *, wait: bool, store: EventStore | None = None
+) -> BatchResult:
+    """One batch of `partition` for `projections`; if it raises (not transiently), again isolating the failure.
+
+    With `wait`, each checkpoint row is created if missing and its lock waited for (a
+    rebuild holds it until it commits); without, a projection whose row is locked or
+    missing is skipped and named in the result, for the caller to run on its own.
+    """
+    projectors = {name: Projector(projection, store) for name, projection in projections.items()}
+    try:
+        return _batch(partition, projectors, wait=wait, isolate=False)
+    except tuple(error for projector in projectors.values() for error in projector.transient):
+        raise  # the database is unavailable, a deadlock, or a service says "not now": retried whole later
+    except Exception:
+        logger.warning("Batch of %s[%d] failed; isolating the failure", ", ".join(projections), partition)
+    return _batch(partition, projectors, wait=wait, isolate=True)
+
+
+def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, isolate: bool) -> BatchResult:
+    using = read_database()
+    store = next(iter(projectors.values())).store
+    size = int(settings.PROJECTION_BATCH_SIZE)
+    with transaction.atomic(using=using):
+        checkpoints = _lock_checkpoints(partition, sorted(projectors), using, wait=wait)
+        skipped = frozenset(set(projectors) - set(checkpoints))
+        if not checkpoints:
+            return BatchResult(0, 0, 0, more=False, skipped=skipped)
+        # The head first: everything at or below it is committed (appends are serialized),
+        # so a checkpoint may move to it even if no event was its own.
+        head = store.head_position()
+        start = min(row.position for row in checkpoints.values())
+        events = store.read_all(start, limit=size, buckets=buckets_of(partition), to_position=head)
+        more = len(events) == size
+        end = events[-1].position if more else head
+        blocked = blocked_streams(checkpoints, events, using)
+        now = timezone.now()  # bulk_update does not run auto_now
+        applied = failed = 0
+        for name, checkpoint in checkpoints.items():
+            mine = [event for event in events if event.position > checkpoint.position]
+            projector, held = projectors[name], blocked.get(name, set())
+            if mine and isolate and len(checkpoints) == 1:
+                # The batch failed on this projection alone: straight to one event at a time.
+                failures = projector.apply(mine, isolate_failures=True, blocked=held)
+            elif mine and isolate:
+                failures = projector.apply_isolating_failures(mine, held)
+            else:
+                failures = projector.apply(mine, isolate_failures=False, blocked=held)
+            applied, failed = applied + len(mine) - failures, failed + failures
+            checkpoint.position, checkpoint.updated_at = max(checkpoint.position, end), now
+        ProjectionCheckpoint.objects.using(using).bulk_update(list(checkpoints.values()), ["position", "updated_at"])
+    return BatchResult(applied, failed, min(row.position for row in checkpoints.values()), more, skipped)
+
+
+def _lock_checkpoints(partition: int, names: list[str], using: str, *, wait: bool) -> dict[str, ProjectionCheckpoint]:
+    """The checkpoint rows of `names` on `partition`, locked in name order (so two batches
+    sharing projections never deadlock); with `wait` created first and waited for."""
+    rows = ProjectionCheckpoint.objects.using(using)
+    if wait:
+        for name in names:
+            rows.get_or_create(projection=name, partition=partition)
+    locked = rows.select_for_update(skip_locked=not wait).filter(partition=partition, projection__in=names)
+    return {row.projection: row for row in locked.order_by("projection")}
+
+
+class Projector:
+    """Feeds one projection from the event log; resolves its dead letters."""
+
+    def __init__(self, projection: Projection, store: EventStore | None = None) -> None:
+        self.projection = projection
+        self.store = store or event_store()
+        self.using = read_database()
+        # Re-raised, never dead-lettered: the batch is retried whole later.
+        self.transient: tuple[type[Exception], ...] = (OperationalError, *projection.transient_errors)
+
+    # Live catch-up -------------------------------------------------------------------
+
+    def catch_up(self, partition: int, *, max_batches: int | None = None) -> BatchResult:
+        """Apply batches until the partition is at the head (or `max_batches` ran)."""
+        result = BatchResult(0, 0, 0, more=True)
+        done = 0
+        applied = failed = 0
+        while result.more and (max_batches is None or done < max_batches):
+            result = self.run_batch(partition)
+            applied, failed, done = applied + result.applied, failed + result.failed, done + 1
+        return BatchResult(applied, failed, result.position, result.more)
+
+    def run_batch(self, partition: int) -> BatchResult:
+        """One batch of one partition in one transaction with its checkpoint: a batch of one."""
+        return run_batch(partition, {self.projection.name: self.projection}, wait=True, store=self.store)
+
+    def apply(self, events: Sequence[RecordedEvent], *, isolate_failures: bool, blocked: set[str] | None = None) -> int:
+        """Apply events in the current transaction, holding those of blocked streams.
+
+        With `isolate_failures`, each event gets a savepoint and a failing one becomes a
+        dead letter; without it, an error propagates. Returns the number that failed.
+        `blocked` (streams with a dead letter) is looked up unless the caller already did.
+        """
+        if not events:
+            return 0
+        name = self.projection.name
+        logger.info("Applying %d events to %s", len(events), name, extra=events_fields(events))
+        blocked = set(blocked_streams([name], events, self.using).get(name, ()) if blocked is None else blocked)
+        if not isolate_failures:
+            self.projection.apply([event for event in events if event.stream_id not in blocked], self.using)
+            hold(name, [event for event in events if event.stream_id in blocked], self.using)
+            return 0
+        failed = 0
+        for event in events:
+            if event.stream_id in blocked:
+                hold(name, [event], self.using)
+                continue
+            try:
+                with transaction.atomic(using=self.using):
+                    self.projection.apply([event], self.using)
+            except self.transient:
+                raise
+            except Exception as error:
+                failed += 1
+                blocked.add(event.stream_id)
+                record_failure(name, event, error, self.using)
+        return failed
+
+    def apply_isolating_failures(self, events: Sequence[RecordedEvent], blocked: set[str] | None = None) -> int:
+        """Apply in a savepoint; if the projection raises, redo it one event at a time so only
+        the failing event becomes a dead letter (work of other projections in the same
+        transaction is kept). Returns the number of events that failed."""
+        try:
+            with transaction.atomic(using=self.using):
+                return self.apply(events, isolate_failures=False, blocked=blocked)
+        except self.transient:
+            raise
+        except Exception:
+            logger.warning("Batch of %s failed; isolating the event", self.projection.name)
+        return self.apply(events, isolate_failures=True, blocked=blocked)
+
+    # Dead letters ----------------------------------------------------------------------
+
+    def retry_stream(self, stream_id: str, *, skip_first: bool = False) -> bool:
+        """Re-apply a blocked stream's dead letters in order; True if the stream is unblocked.
+
+        With `skip_first`, the failing event is marked skipped instead of applied.
+        """
+        partition = partition_of_bucket(bucket_of(stream_id))
+        with transaction.atomic(using=self.using):
+            lock_checkpoint(self.projection.name, partition, self.using)
+            letters = list(
+                DeadLetter.objects.using(self.using)
+                .select_for_update()
+                .filter(projection=self.projection.name, stream_id=stream_id, status__in=BLOCKING)
+                .order_by("position")
+            )
+            if not letters:
+                return True
+            events = {
+                event.position: event
+                for event in self.store.read_stream(stream_id)
+                if event.position in {letter.position for letter in letters}
+            }
+            for index, letter in enumerate(letters):
+                event = events[letter.position]
+                if skip_first and index == 0:
+                    letter.status = DeadLetter.Status.SKIPPED
+                    letter.save(using=self.using, update_fields=["status", "last_failed_at"])
+                    continue
+                try:
+                    with transaction.atomic(using=self.using):
+                        self.projection.apply([event], self.using)
+                except self.transient:
+                    raise
+                except Exception as error:
+                    record_failure(self.projection.name, event, error, self.using, letter)
+                    return False
+                letter.status, letter.next_attempt_at = DeadLetter.Status.RESOLVED, None
+                letter.save(using=self.using, update_fields=["status", "next_attempt_at", "last_failed_at"])
+        return True
+
+    def retry_due(self) -> int:
+        """Automatically retry streams whose failing event's backoff has elapsed."""
+        due = (
+            DeadLetter.objects.using(self.using)
+            .filter(
+                projection=self.projection.name,
+                status=DeadLetter.Status.RETRYING,
+                next_attempt_at__lte=timezone.now(),
+            )
+            .values_list("stream_id", flat=True)
+        )
+        return sum(self.retry_stream(stream_id) for stream_id in set(due))
+
+
+def all_partitions() -> range:
+    """Every partition number."""
+    return range(partition_count())

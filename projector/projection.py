@@ -1,0 +1,38 @@
+"""What a projection is: a named consumer of the event log, run by the engine, that owns some tables."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import ClassVar
+
+from django.db import models
+
+from eventlog.store import RecordedEvent
+
+
+class Projection(abc.ABC):
+    """Applies batches of events, in log order, inside the caller's transaction.
+
+    The projector guarantees each event reaches `apply` once per projection (checkpoints
+    in the same transaction); `apply` additionally skips events at or below a row's
+    version, so applying the same events twice changes nothing.
+    """
+
+    name: ClassVar[str]
+    # The tables this projection owns; a rebuild empties and refills exactly these.
+    tables: ClassVar[tuple[type[models.Model], ...]]
+    # False for a consumer whose effects are not its tables (a process manager sending
+    # commands): "rebuild everything" leaves it alone.
+    rebuildable: ClassVar[bool] = True
+    # False for a consumer that writes to the event log (it takes the append lock): a batch
+    # shared with read models would hold that lock, and so stall every writer, while they
+    # wait on their rows. Such a consumer always runs in a transaction of its own.
+    shares_batches: ClassVar[bool] = True
+    # Errors that say "not now" rather than "never" (an unreachable broker): like a database
+    # outage they roll the batch back and leave the checkpoint, never make dead letters.
+    transient_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    @abc.abstractmethod
+    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
+        """Apply `events` (ascending position) with bulk reads and writes."""
