@@ -60,21 +60,9 @@ class PostgresEventStore(EventStore):
             return cursor.fetchall()
 
     def _from_row(self, row: tuple[Any, ...]) -> RecordedEvent:
-        position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, meta, data = row
-        payload = _decode(data)
-        return RecordedEvent(
-            position=position,
-            event_id=event_id,
-            stream_id=stream_id,
-            stream_type=stream_type,
-            version=version,
-            event_type=event_type,
-            schema_version=schema_version,
-            recorded_at=recorded_at,
-            metadata=_decode(meta),
-            data=payload,
-            event=self.registry.decode(event_type, schema_version, payload),
-        )
+        """A row of raw SQL, its metadata and data still JSON text (decoded here with msgspec)."""
+        *head, meta, data = row
+        return self._recorded((*head, _decode(meta), _decode(data)))
 
     def append(
         self,
@@ -119,18 +107,20 @@ class PostgresEventStore(EventStore):
                 raise StreamVersionConflict(stream_id, expected_version) from error
             inserted = cursor.fetchall()
         return [
-            RecordedEvent(
-                position=position,
-                event_id=event_id,
-                stream_id=stream_id,
-                stream_type=stream_type,
-                version=expected_version + offset + 1,
-                event_type=event_type,
-                schema_version=schema_version,
-                recorded_at=recorded_at,
-                metadata=meta,
-                data=data,
-                event=event,
+            self._recorded(
+                (
+                    position,
+                    event_id,
+                    stream_id,
+                    stream_type,
+                    expected_version + offset + 1,
+                    event_type,
+                    schema_version,
+                    recorded_at,
+                    meta,
+                    data,
+                ),
+                event,
             )
             for offset, ((position, recorded_at), event_id, (event_type, schema_version, data), event) in enumerate(
                 zip(inserted, ids, encoded, events, strict=True)

@@ -93,7 +93,9 @@ class EventStore:
     def _objects(self) -> Any:
         return StoredEvent.objects.using(self.using)
 
-    def _recorded(self, row: Sequence[Any]) -> RecordedEvent:
+    def _recorded(self, row: Sequence[Any], event: Any = None) -> RecordedEvent:
+        """The one place a RecordedEvent is built: from a row in _COLUMNS' order (metadata and
+        data as Python values), the event decoded from its data unless the caller has it."""
         position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, metadata, data = (
             row
         )
@@ -108,7 +110,7 @@ class EventStore:
             recorded_at=recorded_at,
             metadata=metadata,
             data=data,
-            event=self.registry.decode(event_type, schema_version, data),
+            event=self.registry.decode(event_type, schema_version, data) if event is None else event,
         )
 
     def append(
@@ -157,18 +159,20 @@ class EventStore:
         except IntegrityError as error:
             raise StreamVersionConflict(stream_id, expected_version) from error
         return [
-            RecordedEvent(
-                position=row.position,
-                event_id=row.event_id,
-                stream_id=stream_id,
-                stream_type=stream_type,
-                version=row.version,
-                event_type=row.event_type,
-                schema_version=row.schema_version,
-                recorded_at=now,
-                metadata=row.metadata,
-                data=row.data,
-                event=event,
+            self._recorded(
+                (
+                    row.position,
+                    row.event_id,
+                    stream_id,
+                    stream_type,
+                    row.version,
+                    row.event_type,
+                    row.schema_version,
+                    now,
+                    row.metadata,
+                    row.data,
+                ),
+                event,
             )
             for row, event in zip(rows, events, strict=True)
         ]
