@@ -28,8 +28,8 @@ from rest_framework.views import APIView
 
 from accounts.lockout import retry_after_seconds
 from accounts.tokens import TokenAuthentication, delete_expired_tokens
-from orders.api.serializers import problem_responses
-from orders.api.throttles import CacheOutageTolerant, ScopedThrottle
+from writeside.api.serializers import problem_responses
+from writeside.api.throttles import CacheOutageTolerant, ScopedThrottle
 
 
 def normalized_username(value: str) -> str:

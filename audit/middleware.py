@@ -19,9 +19,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.models import CommandAudit
-from orders.bus import payload
-from orders.pipeline import Dispatch, Next, outcome
-from orders.unit_of_work import CommandResult
+from writeside.bus import payload
+from writeside.pipeline import Dispatch, Next, outcome
+from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,8 @@ from typing import Any
 from uuid import uuid4
 
 from bench.spec import OrderSpec, latency_figures, order_specs
-from orders.commands import Command, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
+from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
+from writeside.commands import Command
 
 
 def order_commands(spec: OrderSpec) -> list[Command]:

@@ -54,7 +54,7 @@ if env.bool("BENCH", default=False):
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "orders.api.middleware.ApiProblemsMiddleware",
+    "writeside.api.middleware.ApiProblemsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -209,9 +209,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "orders.api.errors.problem_exception_handler",
+    "EXCEPTION_HANDLER": "writeside.api.errors.problem_exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "orders.api.parsers.BoundedJSONParser",
+        "writeside.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -262,7 +262,7 @@ AXES_RESET_ON_SUCCESS = True
 # would create one and answer the API client with a session cookie). Failures and lockouts are
 # still recorded (AccessAttempt) and logged; user.last_login keeps each user's latest sign-in.
 AXES_DISABLE_ACCESS_LOG = True
-AXES_CLIENT_IP_CALLABLE = "orders.api.throttles.client_address"
+AXES_CLIENT_IP_CALLABLE = "writeside.api.throttles.client_address"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
 READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
@@ -277,7 +277,7 @@ RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 # Shared between web and workers when Redis is there (rebuild progress, throttling).
 CACHE_URL = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 # Bounded socket waits: an unreachable Redis costs a request at most this, and the
-# throttles then skip the cache for THROTTLE_CACHE_COOLDOWN_SECONDS (orders/api/throttles.py).
+# throttles then skip the cache for THROTTLE_CACHE_COOLDOWN_SECONDS (writeside/api/throttles.py).
 REDIS_CACHE_OPTIONS: dict[str, float] = {
     "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT_SECONDS", default=0.5),
     "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.5),
@@ -364,7 +364,7 @@ CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "schedule": CATCH_UP_INTERVAL_SECONDS,
     "options": {"expires": CATCH_UP_INTERVAL_SECONDS * 4},  # an old beat is no news
 }
-# The command bus's middleware, outermost first (orders/pipeline.py): every command tried is
+# The command bus's middleware, outermost first (writeside/pipeline.py): every command tried is
 # logged, counted and audited here, whoever sent it (API, admin, process manager, seed).
 COMMAND_MIDDLEWARE = [
     "monitoring.pipeline.log_command",

@@ -22,13 +22,13 @@ from fulfilment import process
 from fulfilment.models import FulfilmentProcess
 from fulfilment.process import Decision, Fulfilment, LineStatus, ProcessStatus
 from inventory.events import StockReservationFailed, StockReserved
-from orders import bus
-from orders.commands import Command
 from orders.domain import Order
-from orders.errors import InvalidTransition
 from orders.events import OrderCancelled, OrderConfirmed
-from orders.unit_of_work import CommandResult
 from projector.projection import Projection
+from writeside import bus
+from writeside.commands import Command
+from writeside.errors import InvalidTransition
+from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)
 

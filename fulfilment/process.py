@@ -17,7 +17,8 @@ from enum import StrEnum
 from uuid import UUID
 
 from inventory.commands import ReleaseStock, ReserveStock
-from orders.commands import CancelOrder, Command, CommandMetadata, MarkStockReserved
+from orders.commands import CancelOrder, MarkStockReserved
+from writeside.commands import Command, CommandMetadata
 
 SOURCE = "fulfilment"
 

@@ -31,8 +31,8 @@ from kombu.message import Message
 
 from integration import broker
 from integration.inbound import RefusedMessage, to_command
-from orders import bus
-from orders.errors import ConcurrencyConflict, DomainError
+from writeside import bus
+from writeside.errors import ConcurrencyConflict, DomainError
 
 logger = logging.getLogger(__name__)
 

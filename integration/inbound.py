@@ -20,7 +20,8 @@ from rest_framework import serializers
 from integration.envelope import MalformedMessage, decode
 from integration.language import INBOUND_TYPES, PAYMENT_CAPTURED, SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED
 from orders.api.serializers import PayOrderIn
-from orders.commands import Command, CommandMetadata, DeliverOrder, PayOrder, ShipOrder
+from orders.commands import DeliverOrder, PayOrder, ShipOrder
+from writeside.commands import Command, CommandMetadata
 
 METADATA_SOURCE = "integration"
 MAX_SOURCE = 255
@@ -105,7 +106,7 @@ def to_command(body: bytes | str) -> Command:
         "command_id": options_id,
         "metadata": CommandMetadata(
             # Its own story, the same for every redelivery; never one the sender names, which
-            # could be a story of an API user's (orders/api/http.py refuses that too).
+            # could be a story of an API user's (writeside/api/http.py refuses that too).
             correlation_id=uuid5(NAMESPACE_URL, options_id),
             user=f"integration:{source}",
             source=METADATA_SOURCE,

@@ -6,8 +6,22 @@ class InventoryConfig(AppConfig):
     name = "inventory"
 
     def ready(self) -> None:
-        # Wiring: the event log learns the product event classes.
+        # Wiring: the event log learns the product event classes; the shared write side its
+        # handlers, its repository and the HTTP problems of its errors.
+        from django.conf import settings
+
         from eventlog.serialization import registry
+        from inventory.domain import Product
+        from inventory.errors import ProductAlreadyExists, ProductNotFound
         from inventory.events import PRODUCT_EVENTS
+        from inventory.handlers import HANDLERS
+        from inventory.repository import EventSourcedProducts
+        from writeside.api.errors import register_problem
+        from writeside.bus import register_handlers
+        from writeside.unit_of_work import register_repository
 
         registry.register(*PRODUCT_EVENTS)
+        register_handlers(HANDLERS)
+        register_repository(Product, lambda store: EventSourcedProducts(store, settings.SNAPSHOT_EVERY))
+        register_problem(ProductNotFound, 404, "not-found", "Product not found")
+        register_problem(ProductAlreadyExists, 409, "conflict", "Product already exists")

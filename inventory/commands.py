@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from orders.commands import Command
+from writeside.commands import Command
 
 
 @dataclass(frozen=True, kw_only=True)

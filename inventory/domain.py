@@ -12,6 +12,7 @@ from typing import ClassVar
 from uuid import UUID
 
 from inventory.events import (
+    MAX_RESERVATION,
     PRODUCT_STREAM_PREFIX,
     ProductEvent,
     ProductRegistered,
@@ -22,8 +23,7 @@ from inventory.events import (
     StockReserved,
     check_stock_quantity,
 )
-from orders.aggregate import Aggregate
-from orders.events import MAX_QUANTITY
+from writeside.aggregate import Aggregate
 
 
 def product_stream(sku: str) -> str:
@@ -118,7 +118,7 @@ class Product(Aggregate[ProductState, ProductEvent]):
         An order holds one reservation per product: asking again records nothing and
         returns False. A shortfall is a fact (StockReservationFailed), not an error.
         """
-        check_stock_quantity(quantity, MAX_QUANTITY)
+        check_stock_quantity(quantity, MAX_RESERVATION)
         state = self.state
         if state.reservation(order_id) is not None:
             return False

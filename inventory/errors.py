@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orders.errors import DomainError
+from writeside.errors import DomainError
 
 
 class ProductNotFound(DomainError):

@@ -7,16 +7,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from orders.errors import InvalidValue
-from orders.events import DomainEvent
-from orders.events import _check_text as check_text
-from orders.money import check_price
+from writeside.errors import InvalidValue
+from writeside.events import DomainEvent, check_text
+from writeside.money import check_price
 
 # A product's stream id is PRODUCT_STREAM_PREFIX + sku and stream ids hold 64 characters.
 PRODUCT_STREAM_PREFIX = "product:"
 MAX_PRODUCT_SKU = 64 - len(PRODUCT_STREAM_PREFIX)
 # One receipt; totals stay far below the read model's bigint columns.
 MAX_RECEIPT = 1_000_000
+# One reservation is for one order line: as many units as a line may hold (the orders' own
+# MAX_QUANTITY, kept equal by a test rather than imported: the contexts import neither other).
+MAX_RESERVATION = 10_000
 
 
 # A product's SKU is part of its URLs (/api/products/{sku}/) and its Location header.

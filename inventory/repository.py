@@ -1,26 +1,17 @@
-"""Products in the event store, through the same generic repository as orders."""
+"""Products in the event store, through the shared repository (writeside/repository.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from inventory.domain import Product, ProductState, product_stream
 from inventory.errors import ProductNotFound
 from inventory.events import MAX_PRODUCT_SKU
-from orders.errors import DomainError
-from orders.repository import EventSourcedRepository, Repository
+from writeside.errors import DomainError
+from writeside.repository import EventSourcedRepository
 
 # Bump when ProductState changes shape: older snapshots are then ignored and streams replayed.
 PRODUCT_STATE_VERSION = 1
-
-
-class ProductRepository(Repository[Product], Protocol):
-    """What handlers need of products, keyed by SKU."""
-
-    def registered(self, skus: Iterable[str]) -> set[str]:
-        """Those of the SKUs that are registered products."""
-        ...
 
 
 def could_be_product(sku: str) -> bool:
@@ -29,7 +20,7 @@ def could_be_product(sku: str) -> bool:
 
 
 class EventSourcedProducts(EventSourcedRepository[Product]):
-    """Products loaded from their latest snapshot plus the events after it."""
+    """Products loaded from their latest snapshot plus the events after it, keyed by SKU."""
 
     aggregate_type = Product
     state_type = ProductState
@@ -43,7 +34,6 @@ class EventSourcedProducts(EventSourcedRepository[Product]):
         """ProductNotFound."""
         return ProductNotFound(f"No product is registered under SKU {aggregate_id}")
 
-    def registered(self, skus: Iterable[str]) -> set[str]:
-        """Those of the SKUs whose streams have events (asked of the event store, not a read model)."""
-        by_stream = {self.stream_id(sku): sku for sku in skus if could_be_product(sku)}
-        return {by_stream[stream] for stream in self.store.existing_streams(by_stream)}
+    def could_exist(self, aggregate_id: str) -> bool:
+        """See `could_be_product`."""
+        return could_be_product(aggregate_id)

@@ -11,9 +11,9 @@ from typing import Any
 
 from monitoring.logs import bound
 from monitoring.metrics import COMMAND_SECONDS, COMMANDS, QUERIES, QUERY_SECONDS
-from orders.pipeline import COMMITTED, DUPLICATE, Dispatch, Next, outcome
-from orders.unit_of_work import CommandResult
 from readmodels.queries import Query
+from writeside.pipeline import COMMITTED, DUPLICATE, Dispatch, Next, outcome
+from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger("orders.commands")
 query_logger = logging.getLogger("readmodels.queries")

@@ -16,7 +16,7 @@ from typing import TypeGuard
 
 import pycountry
 
-from orders.errors import InvalidValue
+from writeside.errors import InvalidValue
 
 # Field lengths; the API's serializer and the read model use the same limits.
 NAME_LENGTH = 200

@@ -7,34 +7,7 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 from orders.addresses import Address, PaymentMethod
-
-
-def _new_command_id() -> str:
-    return str(uuid4())
-
-
-@dataclass(frozen=True, kw_only=True)
-class CommandMetadata:
-    """Who asked, from where, and which story the command belongs to."""
-
-    correlation_id: UUID = field(default_factory=uuid4)
-    causation_id: UUID | None = None
-    user: str | None = None
-    source: str = "api"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Command:
-    """Base of every command.
-
-    `command_id` is the idempotency key: a command id seen before returns the first
-    result. `expected_version` pins the stream version (If-Match); unset, the bus retries
-    a conflicting command on fresh state.
-    """
-
-    command_id: str = field(default_factory=_new_command_id, metadata={"fingerprint": False})
-    metadata: CommandMetadata = field(default_factory=CommandMetadata, metadata={"fingerprint": False})
-    expected_version: int | None = field(default=None, metadata={"fingerprint": False})
+from writeside.commands import Command
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,9 +10,8 @@ from typing import ClassVar
 from uuid import UUID
 
 from orders.addresses import Address, PaymentMethod, check_current_country
-from orders.aggregate import Aggregate
 from orders.commands import LineItem
-from orders.errors import BusinessRuleViolated, InvalidTransition, LineNotFound, StockNotReserved
+from orders.errors import LineNotFound, StockNotReserved
 from orders.events import (
     MAX_QUANTITY,
     UNKNOWN_CARRIER,
@@ -29,7 +28,9 @@ from orders.events import (
     OrderStockReserved,
     ShippingAddressChanged,
 )
-from orders.money import Money, check_currency
+from writeside.aggregate import Aggregate
+from writeside.errors import BusinessRuleViolated, InvalidTransition
+from writeside.money import Money, check_currency
 
 MAX_LINES = 50
 # A payment must equal the total and is capped below this (check_price), so a larger total

@@ -8,8 +8,9 @@ from typing import ClassVar
 from uuid import UUID
 
 from orders.addresses import Address, PaymentMethod
-from orders.errors import InvalidValue
-from orders.money import check_currency, check_price
+from writeside.errors import InvalidValue
+from writeside.events import DomainEvent, check_text
+from writeside.money import check_currency, check_price
 
 MAX_QUANTITY = 10_000
 # What a shipment records when nobody said who carries it.
@@ -23,18 +24,6 @@ def _check_quantity(quantity: int) -> None:
         raise InvalidValue("quantity", f"must be between 1 and {MAX_QUANTITY}")
 
 
-def _check_text(name: str, value: str, max_length: int = 255) -> None:
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        raise InvalidValue(name, f"must be 1 to {max_length} characters, not blank")
-
-
-@dataclass(frozen=True, kw_only=True)
-class DomainEvent:
-    """Base of every event; `schema_version` says which shape of the data this class reads."""
-
-    schema_version: ClassVar[int] = 1
-
-
 @dataclass(frozen=True, kw_only=True)
 class OrderLine:
     """One SKU on an order: how many, at what unit price."""
@@ -44,7 +33,7 @@ class OrderLine:
     unit_price: Decimal
 
     def __post_init__(self) -> None:
-        _check_text("sku", self.sku, 64)
+        check_text("sku", self.sku, 64)
         _check_quantity(self.quantity)
         check_price(self.unit_price)
 
@@ -83,7 +72,7 @@ class OrderCreated(OrderEvent):
     payment_method: PaymentMethod | None = None
 
     def __post_init__(self) -> None:
-        _check_text("customer_id", self.customer_id, 64)
+        check_text("customer_id", self.customer_id, 64)
         check_currency(self.currency)
         if not self.lines:
             raise InvalidValue("items", "an order is created with at least one line")
@@ -107,7 +96,7 @@ class OrderItemAdded(OrderEvent):
     unit_price: Decimal
 
     def __post_init__(self) -> None:
-        _check_text("sku", self.sku, 64)
+        check_text("sku", self.sku, 64)
         _check_quantity(self.quantity)
         check_price(self.unit_price)
 
@@ -119,7 +108,7 @@ class OrderItemRemoved(OrderEvent):
     sku: str
 
     def __post_init__(self) -> None:
-        _check_text("sku", self.sku, 64)
+        check_text("sku", self.sku, 64)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +136,7 @@ class OrderPaid(OrderEvent):
     amount: Decimal
 
     def __post_init__(self) -> None:
-        _check_text("payment_id", self.payment_id)
+        check_text("payment_id", self.payment_id)
         check_price(self.amount, "amount")
 
 
@@ -165,8 +154,8 @@ class OrderShipped(OrderEvent):
     carrier: str
 
     def __post_init__(self) -> None:
-        _check_text("tracking_number", self.tracking_number)
-        _check_text("carrier", self.carrier, 64)
+        check_text("tracking_number", self.tracking_number)
+        check_text("carrier", self.carrier, 64)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,7 +185,7 @@ class OrderCancelled(OrderEvent):
     refund_due: Decimal | None = None
 
     def __post_init__(self) -> None:
-        _check_text("reason", self.reason, 500)
+        check_text("reason", self.reason, 500)
         if self.refund_due is not None and self.refund_due < 0:
             raise InvalidValue("refund_due", "must not be negative")
 

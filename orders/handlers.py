@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from inventory import handlers as inventory
-from inventory.commands import ReceiveStock, RegisterProduct, ReleaseStock, RenameProduct, ReserveStock
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
     ChangeShippingAddress,
-    Command,
     ConfirmOrder,
     CreateOrder,
     DeliverOrder,
@@ -22,18 +16,24 @@ from orders.commands import (
 )
 from orders.domain import Order
 from orders.errors import OrderAlreadyExists, OrderNotFound
-from orders.unit_of_work import AbstractUnitOfWork, CommandResult
+from writeside.bus import Handler
+from writeside.commands import Command
+from writeside.unit_of_work import AbstractUnitOfWork, CommandResult
+
+# The stream type of the inventory's products: the event log's public name for them
+# (StoredEvent.stream_type), so confirming asks about products without importing the inventory.
+PRODUCT_STREAM_TYPE = "product"
 
 
 def create_order(command: CreateOrder, uow: AbstractUnitOfWork) -> CommandResult:
     """Place a new order under the id the caller chose."""
     try:
-        uow.orders.get(command.order_id)
+        uow.repository(Order).get(command.order_id)
     except OrderNotFound:
         pass
     else:
         raise OrderAlreadyExists(f"Order {command.order_id} already exists")
-    uow.orders.add(
+    uow.repository(Order).add(
         Order.create(
             command.order_id,
             command.customer_id,
@@ -50,14 +50,14 @@ def create_order(command: CreateOrder, uow: AbstractUnitOfWork) -> CommandResult
 
 def add_order_item(command: AddOrderItem, uow: AbstractUnitOfWork) -> CommandResult:
     """Add quantity of a SKU to a pending order."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     order.add_item(command.sku, command.quantity, command.unit_price)
     return uow.commit()
 
 
 def remove_order_item(command: RemoveOrderItem, uow: AbstractUnitOfWork) -> CommandResult:
     """Take a SKU's line off a pending order."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     order.remove_item(command.sku)
     return uow.commit()
 
@@ -68,56 +68,55 @@ def confirm_order(command: ConfirmOrder, uow: AbstractUnitOfWork) -> CommandResu
     The check asks the event store now, in the confirming transaction, so the order
     itself says whether payment must wait for stock; no later read can disagree.
     """
-    order = uow.orders.get(command.order_id, command.expected_version)
-    products = uow.products.registered(line.sku for line in order.state.lines)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
+    # Products are the inventory's; asked by their stream type, not by importing the context.
+    products = uow.repository(PRODUCT_STREAM_TYPE).existing(line.sku for line in order.state.lines)
     order.confirm(line.sku for line in order.state.lines if line.sku in products)
     return uow.commit()
 
 
 def mark_stock_reserved(command: MarkStockReserved, uow: AbstractUnitOfWork) -> CommandResult:
     """Record that every tracked line of a confirmed order is reserved (once)."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     return uow.commit() if order.mark_stock_reserved() else uow.unchanged(order)
 
 
 def pay_order(command: PayOrder, uow: AbstractUnitOfWork) -> CommandResult:
     """Record payment of a confirmed order's total."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     order.pay(command.payment_id, command.amount, command.currency)
     return uow.commit()
 
 
 def ship_order(command: ShipOrder, uow: AbstractUnitOfWork) -> CommandResult:
     """Hand a paid order to a carrier."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     order.ship(command.tracking_number, command.carrier)
     return uow.commit()
 
 
 def deliver_order(command: DeliverOrder, uow: AbstractUnitOfWork) -> CommandResult:
     """Record that a shipped order arrived."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     order.deliver()
     return uow.commit()
 
 
 def change_shipping_address(command: ChangeShippingAddress, uow: AbstractUnitOfWork) -> CommandResult:
     """Send an order that has not shipped to another address."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     order.change_shipping_address(command.shipping_address)
     return uow.commit()
 
 
 def cancel_order(command: CancelOrder, uow: AbstractUnitOfWork) -> CommandResult:
     """Call off an order that has not shipped."""
-    order = uow.orders.get(command.order_id, command.expected_version)
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
     order.cancel(command.reason)
     return uow.commit()
 
 
-Handler = Callable[[Any, AbstractUnitOfWork], CommandResult]
-
-# The one place that says which function handles which command.
+# The order's handlers, registered with the bus by OrdersConfig.ready().
 HANDLERS: dict[type[Command], Handler] = {
     CreateOrder: create_order,
     AddOrderItem: add_order_item,
@@ -129,9 +128,4 @@ HANDLERS: dict[type[Command], Handler] = {
     DeliverOrder: deliver_order,
     ChangeShippingAddress: change_shipping_address,
     CancelOrder: cancel_order,
-    RegisterProduct: inventory.register_product,
-    RenameProduct: inventory.rename_product,
-    ReceiveStock: inventory.receive_stock,
-    ReserveStock: inventory.reserve_stock,
-    ReleaseStock: inventory.release_stock,
 }

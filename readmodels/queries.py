@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from orders.pipeline import chain, configured_middleware
 from readmodels.selectors.customers import customer_stats
 from readmodels.selectors.orders import (
     DEFAULT_ORDERING,
@@ -27,6 +26,7 @@ from readmodels.selectors.orders import (
 )
 from readmodels.selectors.products import product_stock, product_stock_list
 from readmodels.selectors.stories import order_story
+from writeside.pipeline import chain, configured_middleware
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -11,12 +11,12 @@ from eventlog.store import RecordedEvent, StreamVersionConflict
 from inventory.domain import Product, product_stream
 from inventory.errors import ProductNotFound
 from inventory.repository import could_be_product
-from orders.aggregate import Aggregate
 from orders.domain import MAX_EVENTS, Order
 from orders.errors import OrderNotFound
-from orders.repository import check_expected_version
-from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult
 from tests.factories import recorded_event
+from writeside.aggregate import Aggregate
+from writeside.repository import check_expected_version
+from writeside.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult
 
 
 class FakeLog:
@@ -32,7 +32,7 @@ class FakeLog:
 
 
 class FakeOrders:
-    """An order repository over a FakeLog."""
+    """An order repository over a FakeLog (the stream type "order")."""
 
     aggregate_type: type[Aggregate[Any, Any]] = Order
 
@@ -65,6 +65,12 @@ class FakeOrders:
     def add(self, aggregate: Any) -> None:
         self._seen[aggregate.id] = aggregate
 
+    def could_exist(self, aggregate_id: str) -> bool:
+        return True
+
+    def existing(self, aggregate_ids: Iterable[str]) -> set[str]:
+        return {key for key in aggregate_ids if self.could_exist(key) and self.log.streams.get(self.stream_id(key))}
+
 
 class FakeProducts(FakeOrders):
     """A product repository over a FakeLog."""
@@ -77,8 +83,8 @@ class FakeProducts(FakeOrders):
     def not_found(self, aggregate_id: Any) -> Exception:
         return ProductNotFound(f"No product is registered under SKU {aggregate_id}")
 
-    def registered(self, skus: Iterable[str]) -> set[str]:
-        return {sku for sku in skus if could_be_product(sku) and self.log.streams.get(self.stream_id(sku))}
+    def could_exist(self, aggregate_id: str) -> bool:
+        return could_be_product(aggregate_id)
 
 
 class FakeUnitOfWork(AbstractUnitOfWork):
@@ -90,8 +96,7 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.committed = False
 
     def __enter__(self) -> FakeUnitOfWork:
-        self.orders = FakeOrders(self.log, max_events=self.max_events_per_order)
-        self.products = FakeProducts(self.log)
+        self._opened = {}
         self._staged: list[tuple[str, int, list[Any]]] = []
         self._staged_records: list[HandledCommand] = []
         self._pending_publish: list[RecordedEvent] = []
@@ -126,6 +131,13 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         result = super().unchanged(aggregate)
         self.committed = True
         return result
+
+    def _open_repository(self, stream_type: str) -> Any:
+        if stream_type == Order.stream_type:
+            return FakeOrders(self.log, max_events=self.max_events_per_order)
+        if stream_type == Product.stream_type:
+            return FakeProducts(self.log)
+        raise LookupError(f"No repository is registered for stream type {stream_type!r}")
 
     def _last_position(self, stream_id: str) -> int:
         return self.log.positions.get(stream_id, 0)

@@ -13,7 +13,7 @@ def run_client(orders: int, seed: int, offset: int, ring: bool, start: Any, resu
     django.setup()
     from bench.phases.write import doorbell
     from bench.workload import workload
-    from orders.bus import handle
+    from writeside.bus import handle
 
     commands = list(workload(orders, seed, offset))
     latencies: list[float] = []

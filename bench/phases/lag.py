@@ -22,10 +22,10 @@ from bench.phases.common import ROOT, delete_queue
 from bench.spec import latency_figures
 from bench.workload import workload
 from config.celery import app as celery_app
-from orders.bus import handle
 from projector.loop import all_partitions, read_database
 from projector.running import run_partition
 from readmodels.models import OrderSummary
+from writeside.bus import handle
 
 WINDOW_SECONDS = 5.0
 

@@ -14,11 +14,11 @@ from django.test.utils import override_settings
 from bench.spec import order_specs
 from bench.workload import order_commands, timed
 from eventlog.store import event_store
-from orders.bus import handle
 from orders.commands import AddOrderItem, RemoveOrderItem
-from orders.domain import LIFECYCLE_EVENTS
+from orders.domain import LIFECYCLE_EVENTS, Order
 from orders.repository import EventSourcedOrders
-from orders.unit_of_work import DjangoUnitOfWork
+from writeside.bus import handle
+from writeside.unit_of_work import DjangoUnitOfWork
 
 ONE = Decimal("1.00")
 
@@ -29,7 +29,7 @@ def _grow(order_id: Any, events: int) -> None:
     written = 0
     while written < events:
         with DjangoUnitOfWork() as uow:
-            order = uow.orders.get(order_id)
+            order = uow.repository(Order).get(order_id)
             for _ in range(min(500, events - written) // 2):
                 order.add_item("GROW", 1, ONE)
                 order.remove_item("GROW")

@@ -15,9 +15,9 @@ from tqdm import tqdm
 from bench.phases.common import event_count, peak_rss_mb
 from bench.workload import workload
 from eventlog.store import bucket_of
-from orders.bus import handle
 from projector.rebuild import rebuild_together
 from projector.registry import all_projections
+from writeside.bus import handle
 
 TEMPLATE_ORDERS = 100
 _COLUMNS = "event_id, stream_id, stream_type, bucket, version, event_type, schema_version, data, metadata, recorded_at"

@@ -25,9 +25,9 @@ from bench.phases.lag import _celery, _wait_for_worker, _windows, stop_celery
 from bench.spec import latency_figures
 from bench.workload import workload
 from config.celery import app as celery_app
-from orders.bus import handle
 from projector.loop import all_partitions
 from projector.running import run_partition
+from writeside.bus import handle
 
 QUIET_SECONDS = 3.0  # after the last command: no message for this long means the relay is done
 

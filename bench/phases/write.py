@@ -19,7 +19,7 @@ from bench.phases.client import run_client
 from bench.phases.common import delete_queue
 from bench.spec import latency_figures
 from bench.workload import timed, workload
-from orders.bus import handle
+from writeside.bus import handle
 
 # Client processes take orders from disjoint index ranges so they never touch the same order.
 CLIENT_STRIDE = 10_000_000

@@ -14,13 +14,13 @@ from rest_framework.response import Response
 from inventory.api.serializers import ProductCommandResultOut, ReceiveStockIn, RegisterProductIn, RenameProductIn
 from inventory.commands import ReceiveStock, RegisterProduct, RenameProduct
 from inventory.events import check_sku
-from orders import bus
-from orders.api.http import command_options
-from orders.api.serializers import problem_responses
-from orders.api.views import COMMAND_HEADERS, CommandView
-from orders.commands import Command
-from orders.errors import InvalidValue
-from orders.unit_of_work import CommandResult
+from writeside import bus
+from writeside.api.http import command_options
+from writeside.api.serializers import problem_responses
+from writeside.api.views import COMMAND_HEADERS, CommandView
+from writeside.commands import Command
+from writeside.errors import InvalidValue
+from writeside.unit_of_work import CommandResult
 
 # Permission carried by inventory.models.ProductPermissions.
 MANAGE = "inventory.manage_products"

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
+from uuid import UUID
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from orders import bus
 from orders.addresses import PaymentMethod
-from orders.api.http import SideThrottle, command_options, parse_order_id
-from orders.api.permissions import CANCEL, FULFIL, PLACE, CommandPermission
+from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.api.serializers import (
     CancelOrderIn,
     ChangeShippingAddressIn,
@@ -24,13 +22,11 @@ from orders.api.serializers import (
     LineItemIn,
     PayOrderIn,
     ShipOrderIn,
-    problem_responses,
 )
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
     ChangeShippingAddress,
-    Command,
     ConfirmOrder,
     CreateOrder,
     DeliverOrder,
@@ -39,25 +35,12 @@ from orders.commands import (
     RemoveOrderItem,
     ShipOrder,
 )
-from orders.unit_of_work import CommandResult
+from orders.errors import OrderNotFound
+from writeside.api.http import command_options
+from writeside.api.serializers import problem_responses
+from writeside.api.views import COMMAND_HEADERS, CommandView
+from writeside.unit_of_work import CommandResult
 
-COMMAND_HEADERS = [
-    OpenApiParameter(
-        "Idempotency-Key",
-        OpenApiTypes.STR,
-        OpenApiParameter.HEADER,
-        description="A retry with the same key and body returns the first response and changes nothing.",
-    ),
-    OpenApiParameter(
-        "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description='Apply only at this version, e.g. "3".'
-    ),
-    OpenApiParameter(
-        "X-Correlation-ID",
-        OpenApiTypes.UUID,
-        OpenApiParameter.HEADER,
-        description="The story this command continues: a new UUID, or one whose story this user started (else 400).",
-    ),
-]
 LOCATION = [
     OpenApiParameter(
         "Location",
@@ -82,6 +65,14 @@ ERRORS = problem_responses(
 )
 
 
+def parse_order_id(value: str) -> UUID:
+    """The order id from the path; anything that is not a UUID names no order (404)."""
+    try:
+        return UUID(value)
+    except ValueError:
+        raise OrderNotFound(f"Order {value} does not exist") from None
+
+
 ViewMethod = TypeVar("ViewMethod", bound=Callable[..., Response])
 
 
@@ -100,31 +91,16 @@ def command_schema(
     )
 
 
-class CommandView(APIView):
-    """Base of the command endpoints; subclasses say which permission they need."""
-
-    permission_classes = [CommandPermission]
-    throttle_classes = [SideThrottle]
-    required_permission: ClassVar[str]
-
-    def dispatch_command(self, command: Command, success: int = status.HTTP_200_OK) -> Response:
-        """Hand the command to the bus and answer with ids only."""
-        result = bus.handle(command)
-        return Response(self.body(result), status=success)
+class OrderCommandView(CommandView):
+    """Base of the order command endpoints: answers name the order."""
 
     @staticmethod
     def body(result: CommandResult) -> dict[str, Any]:
         """The contract's answer: order id, version, position."""
         return {"order_id": result.stream_id, "version": result.version, "position": result.position}
 
-    def valid(self, serializer: type[serializers.Serializer], request: Request) -> dict[str, Any]:  # type: ignore[type-arg]
-        """The request body, validated (400 otherwise)."""
-        parsed = serializer(data=request.data)
-        parsed.is_valid(raise_exception=True)
-        return dict(parsed.validated_data)
 
-
-class CreateOrderView(CommandView):
+class CreateOrderView(OrderCommandView):
     """POST /api/orders/: place an order."""
 
     required_permission = PLACE
@@ -147,7 +123,7 @@ class CreateOrderView(CommandView):
         return response
 
 
-class AddOrderItemView(CommandView):
+class AddOrderItemView(OrderCommandView):
     """POST /api/orders/{id}/items/: add a SKU (adds to its quantity if already there)."""
 
     required_permission = PLACE
@@ -160,7 +136,7 @@ class AddOrderItemView(CommandView):
         )
 
 
-class RemoveOrderItemView(CommandView):
+class RemoveOrderItemView(OrderCommandView):
     """DELETE /api/orders/{id}/items/{sku}/: take a line off a pending order."""
 
     required_permission = PLACE
@@ -171,7 +147,7 @@ class RemoveOrderItemView(CommandView):
         return self.dispatch_command(command)
 
 
-class ConfirmOrderView(CommandView):
+class ConfirmOrderView(OrderCommandView):
     """POST /api/orders/{id}/confirm/."""
 
     required_permission = PLACE
@@ -181,7 +157,7 @@ class ConfirmOrderView(CommandView):
         return self.dispatch_command(ConfirmOrder(order_id=parse_order_id(order_id), **command_options(request)))
 
 
-class PayOrderView(CommandView):
+class PayOrderView(OrderCommandView):
     """POST /api/orders/{id}/pay/: the amount must equal the order total."""
 
     required_permission = FULFIL
@@ -192,7 +168,7 @@ class PayOrderView(CommandView):
         return self.dispatch_command(PayOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))
 
 
-class ShipOrderView(CommandView):
+class ShipOrderView(OrderCommandView):
     """POST /api/orders/{id}/ship/."""
 
     required_permission = FULFIL
@@ -203,7 +179,7 @@ class ShipOrderView(CommandView):
         return self.dispatch_command(ShipOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))
 
 
-class DeliverOrderView(CommandView):
+class DeliverOrderView(OrderCommandView):
     """POST /api/orders/{id}/deliver/."""
 
     required_permission = FULFIL
@@ -213,7 +189,7 @@ class DeliverOrderView(CommandView):
         return self.dispatch_command(DeliverOrder(order_id=parse_order_id(order_id), **command_options(request)))
 
 
-class ChangeShippingAddressView(CommandView):
+class ChangeShippingAddressView(OrderCommandView):
     """POST /api/orders/{id}/address/: until the order ships (409 once shipped, delivered or cancelled)."""
 
     required_permission = PLACE
@@ -226,7 +202,7 @@ class ChangeShippingAddressView(CommandView):
         )
 
 
-class CancelOrderView(CommandView):
+class CancelOrderView(OrderCommandView):
     """POST /api/orders/{id}/cancel/."""
 
     required_permission = CANCEL

@@ -16,11 +16,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from eventlog.admin import ReadOnlyAdmin
-from orders import bus
 from orders.api.permissions import CANCEL, FULFIL, PLACE
-from orders.commands import CancelOrder, Command, CommandMetadata, ConfirmOrder, ShipOrder
-from orders.errors import DomainError
+from orders.commands import CancelOrder, ConfirmOrder, ShipOrder
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
+from writeside import bus
+from writeside.commands import Command, CommandMetadata
+from writeside.errors import DomainError
 
 
 def dispatch_each(

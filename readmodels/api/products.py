@@ -10,10 +10,10 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders.api.serializers import problem_responses
 from readmodels.api.serializers import ProductPageOut, ProductStockOut
 from readmodels.api.views import MIN_POSITION, QUERY_ERRORS, STALE, OrderPagination, QueryView, answer, read_your_writes
 from readmodels.queries import GetProduct, ListProducts, ask
+from writeside.api.serializers import problem_responses
 
 
 class ProductListView(QueryView):

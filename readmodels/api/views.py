@@ -19,13 +19,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders.api.serializers import problem_responses
-from orders.api.throttles import ScopedThrottle
 from projector.status import wait_until_applied
 from readmodels.api.filters import ORDERING_FIELDS, OrderSummaryFilter, utc
 from readmodels.api.serializers import CustomerStatsOut, OrderDetailOut, OrderPageOut, OrderSummaryOut
 from readmodels.queries import GetCustomerStats, GetOrder, ListOrders, ask
 from readmodels.wait_slots import wait_slot
+from writeside.api.serializers import problem_responses
+from writeside.api.throttles import ScopedThrottle
 
 MAX_POSITION = 2**63 - 1
 # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.

@@ -13,8 +13,7 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from orders.api.permissions import CANCEL, FULFIL, PLACE
-from orders.api.views import CancelOrderView, CommandView, ConfirmOrderView, ShipOrderView
-from orders.bus import handle
+from orders.api.views import CancelOrderView, ConfirmOrderView, ShipOrderView
 from orders.commands import ConfirmOrder, PayOrder
 from projector.models import DeadLetter
 from readmodels.models import OrderSummary
@@ -26,6 +25,8 @@ from tests.factories import (
     SuperuserFactory,
     total_of,
 )
+from writeside.api.views import CommandView
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHANGELIST = "/admin/readmodels/ordersummary/"

@@ -10,16 +10,11 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from orders.api.errors import problem_exception_handler
-from orders.errors import (
-    ConcurrencyConflict,
-    IdempotencyKeyReused,
-    InvalidValue,
-    OrderAlreadyExists,
-    VersionMismatch,
-)
+from orders.errors import OrderAlreadyExists
 from tests.e2e.conftest import ORDER_BODY
 from tests.factories import PASSWORD, UserFactory
+from writeside.api.errors import problem_exception_handler
+from writeside.errors import ConcurrencyConflict, IdempotencyKeyReused, InvalidValue, VersionMismatch
 
 # Each test in a transaction rolled back at its end: validation and commands need no commit (none
 # reads what a command projected). Projections in-process, throttles in a private cache.

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from orders.bus import handle
 from projector.loop import all_partitions
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
 

@@ -12,12 +12,12 @@ from django.core import mail
 from django.db import connection
 from rest_framework.test import APIClient
 
-from orders.bus import handle
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.rebuild import rebuild_by_name
 from projector.status import projection_status
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
 from tests.e2e.conftest import ORDER_BODY
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
 

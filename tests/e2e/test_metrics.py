@@ -14,8 +14,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from audit.models import CommandAudit
-from orders.api import throttles
-from orders.bus import handle
 from orders.commands import ConfirmOrder
 from projector import running
 from projector.loop import Projector, all_partitions
@@ -24,6 +22,8 @@ from tests.e2e.conftest import ORDER_BODY
 from tests.faults import closed_port
 from tests.integration.test_fulfilment import order, stock
 from tests.integration.test_projection_faults import FlakyOrders, create
+from writeside.api import throttles
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_cache")]
 

@@ -14,11 +14,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from orders.api import throttles
-from orders.api.throttles import CacheOutage, CacheOutageTolerant
 from tests.e2e.conftest import ORDER_BODY
 from tests.e2e.test_api_errors import problem
 from tests.factories import PASSWORD, UserFactory
+from writeside.api import throttles
+from writeside.api.throttles import CacheOutage, CacheOutageTolerant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline")]
 

@@ -18,10 +18,10 @@ from kombu import Connection, Producer
 from integration.broker import inbound_exchange
 from integration.consumer import declare, retry_queue
 from integration.language import INBOUND_TYPES
-from orders.bus import handle
 from tests.factories import ConfirmOrderFactory, CreateOrderFactory, InboundEventFactory, total_of
 from tests.integration.conftest import Service, service_env
 from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from writeside.bus import handle
 
 PAID = "payment.captured.v1"
 DISPATCHED = "shipment.dispatched.v1"

@@ -16,8 +16,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from eventlog.models import CommandRecord, StoredEvent
-from orders.bus import handle
 from tests.factories import CreateOrderFactory
+from writeside.bus import handle
 
 pytestmark = pytest.mark.django_db
 ON_BOTH_DATABASES = pytest.mark.parametrize(

@@ -17,14 +17,15 @@ from django.db import DatabaseError, connection, connections, transaction
 from eventlog.models import Snapshot, StoredEvent
 from eventlog.postgres import STORY_ORIGIN_SQL, PostgresEventStore
 from eventlog.store import EventStore, event_store
-from orders.bus import MessageBus, handle
-from orders.commands import AddOrderItem, CommandMetadata, ConfirmOrder
+from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
-from orders.errors import ConcurrencyConflict
 from orders.repository import ORDER_STATE_VERSION, EventSourcedOrders
-from orders.unit_of_work import DjangoUnitOfWork
 from tests.factories import CreateOrderFactory
 from tests.integration import recording_subscribers
+from writeside.bus import MessageBus, handle
+from writeside.commands import CommandMetadata
+from writeside.errors import ConcurrencyConflict
+from writeside.unit_of_work import DjangoUnitOfWork
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 RECORD = "tests.integration.recording_subscribers.record"
@@ -162,7 +163,7 @@ def test_a_rolled_back_command_leaves_no_event_and_notifies_nobody(subscribers: 
     def fail_after_append() -> None:
         with DjangoUnitOfWork() as uow:
             create = CreateOrderFactory()
-            uow.orders.add(Order.create(create.order_id, create.customer_id, create.currency, create.items))
+            uow.repository(Order).add(Order.create(create.order_id, create.customer_id, create.currency, create.items))
             uow.commit()
             raise RuntimeError("failure after append, before commit")
 

@@ -19,14 +19,15 @@ from eventlog.store import EventStore, RecordedEvent
 from fulfilment.models import FulfilmentProcess
 from inventory.commands import ReserveStock
 from inventory.domain import product_stream
-from orders.bus import handle
-from orders.commands import CancelOrder, CommandMetadata, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
+from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
 from projector.models import ProjectionCheckpoint
 from projector.status import applied_through
 from projector.tasks import project_partition
 from readmodels.models import ProductStock
 from tests.factories import ReceiveStockFactory, RegisterProductFactory
 from tests.integration.conftest import Service, celery, eventually
+from writeside.bus import handle
+from writeside.commands import CommandMetadata
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from orders.bus import handle
 from projector.loop import all_partitions
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
 from tests.faults import closed_port
 from tests.integration.conftest import Service, celery, eventually
 from tests.integration.test_outages import call, web
+from writeside.bus import handle
 
 
 def test_ready_answers_503_naming_the_database_when_its_url_points_at_a_closed_port(

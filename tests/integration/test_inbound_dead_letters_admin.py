@@ -20,11 +20,11 @@ from kombu import Connection, Producer
 from eventlog.models import StoredEvent
 from integration.consumer import DEAD_AT_HEADER, REASON_HEADER, ROUTING_HEADER
 from integration.dead_letters import dead_messages
-from orders.bus import handle
 from tests.factories import InboundEventFactory, PayOrderFactory, UserFactory
 from tests.integration.conftest import eventually
 from tests.integration.inbound import DISPATCHED, confirmed_order, consumer, inbound, payment, send  # noqa: F401
 from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,6 @@ from eventlog.store import EventStore
 from notifications.models import CustomerDirectory, Notification
 from notifications.projection import NotificationsProjection
 from notifications.sending import send_pending, send_soon, sending_key
-from orders.bus import handle
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
 from projector import doorbell
 from projector.loop import Projector, all_partitions, read_database
@@ -31,6 +30,7 @@ from projector.running import run_partition
 from projector.status import applied_through
 from projector.tasks import project_partition
 from tests.integration.conftest import Service, eventually
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

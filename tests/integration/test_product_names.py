@@ -11,12 +11,12 @@ from django.db import connections
 
 from eventlog.store import EventStore
 from inventory.commands import RegisterProduct, RenameProduct
-from orders.bus import handle
 from orders.commands import CreateOrder, LineItem
 from projector.rebuild import rebuild_by_name
 from projector.status import applied_through
 from readmodels.models import OrderDetail
 from tests.integration.conftest import Service, eventually, read_models
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,6 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore, RecordedEvent
-from orders.bus import handle
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.loop import Projector, all_partitions, read_database
 from projector.models import DeadLetter
@@ -27,6 +26,7 @@ from readmodels.projections.orders import OrdersProjection
 from readmodels.projections.sales import SalesProjection
 from tests.integration.conftest import read_models
 from tests.integration.workload import drive_orders
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

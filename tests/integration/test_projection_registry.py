@@ -10,12 +10,12 @@ import pytest
 
 from eventlog.models import StoredEvent
 from eventlog.store import RecordedEvent
-from orders.bus import handle
 from projector.loop import all_partitions
 from projector.projection import Projection
 from projector.registry import all_projections
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

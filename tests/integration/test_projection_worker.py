@@ -134,8 +134,8 @@ def test_worker_killed_mid_batch_leaves_nothing_half_applied(worker: Service, tm
     # Hold a lock on one order's summary row so the worker's batch stops half way through.
     with psycopg.connect(host="127.0.0.1", user="postgres", dbname=params["NAME"], autocommit=False) as blocker:
         blocker.execute("SELECT 1 FROM readmodels_ordersummary WHERE order_id = %s FOR UPDATE", [first[0]])
-        from orders.bus import handle
         from orders.commands import CancelOrder
+        from writeside.bus import handle
 
         handle(CancelOrder(order_id=first[0], reason="stuck"))
         drive_orders(3, seed=6)

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from eventlog.models import StoredEvent
 from eventlog.store import bucket_of
-from orders.bus import handle
 from orders.commands import (
     CancelOrder,
     ChangeShippingAddress,
@@ -29,6 +28,7 @@ from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail
 from readmodels.selectors.orders import order_as_of, order_at_version, order_history
 from tests.factories import AddressFactory
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

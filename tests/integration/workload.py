@@ -6,7 +6,6 @@ import random
 from decimal import Decimal
 from uuid import UUID
 
-from orders.bus import handle
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
@@ -18,7 +17,9 @@ from orders.commands import (
     RemoveOrderItem,
     ShipOrder,
 )
-from orders.unit_of_work import DjangoUnitOfWork
+from orders.domain import Order
+from writeside.bus import handle
+from writeside.unit_of_work import DjangoUnitOfWork
 
 
 def price(rng: random.Random) -> Decimal:
@@ -77,7 +78,7 @@ def drive_orders(count: int, seed: int = 1) -> list[UUID]:
 def churn(order_id: UUID, pairs: int) -> None:
     """Add and remove one item `pairs` times, in one unit of work: a long stream, fast."""
     with DjangoUnitOfWork() as uow:
-        order = uow.orders.get(order_id)
+        order = uow.repository(Order).get(order_id)
         for _ in range(pairs):
             order.add_item("CHURN", 1, Decimal("1.00"))
             order.remove_item("CHURN")

@@ -7,7 +7,8 @@ from uuid import UUID, uuid4
 from fulfilment import process
 from fulfilment.process import Fulfilment, LineStatus, ProcessStatus
 from inventory.commands import ReleaseStock, ReserveStock
-from orders.commands import CancelOrder, CommandMetadata, MarkStockReserved
+from orders.commands import CancelOrder, MarkStockReserved
+from writeside.commands import CommandMetadata
 
 ORDER, STORY = uuid4(), uuid4()
 

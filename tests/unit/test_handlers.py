@@ -8,20 +8,10 @@ from uuid import uuid4
 
 import pytest
 
-from orders.bus import MessageBus
 from orders.checks import events_per_order_leave_room_for_the_lifecycle
 from orders.commands import AddOrderItem, LineItem, MarkStockReserved, RemoveOrderItem
-from orders.errors import (
-    BusinessRuleViolated,
-    ConcurrencyConflict,
-    IdempotencyKeyReused,
-    InvalidTransition,
-    OrderAlreadyExists,
-    OrderNotFound,
-    VersionMismatch,
-)
+from orders.errors import OrderAlreadyExists, OrderNotFound
 from orders.events import OrderItemAdded
-from orders.unit_of_work import CommandResult
 from tests.factories import (
     CancelOrderFactory,
     ConfirmOrderFactory,
@@ -33,6 +23,15 @@ from tests.factories import (
     total_of,
 )
 from tests.fakes import FakeLog, FakeUnitOfWork
+from writeside.bus import MessageBus
+from writeside.errors import (
+    BusinessRuleViolated,
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    VersionMismatch,
+)
+from writeside.unit_of_work import CommandResult
 
 
 @pytest.fixture

@@ -8,15 +8,17 @@ from uuid import uuid4
 import pytest
 
 from inventory.commands import ReceiveStock, ReleaseStock, RenameProduct, ReserveStock
+from inventory.domain import Product
 from inventory.errors import ProductAlreadyExists, ProductNotFound
 from inventory.events import StockReservationFailed, StockReserved
-from orders.bus import MessageBus
 from orders.commands import CreateOrder, LineItem, MarkStockReserved, PayOrder
 from orders.domain import Order
-from orders.errors import InvalidTransition, StockNotReserved
+from orders.errors import StockNotReserved
 from orders.events import OrderConfirmed, OrderCreated, OrderPaid, OrderStockReserved
 from tests.factories import ConfirmOrderFactory, ReceiveStockFactory, RegisterProductFactory
 from tests.fakes import FakeLog, FakeUnitOfWork
+from writeside.bus import MessageBus
+from writeside.errors import InvalidTransition
 
 
 @pytest.fixture
@@ -124,7 +126,9 @@ def test_one_command_still_changes_exactly_one_aggregate() -> None:
     bus = MessageBus(uow_factory=lambda: FakeUnitOfWork(log))
     register(bus, "A")
     with FakeUnitOfWork(log) as uow:
-        uow.products.get("A").receive(1)
-        uow.orders.add(Order.create(uuid4(), "c-1", "EUR", [LineItem(sku="A", quantity=1, unit_price=Decimal("1"))]))
+        uow.repository(Product).get("A").receive(1)
+        uow.repository(Order).add(
+            Order.create(uuid4(), "c-1", "EUR", [LineItem(sku="A", quantity=1, unit_price=Decimal("1"))])
+        )
         with pytest.raises(RuntimeError, match="exactly one aggregate"):
             uow.commit()

@@ -12,10 +12,8 @@ from uuid import uuid4
 import pytest
 
 from orders.addresses import PaymentMethod
-from orders.bus import MessageBus, fingerprint
 from orders.commands import LineItem
 from orders.domain import Order, OrderStatus, evolve_order
-from orders.errors import BusinessRuleViolated, IdempotencyKeyReused, InvalidTransition, InvalidValue
 from orders.events import OrderCancelled, OrderCreated, OrderPaid, ShippingAddressChanged
 from tests.factories import (
     AddressFactory,
@@ -29,6 +27,8 @@ from tests.factories import (
 )
 from tests.fakes import FakeLog, FakeUnitOfWork
 from tests.unit.test_order_aggregate import ACTIONS, STATUS_AFTER, TOTAL, order_in
+from writeside.bus import MessageBus, fingerprint
+from writeside.errors import BusinessRuleViolated, IdempotencyKeyReused, InvalidTransition, InvalidValue
 
 ITEMS = (LineItem(sku="A", quantity=2, unit_price=Decimal("9.99")),)
 

@@ -10,8 +10,9 @@ import pytest
 
 from orders.commands import LineItem
 from orders.domain import MAX_LINES, Order, OrderStatus
-from orders.errors import BusinessRuleViolated, InvalidTransition, InvalidValue, LineNotFound
+from orders.errors import LineNotFound
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
+from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 
 TOTAL = Decimal("19.98")
 

@@ -18,8 +18,8 @@ from inventory.events import (
     StockReservationFailed,
     StockReserved,
 )
-from orders.errors import InvalidValue
 from orders.events import OrderConfirmed
+from writeside.errors import InvalidValue
 
 
 def stocked(on_hand: int) -> Product:

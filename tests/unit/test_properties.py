@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from eventlog.serialization import from_data, to_data
 from orders.commands import LineItem
 from orders.domain import Order, OrderState
-from orders.errors import DomainError
+from writeside.errors import DomainError
 
 skus = st.sampled_from(["A", "B", "C", "D", ""])
 prices = st.sampled_from([Decimal("1.00"), Decimal("9.99"), Decimal("0.005"), Decimal("-1"), Decimal("250.50")])

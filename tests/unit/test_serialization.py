@@ -12,7 +12,6 @@ import pytest
 
 from eventlog.serialization import EventRegistry, UnknownEventType, registry
 from orders.addresses import Address, PaymentMethod
-from orders.errors import InvalidValue
 from orders.events import (
     ORDER_EVENTS,
     OrderCancelled,
@@ -27,6 +26,7 @@ from orders.events import (
     OrderStockReserved,
     ShippingAddressChanged,
 )
+from writeside.errors import InvalidValue
 
 ORDER = uuid4()
 HOME = Address(name="Ada Lovelace", line1="1 Main St", postal_code="10115", city="Berlin", country="DE")

@@ -17,10 +17,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from integration.broker import connection, events_exchange
 from integration.relay import RelayProjection
-from orders.bus import handle
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.loop import Projector, all_partitions
 from projector.models import ProjectionCheckpoint
+from writeside.bus import handle
 
 
 class Command(BaseCommand):

@@ -11,11 +11,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
 from eventlog.models import StoredEvent
-from orders.bus import handle
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
-    CommandMetadata,
     ConfirmOrder,
     CreateOrder,
     DeliverOrder,
@@ -24,6 +22,8 @@ from orders.commands import (
     RemoveOrderItem,
     ShipOrder,
 )
+from writeside.bus import handle
+from writeside.commands import CommandMetadata
 
 CATALOG = [(f"SKU-{n:03d}", Decimal(random.Random(n).randint(199, 24999)) / 100) for n in range(1, 61)]
 CARRIERS = ["DHL", "UPS", "FedEx", "PostNL", ""]

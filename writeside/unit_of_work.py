@@ -1,21 +1,41 @@
-"""The unit of work: one transaction, one aggregate's new events, published after commit."""
+"""The unit of work: one transaction, one aggregate's new events, published after commit.
+
+It knows no context: each registers the repository of its aggregate type from its AppConfig
+(`register_repository`), and handlers ask for one by aggregate type or stream type
+(`uow.repository(Order)`, `uow.repository("product")`)."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar, cast, overload
 
 from django.conf import settings
 from django.db import transaction
 
 from eventlog.idempotency import HandledCommand, command_log
 from eventlog.publishing import publish_after_commit
-from eventlog.store import RecordedEvent, event_store
-from inventory.repository import EventSourcedProducts, ProductRepository
-from orders.aggregate import Aggregate
-from orders.repository import EventSourcedOrders, EventSourcedRepository, OrderRepository, Repository
+from eventlog.store import EventStore, RecordedEvent, event_store
+from writeside.aggregate import Aggregate
+from writeside.repository import EventSourcedRepository, Repository
+
+AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
+
+# A repository of one aggregate type over the event store of a unit of work.
+RepositoryFactory = Callable[[EventStore], EventSourcedRepository[Any]]
+
+# Stream type -> its repository's factory; filled by the contexts' AppConfig.ready().
+REPOSITORIES: dict[str, RepositoryFactory] = {}
+
+
+def register_repository(aggregate_type: type[Aggregate[Any, Any]], factory: RepositoryFactory) -> None:
+    """Say how a unit of work loads and saves aggregates of this type (one repository per type)."""
+    stream_type = aggregate_type.stream_type
+    if REPOSITORIES.get(stream_type, factory) is not factory:
+        raise RuntimeError(f"A repository for {stream_type!r} is registered already")
+    REPOSITORIES[stream_type] = factory
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -47,16 +67,34 @@ class CommandContext:
 
 
 class AbstractUnitOfWork(abc.ABC):
-    """One command's transaction. Handlers load through `orders` or `products` and call
+    """One command's transaction. Handlers load through `repository(...)` and call
     `commit()`, or `unchanged()` when the command is a no-op by the aggregate's rules."""
 
-    orders: OrderRepository
-    products: ProductRepository
     context: CommandContext | None = None
+    # The repositories opened so far; a subclass empties it when its transaction begins.
+    _opened: dict[str, Repository[Any]]
+
+    @overload
+    def repository(self, kind: type[AggregateT]) -> Repository[AggregateT]: ...
+
+    @overload
+    def repository(self, kind: str) -> Repository[Any]: ...
+
+    def repository(self, kind: type[AggregateT] | str) -> Repository[Any]:
+        """The repository of an aggregate type, or of a stream type (how a context asks about
+        another's aggregates without importing them), opened once per unit of work."""
+        stream_type = kind if isinstance(kind, str) else kind.stream_type
+        if stream_type not in self._opened:
+            self._opened[stream_type] = self._open_repository(stream_type)
+        return self._opened[stream_type]
 
     def repositories(self) -> tuple[Repository[Any], ...]:
-        """Every repository of this unit of work."""
-        return (self.orders, self.products)
+        """Every repository opened in this unit of work."""
+        return tuple(self._opened.values())
+
+    @abc.abstractmethod
+    def _open_repository(self, stream_type: str) -> Repository[Any]:
+        """A fresh repository of a registered stream type; LookupError if none is."""
 
     def __enter__(self) -> Self:
         return self
@@ -121,9 +159,6 @@ class AbstractUnitOfWork(abc.ABC):
 class DjangoUnitOfWork(AbstractUnitOfWork):
     """A `transaction.atomic` block on the event store's database."""
 
-    orders: EventSourcedOrders
-    products: EventSourcedProducts
-
     def __init__(self, using: str | None = None) -> None:
         self.using = using or settings.EVENTLOG_DATABASE
         self._committed = False
@@ -131,9 +166,8 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
     def __enter__(self) -> Self:
         self._atomic = transaction.atomic(using=self.using)
         self._atomic.__enter__()
-        store = event_store(self.using)
-        self.orders = EventSourcedOrders(store, settings.SNAPSHOT_EVERY, settings.MAX_EVENTS_PER_ORDER)
-        self.products = EventSourcedProducts(store, settings.SNAPSHOT_EVERY)
+        self._store = event_store(self.using)
+        self._opened = {}
         self._commands = command_log(self.using)
         self._committed = False
         return self
@@ -161,12 +195,18 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         self._committed = True
         return result
 
+    def _open_repository(self, stream_type: str) -> Repository[Any]:
+        try:
+            factory = REPOSITORIES[stream_type]
+        except KeyError:
+            raise LookupError(f"No repository is registered for stream type {stream_type!r}") from None
+        return factory(self._store)
+
     def _last_position(self, stream_id: str) -> int:
-        return self.orders.store.stream_position(stream_id)
+        return self._store.stream_position(stream_id)
 
     def _save(self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any]) -> list[RecordedEvent]:
-        repositories: tuple[EventSourcedRepository[Any], ...] = (self.orders, self.products)
-        owner = next(repository for repository in repositories if isinstance(aggregate, repository.aggregate_type))
+        owner = cast("EventSourcedRepository[Any]", self.repository(aggregate.stream_type))
         return owner.save(aggregate, metadata)
 
     def _record(self, context: CommandContext, result: CommandResult) -> None:

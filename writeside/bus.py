@@ -1,6 +1,9 @@
 """The message bus: runs each command's handler in a unit of work, idempotently, with retries,
 through a chain of middleware (settings.COMMAND_MIDDLEWARE: logging, metrics, audit), so every
-command tried passes the same chain whoever sent it and handlers stay plain."""
+command tried passes the same chain whoever sent it and handlers stay plain.
+
+Which function handles which command is registered by each context from its AppConfig
+(`register_handlers`): the bus imports none of them."""
 
 from __future__ import annotations
 
@@ -15,15 +18,28 @@ from typing import Any
 
 from eventlog.idempotency import DuplicateCommand
 from eventlog.store import StreamVersionConflict
-from orders.commands import Command
-from orders.errors import ConcurrencyConflict, IdempotencyKeyReused
-from orders.handlers import HANDLERS, Handler
-from orders.pipeline import Dispatch, Middleware, Next, chain, configured_middleware
-from orders.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult, DjangoUnitOfWork
+from writeside.commands import Command
+from writeside.errors import ConcurrencyConflict, IdempotencyKeyReused
+from writeside.pipeline import Dispatch, Middleware, Next, chain, configured_middleware
+from writeside.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult, DjangoUnitOfWork
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_ATTEMPTS = 5
+
+# A handler: a plain function `(command, uow) -> CommandResult`.
+Handler = Callable[[Any, AbstractUnitOfWork], CommandResult]
+
+# Command type -> its one handler; filled by the contexts' AppConfig.ready().
+HANDLERS: dict[type[Command], Handler] = {}
+
+
+def register_handlers(handlers: Mapping[type[Command], Handler]) -> None:
+    """Add a context's handlers; a command type has one handler, so a second is refused."""
+    for command_type, handler in handlers.items():
+        if HANDLERS.get(command_type, handler) is not handler:
+            raise RuntimeError(f"{command_type.__name__} has a handler already: {HANDLERS[command_type]!r}")
+    HANDLERS.update(handlers)
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,25 +15,30 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from inventory.errors import ProductAlreadyExists, ProductNotFound
-from orders import errors
+from writeside import errors
 
 PROBLEM_TYPE = "https://backoffice.example/problems/"
 
-# Domain error -> (HTTP status, problem type slug, title).
+# Domain error -> (HTTP status, problem type slug, title). The kinds every command can end
+# with; each context registers its own errors from its AppConfig (`register_problem`).
 DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, str, str]] = {
     errors.InvalidValue: (400, "invalid-value", "Invalid value"),
-    errors.OrderNotFound: (404, "not-found", "Order not found"),
-    errors.LineNotFound: (404, "not-found", "Order line not found"),
-    ProductNotFound: (404, "not-found", "Product not found"),
-    ProductAlreadyExists: (409, "conflict", "Product already exists"),
     errors.InvalidTransition: (409, "invalid-state", "Not allowed in the order's current state"),
-    errors.OrderAlreadyExists: (409, "conflict", "Order already exists"),
     errors.ConcurrencyConflict: (409, "concurrent-modification", "Concurrent modification"),
     errors.VersionMismatch: (412, "precondition-failed", "The order is not at the expected version"),
     errors.BusinessRuleViolated: (422, "business-rule", "Business rule violated"),
     errors.IdempotencyKeyReused: (422, "idempotency-key-reused", "Idempotency key reused with another request"),
 }
+
+
+def register_problem(error_type: type[errors.DomainError], status_code: int, slug: str, title: str) -> None:
+    """Answer `error_type` (and its subclasses without a problem of their own) with this problem."""
+    DOMAIN_STATUS[error_type] = (status_code, slug, title)
+
+
+def domain_problem(exc: errors.DomainError) -> tuple[int, str, str] | None:
+    """The problem registered for the error's class, or else for its nearest base."""
+    return next((DOMAIN_STATUS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_STATUS), None)
 
 
 def problem(status_code: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
@@ -60,12 +65,13 @@ def _field_errors(detail: Any) -> dict[str, list[str]]:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: map domain and HTTP errors to problem+json."""
-    for error_type, (code, slug, title) in DOMAIN_STATUS.items():
-        if isinstance(exc, error_type):
-            extra: dict[str, Any] = {}
-            if isinstance(exc, errors.InvalidValue):
-                extra["errors"] = {exc.field: [exc.message]}
-            return problem(code, slug, title, str(exc), **extra)
+    known = domain_problem(exc) if isinstance(exc, errors.DomainError) else None
+    if known is not None:
+        code, slug, title = known
+        extra: dict[str, Any] = {}
+        if isinstance(exc, errors.InvalidValue):
+            extra["errors"] = {exc.field: [exc.message]}
+        return problem(code, slug, title, str(exc), **extra)
     if isinstance(exc, exceptions.ValidationError):
         return problem(
             400, "validation", "Invalid request", "The request has invalid fields.", errors=_field_errors(exc.detail)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from orders.errors import InvalidValue
+from writeside.errors import InvalidValue
 
 CENT = Decimal("0.01")
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import TypeVar
 
-from orders.commands import Command
-from orders.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
-from orders.unit_of_work import CommandResult
+from writeside.commands import Command
+from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
+from writeside.unit_of_work import CommandResult
 
 Message = TypeVar("Message")
 Answer = TypeVar("Answer")

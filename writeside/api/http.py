@@ -13,9 +13,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from eventlog.store import event_store
-from orders.api.throttles import ScopedThrottle
-from orders.commands import CommandMetadata
-from orders.errors import OrderNotFound
+from writeside.api.throttles import ScopedThrottle
+from writeside.commands import CommandMetadata
 
 MAX_IDEMPOTENCY_KEY = 255
 # "3", W/"3" or a bare 3; ASCII digits only.
@@ -24,19 +23,11 @@ _IF_MATCH = re.compile(r'\s*(?:W/)?(?:"([0-9]{1,9})"|([0-9]{1,9}))\s*')
 
 class SideThrottle(ScopedThrottle):
     """Rate limits per side: `commands` for writes, `queries` for reads (a cache outage lets
-    requests through, see orders/api/throttles.py)."""
+    requests through, see writeside/api/throttles.py)."""
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         view.throttle_scope = "queries" if request.method in SAFE_METHODS else "commands"  # type: ignore[attr-defined]
         return super().allow_request(request, view)
-
-
-def parse_order_id(value: str) -> UUID:
-    """The order id from the path; anything that is not a UUID names no order (404)."""
-    try:
-        return UUID(value)
-    except ValueError:
-        raise OrderNotFound(f"Order {value} does not exist") from None
 
 
 def command_metadata(request: Request, source: str = "api") -> CommandMetadata:

@@ -1,0 +1,21 @@
+"""The base of every domain event, and the text rule events of every context share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from writeside.errors import InvalidValue
+
+
+def check_text(name: str, value: str, max_length: int = 255) -> None:
+    """Raise InvalidValue unless `value` is 1 to `max_length` characters and not blank."""
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
+        raise InvalidValue(name, f"must be 1 to {max_length} characters, not blank")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Base of every event; `schema_version` says which shape of the data this class reads."""
+
+    schema_version: ClassVar[int] = 1
