@@ -1,5 +1,5 @@
 """Puts the read side's tables (the projection engine's checkpoints and dead letters, the read
-models, and the notification outbox) on READMODELS_DATABASE, so each commits with the
+models, the notification outbox, and the payment deadlines) on READMODELS_DATABASE, so each commits with the
 checkpoints that account for it; everything else stays on default."""
 
 from __future__ import annotations
@@ -9,11 +9,18 @@ from typing import Any
 from django.conf import settings
 
 READ_APPS = frozenset({"projector", "readmodels", "notifications"})
+# Projection tables of an app that otherwise stays on default: (app label, model name).
+READ_MODELS = frozenset({("fulfilment", "paymentdeadline")})
+
+
+def _is_read(app_label: str, model_name: str | None) -> bool:
+    return app_label in READ_APPS or (app_label, model_name) in READ_MODELS
 
 
 class ReadModelRouter:
     def db_for_read(self, model: type[Any], **hints: Any) -> str | None:
-        return settings.READMODELS_DATABASE if model._meta.app_label in READ_APPS else None
+        meta = model._meta
+        return settings.READMODELS_DATABASE if _is_read(meta.app_label, meta.model_name) else None
 
     db_for_write = db_for_read
 
@@ -23,6 +30,6 @@ class ReadModelRouter:
     def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
         if settings.READMODELS_DATABASE == "default":
             return None
-        if app_label in READ_APPS:
+        if _is_read(app_label, model_name):
             return db == settings.READMODELS_DATABASE
         return db == "default"

@@ -162,6 +162,7 @@ PROJECTIONS = [
     "readmodels.projections.sales.SalesProjection",
     "readmodels.projections.products.ProductsProjection",
     "fulfilment.manager.FulfilmentProcessManager",  # a process manager: sends commands
+    "fulfilment.deadlines.PaymentDeadlines",  # payment deadlines: beat sends their commands
     "notifications.projection.NotificationsProjection",  # owes emails, sent after commit
 ]
 
@@ -188,7 +189,16 @@ CATCH_UP_INTERVAL_SECONDS = env.float("CATCH_UP_INTERVAL_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "catch-up-projections": {"task": "readmodels.catch_up", "schedule": CATCH_UP_INTERVAL_SECONDS},
     "send-notifications": {"task": "notifications.send", "schedule": CATCH_UP_INTERVAL_SECONDS},
+    # Cancels confirmed orders left unpaid PAYMENT_DEADLINE_SECONDS (fulfilment/deadlines.py); an
+    # old message is no news: the next one finds the same due deadlines.
+    "expire-payment-deadlines": {
+        "task": "fulfilment.expire_payment_deadlines",
+        "schedule": CATCH_UP_INTERVAL_SECONDS,
+        "options": {"expires": CATCH_UP_INTERVAL_SECONDS * 4},
+    },
 }
+# A confirmed order not paid within this many seconds is cancelled ("payment deadline passed").
+PAYMENT_DEADLINE_SECONDS = env.float("PAYMENT_DEADLINE_SECONDS", default=172_800.0)
 
 # Projections. PROJECTION_PARTITIONS splits each projection's streams into partitions
 # projected in parallel; changing it on a live system needs `rebuild_projections`.

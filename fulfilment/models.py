@@ -27,3 +27,25 @@ class FulfilmentProcess(models.Model):
 
     def __str__(self) -> str:
         return f"fulfilment of {self.order_id}: {self.status}"
+
+
+class PaymentDeadline(models.Model):
+    """When a confirmed order must be paid by, and whether it still must (fulfilment/payment_deadline.py).
+
+    Unlike FulfilmentProcess it sends nothing when written: it is the `payment_deadlines`
+    projection's table, routed to the read database (config/routers.py) so it commits with
+    the checkpoint that accounts for it. Beat reads the open, due rows and sends the commands.
+    """
+
+    order_id = models.UUIDField(primary_key=True)
+    correlation_id = models.UUIDField()
+    opened_by = models.UUIDField(help_text="the OrderConfirmed event")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=16)
+    version = models.PositiveIntegerField(help_text="the last order event followed")
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "due_at"], name="payment_deadline_due_idx")]
+
+    def __str__(self) -> str:
+        return f"payment deadline of {self.order_id}: {self.status} (due {self.due_at:%Y-%m-%d %H:%M:%S})"

@@ -110,3 +110,12 @@ class CancelOrder(Command):
 
     order_id: UUID
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CancelUnpaidOrder(Command):
+    """Call off a confirmed order whose payment never came (sent when its payment deadline
+    passes); refused once the order is paid, so a payment that commits first wins."""
+
+    order_id: UUID
+    reason: str

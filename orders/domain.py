@@ -303,6 +303,12 @@ class Order(Aggregate[OrderState, OrderEvent]):
         state = self._require(CANCELLABLE, "cancel")
         self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
 
+    def cancel_unpaid(self, reason: str) -> None:
+        """Call off a confirmed order that was never paid. Unlike `cancel`, a paid order is
+        refused: the payment deadline must never undo a payment that came first."""
+        state = self._require({OrderStatus.CONFIRMED}, "cancel as unpaid")
+        self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
+
 
 def _checked_merge(lines: tuple[OrderLine, ...], sku: str, quantity: int, unit_price: Decimal) -> tuple[OrderLine, ...]:
     """Merge a line in, enforcing the per-line and per-order limits."""

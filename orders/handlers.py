@@ -5,6 +5,7 @@ from __future__ import annotations
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
+    CancelUnpaidOrder,
     ChangeShippingAddress,
     ConfirmOrder,
     CreateOrder,
@@ -116,6 +117,13 @@ def cancel_order(command: CancelOrder, uow: AbstractUnitOfWork) -> CommandResult
     return uow.commit()
 
 
+def cancel_unpaid_order(command: CancelUnpaidOrder, uow: AbstractUnitOfWork) -> CommandResult:
+    """Call off a confirmed order that was never paid (its payment deadline passed)."""
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
+    order.cancel_unpaid(command.reason)
+    return uow.commit()
+
+
 # The order's handlers, registered with the bus by OrdersConfig.ready().
 HANDLERS: dict[type[Command], Handler] = {
     CreateOrder: create_order,
@@ -128,4 +136,5 @@ HANDLERS: dict[type[Command], Handler] = {
     DeliverOrder: deliver_order,
     ChangeShippingAddress: change_shipping_address,
     CancelOrder: cancel_order,
+    CancelUnpaidOrder: cancel_unpaid_order,
 }

@@ -29,6 +29,7 @@ ACTIONS: dict[str, Callable[[Order], None]] = {
     "ship": lambda o: o.ship("TRK-1", "DHL"),
     "deliver": lambda o: o.deliver(),
     "cancel": lambda o: o.cancel("changed mind"),
+    "cancel_unpaid": lambda o: o.cancel_unpaid("payment deadline passed"),
     "add": lambda o: o.add_item("B", 1, Decimal("1.00")),
     "remove": lambda o: o.remove_item("Z"),
 }
@@ -43,7 +44,7 @@ STATUS_AFTER = {
 }
 ALLOWED = {
     OrderStatus.PENDING: {"confirm", "cancel", "add", "remove"},
-    OrderStatus.CONFIRMED: {"pay", "cancel"},
+    OrderStatus.CONFIRMED: {"pay", "cancel", "cancel_unpaid"},
     OrderStatus.PAID: {"ship", "cancel"},
     OrderStatus.SHIPPED: {"deliver"},
     OrderStatus.DELIVERED: set(),
@@ -232,3 +233,13 @@ def test_a_shipment_without_a_carrier_records_the_unknown_carrier(carrier: str) 
         order_id=order.order_id, tracking_number="TRK-1", carrier="unknown"
     )
     assert order.state.carrier == "unknown"
+
+
+def test_only_an_unpaid_confirmed_order_is_cancelled_as_unpaid_and_it_owes_nothing() -> None:
+    order = order_in(OrderStatus.CONFIRMED)
+    order.cancel_unpaid("payment deadline passed")
+    [cancelled] = order.collect_events()
+    assert cancelled == OrderCancelled(order_id=order.order_id, reason="payment deadline passed", refund_due=Decimal(0))
+    paid = order_in(OrderStatus.PAID)
+    with pytest.raises(InvalidTransition, match=r"^Cannot cancel as unpaid an order in status PAID$"):
+        paid.cancel_unpaid("payment deadline passed")
