@@ -1,0 +1,123 @@
+"""Payment deadlines on the real services: PostgreSQL, a Celery worker projecting the log and
+running the expiry, and beat driving it, with a deadline of a few seconds."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from django.db import connections
+from django.utils import timezone
+
+from eventlog.models import CommandRecord
+from fulfilment.deadlines import expire_due
+from fulfilment.models import PaymentDeadline
+from fulfilment.payment_deadline import REASON
+from inventory.domain import product_stream
+from orders.commands import PayOrder
+from projector.loop import read_database
+from tests.integration.conftest import Service, celery, eventually
+from tests.integration.test_fulfilment import converged, events, has, order, row, stock, types
+from writeside.bus import handle
+
+pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+DEADLINE_SECONDS = "3"
+
+
+def start(tmp_path: Path, running: list[Service]) -> tuple[Service, Service]:
+    """A worker whose deadlines fall due after DEADLINE_SECONDS, and beat checking twice a second."""
+    worker = celery("worker", tmp_path, PAYMENT_DEADLINE_SECONDS=DEADLINE_SECONDS)
+    beat = celery("beat", tmp_path, CATCH_UP_INTERVAL_SECONDS="0.5")
+    for service in (worker, beat):
+        service.start()
+        running.append(service)
+    return worker, beat
+
+
+def deadline(order_id: UUID) -> PaymentDeadline | None:
+    return PaymentDeadline.objects.using(read_database()).filter(order_id=order_id).first()
+
+
+def cancellations(order_id: UUID) -> list[dict[str, Any]]:
+    return [event.data for event in events(str(order_id)) if event.event_type == "OrderCancelled"]
+
+
+def expiry_runs(worker: Service) -> int:
+    """Expiry tasks the worker has finished, as its log says."""
+    return worker.log.read_text(errors="replace").count("fulfilment.expire_payment_deadlines[")
+
+
+def test_an_unpaid_order_is_cancelled_once_and_its_stock_released_a_paid_one_never(
+    worker_env: None, tmp_path: Path, running: list[Service]
+) -> None:
+    worker, _ = start(tmp_path, running)
+    stock("A", 10)
+    paid, total = order(("UNTRACKED", 1))
+    handle(PayOrder(order_id=paid, payment_id="p-1", amount=total))
+    unpaid, _ = order(("A", 2))
+    eventually(has(unpaid, "OrderCancelled"), timeout=60, message="the deadline to cancel the order", log=worker.log)
+    eventually(has(product_stream("A"), "StockReleased"), message="the reservation to be released", log=worker.log)
+    assert types(product_stream("A"))[-2:] == ["StockReserved", "StockReleased"]
+    # Later expiry runs (every half second) find nothing more to cancel.
+    runs = expiry_runs(worker)
+    eventually(lambda: expiry_runs(worker) >= runs + 6, message="three more expiry runs", log=worker.log)
+    eventually(converged, message="convergence", log=worker.log)
+    assert cancellations(unpaid) == [{"order_id": str(unpaid), "reason": REASON, "refund_due": "0.00"}]
+    assert row("A") == (10, 0, 10)
+    # The paid order's deadline passed before the unpaid one's, and beat left it alone.
+    assert types(paid)[-1] == "OrderPaid"
+    assert (deadline(paid).status, deadline(unpaid).status) == ("PAID", "CANCELLED")  # type: ignore[union-attr]
+
+
+def test_killing_worker_and_beat_before_the_deadline_loses_nothing(
+    worker_env: None, tmp_path: Path, running: list[Service]
+) -> None:
+    worker, beat = start(tmp_path, running)
+    stock("A", 10)
+    first, _ = order(("A", 1))
+    eventually(lambda: deadline(first) is not None, message="the first deadline to be recorded", log=worker.log)
+    worker.kill()
+    beat.kill()
+    second, _ = order(("A", 2))  # confirmed while nothing runs: its doorbell waits on the broker
+    due_at = deadline(first).due_at  # type: ignore[union-attr]
+    eventually(lambda: timezone.now() > due_at, message="the first deadline to pass with nothing running")
+    assert types(first)[-1] != "OrderCancelled"
+    worker.start()
+    beat.start()
+    for order_id in (first, second):
+        eventually(has(order_id, "OrderCancelled"), timeout=60, message="the deadline after restart", log=worker.log)
+    eventually(converged, message="convergence", log=worker.log)
+    assert [len(cancellations(order_id)) for order_id in (first, second)] == [1, 1]
+    assert row("A") == (10, 0, 10)
+
+
+def test_one_due_deadline_expired_by_two_runs_at_once_and_a_replay_cancels_once(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+    settings.PAYMENT_DEADLINE_SECONDS = 0
+    order_id, _ = order(("UNTRACKED", 1))
+    assert deadline(order_id).status == "OPEN"  # type: ignore[union-attr]
+    # The projection does not see the cancellation yet, so every run below finds the row open.
+    settings.EVENT_SUBSCRIBERS = []
+    start_together = threading.Barrier(2)
+    sent: list[int] = []
+
+    def run() -> None:
+        try:
+            start_together.wait(10)
+            sent.append(expire_due())
+        finally:
+            connections.close_all()
+
+    runs = [threading.Thread(target=run) for _ in range(2)]
+    for thread in runs:
+        thread.start()
+    for thread in runs:
+        thread.join(30)
+    assert sent == [1, 1]  # each run sent it; one was applied, the other answered from its record
+    assert expire_due() == 1  # a replayed task, the row still open: answered the same way
+    assert len(cancellations(order_id)) == 1
+    assert CommandRecord.objects.filter(command_id=f"payment-deadline:{order_id}").count() == 1
