@@ -26,7 +26,7 @@ SECRET_KEY = secret_key(env("SECRET_KEY", default=""), debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.BackOfficeAdminConfig",  # django.contrib.admin, branded and in sections
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -211,6 +211,9 @@ REBUILD_BATCH_SIZE = env.int("REBUILD_BATCH_SIZE", default=2000)
 # Timeline entries an order's detail keeps (the latest; the history has them all), so a
 # projection write costs the same at any event. Changing it needs `rebuild_projections orders`.
 ORDER_TIMELINE_ENTRIES = env.int("ORDER_TIMELINE_ENTRIES", default=50)
+# A product is low on stock when what is available (on hand, less reserved) is at most this
+# (GET /api/products/?low_stock=true).
+LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -35,6 +35,9 @@ class OrderSummary(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField()
+    # What the order search matches (readmodels/search.py); on PostgreSQL a pg_trgm GIN
+    # index (migration 0009, not declared here: SQLite has none) keeps `LIKE '%word%'` fast.
+    search_text = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "order summaries"

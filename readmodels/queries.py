@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +41,10 @@ class ListOrders(Query):
     customer_id: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    # Free text: every word found in the order's number, customer, e-mail, SKUs, shipping name or city.
+    text: str | None = None
+    total_min: Decimal | None = None
+    total_max: Decimal | None = None
     ordering: Sequence[str] = DEFAULT_ORDERING
 
 
@@ -79,7 +84,9 @@ class GetCustomerStats(Query):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ListProducts(Query):
-    pass
+    # Every word in the SKU or name (any case); only products low on stock (LOW_STOCK_THRESHOLD).
+    text: str | None = None
+    low_stock: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -93,6 +100,9 @@ def _list_orders(query: ListOrders) -> Any:
         customer_id=query.customer_id,
         created_after=query.created_after,
         created_before=query.created_before,
+        text=query.text,
+        total_min=query.total_min,
+        total_max=query.total_max,
         ordering=query.ordering,
     )
 
@@ -111,7 +121,7 @@ HANDLERS: Mapping[type[Query], Callable[[Any], Any]] = {
         query.order_id, query.correlation, after_position=query.after_position, limit=query.limit
     ),
     GetCustomerStats: lambda query: customer_stats(query.customer_id),
-    ListProducts: lambda query: product_stock_list(),
+    ListProducts: lambda query: product_stock_list(text=query.text, low_stock=query.low_stock),
     GetProduct: lambda query: product_stock(query.sku),
 }
 

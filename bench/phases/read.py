@@ -1,4 +1,5 @@
-"""`read`: random OrderDetail by id and list pages by status, in-process through the query layer."""
+"""`read`: random OrderDetail by id, list pages by status and order searches (`?q=`), in-process
+through the query layer."""
 
 from __future__ import annotations
 
@@ -26,6 +27,15 @@ def _page(rng: random.Random) -> None:
     list(paginator.get_page(rng.randint(1, 20)).object_list)
 
 
+def _search(rng: random.Random, texts: list[str]) -> None:
+    """The first page of a search as staff type it: part (4 to 8 characters) of one word of
+    a random order's search text, so it finds that order and any sharing the part."""
+    word = rng.choice(rng.choice(texts).split())
+    start = rng.randrange(max(1, len(word) - 4))
+    rows: Any = order_summary_list(text=word[start : start + rng.randint(4, 8)])
+    list(Paginator(rows, PAGE_SIZE).get_page(1).object_list)
+
+
 def vacuum_read_models() -> None:
     """VACUUM ANALYZE the tables the read phase queries."""
     connection = connections[read_database()]
@@ -47,4 +57,6 @@ def read(samples: int, seed: int) -> dict[str, Any]:
         order_detail(order_id)
     detail = timed((partial(order_detail, order_id) for order_id in picks), "reads")
     listing = timed((partial(_page, rng) for _ in range(max(1, samples // 4))), "reads")
-    return {"detail": detail, "list_page": listing, "orders": len(ids), "page_size": PAGE_SIZE}
+    texts = list(OrderSummary.objects.filter(order_id__in=picks[:1000]).values_list("search_text", flat=True))
+    search = timed((partial(_search, rng, texts) for _ in range(max(1, samples // 4))), "reads")
+    return {"detail": detail, "list_page": listing, "search": search, "orders": len(ids), "page_size": PAGE_SIZE}

@@ -10,6 +10,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from readmodels.api.filters import ProductStockFilter
 from readmodels.api.serializers import ProductPageOut, ProductStockOut
 from readmodels.api.views import MIN_POSITION, QUERY_ERRORS, STALE, OrderPagination, QueryView, answer, read_your_writes
 from readmodels.queries import GetProduct, ListProducts, ask
@@ -17,11 +18,20 @@ from writeside.api.serializers import problem_responses
 
 
 class ProductListView(QueryView):
-    """GET /api/products/: every product's stock, by SKU, paged."""
+    """GET /api/products/: the products' stock, by SKU, paged; ?q= searches, ?low_stock=true narrows."""
 
     @extend_schema(
         operation_id="list_products",
         parameters=[
+            OpenApiParameter(
+                "q", OpenApiTypes.STR, description="Products whose SKU or name contains every word (any case)."
+            ),
+            OpenApiParameter(
+                "low_stock",
+                OpenApiTypes.STR,
+                enum=["true", "false"],
+                description="`true`: only products with at most `LOW_STOCK_THRESHOLD` (default 5) available.",
+            ),
             OpenApiParameter("page", OpenApiTypes.INT),
             OpenApiParameter("page_size", OpenApiTypes.INT, description="At most 200; default 50."),
             MIN_POSITION,
@@ -31,9 +41,10 @@ class ProductListView(QueryView):
         tags=["queries"],
     )
     def get(self, request: Request) -> Response:
+        selection = ProductStockFilter(request.query_params).selection()
         stale = read_your_writes(request)
         paginator = OrderPagination()
-        rows: Any = ask(ListProducts())  # a lazy Sequence, which Django's Paginator accepts
+        rows: Any = ask(ListProducts(**selection))  # a lazy Sequence, which Django's Paginator accepts
         page = paginator.paginate_queryset(rows, request, view=self)
         response = paginator.get_paginated_response(ProductStockOut(page, many=True).data)
         if stale:

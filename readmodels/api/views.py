@@ -144,6 +144,14 @@ class OrderListView(QueryView):
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
             OpenApiParameter(
+                "q",
+                OpenApiTypes.STR,
+                description="Free text, case-insensitive, partial words: orders whose number, customer id, "
+                "customer e-mail, SKUs, shipping name or city contain every word (at most 8 words, 200 characters).",
+            ),
+            OpenApiParameter("total_min", OpenApiTypes.DECIMAL, description="Total at least this, e.g. `10.00`."),
+            OpenApiParameter("total_max", OpenApiTypes.DECIMAL, description="Total at most this (≥ total_min)."),
+            OpenApiParameter(
                 "ordering",
                 OpenApiTypes.STR,
                 description="Comma-separated, `-` for descending; default `-created_at`. Fields: "

@@ -35,6 +35,7 @@ from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderS
 from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.bulk import upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
+from readmodels.search import search_text
 
 CENT = Decimal("0.01")
 # The default of ORDER_TIMELINE_ENTRIES. Changing the setting reshapes rows only as their
@@ -264,5 +265,8 @@ class OrdersProjection(Projection):
         for row in rows:
             row["lines"] = name_lines(row["lines"], names)
         upsert_rows(using, OrderDetail, rows, key="order_id")
-        summaries = [{"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}} for row in rows]
+        summaries = [
+            {"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}, "search_text": search_text(row)}
+            for row in rows
+        ]
         upsert_rows(using, OrderSummary, summaries, key="order_id")

@@ -8,9 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, overload
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Q, QuerySet
 
 from readmodels.models import ProductStock
+from readmodels.search import search_words
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,9 +53,16 @@ class ProductStockRows(Sequence[ProductStockDTO]):
         return ProductStockDTO(**self._rows[index])
 
 
-def product_stock_list() -> ProductStockRows:
-    """Every product, by SKU."""
-    return ProductStockRows(ProductStock.objects.order_by("sku").values(*FIELDS))
+def product_stock_list(*, text: str | None = None, low_stock: bool = False) -> ProductStockRows:
+    """The products whose SKU or name contains every word of `text` (any case), only those
+    low on stock (available at most LOW_STOCK_THRESHOLD) if `low_stock`; by SKU. The catalog
+    is small next to the orders: these are plain scans, without a search index."""
+    rows = ProductStock.objects.all()
+    for word in search_words(text or ""):
+        rows = rows.filter(Q(sku__icontains=word) | Q(name__icontains=word))
+    if low_stock:
+        rows = rows.filter(available__lte=int(settings.LOW_STOCK_THRESHOLD))
+    return ProductStockRows(rows.order_by("sku").values(*FIELDS))
 
 
 def product_stock(sku: str) -> ProductStockDTO | None:

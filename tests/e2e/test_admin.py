@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -330,3 +332,42 @@ def test_the_order_detail_page_shows_addresses_payment_method_and_refund_due(sta
         str(total_of(create)),
     ):
         assert shown in page.lower()
+
+
+def test_the_site_is_branded_and_its_index_shows_the_domain_sections(staff: Client) -> None:
+    index = staff.get("/admin/").content.decode()
+    assert "<title>Orders, stock and operations | Back office</title>" in index
+    assert "Order back office" in index
+    captions = re.findall(r'<a href="[^"]*" class="section" title="[^"]*">([^<]+)</a>', index)
+    assert captions[:3] == ["Orders", "Catalog and stock", "Operations"]
+    assert "Read models" not in captions
+    assert "Event log" not in captions
+    sections = index.split('class="section"')
+    assert "/admin/readmodels/productstock/" in sections[2]  # Catalog and stock
+    assert "/admin/readmodels/productstock/" not in sections[1]  # not under Orders
+    assert "/admin/eventlog/storedevent/" in sections[3]  # Operations
+    # An app's own page stays where it was, under its app's name.
+    assert "Read models" in staff.get("/admin/readmodels/").content.decode()
+
+
+def test_the_order_list_search_box_is_the_api_search(staff: Client) -> None:
+    ada = CreateOrderFactory(
+        customer_email="Ada.Lovelace@Example.com", shipping_address=AddressFactory(name="Ada Lovelace", city="Köln")
+    )
+    other = CreateOrderFactory()
+    handle(ada)
+    handle(other)
+    number = OrderSummary.objects.get(order_id=ada.order_id).order_number
+    page = staff.get(CHANGELIST).content.decode()
+    assert 'id="searchbar"' in page
+    for text in ("LOVELACE@exa", "köln lovelace", ada.items[0].sku.lower(), str(ada.order_id)):
+        found = staff.get(CHANGELIST, {"q": text}).content.decode()
+        assert number in found, text
+        assert str(other.order_id) not in found, text
+    customer = staff.get(f"/admin/readmodels/customerorderstats/{other.customer_id}/change/").content.decode()
+    link = re.search(r"href='([^']+)'>this customer's orders", customer)
+    assert link
+    listed = staff.get(html.unescape(link.group(1)))
+    assert listed.status_code == 200
+    assert str(other.order_id) in listed.content.decode()
+    assert str(ada.order_id) not in listed.content.decode()

@@ -141,3 +141,44 @@ def test_permissions_as_for_orders(make_client: Any, admin_client_api: APIClient
     client = APIClient()
     client.force_authenticate(manager)
     assert post(client, "/api/products/HAM-1/receive/", {"quantity": 2}).status_code == 200
+
+
+def listed(client: APIClient, **params: str) -> list[str]:
+    response = client.get("/api/products/", params)
+    assert response.status_code == 200, response.content
+    page = response.json()
+    assert page["count"] == len(page["results"])
+    return [row["sku"] for row in page["results"]]
+
+
+@COMMITS
+def test_q_searches_sku_and_name_and_low_stock_is_at_most_the_threshold(
+    admin_client_api: APIClient, settings: Any
+) -> None:
+    for sku, name, quantity in (("HAM-1", "Claw Hammer", 7), ("AXE-1", "Axe", 0), ("SAW-9", "Hand saw", 5)):
+        register(admin_client_api, sku=sku, name=name)
+        if quantity:
+            post(admin_client_api, f"/api/products/{sku}/receive/", {"quantity": quantity})
+    assert listed(admin_client_api, q="ham") == ["HAM-1"]  # SKU and name, partial
+    assert listed(admin_client_api, q="HAND") == ["SAW-9"]  # name, other case
+    assert listed(admin_client_api, q="-1") == ["AXE-1", "HAM-1"]
+    assert listed(admin_client_api, q="claw ham") == ["HAM-1"]  # every word
+    assert listed(admin_client_api, q="claw axe") == []
+    assert listed(admin_client_api, low_stock="true") == ["AXE-1", "SAW-9"]  # available 0 and 5
+    assert listed(admin_client_api, low_stock="false") == ["AXE-1", "HAM-1", "SAW-9"]
+    assert listed(admin_client_api, low_stock="true", q="saw") == ["SAW-9"]
+    settings.LOW_STOCK_THRESHOLD = 7
+    assert listed(admin_client_api, low_stock="true") == ["AXE-1", "HAM-1", "SAW-9"]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"low_stock": "yes"}, "low_stock"),
+        ({"q": "x" * 201}, "q"),
+        ({"q": "a b c d e f g h i"}, "q"),
+        ({"q": "\x00"}, "q"),
+    ],
+)
+def test_bad_product_list_parameters_are_400(admin_client_api: APIClient, params: dict[str, str], field: str) -> None:
+    assert field in problem(admin_client_api.get("/api/products/", params), 400)["errors"]

@@ -65,3 +65,13 @@ def test_stories_and_client_correlation_ids_on_the_embedded_default(
     told = admin_client_api.get(f"/api/orders/{order_id}/history/?story=true")
     assert told.status_code == 200, told.content
     assert [entry["event_type"] for entry in told.json()["results"]] == ["OrderCreated", "OrderConfirmed"]
+
+
+def test_the_order_search_works_on_sqlite(admin_client_api: APIClient) -> None:
+    body = {**ORDER_BODY, "customer_email": "Ada.Lovelace@Example.com"}
+    ada = admin_client_api.post("/api/orders/", body, format="json").json()["order_id"]
+    admin_client_api.post("/api/orders/", ORDER_BODY, format="json")
+    page = admin_client_api.get("/api/orders/", {"q": "LOVELACE@exa", "total_min": "19.98"}).json()
+    assert [row["order_id"] for row in page["results"]] == [ada]
+    assert page["count"] == 1
+    assert admin_client_api.get("/api/orders/", {"q": "lovelace", "total_max": "19.97"}).json()["count"] == 0

@@ -12,10 +12,13 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
 from projector.loop import read_database
-from readmodels.models import OrderDetail
+from readmodels.models import OrderDetail, OrderSummary
+from tests.factories import AddressFactory, CreateOrderFactory
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 BEFORE_COUNT = ("readmodels", "0005_wide_running_sums")
+BEFORE_SEARCH = ("readmodels", "0008_orderdetail_addresses_refund")
 
 
 def migrate(target: list[tuple[str, str]] | None = None) -> Any:
@@ -62,3 +65,18 @@ def test_timelines_are_counted_and_trimmed_to_the_latest_entries(settings: Any) 
     assert [entry["version"] for entry in long_now.timeline] == list(range(71, 121))
     short_now = OrderDetail.objects.get(order_id=short.order_id)
     assert (short_now.timeline_count, short_now.timeline) == (7, short.timeline)
+
+
+def test_orders_projected_before_the_search_get_their_search_text_and_index(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+    create = CreateOrderFactory(customer_email="Ada@Example.com", shipping_address=AddressFactory(city="Köln"))
+    handle(create)
+    projected = OrderSummary.objects.get(order_id=create.order_id).search_text
+    migrate([BEFORE_SEARCH])  # drops the column and the index
+    migrate()
+    assert OrderSummary.objects.get(order_id=create.order_id).search_text == projected
+    assert "ada@example.com" in projected
+    assert "köln" in projected
+    with connections[read_database()].cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'summary_search_trgm_idx'")
+        assert "gin_trgm_ops" in cursor.fetchone()[0]
