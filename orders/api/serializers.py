@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from rest_framework import serializers
 
@@ -15,6 +16,7 @@ from orders.addresses import (
     PaymentMethod,
     is_country,
 )
+from orders.commands import CreateOrder, LineItem
 from orders.events import MAX_QUANTITY
 
 
@@ -60,6 +62,21 @@ class CreateOrderIn(serializers.Serializer):  # type: ignore[type-arg]
     )
     payment_method = serializers.ChoiceField(
         choices=[method.value for method in PaymentMethod], required=False, default=None, allow_null=True
+    )
+
+
+def create_order(data: dict[str, Any], **options: Any) -> CreateOrder:
+    """The CreateOrder a valid CreateOrderIn body asks for (the API and the admin's phone order
+    send the same command); `options` are the command's id, metadata and pinned version."""
+    return CreateOrder(
+        customer_id=data["customer_id"],
+        currency=data["currency"],
+        items=tuple(LineItem(**item) for item in data["items"]),
+        customer_email=data["customer_email"],
+        shipping_address=data["shipping_address"],
+        billing_address=data["billing_address"],
+        payment_method=data["payment_method"] and PaymentMethod(data["payment_method"]),
+        **options,
     )
 
 

@@ -12,7 +12,6 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders.addresses import PaymentMethod
 from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.api.serializers import (
     CancelOrderIn,
@@ -22,15 +21,14 @@ from orders.api.serializers import (
     LineItemIn,
     PayOrderIn,
     ShipOrderIn,
+    create_order,
 )
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
     ChangeShippingAddress,
     ConfirmOrder,
-    CreateOrder,
     DeliverOrder,
-    LineItem,
     PayOrder,
     RemoveOrderItem,
     ShipOrder,
@@ -108,17 +106,7 @@ class CreateOrderView(OrderCommandView):
     @command_schema(CreateOrderIn, success=201, operation_id="create_order")
     def post(self, request: Request) -> Response:
         data = self.valid(CreateOrderIn, request)
-        command = CreateOrder(
-            customer_id=data["customer_id"],
-            currency=data["currency"],
-            items=tuple(LineItem(**item) for item in data["items"]),
-            customer_email=data["customer_email"],
-            shipping_address=data["shipping_address"],
-            billing_address=data["billing_address"],
-            payment_method=data["payment_method"] and PaymentMethod(data["payment_method"]),
-            **command_options(request),
-        )
-        response = self.dispatch_command(command, status.HTTP_201_CREATED)
+        response = self.dispatch_command(create_order(data, **command_options(request)), status.HTTP_201_CREATED)
         response["Location"] = f"/api/orders/{response.data['order_id']}/"
         return response
 

@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from eventlog.admin import ReadOnlyAdmin
 from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.commands import CancelOrder, ConfirmOrder, ShipOrder
+from readmodels.admin.phone_orders import change_shipping_address, place_phone_order
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
 from readmodels.selectors.orders import matching
 from writeside import bus
@@ -105,6 +106,17 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
     list_per_page = 50
     actions = ["confirm", "cancel", "ship"]
 
+    def get_urls(self) -> list[URLPattern]:
+        # Ahead of the default "<object_id>/..." patterns, which would take these paths.
+        def view(function: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+            return self.admin_site.admin_view(lambda request, **kwargs: function(self, request, **kwargs))
+
+        return [
+            path("phone-order/", view(place_phone_order), name="readmodels_ordersummary_phone_order"),
+            path("<uuid:order_id>/address/", view(change_shipping_address), name="readmodels_ordersummary_address"),
+            *super().get_urls(),
+        ]
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[OrderSummary], search_term: str
     ) -> tuple[QuerySet[OrderSummary], bool]:
@@ -180,6 +192,7 @@ class OrderDetailAdmin(ReadOnlyAdmin):
         "payment_method",
         "payment_id",
         "shipping",
+        "change_address",
         "billing",
         "tracking_number",
         "carrier",
@@ -191,6 +204,7 @@ class OrderDetailAdmin(ReadOnlyAdmin):
         "updated_at",
         "version",
         "events",
+        "story",
     )
     readonly_fields = fields
 
@@ -229,6 +243,16 @@ class OrderDetailAdmin(ReadOnlyAdmin):
     def events(self, order: OrderDetail) -> str:
         url = reverse("admin:eventlog_storedevent_changelist") + f"?stream_id={order.order_id}"
         return format_html("<a href='{}'>this order's events</a>", url)
+
+    @admin.display(description="story")
+    def story(self, order: OrderDetail) -> str:
+        url = reverse("order-history", args=[order.order_id]) + "?story=true"
+        return format_html("<a href='{}'>everything that happened around this order</a>", url)
+
+    @admin.display(description="")
+    def change_address(self, order: OrderDetail) -> str:
+        url = reverse("admin:readmodels_ordersummary_address", args=[order.order_id])
+        return format_html("<a href='{}' id='change-address'>change the shipping address</a>", url)
 
 
 @admin.register(CustomerOrderStats)

@@ -1,5 +1,6 @@
 """A person in the back office, in headless Chromium: log in, cancel an order, see the
-projection catch up, open the dashboard. Screenshots go to artifacts/screenshots/."""
+projection catch up, open the dashboard; place a phone order and change its address.
+Screenshots go to artifacts/screenshots/ (and the phone order's page to docs/images/)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from eventlog.models import StoredEvent
 from orders.commands import ConfirmOrder, PayOrder
 from tests.factories import CreateOrderFactory, total_of
 from writeside.bus import handle
@@ -103,3 +105,55 @@ def test_cancel_an_order_in_the_admin_and_see_it_projected(
     assert browser.find_element(By.ID, "status-CANCELLED").text == "1"
     assert browser.find_elements(By.CSS_SELECTOR, "svg rect")
     shot(browser, "5-dashboard")
+
+
+def test_a_phone_order_and_an_address_change_in_the_admin(
+    browser: webdriver.Chrome, live_server: Any, settings: Any
+) -> None:
+    settings.PROJECTIONS_INLINE = True
+    User.objects.create_superuser("clerk", "clerk@example.com", "clerk")
+    wait = WebDriverWait(browser, 15)
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/readmodels/ordersummary/")
+    browser.find_element(By.NAME, "username").send_keys("clerk")
+    browser.find_element(By.NAME, "password").send_keys("clerk")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait.until(expected_conditions.element_to_be_clickable((By.ID, "phone-order"))).click()
+
+    fields = {
+        "customer_id": "c-phone",
+        "customer_email": "ada@example.com",
+        "lines-0-sku": "TEA-1",
+        "lines-0-quantity": "2",
+        "lines-0-unit_price": "4.50",
+        "shipping-name": "Ada Lovelace",
+        "shipping-line1": "Marktplatz 1",
+        "shipping-postal_code": "50667",
+        "shipping-city": "Köln",
+        "shipping-country": "DE",
+    }
+    for name, value in fields.items():
+        wait.until(expected_conditions.presence_of_element_located((By.NAME, name))).send_keys(value)
+    Select(browser.find_element(By.NAME, "payment_method")).select_by_value("invoice")
+    shot(browser, "6-phone-order")
+    browser.find_element(By.NAME, "send").click()
+
+    wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "ul.messagelist li.success")))
+    assert "TEA-1" in browser.find_element(By.ID, "content").text
+    wait.until(expected_conditions.element_to_be_clickable((By.ID, "change-address"))).click()
+    city = wait.until(expected_conditions.presence_of_element_located((By.NAME, "city")))
+    city.clear()
+    city.send_keys("Bonn")
+    browser.find_element(By.NAME, "send").click()
+
+    wait.until(expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, "ul.messagelist"), "changed"))
+    page = browser.find_element(By.ID, "content").text
+    assert "50667 Bonn" in page
+    assert "ShippingAddressChanged" in page  # the timeline
+    assert browser.find_element(By.PARTIAL_LINK_TEXT, "everything that happened").get_attribute("href")
+    # The address, payment and lines in view, with the message above them.
+    browser.execute_script("document.getElementById('change-address').scrollIntoView({block: 'center'})")
+    shot(browser, "7-order-page-after-phone-order")
+    browser.save_screenshot(str(ROOT / "docs" / "images" / "admin-phone-order.png"))
+    events = list(StoredEvent.objects.filter(event_type__in=["OrderCreated", "ShippingAddressChanged"]))
+    assert {(event.metadata["source"], event.metadata["user"]) for event in events} == {("admin", "clerk")}
+    assert len(events) == 2
