@@ -249,7 +249,7 @@ class OrderDetailAdmin(ReadOnlyAdmin):
         url = reverse("order-history", args=[order.order_id]) + "?story=true"
         return format_html("<a href='{}'>everything that happened around this order</a>", url)
 
-    @admin.display(description="")
+    @admin.display(description="change of address")
     def change_address(self, order: OrderDetail) -> str:
         url = reverse("admin:readmodels_ordersummary_address", args=[order.order_id])
         return format_html("<a href='{}' id='change-address'>change the shipping address</a>", url)
