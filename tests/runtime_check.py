@@ -37,11 +37,13 @@ def free_port() -> int:
 
 
 def fresh_database(base_url: str) -> str:
-    """Create DATABASE afresh on the server of `base_url`; its URL."""
-    with psycopg.connect(base_url, autocommit=True) as connection:
+    """Create DATABASE afresh on the server of `base_url`; its URL. (Through the server's
+    maintenance database: the one `base_url` names need not exist yet.)"""
+    server = base_url.rsplit("/", 1)[0]
+    with psycopg.connect(server + "/postgres", autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         connection.execute(f"CREATE DATABASE {DATABASE}")
-    return base_url.rsplit("/", 1)[0] + "/" + DATABASE
+    return server + "/" + DATABASE
 
 
 def call(url: str, body: dict[str, Any] | None = None, token: str = "", key: str = "") -> tuple[int, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 from eventlog.idempotency import DuplicateCommand
 from eventlog.store import StreamVersionConflict
 from writeside.commands import Command
-from writeside.errors import ConcurrencyConflict, IdempotencyKeyReused
+from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused
 from writeside.pipeline import Dispatch, Middleware, Next, chain, configured_middleware
 from writeside.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult, DjangoUnitOfWork
 
@@ -130,6 +130,17 @@ class MessageBus:
                         return CommandResult.from_dict(previous.result)
                     uow.context = context
                     return handler(command, uow)
+            except IdempotencyKeyReused:
+                raise
+            except DomainError:
+                # The refusal may be this very command's own effect: a twin with the same id
+                # committed between our look-up of its record and our read of the stream (the
+                # order is already cancelled, say). Then the twin's record is the answer.
+                twin = self._recorded_twin(context)
+                if twin is None:
+                    raise
+                dispatch.duplicate = True
+                return twin
             except (StreamVersionConflict, DuplicateCommand) as conflict:
                 logger.info("Attempt %d of %s conflicted: %s", attempt, context.command_type, conflict)
                 if attempt < self.max_attempts:
@@ -138,6 +149,14 @@ class MessageBus:
         raise ConcurrencyConflict(
             f"{context.command_type} kept conflicting with concurrent changes after {self.max_attempts} attempts"
         )
+
+    def _recorded_twin(self, context: CommandContext) -> CommandResult | None:
+        """The result recorded for this command id by a twin with the same payload, if any."""
+        with self.uow_factory() as uow:
+            previous = uow.handled(context.command_id)
+        if previous is None or previous.fingerprint != context.fingerprint:
+            return None
+        return CommandResult.from_dict(previous.result)
 
 
 _default_bus: MessageBus | None = None

@@ -112,6 +112,29 @@ def test_the_same_command_id_with_another_payload_is_refused(bus: MessageBus, lo
         bus.handle(CancelOrderFactory(order_id=create.order_id, command_id="k", reason="two"))
 
 
+def test_a_twin_committed_between_the_record_look_up_and_the_read_answers_from_its_record(
+    bus: MessageBus, log: FakeLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create = CreateOrderFactory()
+    bus.handle(create)
+    cancel = CancelOrderFactory(order_id=create.order_id, command_id="deadline-1")
+    first = bus.handle(cancel)
+    # The twin's record is not yet visible to this run's first look-up, but its effect is by
+    # the time the order is read (READ COMMITTED: each statement sees the latest commits).
+    looked_up: list[str] = []
+    real_handled = FakeUnitOfWork.handled
+
+    def late_record(self: FakeUnitOfWork, command_id: str) -> Any:
+        looked_up.append(command_id)
+        return None if len(looked_up) == 1 else real_handled(self, command_id)
+
+    monkeypatch.setattr(FakeUnitOfWork, "handled", late_record)
+    assert bus.handle(cancel) == first  # not "cannot cancel a CANCELLED order"
+    assert len(log.streams[str(create.order_id)]) == 2
+    with pytest.raises(IdempotencyKeyReused):  # a different payload under the id still is refused
+        bus.handle(CancelOrderFactory(order_id=create.order_id, command_id="deadline-1", reason="other"))
+
+
 def test_a_stale_expected_version_is_reported_not_retried(bus: MessageBus) -> None:
     create = CreateOrderFactory()
     bus.handle(create)
