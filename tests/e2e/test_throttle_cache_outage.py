@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import time
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from tests.e2e.conftest import ORDER_BODY
 from tests.e2e.test_api_errors import problem
 from tests.factories import PASSWORD, UserFactory
+from tests.integration.conftest import eventually
 from writeside.api import throttles
 from writeside.api.throttles import CacheOutage, CacheOutageTolerant
 
@@ -81,16 +81,16 @@ def test_the_cache_is_tried_again_after_the_cooldown_and_throttles_resume(
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"queries": "3/min", "commands": "3/min"})
     assert [admin_client_api.get("/api/orders/").status_code for _ in range(5)] == [200] * 5  # over the rate
     failures = outage.failures
-    deadline = time.monotonic() + 5
-    while outage.failures == failures and time.monotonic() < deadline:
+
+    def cache_tried_again() -> bool:
         assert admin_client_api.get("/api/orders/").status_code == 200
-        time.sleep(0.05)
-    assert outage.failures > failures
+        return outage.failures > failures
+
+    eventually(cache_tried_again, timeout=5, message="the cooldown to end and the cache to be tried again")
     assert warnings_logged(caplog) == outage.failures  # one warning per cooldown
     # Redis is back (a cache of this test's own): once the cooldown ends, the rate holds again.
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "back"}}
-    while outage.skipping() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: not outage.skipping(), timeout=5, message="the cooldown to end")
     assert [admin_client_api.get("/api/orders/").status_code for _ in range(3)] == [200] * 3
     problem(admin_client_api.get("/api/orders/"), 429)
 
