@@ -19,7 +19,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from audit.models import CommandAudit
-from writeside.bus import payload
+from writeside.bus import audited_payload
 from writeside.pipeline import Dispatch, Next, outcome
 from writeside.unit_of_work import CommandResult
 
@@ -53,7 +53,7 @@ def _record(dispatch: Dispatch, started: float, result: CommandResult | None, er
         correlation_id=str(meta.correlation_id),
         stream_id=result.stream_id if result else str(target),
         position=result.position if result else None,
-        payload=payload(command),
+        payload=audited_payload(command),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
     using = settings.EVENTLOG_DATABASE

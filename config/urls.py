@@ -62,6 +62,7 @@ urlpatterns = [
     path(PRODUCT + "receive/", product_commands.ReceiveStockView.as_view(), name="product-receive"),
     path(PRODUCT + "rename/", product_commands.RenameProductView.as_view(), name="product-rename"),
     path("api/customers/<str:customer_id>/stats/", queries.CustomerStatsView.as_view(), name="customer-stats"),
+    path("api/customers/<str:customer_id>/forget/", commands.ForgetCustomerView.as_view(), name="customer-forget"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/asyncapi.yaml", AsyncApiView.as_view(), name="asyncapi"),

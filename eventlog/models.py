@@ -74,3 +74,19 @@ class CommandRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command_type} {self.command_id}"
+
+
+class SubjectKey(models.Model):
+    """The key that seals one data subject's personal data (eventlog/personal.py).
+
+    Deliberately NOT append-only: deleting the row is how the subject is forgotten. A
+    subject has at most one key; one forgotten and back gets a new key under a new id.
+    """
+
+    subject = models.CharField(max_length=255, unique=True)
+    key_id = models.UUIDField(unique=True)
+    secret = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"key {self.key_id} of {self.subject}"

@@ -23,6 +23,7 @@ from django.db import connections
 from django.utils import timezone
 
 from eventlog.idempotency import CommandLog, DuplicateCommand, HandledCommand
+from eventlog.personal import key_ids, unseal, unseal_all
 from eventlog.store import (
     APPEND_LOCK_KEY,
     BUCKETS,
@@ -59,10 +60,9 @@ class PostgresEventStore(EventStore):
             cursor.execute(sql, params)
             return cursor.fetchall()
 
-    def _from_row(self, row: tuple[Any, ...]) -> RecordedEvent:
-        """A row of raw SQL, its metadata and data still JSON text (decoded here with msgspec)."""
-        *head, meta, data = row
-        return self._recorded((*head, _decode(meta), _decode(data)))
+    def _from_rows(self, rows: Iterable[tuple[Any, ...]]) -> list[RecordedEvent]:
+        """Rows of raw SQL, their metadata and data still JSON text (decoded here with msgspec)."""
+        return self._recorded_all((*head, _decode(meta), _decode(data)) for *head, meta, data in rows)
 
     def append(
         self,
@@ -79,7 +79,7 @@ class PostgresEventStore(EventStore):
         events = list(events)
         if not events:
             return []
-        encoded = [self.registry.encode(event) for event in events]
+        encoded = self._encode(events)
         meta = metadata or {}
         meta_text = _encode(meta).decode()
         bucket = bucket_of(stream_id)
@@ -149,7 +149,7 @@ class PostgresEventStore(EventStore):
         if limit is not None:
             sql += " LIMIT %s"
             params.append(limit)
-        return [self._from_row(row) for row in self._fetch(sql, params)]
+        return self._from_rows(self._fetch(sql, params))
 
     def read_all(
         self,
@@ -170,7 +170,7 @@ class PostgresEventStore(EventStore):
             params.append(to_position)
         sql += " ORDER BY position LIMIT %s"
         params.append(limit)
-        return [self._from_row(row) for row in self._fetch(sql, params)]
+        return self._from_rows(self._fetch(sql, params))
 
     def existing_streams(self, stream_ids: Iterable[str]) -> set[str]:
         """See EventStore.existing_streams."""
@@ -202,7 +202,8 @@ class PostgresEventStore(EventStore):
         if not rows:
             return None
         version, state_version, state = rows[0]
-        return StoredSnapshot(stream_id=stream_id, version=version, state_version=state_version, state=_decode(state))
+        opened = unseal_all([_decode(state)], self.keys)[0]
+        return StoredSnapshot(stream_id=stream_id, version=version, state_version=state_version, state=opened)
 
     def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
         """See EventStore.load_stream; one query for the snapshot and the events after it.
@@ -222,10 +223,16 @@ class PostgresEventStore(EventStore):
         snapshot = None
         if rows and rows[0][0] is None:  # no event has a NULL position
             first = rows.pop(0)
+            # Unsealed with the events' keys: one look-up for the whole load.
+            events = [(*head, _decode(meta), _decode(data)) for *head, meta, data in rows]
+            state = _decode(first[9])
+            wanted = key_ids([state, *(row[9] for row in events)])
+            secrets = self.keys.secrets(wanted) if wanted else {}
             snapshot = StoredSnapshot(
-                stream_id=stream_id, version=first[4], state_version=state_version, state=_decode(first[9])
+                stream_id=stream_id, version=first[4], state_version=state_version, state=unseal(state, secrets)
             )
-        return snapshot, [self._from_row(row) for row in rows]
+            return snapshot, [self._recorded(row, secrets=secrets) for row in events]
+        return snapshot, self._from_rows(rows)
 
 
 class PostgresCommandLog(CommandLog):

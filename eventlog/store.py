@@ -4,12 +4,19 @@ Gap safety (see docs/architecture.md): on PostgreSQL every append takes one
 transaction-level advisory lock just before its INSERT and holds it to commit, so global
 positions become visible in increasing order. A subscriber that has seen position N can
 never later find a committed event below N, so a plain `position > checkpoint` read is safe.
+
+Personal data: events are sealed on the way in and unsealed on the way out here
+(eventlog/personal.py), so no caller ever stores it in the clear; `RecordedEvent.data` is
+the stored, sealed form, `RecordedEvent.event` the domain event, personal fields None once
+their subject's key is gone. Snapshots are sealed by their writer, which knows the state's
+class (writeside/repository.py), and unsealed here, where the keys of a load are fetched in
+one query with those of the events.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +27,9 @@ from django.db import IntegrityError, connections
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from eventlog.keys import SubjectKeys
 from eventlog.models import CORRELATION, Snapshot, StoredEvent
+from eventlog.personal import key_ids, seal, unseal, unseal_all
 from eventlog.serialization import EventRegistry, registry
 
 BUCKETS = 256
@@ -89,13 +98,32 @@ class EventStore:
     def __init__(self, using: str | None = None, events: EventRegistry = registry) -> None:
         self.using = using or settings.EVENTLOG_DATABASE
         self.registry = events
+        self.keys = SubjectKeys(self.using)
 
     def _objects(self) -> Any:
         return StoredEvent.objects.using(self.using)
 
-    def _recorded(self, row: Sequence[Any], event: Any = None) -> RecordedEvent:
+    def _encode(self, events: Sequence[Any]) -> list[tuple[str, int, dict[str, Any]]]:
+        """(event_type, schema_version, data) to store for each event, personal data sealed."""
+        encoded = []
+        for event in events:
+            event_type, schema_version, data = self.registry.encode(event)
+            encoded.append((event_type, schema_version, seal(type(event), data, self.keys)))
+        return encoded
+
+    def _recorded_all(self, rows: Iterable[Sequence[Any]]) -> list[RecordedEvent]:
+        """RecordedEvents of a batch of rows, with one look-up of the keys the batch needs."""
+        batch = list(rows)
+        wanted = key_ids(row[9] for row in batch)
+        secrets = self.keys.secrets(wanted) if wanted else {}
+        return [self._recorded(row, secrets=secrets) for row in batch]
+
+    def _recorded(
+        self, row: Sequence[Any], event: Any = None, secrets: Mapping[str, bytes] | None = None
+    ) -> RecordedEvent:
         """The one place a RecordedEvent is built: from a row in _COLUMNS' order (metadata and
-        data as Python values), the event decoded from its data unless the caller has it."""
+        data as Python values), the event decoded from its data (unsealed with `secrets`)
+        unless the caller has it."""
         position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, metadata, data = (
             row
         )
@@ -110,7 +138,9 @@ class EventStore:
             recorded_at=recorded_at,
             metadata=metadata,
             data=data,
-            event=self.registry.decode(event_type, schema_version, data) if event is None else event,
+            event=self.registry.decode(event_type, schema_version, unseal(data, secrets or {}))
+            if event is None
+            else event,
         )
 
     def append(
@@ -130,7 +160,7 @@ class EventStore:
         if not connection.in_atomic_block:
             raise RuntimeError("EventStore.append must run inside transaction.atomic")
         events = list(events)
-        encoded = [self.registry.encode(event) for event in events]
+        encoded = self._encode(events)
         if not encoded:
             return []
         if connection.vendor == "postgresql":
@@ -193,7 +223,7 @@ class EventStore:
             query = query.filter(version__lte=to_version)
         if until is not None:
             query = query.filter(recorded_at__lte=until)
-        return [self._recorded(row) for row in query.order_by("version").values_list(*_COLUMNS)[:limit]]
+        return self._recorded_all(query.order_by("version").values_list(*_COLUMNS)[:limit])
 
     def read_all(
         self,
@@ -209,8 +239,7 @@ class EventStore:
             query = query.filter(bucket__in=list(buckets))
         if to_position is not None:
             query = query.filter(position__lte=to_position)
-        rows = query.order_by("position").values_list(*_COLUMNS)[:limit]
-        return [self._recorded(row) for row in rows]
+        return self._recorded_all(query.order_by("position").values_list(*_COLUMNS)[:limit])
 
     def head_position(self) -> int:
         """The highest committed global position (0 for an empty log)."""
@@ -232,6 +261,18 @@ class EventStore:
         # Every stream starts at version 1, so the unique (stream_id, version) index answers it.
         found = self._objects().filter(stream_id__in=wanted, version=1).values_list("stream_id", flat=True)
         return set(found)
+
+    def streams_with(self, event_type: str, field: str, value: str) -> list[str]:
+        """The streams, in order of their first such event, holding an event of `event_type`
+        whose data has `field` equal to `value` (a scan of that type's events: for rare
+        questions, like which orders a customer placed when they ask to be forgotten)."""
+        found = (
+            self._objects()
+            .filter(event_type=event_type, **{f"data__{field}": value})
+            .order_by("position")
+            .values_list("stream_id", flat=True)
+        )
+        return list(dict.fromkeys(found))
 
     def stream_position(self, stream_id: str) -> int:
         """The global position of a stream's last event (0 if it has no events)."""
@@ -263,7 +304,8 @@ class EventStore:
         )
         if row is None:
             return None
-        return StoredSnapshot(stream_id=stream_id, version=row[0], state_version=row[1], state=row[2])
+        state = unseal_all([row[2]], self.keys)[0]
+        return StoredSnapshot(stream_id=stream_id, version=row[0], state_version=row[1], state=state)
 
     def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
         """The stream's snapshot if its state has shape `state_version`, and the events after it."""
@@ -273,7 +315,8 @@ class EventStore:
         return snapshot, self.read_stream(stream_id, after_version=snapshot.version if snapshot else 0)
 
     def save_snapshot(self, stream_id: str, stream_type: str, version: int, state_version: int, state: Any) -> None:
-        """Replace the stream's snapshot with the state at `version`."""
+        """Replace the stream's snapshot with the state at `version` (its personal data sealed
+        by the caller, who knows the state's class)."""
         Snapshot.objects.using(self.using).update_or_create(
             stream_id=stream_id,
             defaults={"stream_type": stream_type, "version": version, "state_version": state_version, "state": state},

@@ -29,6 +29,7 @@ from inventory.events import (
 )
 from orders.domain import OrderState, evolve_order
 from orders.events import (
+    CustomerForgotten,
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
@@ -47,6 +48,8 @@ UNPUBLISHED: frozenset[type] = frozenset(
         OrderItemAdded,
         OrderItemRemoved,
         OrderStockReserved,
+        # Consumers were never sent personal data, so they have nothing to erase.
+        CustomerForgotten,
         ProductRegistered,
         ProductRenamed,
         StockReservationFailed,

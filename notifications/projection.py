@@ -3,6 +3,11 @@ OrderConfirmed, OrderShipped and OrderCancelled.
 
 It runs in the projector's transaction like every projection, so the emails a batch owes
 are recorded atomically with the checkpoint; sending happens after commit (sending.py).
+
+CustomerForgotten removes the customer's directory entry and the recipient (and the last
+error, which may quote it) of the emails owed for their orders, each only if it came from
+before the forgetting: an address the customer gave since is theirs to keep. Emails still
+pending find no address afterwards (the order's e-mail reads as null) and end as no_address.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from django.utils import timezone
 
 from eventlog.store import RecordedEvent
 from notifications.models import CustomerDirectory, Notification
-from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
+from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
 from projector.projection import Projection
 from readmodels.projections.bulk import insert_new_rows
 
@@ -47,6 +52,10 @@ class NotificationsProjection(Projection):
         horizon = now - timedelta(seconds=float(settings.NOTIFICATION_MAX_AGE_SECONDS))
         for recorded in events:
             event = recorded.event
+            if isinstance(event, CustomerForgotten):
+                self._record_addresses(addresses, using)  # those before it, so it erases them too
+                addresses = {}
+                self._forget(event, recorded.position, using)
             if isinstance(event, OrderCreated) and event.customer_email:
                 addresses[event.customer_id] = (recorded.position, event.customer_email)
             kind = KINDS.get(type(event))
@@ -77,6 +86,12 @@ class NotificationsProjection(Projection):
             from notifications.sending import send_soon
 
             transaction.on_commit(send_soon, using=using)
+
+    def _forget(self, forgotten: CustomerForgotten, position: int, using: str) -> None:
+        CustomerDirectory.objects.using(using).filter(customer_id=forgotten.customer_id, position__lt=position).delete()
+        Notification.objects.using(using).filter(order_id__in=forgotten.order_ids, position__lt=position).update(
+            recipient="", last_error=""
+        )
 
     def _record_addresses(self, addresses: dict[str, tuple[int, str]], using: str) -> None:
         if not addresses:

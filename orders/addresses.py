@@ -1,6 +1,6 @@
 """Where an order goes and how it is paid: an Address is well-formed whenever it exists
 (every field within its length, the country two capital letters), a new one names a current
-ISO 3166-1 alpha-2 country (`check_current_country`), and a payment method is one of the
+ISO 3166-1 alpha-2 country (`check_new_address`), and a payment method is one of the
 few the back office knows.
 
 Country codes come from pycountry (the ISO 3166 database, kept in step with ISO), not from
@@ -48,21 +48,38 @@ def _check_text(field: str, value: object, max_length: int, *, required: bool = 
         raise InvalidValue(field, f"must be {'1' if required else '0'} to {max_length} characters{blank}")
 
 
+# The personal data of an address: who and which street. The postal code, city and country
+# stay readable after the customer is forgotten (they name a place, not a person).
+PERSONAL_ADDRESS_FIELDS = ("name", "line1", "line2")
+
+
+def personal_address_fields(*addresses: str) -> tuple[str, ...]:
+    """Dotted paths of the personal fields of the named address fields of an event or state."""
+    return tuple(f"{address}.{field}" for address in addresses for field in PERSONAL_ADDRESS_FIELDS)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Address:
-    """A postal address: who, where, and in which country."""
+    """A postal address: who, where, and in which country.
 
-    name: str
-    line1: str
+    `name`, `line1` and `line2` are None only in an address read back after its customer
+    was forgotten (erased); a new address must have them (`check_new_address`).
+    """
+
+    name: str | None
+    line1: str | None
     postal_code: str
     city: str
     country: str
-    line2: str = ""
+    line2: str | None = ""
 
     def __post_init__(self) -> None:
-        _check_text("name", self.name, NAME_LENGTH)
-        _check_text("line1", self.line1, LINE_LENGTH)
-        _check_text("line2", self.line2, LINE_LENGTH, required=False)
+        if self.name is not None:
+            _check_text("name", self.name, NAME_LENGTH)
+        if self.line1 is not None:
+            _check_text("line1", self.line1, LINE_LENGTH)
+        if self.line2 is not None:
+            _check_text("line2", self.line2, LINE_LENGTH, required=False)
         _check_text("postal_code", self.postal_code, POSTAL_CODE_LENGTH)
         _check_text("city", self.city, CITY_LENGTH)
         if not _is_code_shaped(self.country):
@@ -72,7 +89,14 @@ class Address:
 COUNTRY_MESSAGE = "must be an ISO 3166-1 alpha-2 code like DE"
 
 
-def check_current_country(address: Address | None) -> None:
-    """Raise InvalidValue unless a new address names a country ISO 3166-1 lists today."""
-    if address is not None and not is_country(address.country):
+def check_new_address(address: Address | None) -> None:
+    """Raise InvalidValue unless a new address names its recipient and street (only an
+    erased one has none) and a country ISO 3166-1 lists today."""
+    if address is None:
+        return
+    if address.name is None:
+        raise InvalidValue("name", "is required")
+    if address.line1 is None:
+        raise InvalidValue("line1", "is required")
+    if not is_country(address.country):
         raise InvalidValue("country", COUNTRY_MESSAGE)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import ClassVar
 from uuid import UUID, uuid4
 
-from orders.addresses import Address, PaymentMethod
+from orders.addresses import Address, PaymentMethod, personal_address_fields
 from writeside.commands import Command
 
 
@@ -22,6 +23,12 @@ class LineItem:
 @dataclass(frozen=True, kw_only=True)
 class CreateOrder(Command):
     """Place a new order. The id is chosen by the caller so a retry names the same order."""
+
+    personal_fields: ClassVar[tuple[str, ...]] = (
+        "customer_email",
+        *personal_address_fields("shipping_address", "billing_address"),
+    )
+    data_subject: ClassVar[str] = "customer_id"
 
     order_id: UUID = field(default_factory=uuid4, metadata={"fingerprint": False})
     customer_id: str
@@ -100,8 +107,18 @@ class DeliverOrder(Command):
 class ChangeShippingAddress(Command):
     """Send an order that has not shipped to another address."""
 
+    # Whose address it is is known only once the order is loaded (no data_subject).
+    personal_fields: ClassVar[tuple[str, ...]] = personal_address_fields("shipping_address")
+
     order_id: UUID
     shipping_address: Address
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForgetCustomer(Command):
+    """Erase the customer's personal data (the right to erasure)."""
+
+    customer_id: str
 
 
 @dataclass(frozen=True, kw_only=True)

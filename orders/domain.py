@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
-from orders.addresses import Address, PaymentMethod, check_current_country
+from orders.addresses import Address, PaymentMethod, check_new_address
 from orders.commands import LineItem
 from orders.errors import LineNotFound, StockNotReserved
 from orders.events import (
@@ -67,7 +67,11 @@ CANCELLABLE = BEFORE_SHIPMENT
 
 @dataclass(frozen=True, kw_only=True)
 class OrderState:
-    """Everything the rules need to know about one order; snapshots store exactly this."""
+    """Everything the rules need to know about one order; snapshots store exactly this,
+    its personal fields sealed like OrderCreated's."""
+
+    personal_fields: ClassVar[tuple[str, ...]] = OrderCreated.personal_fields
+    data_subject: ClassVar[str] = "customer_id"
 
     order_id: UUID
     customer_id: str
@@ -78,7 +82,7 @@ class OrderState:
     tracking_number: str = ""
     carrier: str = ""
     cancel_reason: str = ""
-    customer_email: str = ""
+    customer_email: str | None = ""
     shipping_address: Address | None = None
     billing_address: Address | None = None
     payment_method: PaymentMethod | None = None
@@ -193,8 +197,8 @@ class Order(Aggregate[OrderState, OrderEvent]):
         """Place an order with 1 to 50 lines; repeated SKUs add up. The billing address is
         the shipping address unless another is given."""
         check_currency(currency)
-        check_current_country(shipping_address)
-        check_current_country(billing_address)
+        check_new_address(shipping_address)
+        check_new_address(billing_address)
         lines: tuple[OrderLine, ...] = ()
         for item in items:
             # Building the OrderLine validates sku, quantity and price before merging.
@@ -295,8 +299,10 @@ class Order(Aggregate[OrderState, OrderEvent]):
         """Send an order that has not shipped yet (nor been cancelled) to another address."""
         self._require(BEFORE_SHIPMENT, "change the shipping address of")
         self._require_room_for_edits()
-        check_current_country(address)
-        self._record(ShippingAddressChanged(order_id=self.order_id, shipping_address=address))
+        check_new_address(address)
+        self._record(
+            ShippingAddressChanged(order_id=self.order_id, shipping_address=address, customer_id=self.state.customer_id)
+        )
 
     def cancel(self, reason: str) -> None:
         """Call off an order that is pending, confirmed or paid; a paid one owes its payment back."""

@@ -19,3 +19,7 @@ class LineNotFound(DomainError):
 
 class OrderAlreadyExists(DomainError):
     """CreateOrder for an id whose stream already has events."""
+
+
+class CustomerNotFound(DomainError):
+    """No order names that customer, and they were never forgotten."""

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
-from orders.addresses import Address, PaymentMethod
+from orders.addresses import Address, PaymentMethod, personal_address_fields
 from writeside.errors import InvalidValue
 from writeside.events import DomainEvent, check_text
 from writeside.money import check_currency, check_price
@@ -60,13 +60,18 @@ class OrderCreated(OrderEvent):
     """
 
     schema_version: ClassVar[int] = 2
+    personal_fields: ClassVar[tuple[str, ...]] = (
+        "customer_email",
+        *personal_address_fields("shipping_address", "billing_address"),
+    )
+    data_subject: ClassVar[str] = "customer_id"
 
     customer_id: str
     currency: str
     lines: tuple[OrderLine, ...]
     # Where to tell the customer about the order; "" when not given (and in events stored
-    # before the field existed, which read with the default).
-    customer_email: str = ""
+    # before the field existed, which read with the default); None once forgotten.
+    customer_email: str | None = ""
     shipping_address: Address | None = None
     billing_address: Address | None = None
     payment_method: PaymentMethod | None = None
@@ -165,9 +170,18 @@ class OrderDelivered(OrderEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class ShippingAddressChanged(OrderEvent):
-    """The order is to go to another address (the billing address stays)."""
+    """The order is to go to another address (the billing address stays).
+
+    `customer_id` names whose address it is, so it is sealed with that customer's key; events
+    stored before it existed got it from their order when their addresses were sealed
+    (orders/migrations/0003).
+    """
+
+    personal_fields: ClassVar[tuple[str, ...]] = personal_address_fields("shipping_address")
+    data_subject: ClassVar[str] = "customer_id"
 
     shipping_address: Address
+    customer_id: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +203,21 @@ class OrderCancelled(OrderEvent):
         if self.refund_due is not None and self.refund_due < 0:
             raise InvalidValue("refund_due", "must not be negative")
 
+
+@dataclass(frozen=True, kw_only=True)
+class CustomerForgotten(DomainEvent):
+    """The customer's personal data was erased: their key is deleted, so every copy sealed
+    with it reads as None, and the read models scrub the plain copies of `order_ids`.
+
+    Carries no personal data: the customer id (the back office's pseudonymous reference)
+    and the ids of the customer's orders at that moment.
+    """
+
+    customer_id: str
+    order_ids: tuple[UUID, ...] = ()
+
+
+CUSTOMER_EVENTS: tuple[type[DomainEvent], ...] = (CustomerForgotten,)
 
 ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderCreated,

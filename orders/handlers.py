@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from orders.commands import (
     AddOrderItem,
     CancelOrder,
@@ -10,13 +12,15 @@ from orders.commands import (
     ConfirmOrder,
     CreateOrder,
     DeliverOrder,
+    ForgetCustomer,
     MarkStockReserved,
     PayOrder,
     RemoveOrderItem,
     ShipOrder,
 )
+from orders.customers import Customer, check_customer_id
 from orders.domain import Order
-from orders.errors import OrderAlreadyExists, OrderNotFound
+from orders.errors import CustomerNotFound, OrderAlreadyExists, OrderNotFound
 from writeside.bus import Handler
 from writeside.commands import Command
 from writeside.unit_of_work import AbstractUnitOfWork, CommandResult
@@ -124,6 +128,24 @@ def cancel_unpaid_order(command: CancelUnpaidOrder, uow: AbstractUnitOfWork) -> 
     return uow.commit()
 
 
+def forget_customer(command: ForgetCustomer, uow: AbstractUnitOfWork) -> CommandResult:
+    """Erase a customer's personal data: delete their key (everything sealed with it, in the
+    log, snapshots and command records, reads as null from this commit on) and record
+    CustomerForgotten, on which the read models scrub their plain copies."""
+    check_customer_id(command.customer_id)
+    customers = uow.repository(Customer)
+    try:
+        customer = customers.get(command.customer_id)
+    except CustomerNotFound:
+        customer = Customer.new(command.customer_id)
+        customers.add(customer)
+    order_ids = [UUID(stream) for stream in uow.streams_with("OrderCreated", "customer_id", command.customer_id)]
+    had_key = uow.forget_subject(command.customer_id)
+    if not customer.exists and not order_ids and not had_key:
+        raise CustomerNotFound(f"No order names customer {command.customer_id}")
+    return uow.commit() if customer.forget(command.customer_id, order_ids, had_key=had_key) else uow.unchanged(customer)
+
+
 # The order's handlers, registered with the bus by OrdersConfig.ready().
 HANDLERS: dict[type[Command], Handler] = {
     CreateOrder: create_order,
@@ -137,4 +159,5 @@ HANDLERS: dict[type[Command], Handler] = {
     ChangeShippingAddress: change_shipping_address,
     CancelOrder: cancel_order,
     CancelUnpaidOrder: cancel_unpaid_order,
+    ForgetCustomer: forget_customer,
 }

@@ -7,7 +7,8 @@ from django.db import models
 
 
 class OrderPermissions(models.Model):
-    """Permissions: place and edit orders; fulfil them (pay, ship, deliver); cancel them."""
+    """Permissions: place and edit orders; fulfil them (pay, ship, deliver); cancel them;
+    erase a customer's personal data."""
 
     class Meta:
         managed = False
@@ -16,6 +17,7 @@ class OrderPermissions(models.Model):
             ("place_order", "Can place and edit orders"),
             ("fulfil_order", "Can pay, ship and deliver orders"),
             ("cancel_order", "Can cancel orders"),
+            ("forget_customer", "Can erase a customer's personal data"),
         ]
 
     def __str__(self) -> str:

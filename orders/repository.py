@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from eventlog.store import EventStore
+from orders.customers import Customer, CustomerState, customer_stream_id
 from orders.domain import MAX_EVENTS, Order, OrderState
-from orders.errors import OrderNotFound
+from orders.errors import CustomerNotFound, OrderNotFound
 from writeside.errors import DomainError
 from writeside.repository import EventSourcedRepository
 
@@ -33,3 +34,19 @@ class EventSourcedOrders(EventSourcedRepository[Order]):
     def not_found(self, aggregate_id: Any) -> DomainError:
         """OrderNotFound."""
         return OrderNotFound(f"Order {aggregate_id} does not exist")
+
+
+class EventSourcedCustomers(EventSourcedRepository[Customer]):
+    """Customers' privacy streams, keyed by customer id."""
+
+    aggregate_type = Customer
+    state_type = CustomerState
+    state_version = 1
+
+    def stream_id(self, aggregate_id: Any) -> str:
+        """The customer's stream (a uuid5 of the customer id)."""
+        return customer_stream_id(str(aggregate_id))
+
+    def not_found(self, aggregate_id: Any) -> DomainError:
+        """CustomerNotFound: never forgotten so far."""
+        return CustomerNotFound(f"Customer {aggregate_id} was never forgotten")

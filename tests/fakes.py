@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from eventlog.idempotency import DuplicateCommand, HandledCommand
+from eventlog.personal import SubjectKey, new_secret
 from eventlog.store import RecordedEvent, StreamVersionConflict
 from inventory.domain import Product, product_stream
 from inventory.errors import ProductNotFound
 from inventory.repository import could_be_product
+from orders.customers import Customer, customer_stream_id
 from orders.domain import MAX_EVENTS, Order
-from orders.errors import OrderNotFound
+from orders.errors import CustomerNotFound, OrderNotFound
 from tests.factories import recorded_event
 from writeside.aggregate import Aggregate
 from writeside.repository import check_expected_version
 from writeside.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult
 
 
+class FakeKeys:
+    """The subject-key table in memory: a KeySource that counts its look-ups."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, SubjectKey] = {}
+        self.lookups = 0
+
+    def key_for(self, subject: str) -> SubjectKey:
+        self.lookups += 1
+        if subject not in self.keys:
+            self.keys[subject] = SubjectKey(key_id=str(uuid4()), secret=new_secret())
+        return self.keys[subject]
+
+    def secrets(self, key_ids: Collection[str]) -> dict[str, bytes]:
+        self.lookups += 1
+        return {key.key_id: key.secret for key in self.keys.values() if key.key_id in key_ids}
+
+    def forget(self, subject: str) -> bool:
+        return self.keys.pop(subject, None) is not None
+
+
 class FakeLog:
     """The event log, command records and published events of one fake database."""
 
     def __init__(self) -> None:
+        self.keys = FakeKeys()
         self.streams: dict[str, list[Any]] = {}
         self.commands: dict[str, HandledCommand] = {}
         self.published: list[RecordedEvent] = []
@@ -87,6 +112,18 @@ class FakeProducts(FakeOrders):
         return could_be_product(aggregate_id)
 
 
+class FakeCustomers(FakeOrders):
+    """Customers' privacy streams over a FakeLog (the stream type "customer")."""
+
+    aggregate_type = Customer
+
+    def stream_id(self, aggregate_id: Any) -> str:
+        return customer_stream_id(str(aggregate_id))
+
+    def not_found(self, aggregate_id: Any) -> Exception:
+        return CustomerNotFound(str(aggregate_id))
+
+
 class FakeUnitOfWork(AbstractUnitOfWork):
     """A unit of work whose 'transaction' is a staged copy applied only on a clean exit."""
 
@@ -122,6 +159,20 @@ class FakeUnitOfWork(AbstractUnitOfWork):
     def handled(self, command_id: str) -> HandledCommand | None:
         return self.log.commands.get(command_id)
 
+    @property
+    def keys(self) -> FakeKeys:
+        return self.log.keys
+
+    def forget_subject(self, subject: str) -> bool:
+        return self.log.keys.forget(subject)
+
+    def streams_with(self, event_type: str, field: str, value: str) -> list[str]:
+        return [
+            stream_id
+            for stream_id, events in self.log.streams.items()
+            if any(type(event).__name__ == event_type and getattr(event, field, None) == value for event in events)
+        ]
+
     def commit(self) -> CommandResult:
         result = super().commit()
         self.committed = True
@@ -137,6 +188,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
             return FakeOrders(self.log, max_events=self.max_events_per_order)
         if stream_type == Product.stream_type:
             return FakeProducts(self.log)
+        if stream_type == Customer.stream_type:
+            return FakeCustomers(self.log)
         raise LookupError(f"No repository is registered for stream type {stream_type!r}")
 
     def _last_position(self, stream_id: str) -> int:

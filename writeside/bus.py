@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import logging
 import random
@@ -17,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eventlog.idempotency import DuplicateCommand
+from eventlog.personal import KeySource, data_subject, has_personal_data, redact
 from eventlog.store import StreamVersionConflict
 from writeside.commands import Command
 from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused
@@ -64,10 +66,34 @@ def payload(command: Command) -> dict[str, Any]:
     return loaded
 
 
-def fingerprint(command: Command) -> str:
-    """Hash of the command's type and payload, leaving out ids and metadata."""
-    text = json.dumps([type(command).__name__, payload(command)], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+def audited_payload(command: Command) -> dict[str, Any]:
+    """The payload the audit trail keeps: personal fields None (the log has them, sealed)."""
+    return redact(type(command), payload(command))
+
+
+def fingerprint(command: Command, keys: KeySource) -> str:
+    """Hash of the command's type and payload, leaving out ids and metadata (see
+    `payload_fingerprint`)."""
+    return payload_fingerprint(type(command), payload(command), keys)
+
+
+def payload_fingerprint(cls: type[Command], data: dict[str, Any], keys: KeySource) -> str:
+    """Hash of a command's type and `payload`.
+
+    A plain hash of personal data could be reversed by guessing (try every e-mail), so a
+    command carrying some is hashed with HMAC under its subject's key: once the subject is
+    forgotten, nobody can test a guess against the record. A command whose subject is only
+    known once it runs (ChangeShippingAddress names an order, not its customer) leaves its
+    personal fields out of the hash instead.
+    """
+    if not has_personal_data(cls, data):
+        return hashlib.sha256(json.dumps([cls.__name__, data], sort_keys=True).encode()).hexdigest()
+    subject = data.get(data_subject(cls))
+    if not subject:
+        text = json.dumps([cls.__name__, redact(cls, data)], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+    key = keys.key_for(str(subject))
+    return hmac.new(key.secret, json.dumps([cls.__name__, data], sort_keys=True).encode(), hashlib.sha256).hexdigest()
 
 
 def event_metadata(command: Command) -> dict[str, Any]:
@@ -111,15 +137,11 @@ class MessageBus:
         """
         command = dispatch.command
         handler = self.handlers[type(command)]
-        context = CommandContext(
-            command_id=command.command_id,
-            command_type=type(command).__name__,
-            fingerprint=fingerprint(command),
-            metadata=event_metadata(command),
-        )
+        command_type = type(command).__name__
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self.uow_factory() as uow:
+                    context = self._context(command, uow)
                     previous = uow.handled(command.command_id)
                     if previous is not None:
                         if previous.fingerprint != context.fingerprint:
@@ -136,26 +158,38 @@ class MessageBus:
                 # The refusal may be this very command's own effect: a twin with the same id
                 # committed between our look-up of its record and our read of the stream (the
                 # order is already cancelled, say). Then the twin's record is the answer.
-                twin = self._recorded_twin(context)
+                twin = self._recorded_twin(command)
                 if twin is None:
                     raise
                 dispatch.duplicate = True
                 return twin
             except (StreamVersionConflict, DuplicateCommand) as conflict:
-                logger.info("Attempt %d of %s conflicted: %s", attempt, context.command_type, conflict)
+                logger.info("Attempt %d of %s conflicted: %s", attempt, command_type, conflict)
                 if attempt < self.max_attempts:
                     # Jitter spreads racing writers apart so the retry is likely to win.
                     time.sleep(random.uniform(0, 0.002 * attempt))
         raise ConcurrencyConflict(
-            f"{context.command_type} kept conflicting with concurrent changes after {self.max_attempts} attempts"
+            f"{command_type} kept conflicting with concurrent changes after {self.max_attempts} attempts"
         )
 
-    def _recorded_twin(self, context: CommandContext) -> CommandResult | None:
+    @staticmethod
+    def _context(command: Command, uow: AbstractUnitOfWork) -> CommandContext:
+        """The command as its unit of work records it; built inside the unit of work because
+        the fingerprint of personal data takes the subject's key from it (and so a key
+        created for it commits or rolls back with the command)."""
+        return CommandContext(
+            command_id=command.command_id,
+            command_type=type(command).__name__,
+            fingerprint=fingerprint(command, uow.keys),
+            metadata=event_metadata(command),
+        )
+
+    def _recorded_twin(self, command: Command) -> CommandResult | None:
         """The result recorded for this command id by a twin with the same payload, if any."""
         with self.uow_factory() as uow:
-            previous = uow.handled(context.command_id)
-        if previous is None or previous.fingerprint != context.fingerprint:
-            return None
+            previous = uow.handled(command.command_id)
+            if previous is None or previous.fingerprint != self._context(command, uow).fingerprint:
+                return None
         return CommandResult.from_dict(previous.result)
 
 

@@ -4,6 +4,7 @@ pinned version. Commands are frozen dataclasses named in the imperative."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from uuid import UUID, uuid4
 
 
@@ -28,7 +29,14 @@ class Command:
     `command_id` is the idempotency key: a command id seen before returns the first
     result. `expected_version` pins the stream version (If-Match); unset, the bus retries
     a conflicting command on fresh state.
+
+    `personal_fields` and `data_subject` say which fields are personal data and whose, as on
+    events (writeside/events.py): the audit trail stores them as None, and the command
+    record's fingerprint covers them only through a hash keyed with the subject's key.
     """
+
+    personal_fields: ClassVar[tuple[str, ...]] = ()
+    data_subject: ClassVar[str] = ""
 
     command_id: str = field(default_factory=_new_command_id, metadata={"fingerprint": False})
     metadata: CommandMetadata = field(default_factory=CommandMetadata, metadata={"fingerprint": False})

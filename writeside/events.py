@@ -16,6 +16,14 @@ def check_text(name: str, value: str, max_length: int = 255) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class DomainEvent:
-    """Base of every event; `schema_version` says which shape of the data this class reads."""
+    """Base of every event; `schema_version` says which shape of the data this class reads.
+
+    An event carrying personal data names its fields (dotted paths into its data) in
+    `personal_fields` and the field saying whose they are in `data_subject`: the event log
+    stores those values only sealed with that subject's key (docs/architecture.md,
+    "Personal data"), and they read as None once the subject is forgotten.
+    """
 
     schema_version: ClassVar[int] = 1
+    personal_fields: ClassVar[tuple[str, ...]] = ()
+    data_subject: ClassVar[str] = ""

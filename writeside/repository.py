@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
+from eventlog.personal import seal
 from eventlog.serialization import from_data, to_data
 from eventlog.store import EventStore, RecordedEvent
 from writeside.aggregate import Aggregate
@@ -112,7 +113,7 @@ class EventSourcedRepository(Generic[AggregateT]):
         stream_type = self.aggregate_type.stream_type
         recorded = self.store.append(aggregate.id, stream_type, expected, events, metadata)
         if recorded and aggregate.version // self.snapshot_every > expected // self.snapshot_every:
-            self.store.save_snapshot(
-                aggregate.id, stream_type, aggregate.version, self.state_version, to_data(aggregate.state)
-            )
+            # Sealed here, where the state's class (and so its personal fields) is known.
+            state = seal(self.state_type, to_data(aggregate.state), self.store.keys)
+            self.store.save_snapshot(aggregate.id, stream_type, aggregate.version, self.state_version, state)
         return recorded

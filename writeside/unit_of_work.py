@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from eventlog.idempotency import HandledCommand, command_log
+from eventlog.personal import KeySource
 from eventlog.publishing import publish_after_commit
 from eventlog.store import EventStore, RecordedEvent, event_store
 from writeside.aggregate import Aggregate
@@ -108,6 +109,20 @@ class AbstractUnitOfWork(abc.ABC):
     def handled(self, command_id: str) -> HandledCommand | None:
         """The record of a command id handled before, if any."""
 
+    @property
+    @abc.abstractmethod
+    def keys(self) -> KeySource:
+        """The keys of data subjects, in this unit of work's transaction."""
+
+    @abc.abstractmethod
+    def forget_subject(self, subject: str) -> bool:
+        """Delete the subject's key in this transaction (so everything sealed with it reads as
+        None once committed); True if it had one."""
+
+    @abc.abstractmethod
+    def streams_with(self, event_type: str, field: str, value: str) -> list[str]:
+        """The streams holding an event of `event_type` whose `field` equals `value`."""
+
     def commit(self) -> CommandResult:
         """Append the one changed aggregate's events with its expected version.
 
@@ -194,6 +209,19 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         result = super().unchanged(aggregate)
         self._committed = True
         return result
+
+    @property
+    def keys(self) -> KeySource:
+        """The event store's subject keys (one cache per unit of work)."""
+        return self._store.keys
+
+    def forget_subject(self, subject: str) -> bool:
+        """See AbstractUnitOfWork.forget_subject."""
+        return self._store.keys.forget(subject)
+
+    def streams_with(self, event_type: str, field: str, value: str) -> list[str]:
+        """See AbstractUnitOfWork.streams_with."""
+        return self._store.streams_with(event_type, field, value)
 
     def _open_repository(self, stream_type: str) -> Repository[Any]:
         try:

@@ -6,3 +6,4 @@ from __future__ import annotations
 PLACE = "orders.place_order"  # create, add and remove items, confirm
 FULFIL = "orders.fulfil_order"  # pay, ship, deliver
 CANCEL = "orders.cancel_order"
+FORGET = "orders.forget_customer"  # erase a customer's personal data

@@ -112,3 +112,10 @@ class CommandResultOut(serializers.Serializer):  # type: ignore[type-arg]
     order_id = serializers.UUIDField()
     version = serializers.IntegerField()
     position = serializers.IntegerField()
+
+
+class CustomerForgottenOut(serializers.Serializer):  # type: ignore[type-arg]
+    """The answer to forgetting a customer: who, and when their data was erased."""
+
+    customer_id = serializers.CharField()
+    forgotten_at = serializers.DateTimeField()

@@ -12,12 +12,14 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders.api.permissions import CANCEL, FULFIL, PLACE
+from eventlog.store import event_store
+from orders.api.permissions import CANCEL, FORGET, FULFIL, PLACE
 from orders.api.serializers import (
     CancelOrderIn,
     ChangeShippingAddressIn,
     CommandResultOut,
     CreateOrderIn,
+    CustomerForgottenOut,
     LineItemIn,
     PayOrderIn,
     ShipOrderIn,
@@ -29,11 +31,13 @@ from orders.commands import (
     ChangeShippingAddress,
     ConfirmOrder,
     DeliverOrder,
+    ForgetCustomer,
     PayOrder,
     RemoveOrderItem,
     ShipOrder,
 )
 from orders.errors import OrderNotFound
+from writeside import bus
 from writeside.api.http import command_options
 from writeside.api.serializers import problem_responses
 from writeside.api.views import COMMAND_HEADERS, CommandView
@@ -199,3 +203,34 @@ class CancelOrderView(OrderCommandView):
     def post(self, request: Request, order_id: str) -> Response:
         data = self.valid(CancelOrderIn, request)
         return self.dispatch_command(CancelOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))
+
+
+class ForgetCustomerView(CommandView):
+    """POST /api/customers/{customer_id}/forget/: erase the customer's personal data."""
+
+    required_permission = FORGET
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: CustomerForgottenOut,
+            **problem_responses(
+                {
+                    400: "The customer id is blank or longer than 64 characters",
+                    401: "Not authenticated",
+                    403: "Missing the permission orders.forget_customer",
+                    404: "No order ever named this customer (and they were never forgotten)",
+                    409: "Still conflicting with concurrent changes after retries",
+                    429: "Too many requests",
+                }
+            ),
+        },
+        parameters=COMMAND_HEADERS,
+        tags=["commands"],
+        operation_id="forget_customer",
+    )
+    def post(self, request: Request, customer_id: str) -> Response:
+        result = bus.handle(ForgetCustomer(customer_id=customer_id, **command_options(request)))
+        # The moment of the last forgetting: this one, or the earlier one a repeat leaves as is.
+        (forgotten,) = event_store().read_stream(result.stream_id, after_version=result.version - 1)
+        return Response({"customer_id": customer_id, "forgotten_at": forgotten.recorded_at})

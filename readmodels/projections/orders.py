@@ -3,6 +3,11 @@
 The detail keeps only the latest `timeline_entries` (ORDER_TIMELINE_ENTRIES) timeline
 entries and a count of all of them, so writing an order's row costs the same at its 10th
 event and its 10,000th; the whole story is the history endpoint's, a page at a time.
+
+CustomerForgotten refolds each of the customer's orders from the log, up to the version its
+row has: the customer's key is gone by then, so their e-mail and address names and lines
+read as null, while anything sealed under a newer key (an address given after the
+forgetting) stays. A row is therefore exactly what a rebuild from the log writes.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from django.conf import settings
 from eventlog.serialization import to_data
 from eventlog.store import EventStore, RecordedEvent, event_store
 from orders.events import (
+    CustomerForgotten,
     OrderCancelled,
     OrderConfirmed,
     OrderCreated,
@@ -144,7 +150,7 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
             "cancel_reason": "",
             "refund_due": Decimal("0.00"),
             # Empty or None where the order has none (every order placed before they existed).
-            "customer_email": event.customer_email,
+            "customer_email": event.customer_email or "",
             "shipping_address": to_data(event.shipping_address),
             "billing_address": to_data(event.billing_address),
             "payment_method": str(event.payment_method or ""),
@@ -221,6 +227,10 @@ def count_statuses(using: str, moves: Sequence[tuple[str | None, str]]) -> None:
     )
 
 
+def _forgets(recorded: RecordedEvent) -> bool:
+    return isinstance(recorded.event, CustomerForgotten)
+
+
 class OrdersProjection(Projection):
     """Keeps OrderSummary and OrderDetail, one row each per order, in one transaction.
 
@@ -232,12 +242,15 @@ class OrdersProjection(Projection):
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()
-        self.fold = partial(fold_order_view, timeline_entries=int(settings.ORDER_TIMELINE_ENTRIES))
+        self.timeline_entries = int(settings.ORDER_TIMELINE_ENTRIES)
+        self.fold = partial(fold_order_view, timeline_entries=self.timeline_entries)
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch into the touched orders' views and upsert both tables."""
         naming = [event for event in events if names_product(event)]
-        events = [event for event in events if event.stream_type == "order"]
+        events = [
+            event for event in events if event.stream_type == "order" or isinstance(event.event, CustomerForgotten)
+        ]
         if not events and not naming:
             return
         # Before any read of names or write of lines; see catalog_names.py for why.
@@ -246,7 +259,13 @@ class OrdersProjection(Projection):
             apply_naming(naming, using)
         if not events:
             return
-        ids = {UUID(event.stream_id) for event in events}
+        ids = {
+            order_id
+            for event in events
+            for order_id in (
+                event.event.order_ids if isinstance(event.event, CustomerForgotten) else (UUID(event.stream_id),)
+            )
+        }
         views: dict[str, View | None] = {
             str(row["order_id"]): row
             for row in OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
@@ -254,6 +273,9 @@ class OrdersProjection(Projection):
         status_before = {stream_id: view["status"] for stream_id, view in views.items() if view}
         changed: set[str] = set()
         for event in events:
+            if isinstance(event.event, CustomerForgotten):
+                changed |= self._forget(event.event, views)
+                continue
             view = views.get(event.stream_id)
             before = view["version"] if view else 0
             views[event.stream_id] = advance_stream(view, before, event, self.fold, self.store)
@@ -270,3 +292,16 @@ class OrdersProjection(Projection):
             for row in rows
         ]
         upsert_rows(using, OrderSummary, summaries, key="order_id")
+
+    def _forget(self, forgotten: CustomerForgotten, views: dict[str, View | None]) -> set[str]:
+        """Refold the forgotten customer's projected orders from the log (see the module
+        docstring); the ids of the views refolded. An order not projected yet needs nothing:
+        it will be folded from the log, where its personal data already reads as null."""
+        refolded = set()
+        for order_id in map(str, forgotten.order_ids):
+            view = views.get(order_id)
+            if view is not None:
+                history = self.store.read_stream(order_id, to_version=view["version"])
+                views[order_id] = fold_stream(history, self.timeline_entries)
+                refolded.add(order_id)
+        return refolded

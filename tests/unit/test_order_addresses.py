@@ -25,7 +25,7 @@ from tests.factories import (
     ShipOrderFactory,
     total_of,
 )
-from tests.fakes import FakeLog, FakeUnitOfWork
+from tests.fakes import FakeKeys, FakeLog, FakeUnitOfWork
 from tests.unit.test_order_aggregate import ACTIONS, STATUS_AFTER, TOTAL, order_in
 from writeside.bus import MessageBus, fingerprint
 from writeside.errors import BusinessRuleViolated, IdempotencyKeyReused, InvalidTransition, InvalidValue
@@ -89,7 +89,9 @@ def test_the_shipping_address_changes_until_shipment_and_billing_stays(status: O
     order = order_in(status)
     new = AddressFactory()
     order.change_shipping_address(new)
-    assert order.collect_events() == [ShippingAddressChanged(order_id=order.order_id, shipping_address=new)]
+    assert order.collect_events() == [
+        ShippingAddressChanged(order_id=order.order_id, shipping_address=new, customer_id=order.state.customer_id)
+    ]
     assert (order.state.shipping_address, order.state.billing_address, order.state.status) == (new, None, status)
 
 
@@ -167,8 +169,10 @@ def test_change_shipping_address_through_the_bus(bus: MessageBus) -> None:
         bus.handle(CancelOrderFactory(order_id=create.order_id))
 
 
-def test_a_create_order_without_the_new_fields_keeps_the_fingerprint_it_had() -> None:
-    create = CreateOrderFactory(customer_email="ada@example.com")
+def test_a_create_order_without_personal_data_keeps_the_fingerprint_it_had() -> None:
+    # With an e-mail or an address the fingerprint is keyed (tests/unit/test_personal_data.py);
+    # orders/migrations/0003 recomputed those stored before.
+    create = CreateOrderFactory(customer_email="")
     # The fingerprint as the release before addresses computed it (and stored it with the command).
     old_payload = {
         "customer_id": create.customer_id,
@@ -177,7 +181,7 @@ def test_a_create_order_without_the_new_fields_keeps_the_fingerprint_it_had() ->
         "customer_email": create.customer_email,
     }
     old = hashlib.sha256(json.dumps(["CreateOrder", old_payload], sort_keys=True, default=str).encode()).hexdigest()
-    assert fingerprint(create) == old
+    assert fingerprint(create, FakeKeys()) == old
 
 
 def test_the_same_key_with_another_address_is_refused(bus: MessageBus) -> None:

@@ -1,0 +1,75 @@
+"""The subject-key table as a KeySource: keys fetched per batch, created with one statement.
+
+Guarantees: sealing for a subject takes its key with a share lock held to commit, so a
+concurrent `forget` (which deletes it) waits and no new data is sealed under a key that is
+already deleted; on PostgreSQL the look-up and the creation of a missing key are one
+statement. Unsealing fetches every key a batch needs in one query. Keys are cached only by
+one SubjectKeys instance, which lives as long as its event store (a unit of work's): never
+across transactions, so a deleted key is not used again from a cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from uuid import uuid4
+
+from django.db import connections
+
+from eventlog.models import SubjectKey
+from eventlog.personal import SubjectKey as Key
+from eventlog.personal import new_secret
+
+_TABLE = SubjectKey._meta.db_table
+# The existing key (share-locked), or a new one inserted when there is none; the INSERT only
+# runs when the SELECT found nothing. A concurrent creator makes it return no row (ON CONFLICT
+# DO NOTHING): the caller then reads the winner's key.
+_GET_OR_CREATE_SQL = (
+    f"WITH existing AS (SELECT key_id, secret FROM {_TABLE} WHERE subject = %s FOR SHARE), "
+    f"created AS (INSERT INTO {_TABLE} (subject, key_id, secret, created_at) "
+    "SELECT %s, %s, %s, now() WHERE NOT EXISTS (SELECT 1 FROM existing) "
+    "ON CONFLICT (subject) DO NOTHING RETURNING key_id, secret) "
+    "SELECT key_id, secret FROM existing UNION ALL SELECT key_id, secret FROM created"
+)
+
+
+class SubjectKeys:
+    """Keys of data subjects on one database (the event log's)."""
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self._current: dict[str, Key] = {}
+
+    def key_for(self, subject: str) -> Key:
+        """The subject's key, created if it has none (see the module docstring)."""
+        key = self._current.get(subject)
+        if key is None:
+            key = self._current[subject] = self._get_or_create(subject)
+        return key
+
+    def _get_or_create(self, subject: str) -> Key:
+        connection = connections[self.using]
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(_GET_OR_CREATE_SQL, [subject, subject, uuid4(), new_secret()])
+                row = cursor.fetchone()
+                if row is None:  # created by a concurrent transaction since: read it
+                    cursor.execute(f"SELECT key_id, secret FROM {_TABLE} WHERE subject = %s FOR SHARE", [subject])
+                    row = cursor.fetchone()
+            if row is None:
+                raise LookupError(f"the key of {subject!r} vanished while it was created")
+            return Key(key_id=str(row[0]), secret=bytes(row[1]))
+        stored, _ = SubjectKey.objects.using(self.using).get_or_create(
+            subject=subject, defaults={"key_id": uuid4(), "secret": new_secret()}
+        )
+        return Key(key_id=str(stored.key_id), secret=bytes(stored.secret))
+
+    def secrets(self, key_ids: Collection[str]) -> dict[str, bytes]:
+        """The secrets of those keys that still exist, in one query."""
+        rows = SubjectKey.objects.using(self.using).filter(key_id__in=list(key_ids)).values_list("key_id", "secret")
+        return {str(key_id): bytes(secret) for key_id, secret in rows}
+
+    def forget(self, subject: str) -> bool:
+        """Delete the subject's key in the caller's transaction; True if it had one."""
+        self._current.pop(subject, None)
+        deleted, _ = SubjectKey.objects.using(self.using).filter(subject=subject).delete()
+        return deleted > 0
