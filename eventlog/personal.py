@@ -13,7 +13,9 @@ out of their fields (which then hold None) into one envelope per record, under t
 SEALED: `{"key": <key id>, "sealed": <base64 nonce + ciphertext>}`. The key id is the
 additional authenticated data, so an envelope cannot be opened under another key.
 
-Empty values ("" or None) are not sealed: they say nothing about anyone.
+Data whose personal values are all empty ("" or None) is not sealed (and needs no key):
+it says nothing about anyone. Otherwise every personal value that is not None is sealed,
+"" included, so that all of them read as None once erased.
 """
 
 from __future__ import annotations
@@ -107,8 +109,8 @@ def has_personal_data(cls: type[Any], data: Mapping[str, Any]) -> bool:
 
 def seal(cls: type[Any], data: Mapping[str, Any], keys: KeySource) -> dict[str, Any]:
     """`data` of an instance of `cls` with its personal values sealed under its subject's key."""
-    values = {path: value for path in personal_fields(cls) if (value := _lookup(data, path)) not in (None, "")}
-    if not values:
+    values = {path: value for path in personal_fields(cls) if (value := _lookup(data, path)) is not None}
+    if not any(values.values()):
         return dict(data)
     subject = data.get(data_subject(cls))
     if not isinstance(subject, str) or not subject:

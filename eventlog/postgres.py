@@ -85,8 +85,8 @@ class PostgresEventStore(EventStore):
         bucket = bucket_of(stream_id)
         ids = [uuid4() for _ in events]
         params: list[Any] = [APPEND_LOCK_KEY, stream_id, stream_type, bucket, meta_text]
-        for offset, (event_type, schema_version, data) in enumerate(encoded):
-            params += [ids[offset], expected_version + offset + 1, event_type, schema_version, _encode(data).decode()]
+        for offset, (event_type, schema_version, _data, sealed) in enumerate(encoded):
+            params += [ids[offset], expected_version + offset + 1, event_type, schema_version, _encode(sealed).decode()]
         values = ", ".join(["(%s::uuid, %s::integer, %s, %s::smallint, %s::jsonb)"] * len(events))
         # One round trip: the lock CTE yields its row only once the lock is held, and the
         # position (the column's sequence) and recorded_at are computed per inserted row,
@@ -122,9 +122,12 @@ class PostgresEventStore(EventStore):
                 ),
                 event,
             )
-            for offset, ((position, recorded_at), event_id, (event_type, schema_version, data), event) in enumerate(
-                zip(inserted, ids, encoded, events, strict=True)
-            )
+            for offset, (
+                (position, recorded_at),
+                event_id,
+                (event_type, schema_version, data, _sealed),
+                event,
+            ) in enumerate(zip(inserted, ids, encoded, events, strict=True))
         ]
 
     def read_stream(

@@ -6,9 +6,9 @@ positions become visible in increasing order. A subscriber that has seen positio
 never later find a committed event below N, so a plain `position > checkpoint` read is safe.
 
 Personal data: events are sealed on the way in and unsealed on the way out here
-(eventlog/personal.py), so no caller ever stores it in the clear; `RecordedEvent.data` is
-the stored, sealed form, `RecordedEvent.event` the domain event, personal fields None once
-their subject's key is gone. Snapshots are sealed by their writer, which knows the state's
+(eventlog/personal.py), so no caller ever stores it in the clear; `RecordedEvent.data` and
+`.event` hold the personal values in the clear while their subject's key exists, None once
+it is gone. Snapshots are sealed by their writer, which knows the state's
 class (writeside/repository.py), and unsealed here, where the keys of a load are fetched in
 one query with those of the events.
 """
@@ -103,12 +103,13 @@ class EventStore:
     def _objects(self) -> Any:
         return StoredEvent.objects.using(self.using)
 
-    def _encode(self, events: Sequence[Any]) -> list[tuple[str, int, dict[str, Any]]]:
-        """(event_type, schema_version, data) to store for each event, personal data sealed."""
+    def _encode(self, events: Sequence[Any]) -> list[tuple[str, int, dict[str, Any], dict[str, Any]]]:
+        """(event_type, schema_version, data, data to store: its personal values sealed) of
+        each event."""
         encoded = []
         for event in events:
             event_type, schema_version, data = self.registry.encode(event)
-            encoded.append((event_type, schema_version, seal(type(event), data, self.keys)))
+            encoded.append((event_type, schema_version, data, seal(type(event), data, self.keys)))
         return encoded
 
     def _recorded_all(self, rows: Iterable[Sequence[Any]]) -> list[RecordedEvent]:
@@ -122,11 +123,13 @@ class EventStore:
         self, row: Sequence[Any], event: Any = None, secrets: Mapping[str, bytes] | None = None
     ) -> RecordedEvent:
         """The one place a RecordedEvent is built: from a row in _COLUMNS' order (metadata and
-        data as Python values), the event decoded from its data (unsealed with `secrets`)
-        unless the caller has it."""
+        data as Python values), the event decoded from its data unless the caller has it (and
+        then its data unsealed already). Stored data is unsealed with `secrets`."""
         position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, metadata, data = (
             row
         )
+        if event is None:
+            data = unseal(data, secrets or {})
         return RecordedEvent(
             position=position,
             event_id=event_id,
@@ -138,9 +141,7 @@ class EventStore:
             recorded_at=recorded_at,
             metadata=metadata,
             data=data,
-            event=self.registry.decode(event_type, schema_version, unseal(data, secrets or {}))
-            if event is None
-            else event,
+            event=self.registry.decode(event_type, schema_version, data) if event is None else event,
         )
 
     def append(
@@ -178,11 +179,11 @@ class EventStore:
                 version=expected_version + offset,
                 event_type=event_type,
                 schema_version=schema_version,
-                data=data,
+                data=sealed,
                 metadata=metadata or {},
                 recorded_at=now,
             )
-            for offset, (event_type, schema_version, data) in enumerate(encoded, start=1)
+            for offset, (event_type, schema_version, _data, sealed) in enumerate(encoded, start=1)
         ]
         try:
             self._objects().bulk_create(rows)
@@ -200,11 +201,11 @@ class EventStore:
                     row.schema_version,
                     now,
                     row.metadata,
-                    row.data,
+                    data,
                 ),
                 event,
             )
-            for row, event in zip(rows, events, strict=True)
+            for row, event, (_type, _version, data, _sealed) in zip(rows, events, encoded, strict=True)
         ]
 
     def read_stream(

@@ -61,11 +61,14 @@ class TimelineEntryOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 class AddressOut(serializers.Serializer):  # type: ignore[type-arg]
-    """A postal address; `country` is an ISO 3166-1 alpha-2 code."""
+    """A postal address; `country` is an ISO 3166-1 alpha-2 code. `name`, `line1` and `line2`
+    are null once the customer was forgotten (POST /api/customers/{customer_id}/forget/)."""
 
-    name = serializers.CharField()
-    line1 = serializers.CharField()
-    line2 = serializers.CharField(help_text="Empty when the address has no second line.")
+    name = serializers.CharField(allow_null=True, help_text="Null once the customer was forgotten.")
+    line1 = serializers.CharField(allow_null=True, help_text="Null once the customer was forgotten.")
+    line2 = serializers.CharField(
+        allow_null=True, help_text="Empty when the address has no second line; null once the customer was forgotten."
+    )
     postal_code = serializers.CharField()
     city = serializers.CharField()
     country = serializers.CharField()
@@ -75,7 +78,9 @@ class OrderDetailOut(OrderSummaryOut):
     """OrderDetail: the summary plus lines, addresses, payment, shipping and timeline."""
 
     items = OrderLineOut(many=True)
-    customer_email = serializers.EmailField(allow_null=True)
+    customer_email = serializers.EmailField(
+        allow_null=True, help_text="Null when the order has none, or once the customer was forgotten."
+    )
     shipping_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
     billing_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
     payment_method = serializers.ChoiceField(choices=[method.value for method in PaymentMethod], allow_null=True)
