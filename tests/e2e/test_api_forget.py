@@ -182,7 +182,7 @@ def test_a_rebuild_after_forgetting_equals_the_live_read_models(
     # Back after being forgotten: a new key, and this order's data stays readable.
     again = person()
     newer = place(customer_id="c-ada", **again)["order_id"]
-    (pending,) = [order for order in story["orders"][1:]]
+    (pending,) = list(story["orders"][1:])
     ok(
         admin_client_api.post(
             f"/api/orders/{pending}/address/", {"shipping_address": again["shipping_address"]}, format="json"
