@@ -5,7 +5,7 @@ snapshots are sealed under their customer's key, created as needed; command reco
 commands that carried personal data get their fingerprint recomputed from the audited
 payload (keyed with the customer's key), or emptied where no audit record has the payload
 (a retry of such a command is then refused as a reused key, never answered from a plain hash
-of an e-mail); audit payloads lose their personal fields. The rewriting of append-only rows
+of an e-mail); records whose audited payload holds nothing personal keep theirs; audit payloads lose their personal fields. The rewriting of append-only rows
 happens in the maintenance window (eventlog/append_only.py): on PostgreSQL this migration
 must run as a superuser, like the migrations that installed the triggers.
 
@@ -23,7 +23,7 @@ from django.db.migrations.state import StateApps
 
 from eventlog.append_only import maintenance_window
 from eventlog.keys import SubjectKeys
-from eventlog.personal import SEALED, seal
+from eventlog.personal import SEALED, has_personal_data, seal
 from orders.commands import ChangeShippingAddress, CreateOrder
 from writeside.bus import payload_fingerprint
 
@@ -96,9 +96,12 @@ def seal_personal_data(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor)
         records = []
         for record in CommandRecord.objects.using(using).filter(command_type__in=list(commands)).iterator():
             payload = audited.get(record.command_id)
-            record.fingerprint = (
-                payload_fingerprint(commands[record.command_type], payload, keys) if payload is not None else ""
-            )
+            if payload is None:
+                record.fingerprint = ""
+            elif has_personal_data(commands[record.command_type], payload):
+                record.fingerprint = payload_fingerprint(commands[record.command_type], payload, keys)
+            else:
+                continue  # nothing personal was hashed (or this ran before and the audit is redacted)
             records.append(record)
         _save_in_batches(CommandRecord, records, ["fingerprint"], using)
 
