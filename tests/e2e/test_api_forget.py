@@ -86,7 +86,7 @@ def read_models() -> dict[str, list[dict[str, Any]]]:
         if projection.rebuildable:
             for model in projection.tables:
                 table = model._meta.db_table
-                values = list(model.objects.order_by("pk").values())
+                values = list(model._default_manager.order_by("pk").values())
                 if table not in PERSONAL_READ_MODELS and model._meta.pk.name == "id":
                     values = sorted(({k: v for k, v in row.items() if k != "id"} for row in values), key=str)
                 rows[table] = [row for row in values if row.get("orders", 1) != 0]

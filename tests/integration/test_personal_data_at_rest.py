@@ -86,7 +86,9 @@ def test_the_write_side_stores_personal_data_only_sealed_and_forgetting_erases_i
     assert {text for text in texts if text in stored_text()} == set()
     # Readable while the key exists: the read model has them.
     detail = OrderDetail.objects.get(order_id=create.order_id)
-    assert (detail.customer_email, detail.shipping_address["name"]) == (create.customer_email, moved.name)
+    assert detail.customer_email == create.customer_email
+    assert detail.shipping_address is not None
+    assert detail.shipping_address["name"] == moved.name
 
     handle(ForgetCustomer(customer_id="c-rest"))
     assert not SubjectKey.objects.filter(subject="c-rest").exists()
