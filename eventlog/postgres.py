@@ -41,6 +41,8 @@ STORY_ORIGIN_SQL = (
     "WITH story AS MATERIALIZED (SELECT position, metadata FROM eventlog_storedevent "
     "WHERE metadata ->> 'correlation_id' = %s) SELECT metadata FROM story ORDER BY position LIMIT 1"
 )
+# The secret of the key that sealed a row's `column` (eventlog/personal.py), by its unique key id.
+_SECRET_OF = "(SELECT secret FROM eventlog_subjectkey WHERE key_id = ({column} #>> '{{personal,key}}')::uuid)"
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
@@ -209,33 +211,36 @@ class PostgresEventStore(EventStore):
         return StoredSnapshot(stream_id=stream_id, version=version, state_version=state_version, state=opened)
 
     def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
-        """See EventStore.load_stream; one query for the snapshot and the events after it.
+        """See EventStore.load_stream; one query for the snapshot, the events after it, and the
+        keys that sealed them (the loading of a command costs no round trip more for them).
 
         The snapshot comes back as a row of its own, first: it has the lowest version, as the
-        events are those after it.
+        events are those after it. Each row ends with the secret of the key its data names
+        (NULL when nothing is sealed, or the key is gone).
         """
         rows = self._fetch(
             "WITH snapshot AS ("
             "SELECT version, state FROM eventlog_snapshot WHERE stream_id = %s AND state_version = %s) "
-            "SELECT NULL::bigint, NULL::uuid, NULL, NULL, version, NULL, NULL, NULL::timestamptz, NULL::jsonb, state "
-            "FROM snapshot UNION ALL "
-            f"SELECT {_EVENT_COLUMNS} FROM eventlog_storedevent WHERE stream_id = %s "
-            "AND version > COALESCE((SELECT version FROM snapshot), 0) ORDER BY 5",
+            "SELECT NULL::bigint, NULL::uuid, NULL, NULL, version, NULL, NULL, NULL::timestamptz, NULL::jsonb, state, "
+            f"{_SECRET_OF.format(column='state')} FROM snapshot UNION ALL "
+            f"SELECT {_EVENT_COLUMNS}, {_SECRET_OF.format(column='data')} FROM eventlog_storedevent "
+            "WHERE stream_id = %s AND version > COALESCE((SELECT version FROM snapshot), 0) ORDER BY 5",
             [stream_id, state_version, stream_id],
         )
+        decoded = [
+            (*head, None if meta is None else _decode(meta), _decode(data), secret)
+            for *head, meta, data, secret in rows
+        ]
+        secrets = {
+            key_id: bytes(secret) for *_, data, secret in decoded if secret is not None for key_id in key_ids([data])
+        }
         snapshot = None
-        if rows and rows[0][0] is None:  # no event has a NULL position
-            first = rows.pop(0)
-            # Unsealed with the events' keys: one look-up for the whole load.
-            events = [(*head, _decode(meta), _decode(data)) for *head, meta, data in rows]
-            state = _decode(first[9])
-            wanted = key_ids([state, *(row[9] for row in events)])
-            secrets = self.keys.secrets(wanted) if wanted else {}
+        if decoded and decoded[0][0] is None:  # no event has a NULL position
+            first = decoded.pop(0)
             snapshot = StoredSnapshot(
-                stream_id=stream_id, version=first[4], state_version=state_version, state=unseal(state, secrets)
+                stream_id=stream_id, version=first[4], state_version=state_version, state=unseal(first[9], secrets)
             )
-            return snapshot, [self._recorded(row, secrets=secrets) for row in events]
-        return snapshot, self._from_rows(rows)
+        return snapshot, [self._recorded(row[:10], secrets=secrets) for row in decoded]
 
 
 class PostgresCommandLog(CommandLog):

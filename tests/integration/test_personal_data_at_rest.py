@@ -24,6 +24,7 @@ from eventlog.store import event_store
 from orders.addresses import Address
 from orders.commands import ChangeShippingAddress, ConfirmOrder, CreateOrder, ForgetCustomer, LineItem
 from orders.events import OrderCreated
+from orders.repository import ORDER_STATE_VERSION
 from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail, OrderSummary
 from writeside.bus import handle, payload
@@ -82,6 +83,12 @@ def test_the_write_side_stores_personal_data_only_sealed_and_forgetting_erases_i
     handle(ChangeShippingAddress(order_id=create.order_id, shipping_address=moved))
     handle(ConfirmOrder(order_id=create.order_id))
     assert Snapshot.objects.exists()
+    snapshot, _ = event_store().load_stream(str(create.order_id), ORDER_STATE_VERSION)
+    assert snapshot is not None
+    assert (snapshot.state["customer_email"], snapshot.state["shipping_address"]["name"]) == (
+        create.customer_email,
+        moved.name,
+    )
     texts = personal(create, moved)
     assert {text for text in texts if text in stored_text()} == set()
     # Readable while the key exists: the read model has them.
@@ -92,6 +99,9 @@ def test_the_write_side_stores_personal_data_only_sealed_and_forgetting_erases_i
 
     handle(ForgetCustomer(customer_id="c-rest"))
     assert not SubjectKey.objects.filter(subject="c-rest").exists()
+    snapshot, _ = event_store().load_stream(str(create.order_id), ORDER_STATE_VERSION)
+    assert snapshot is not None
+    assert (snapshot.state["customer_email"], snapshot.state["shipping_address"]["line1"]) == (None, None)
     read_side = json.dumps([list(OrderDetail.objects.values()), list(OrderSummary.objects.values())], default=str)
     assert {text for text in texts if text in read_side} == set()
     live = list(OrderDetail.objects.values())
