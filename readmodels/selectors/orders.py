@@ -76,11 +76,11 @@ class TimelineEntryDTO:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AddressDTO:
-    """A postal address of an order."""
+    """A postal address of an order; name and lines None once its customer was forgotten."""
 
-    name: str
-    line1: str
-    line2: str
+    name: str | None
+    line1: str | None
+    line2: str | None
     postal_code: str
     city: str
     country: str
