@@ -1,10 +1,13 @@
 """The subject-key table as a KeySource: keys fetched per batch, created with one statement.
 
-Guarantees: sealing for a subject takes its key with a share lock held to commit, so a
-concurrent `forget` (which deletes it) waits and no new data is sealed under a key that is
-already deleted; on PostgreSQL the look-up and the creation of a missing key are one
-statement. Unsealing fetches every key a batch needs in one query. Keys are cached only by
-one SubjectKeys instance, which lives as long as its event store (a unit of work's): never
+Guarantees: on PostgreSQL the look-up of a subject's key and the creation of a missing one
+are one statement. The key is read without a lock (a row lock would write the key's row and
+WAL on every command): a command that read it just before a concurrent `forget` deleted it
+commits data sealed under a key that no longer exists, which reads as erased, as the
+forgetting asked; one that starts after the forget committed gets a new key.
+
+Unsealing fetches every key a batch needs in one query. Keys are cached only by one
+SubjectKeys instance, which lives as long as its event store (a unit of work's): never
 across transactions, so a deleted key is not used again from a cache.
 """
 
@@ -20,11 +23,11 @@ from eventlog.personal import SubjectKey as Key
 from eventlog.personal import new_secret
 
 _TABLE = SubjectKey._meta.db_table
-# The existing key (share-locked), or a new one inserted when there is none; the INSERT only
+# The existing key, or a new one inserted when there is none; the INSERT only
 # runs when the SELECT found nothing. A concurrent creator makes it return no row (ON CONFLICT
 # DO NOTHING): the caller then reads the winner's key.
 _GET_OR_CREATE_SQL = (
-    f"WITH existing AS (SELECT key_id, secret FROM {_TABLE} WHERE subject = %s FOR SHARE), "
+    f"WITH existing AS (SELECT key_id, secret FROM {_TABLE} WHERE subject = %s), "
     f"created AS (INSERT INTO {_TABLE} (subject, key_id, secret, created_at) "
     "SELECT %s, %s, %s, now() WHERE NOT EXISTS (SELECT 1 FROM existing) "
     "ON CONFLICT (subject) DO NOTHING RETURNING key_id, secret) "
@@ -53,7 +56,7 @@ class SubjectKeys:
                 cursor.execute(_GET_OR_CREATE_SQL, [subject, subject, uuid4(), new_secret()])
                 row = cursor.fetchone()
                 if row is None:  # created by a concurrent transaction since: read it
-                    cursor.execute(f"SELECT key_id, secret FROM {_TABLE} WHERE subject = %s FOR SHARE", [subject])
+                    cursor.execute(f"SELECT key_id, secret FROM {_TABLE} WHERE subject = %s", [subject])
                     row = cursor.fetchone()
             if row is None:
                 raise LookupError(f"the key of {subject!r} vanished while it was created")
