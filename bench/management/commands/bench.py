@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag"]
+EXTRA_PHASES = ["memory", "relay_lag", "personal"]
 
 
 class Command(BaseCommand):
@@ -83,6 +83,10 @@ class Command(BaseCommand):
             return load.load(seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
+        if phase == "personal":
+            from bench.phases.personal import personal
+
+            return personal(orders, seed)
         from bench.phases.lag import lag
 
         logs = common.ROOT / "bench" / "results" / "logs"
