@@ -27,6 +27,10 @@ class EventRegistry:
         for cls in classes:
             self._classes[cls.__name__] = cls
 
+    def event_classes(self) -> tuple[type[Any], ...]:
+        """Every registered event class (what a subscriber must know how to treat)."""
+        return tuple(self._classes.values())
+
     def upcaster(self, event_type: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
         """Decorator: register a function turning `from_version` data into `from_version + 1`."""
 

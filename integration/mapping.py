@@ -40,6 +40,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    ShippingAddressChanged,
 )
 
 # Internal facts other services have no use for: known, and published as nothing.
@@ -48,6 +49,9 @@ UNPUBLISHED: frozenset[type] = frozenset(
         OrderItemAdded,
         OrderItemRemoved,
         OrderStockReserved,
+        # Where a parcel goes is the shipping service's business through the back office, and
+        # the published language carries no personal data (docs/events.md).
+        ShippingAddressChanged,
         # Consumers were never sent personal data, so they have nothing to erase.
         CustomerForgotten,
         ProductRegistered,

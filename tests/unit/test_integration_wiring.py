@@ -32,3 +32,13 @@ def test_a_configured_broker_adds_the_relay_after_the_read_models(
     monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     assert projections_under(monkeypatch, settings, "amqp://guest:guest@127.0.0.1:5672//")[-1] == "relay"
+
+
+def test_the_published_language_has_a_rule_for_every_recorded_event_type() -> None:
+    """An event type the mapping does not know parks the relay's stream in dead letters, so a
+    new event (an address change, a forgotten customer) must be published or named unpublished."""
+    from eventlog.serialization import registry
+    from integration.mapping import KNOWN
+
+    unknown = {cls.__name__ for cls in registry.event_classes()} - {cls.__name__ for cls in KNOWN}
+    assert unknown == set()
