@@ -137,6 +137,11 @@ class Client:
         self.call(ENDPOINTS[5], "GET", f"/api/orders/?status={rng.choice(STATUSES)}")
 
 
+def port_of(base: str) -> int:
+    """The port of a base URL such as http://127.0.0.1:8765."""
+    return int(base.rsplit(":", 1)[-1].split("/")[0])
+
+
 def token_for(base: str, username: str, password: str, timeout: float) -> str:
     response = requests.post(
         base.rstrip("/") + "/api/auth/token/", json={"username": username, "password": password}, timeout=timeout
@@ -229,46 +234,20 @@ def machine(base: str) -> dict[str, Any]:
 
 
 class Stack:
-    """gunicorn + one Celery worker on this machine, each in its own process group."""
+    """Server processes on this machine (each in its own process group), prepared by `prepare`
+    commands (migrations, the admin user) and stopped together."""
 
-    def __init__(self, port: int, web_workers: int, worker_concurrency: int) -> None:
-        self.port, self.web_workers, self.worker_concurrency = port, web_workers, worker_concurrency
+    def __init__(self, commands: dict[str, list[str]], prepare: list[list[str]], env: dict[str, str]) -> None:
+        self.commands, self.preparations, self.env = commands, prepare, env
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.env = {
-            **os.environ,
-            "DEBUG": "false",
-            "THROTTLE_COMMANDS": os.environ.get("THROTTLE_COMMANDS", "1000000/min"),
-            "THROTTLE_QUERIES": os.environ.get("THROTTLE_QUERIES", "1000000/min"),
-        }
 
     def prepare(self) -> None:
-        """Migrate and make the admin user (no orders)."""
-        python = str(VENV_BIN / "python")
-        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
-        seed = [python, "manage.py", "seed_demo", "--admin", "--orders", "0"]
-        subprocess.run(seed, cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
+        for command in self.preparations:
+            subprocess.run(command, cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def start(self) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
-        commands = {
-            "web": [
-                str(VENV_BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.web_workers),
-            ],
-            "worker": [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={self.worker_concurrency}",
-            ],
-        }
-        for name, command in commands.items():
+        for name, command in self.commands.items():
             log = (LOGS / f"http-{name}.log").open("wb")
             self.processes.append(
                 subprocess.Popen(
@@ -301,6 +280,29 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+def product_stack(port: int, web_workers: int, worker_concurrency: int, **env: str) -> Stack:
+    """The product: gunicorn (config.wsgi) and one Celery worker, throttles lifted, on DATABASE_URL
+    and CELERY_BROKER_URL (from `env` or the environment)."""
+    environment = {
+        **os.environ,
+        "DEBUG": "false",
+        "THROTTLE_COMMANDS": os.environ.get("THROTTLE_COMMANDS", "1000000/min"),
+        "THROTTLE_QUERIES": os.environ.get("THROTTLE_QUERIES", "1000000/min"),
+        **env,
+    }
+    python = str(VENV_BIN / "python")
+    gunicorn = [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)]
+    worker = [str(VENV_BIN / "celery"), "-A", "config", "worker", "--loglevel=WARNING"]
+    return Stack(
+        {"web": gunicorn, "worker": [*worker, f"--concurrency={worker_concurrency}"]},
+        [
+            [python, "manage.py", "migrate", "--noinput", "-v0"],
+            [python, "manage.py", "seed_demo", "--admin", "--orders", "0"],
+        ],
+        environment,
+    )
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -346,8 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     settings: dict[str, Any] = {"orders (N)": options.orders, "workers": options.workers}
     try:
         if options.start_stack:
-            port = int(base.rsplit(":", 1)[-1].split("/")[0])
-            stack = Stack(port, options.web_workers, options.worker_concurrency)
+            stack = product_stack(port_of(base), options.web_workers, options.worker_concurrency)
             stack.prepare()
             stack.start()
             stack.wait_ready(base, options.ready_timeout)
