@@ -82,7 +82,9 @@ def run_side(stack: Stack, base: str, options: argparse.Namespace) -> dict[str, 
         stack.start()
         stack.wait_ready(base, options.ready_timeout)
         token = token_for(base, "admin", "admin", options.timeout)
-        return run_load(base, options.orders, options.workers, options.seed, token, options.max_seconds, options.timeout)
+        return run_load(
+            base, options.orders, options.workers, options.seed, token, options.max_seconds, options.timeout
+        )
     finally:
         stack.stop()
 
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def product() -> dict[str, Any]:
         recreate_database(product_db)
-        stack = product_stack(port_of(product_base), options.web_workers, options.worker_concurrency)
+        stack = product_stack(port_of(product_base), options.web_workers, options.worker_concurrency, options.workers)
         return run_side(stack, product_base, options)
 
     def crud() -> dict[str, Any]:

@@ -19,7 +19,10 @@ admin user, starts gunicorn (--web-workers) and one Celery worker with the bench
 polls until the server answers (with a deadline), runs the load, and stops both process groups
 (SIGTERM, then SIGKILL after a grace period). Their logs go to bench/results/logs/. The API's
 throttles are lifted on that server (THROTTLE_COMMANDS/QUERIES) so the figures measure the
-stack, not the rate limit; a server you start yourself keeps its own.
+stack, not the rate limit, and the one user every client thread signs in as gets a
+read-your-writes wait slot per thread (READ_YOUR_WRITES_WAITS_PER_USER; with the default 2,
+threads beyond two would answer stale at once while two waited, as two users' would not);
+a server you start yourself keeps its own.
 """
 
 from __future__ import annotations
@@ -282,15 +285,16 @@ class Stack:
                 process.wait(5)
 
 
-def product_stack(port: int, web_workers: int, worker_concurrency: int, **env: str) -> Stack:
-    """The product: gunicorn (config.wsgi) and one Celery worker, throttles lifted, on DATABASE_URL
-    and CELERY_BROKER_URL (from `env` or the environment)."""
+def product_stack(port: int, web_workers: int, worker_concurrency: int, clients: int) -> Stack:
+    """The product: gunicorn (config.wsgi) and one Celery worker on DATABASE_URL and
+    CELERY_BROKER_URL, throttles lifted, and as many read-your-writes wait slots for the one
+    user the `clients` threads share as there are threads (each would be a user of its own)."""
     environment = {
         **os.environ,
         "DEBUG": "false",
         "THROTTLE_COMMANDS": os.environ.get("THROTTLE_COMMANDS", "1000000/min"),
         "THROTTLE_QUERIES": os.environ.get("THROTTLE_QUERIES", "1000000/min"),
-        **env,
+        "READ_YOUR_WRITES_WAITS_PER_USER": os.environ.get("READ_YOUR_WRITES_WAITS_PER_USER", str(clients)),
     }
     python = str(VENV_BIN / "python")
     gunicorn = [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)]
@@ -348,13 +352,14 @@ def main(argv: list[str] | None = None) -> int:
     settings: dict[str, Any] = {"orders (N)": options.orders, "workers": options.workers}
     try:
         if options.start_stack:
-            stack = product_stack(port_of(base), options.web_workers, options.worker_concurrency)
+            stack = product_stack(port_of(base), options.web_workers, options.worker_concurrency, options.workers)
             stack.prepare()
             stack.start()
             stack.wait_ready(base, options.ready_timeout)
             settings |= {
                 "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
                 "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
+                "read-your-writes waits per user": stack.env["READ_YOUR_WRITES_WAITS_PER_USER"],
             }
         record = machine(base)  # before the load: its load average is the machine's, not ours
         token = token_for(base, options.username, options.password, options.timeout)

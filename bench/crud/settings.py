@@ -26,7 +26,9 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "bench.crud.urls"
 WSGI_APPLICATION = "bench.crud.wsgi.application"
-DATABASES = {"default": env.db_url_config(env("CRUD_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/bench_crud"))}
+DATABASES = {
+    "default": env.db_url_config(env("CRUD_DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/bench_crud"))
+}
 # What a good deployment does: keep each worker's connection instead of one per request.
 DATABASES["default"] |= {"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -37,6 +37,9 @@ class Order(models.Model):
             models.Index(fields=["customer_id", "-created_at"], name="crud_order_customer_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"Order {self.id} ({self.status})"
+
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
@@ -47,6 +50,9 @@ class OrderLine(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["order", "sku"], name="crud_line_sku_once")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku}"
 
     @property
     def line_total(self) -> object:
