@@ -62,6 +62,7 @@ def crud_stack(port: int, web_workers: int, database_url: str) -> Stack:
             [*manage, "createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"],
         ],
         env,
+        database_url,
     )
 
 
@@ -76,17 +77,15 @@ def recreate_database(url: str) -> None:
 
 
 def run_side(stack: Stack, base: str, options: argparse.Namespace) -> dict[str, Any]:
-    """Start a prepared stack, drive the workload, stop it; the load's report."""
-    stack.prepare()
-    try:
-        stack.start()
-        stack.wait_ready(base, options.ready_timeout)
+    """Drive the workload against `stack` (started here, stopped after); the load's report."""
+
+    def load() -> dict[str, Any]:
         token = token_for(base, "admin", "admin", options.timeout)
         return run_load(
             base, options.orders, options.workers, options.seed, token, options.max_seconds, options.timeout
         )
-    finally:
-        stack.stop()
+
+    return stack.run(base, options.ready_timeout, load)
 
 
 def summary(loads: list[dict[str, Any]]) -> dict[str, Any]:
@@ -95,6 +94,7 @@ def summary(loads: list[dict[str, Any]]) -> dict[str, Any]:
         **{figure: round(statistics.median(load["overall"][figure] for load in loads), 2) for figure in FIGURES},
         "errors": sum(load["errors"] for load in loads),
         "stale_reads": sum(load["stale_reads"] for load in loads),
+        "database_sessions_opened": statistics.median(load["database_sessions_opened"] or 0 for load in loads),
     }
 
 
@@ -163,11 +163,11 @@ def print_report(report: dict[str, Any]) -> None:
         head.add_row(key, str(value))
     console.print(head)
     table = Table(title=f"HTTP, {report['settings']['orders']} orders, medians of {report['settings']['rounds']}")
-    for column in ("side", "req/s", "p50 ms", "p99 ms", "errors", "stale reads", "per round req/s"):
+    for column in ("side", "req/s", "p50 ms", "p99 ms", "errors", "stale reads", "db sessions", "per round req/s"):
         table.add_column(column, justify="left" if column == "side" else "right")
     for name, figures in report["medians"].items():
         per_round = ", ".join(str(load["overall"]["requests_per_s"]) for load in report["rounds"][name])
-        row = [figures[k] for k in (*FIGURES, "errors", "stale_reads")]
+        row = [figures[k] for k in (*FIGURES, "errors", "stale_reads", "database_sessions_opened")]
         table.add_row(name, *(str(value) for value in row), per_round)
     console.print(table)
     console.print(f"ratio product/crud requests/s: {report['ratio_requests_per_s']}")

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,6 +210,17 @@ def _figures(ordered: list[float], wall: float) -> dict[str, Any]:
     }
 
 
+def database_sessions(url: str) -> int | None:
+    """Sessions PostgreSQL has counted on the database of `url` since its statistics were reset."""
+    if not url.startswith("postgres"):
+        return None
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    return int(row[0]) if row else None
+
+
 def machine(base: str) -> dict[str, Any]:
     """Where the figures were measured (PostgreSQL's version only when we know the database)."""
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
@@ -240,9 +251,27 @@ class Stack:
     """Server processes on this machine (each in its own process group), prepared by `prepare`
     commands (migrations, the admin user) and stopped together."""
 
-    def __init__(self, commands: dict[str, list[str]], prepare: list[list[str]], env: dict[str, str]) -> None:
-        self.commands, self.preparations, self.env = commands, prepare, env
+    def __init__(
+        self, commands: dict[str, list[str]], prepare: list[list[str]], env: dict[str, str], database_url: str
+    ) -> None:
+        self.commands, self.preparations, self.env, self.database_url = commands, prepare, env, database_url
         self.processes: list[subprocess.Popen[bytes]] = []
+
+    def run(self, base: str, ready_timeout: float, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Prepare, start, wait until ready, run `load`, stop; its report, with the database
+        sessions the stack opened meanwhile (PostgreSQL's count, read once all have ended)."""
+        self.prepare()
+        try:
+            self.start()
+            self.wait_ready(base, ready_timeout)
+            before = database_sessions(self.database_url)
+            report = load()
+        finally:
+            self.stop()
+        after = database_sessions(self.database_url)
+        # The connection that read `before` is one of them; the one reading `after` is not yet.
+        report["database_sessions_opened"] = after - before - 1 if before is not None and after is not None else None
+        return report
 
     def prepare(self) -> None:
         for command in self.preparations:
@@ -306,6 +335,7 @@ def product_stack(port: int, web_workers: int, worker_concurrency: int, clients:
             [python, "manage.py", "seed_demo", "--admin", "--orders", "0"],
         ],
         environment,
+        environment.get("DATABASE_URL", ""),
     )
 
 
@@ -326,6 +356,7 @@ def print_report(report: dict[str, Any]) -> None:
         table.add_row(name, *(str(figures[k]) for k in ("requests", "requests_per_s", "p50_ms", "p99_ms", "errors")))
     console.print(table)
     console.print(f"errors: {load['errors']}   stale detail reads (404 + X-Read-Model-Stale): {load['stale_reads']}")
+    console.print(f"database sessions the stack opened during the load: {load.get('database_sessions_opened')}")
     for sample in load["error_samples"]:
         console.print(f"  {sample}", markup=False)
 
@@ -348,28 +379,27 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     base = options.url.rstrip("/")
 
-    stack: Stack | None = None
     settings: dict[str, Any] = {"orders (N)": options.orders, "workers": options.workers}
-    try:
-        if options.start_stack:
-            stack = product_stack(port_of(base), options.web_workers, options.worker_concurrency, options.workers)
-            stack.prepare()
-            stack.start()
-            stack.wait_ready(base, options.ready_timeout)
-            settings |= {
-                "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
-                "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
-                "read-your-writes waits per user": stack.env["READ_YOUR_WRITES_WAITS_PER_USER"],
-            }
-        record = machine(base)  # before the load: its load average is the machine's, not ours
+    record: dict[str, Any] = {}
+
+    def measure() -> dict[str, Any]:
+        record.update(machine(base))  # before the load: its load average is the machine's, not ours
         token = token_for(base, options.username, options.password, options.timeout)
         print(f"http_load: {options.orders} orders, {options.workers} workers -> {base}", file=sys.stderr)
-        load = run_load(
+        return run_load(
             base, options.orders, options.workers, options.seed, token, options.max_seconds, options.timeout
         )
-    finally:
-        if stack is not None:
-            stack.stop()
+
+    if options.start_stack:
+        stack = product_stack(port_of(base), options.web_workers, options.worker_concurrency, options.workers)
+        settings |= {
+            "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
+            "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
+            "read-your-writes waits per user": stack.env["READ_YOUR_WRITES_WAITS_PER_USER"],
+        }
+        load = stack.run(base, options.ready_timeout, measure)
+    else:
+        load = measure()
     report = {"machine": record, "orders": options.orders, "settings": settings, "load": load}
     saved = LOGS.parent / f"http-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     saved.write_text(json.dumps(report, default=str, indent=1))

@@ -1,15 +1,20 @@
 """Where the milliseconds of one API request go, web side and worker side (docs/performance.md).
 
-    DATABASE_URL=... CELERY_BROKER_URL=redis://... BENCH=1 .venv/bin/python bench/profile_request.py --orders 200
+    DATABASE_URL=... CELERY_BROKER_URL=redis://... .venv/bin/python bench/profile_request.py --orders 200
 
 In one process, through Django's test client (the whole middleware, authentication, DRF and
 the command bus, no HTTP server): N orders of bench/spec.py, each its four commands, its
 detail and a list page, as bench/http_load.py sends them. After each order, the partition its
 events fell in is projected by `run_partition`, the code the Celery task runs, so the worker
-side's share is timed too (the doorbells go to a throwaway queue no worker reads). Prints per
-endpoint the median ms and statements, and for each step its median ms and the mean
-cumulative ms of the functions below it that matter (cProfile, over the last 3/4 of the
-orders: the first quarter warms caches and prepared statements). Run it on a benchmark database.
+side's share is timed too (the doorbells go to a throwaway queue no worker reads, deleted
+afterwards). `--new-connection-per-task` closes the database connections before each
+`run_partition`, as Celery's fixup did around every task before config/celery.py kept them.
+
+The first quarter of the orders warms caches and prepared statements. Of the rest, every
+other order is timed without a profiler (the median ms printed per step) and the others run
+under cProfile, whose shares of the step's time (the outermost call of each function below)
+are applied to that median: an estimate, since the profiler slows Python more than waiting.
+Run it on a benchmark database: it appends orders.
 """
 
 from __future__ import annotations
@@ -39,7 +44,6 @@ django.setup()
 
 from django.db import connections  # noqa: E402
 from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.spec import STATUSES, order_specs  # noqa: E402
 
@@ -65,35 +69,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--new-connection-per-task", action="store_true")
     options = parser.parse_args(argv)
 
     from celery import current_app
     from django.contrib.auth import get_user_model
     from knox.models import AuthToken
 
+    from bench.phases.common import delete_queue
     from eventlog.store import bucket_of
     from projector.partitions import partition_of_bucket
     from projector.running import run_partition
 
-    current_app.conf.task_default_queue = f"bench-profile-{uuid.uuid4().hex[:8]}"  # no worker reads it
+    queue = f"bench-profile-{uuid.uuid4().hex[:8]}"  # no worker reads it
+    current_app.conf.task_default_queue = queue
     user, _ = get_user_model().objects.get_or_create(username="profile", defaults={"is_superuser": True})
     _, token = AuthToken.objects.create(user)
     client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
     times: dict[str, list[float]] = defaultdict(list)
-    statements: dict[str, list[int]] = defaultdict(list)
     profiles: dict[str, cProfile.Profile] = defaultdict(cProfile.Profile)
+    profiled: dict[str, list[float]] = defaultdict(list)
     warm = options.orders // 4
 
     def step(name: str, n: int, call: Callable[..., Any], *args: Any) -> Any:
-        profile = profiles[name] if n >= warm else None
-        with CaptureQueriesContext(connections["default"]) as queries:
-            began = time.perf_counter()
-            result = profile.runcall(call, *args) if profile else call(*args)
-            elapsed = (time.perf_counter() - began) * 1000
+        began = time.perf_counter()
+        profile = n >= warm and n % 2
+        result = profiles[name].runcall(call, *args) if profile else call(*args)
+        elapsed = (time.perf_counter() - began) * 1000
         if n >= warm:
-            times[name].append(elapsed)
-            statements[name].append(len(queries.captured_queries))
+            (profiled if n % 2 else times)[name].append(elapsed)
         return result
+
+    def project(partition: int) -> bool:
+        if options.new_connection_per_task:
+            connections.close_all()
+        return run_partition(partition)
 
     def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = client.post(path, body or {}, content_type="application/json")
@@ -110,23 +120,25 @@ def main(argv: list[str] | None = None) -> int:
         ship = {"tracking_number": spec.tracking_number, "carrier": spec.carrier}
         shipped = step("POST ship", n, post, path + "ship/", ship)
         partition = partition_of_bucket(bucket_of(str(created["order_id"])))
-        step("worker: run_partition (4 events)", n, run_partition, partition)
+        step("worker: run_partition (4 events)", n, project, partition)
         step("GET detail ?min_position=", n, client.get, f"{path}?min_position={shipped['position']}")
         step("GET list ?status=", n, client.get, f"/api/orders/?status={STATUSES[n % len(STATUSES)]}")
 
-    print(f"{options.orders} orders, figures over the last {options.orders - warm}; medians")
+    delete_queue(queue)
+    print(f"{options.orders} orders; medians of {len(times['POST ship'])} unprofiled orders")
     for name, values in times.items():
-        print(f"\n{name}: {statistics.median(values):.2f} ms, {statistics.median(statements[name]):.0f} statements")
-        stats = pstats.Stats(profiles[name])
-        calls = len(values)
+        median = statistics.median(values)
+        print(f"\n{name}: {median:.2f} ms")
+        stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiles[name]).stats  # type: ignore[attr-defined]
+        spent = sum(profiled[name])
         for label, file_part, function in PARTS:
-            total = sum(
-                value[3]
-                for (file, _, func), value in stats.stats.items()  # type: ignore[attr-defined]
-                if func == function and file.endswith(file_part)
+            outermost = max(
+                (value[3] for (file, _, func), value in stats.items() if func == function and file.endswith(file_part)),
+                default=0.0,
             )
-            if total:
-                print(f"    {label:40s} {total * 1000 / calls:7.2f} ms")
+            if outermost:
+                share = outermost * 1000 / spent
+                print(f"    {label:40s} {share * median:7.2f} ms  ({share:4.0%})")
     return 0
 
 
