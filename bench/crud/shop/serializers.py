@@ -11,13 +11,13 @@ from rest_framework import serializers
 
 from bench.crud.shop.models import Order, OrderLine
 
-MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0.01")}
+CENT = Decimal("0.01")
 
 
 class LineInput(serializers.Serializer[Any]):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=10_000)
-    unit_price = serializers.DecimalField(**MONEY)
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=CENT)
 
 
 class OrderCreate(serializers.Serializer[Any]):
@@ -41,7 +41,7 @@ class OrderCreate(serializers.Serializer[Any]):
 
 class Payment(serializers.Serializer[Any]):
     payment_id = serializers.CharField(max_length=64)
-    amount = serializers.DecimalField(**MONEY)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=CENT)
 
 
 class Shipment(serializers.Serializer[Any]):
