@@ -3,7 +3,8 @@
 A worker keeps its database connections across tasks, as a web process keeps them across
 requests: each task starts and ends the way Django starts and ends a request
 (`close_old_connections`), so a connection is closed only when it is unusable (an error left
-it broken, or its health check fails at the task's first query) or older than CONN_MAX_AGE.
+it broken, or its health check fails at the task's first query) or older than CONN_MAX_AGE,
+and every one is closed after a task that failed (or will be retried).
 Celery's own Django fixup would instead close every connection before and after every task:
 at a hundred doorbells a second that was a new PostgreSQL backend (a fork, authentication,
 Django's connection set-up) per task, about 500 per 90-second HTTP run
@@ -16,7 +17,7 @@ import os
 from typing import Any
 
 from celery import Celery, signals
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from monitoring.logs import configure_celery_logging
 
@@ -30,9 +31,21 @@ signals.setup_logging.connect(configure_celery_logging, weak=False)
 
 
 def connections_as_for_a_request(**_: Any) -> None:
-    """Before and after each task: drop only connections that are broken or past CONN_MAX_AGE."""
+    """Before each task: drop only connections that are broken or past CONN_MAX_AGE."""
     close_old_connections()
 
 
+def connections_after_a_task(state: str | None = None, **_: Any) -> None:
+    """After each task: as after a request, except that a task that did not succeed drops
+    every connection. Django flags a connection broken only when the error passed through its
+    own cursor; the event store's statements run on psycopg cursors of their own over it
+    (eventlog/postgres.py), so a connection lost under them would otherwise be kept and fail
+    every retry until CONN_MAX_AGE."""
+    if state == "SUCCESS":
+        close_old_connections()
+    else:
+        connections.close_all()
+
+
 signals.task_prerun.connect(connections_as_for_a_request, weak=False)
-signals.task_postrun.connect(connections_as_for_a_request, weak=False)
+signals.task_postrun.connect(connections_after_a_task, weak=False)
