@@ -10,17 +10,17 @@ PORT ?= 8000
 # Tests and benchmarks run the production settings (DEBUG off) with a throwaway secret, over
 # plain HTTP: TLS belongs to the proxy in front, which the test client and servers do not have.
 THROWAWAY_SECRET := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
-lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime bench bench-peer bench-http: export SECRET_KEY ?= $(THROWAWAY_SECRET)
-lint test-unit pytest test-embedded test-rabbitmq test-two-databases check-runtime bench bench-peer bench-http: export HTTPS ?= false
+lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime bench bench-peer bench-http bench-crud: export SECRET_KEY ?= $(THROWAWAY_SECRET)
+lint test-unit pytest test-embedded test-rabbitmq test-two-databases check-runtime bench bench-peer bench-http bench-crud: export HTTPS ?= false
 # The benchmarks' app is installed only for them (config/settings.py).
-bench bench-peer bench-http: export BENCH = 1
+bench bench-peer bench-http bench-crud: export BENCH = 1
 # The test suite proves guarantees on the real services; these are the machine's defaults.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: help bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http clean
+.PHONY: help bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http bench-crud clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | expand -t 22
@@ -189,6 +189,15 @@ bench-http: install ## The workload over HTTP against gunicorn and a worker (HTT
 	psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $(HTTP_DB_NAME)" test
 	DATABASE_URL=$(HTTP_DATABASE_URL) CELERY_BROKER_URL=$(HTTP_BROKER_URL) \
 		$(PY) bench/http_load.py --start-stack --url http://127.0.0.1:$(HTTP_PORT) $(HTTP_ARGS)
+
+# The same HTTP workload against the product and a plain DRF CRUD service (bench/crud/, its own
+# Django project sharing no code with the product), alternating, each on a database of its own
+# recreated every round; prints both sides and the ratio. CRUD_ARGS e.g. "--orders 1000 --rounds 3".
+CRUD_DB_NAME ?= bench_crud
+CRUD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(CRUD_DB_NAME)
+bench-crud: install ## The product against a plain DRF CRUD service over HTTP (CRUD_ARGS)
+	DATABASE_URL=$(HTTP_DATABASE_URL) CELERY_BROKER_URL=$(HTTP_BROKER_URL) CRUD_DATABASE_URL=$(CRUD_DATABASE_URL) \
+		$(PY) bench/http_compare.py --port $(HTTP_PORT) $(CRUD_ARGS)
 
 clean: ## Remove the virtualenvs, the SQLite database and collected static files
 	rm -rf $(VENV) $(RUNTIME_VENV) db.sqlite3 staticfiles

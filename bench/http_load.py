@@ -19,7 +19,10 @@ admin user, starts gunicorn (--web-workers) and one Celery worker with the bench
 polls until the server answers (with a deadline), runs the load, and stops both process groups
 (SIGTERM, then SIGKILL after a grace period). Their logs go to bench/results/logs/. The API's
 throttles are lifted on that server (THROTTLE_COMMANDS/QUERIES) so the figures measure the
-stack, not the rate limit; a server you start yourself keeps its own.
+stack, not the rate limit, and the one user every client thread signs in as gets a
+read-your-writes wait slot per thread (READ_YOUR_WRITES_WAITS_PER_USER; with the default 2,
+threads beyond two would answer stale at once while two waited, as two users' would not);
+a server you start yourself keeps its own.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -137,6 +140,11 @@ class Client:
         self.call(ENDPOINTS[5], "GET", f"/api/orders/?status={rng.choice(STATUSES)}")
 
 
+def port_of(base: str) -> int:
+    """The port of a base URL such as http://127.0.0.1:8765."""
+    return int(base.rsplit(":", 1)[-1].split("/")[0])
+
+
 def token_for(base: str, username: str, password: str, timeout: float) -> str:
     response = requests.post(
         base.rstrip("/") + "/api/auth/token/", json={"username": username, "password": password}, timeout=timeout
@@ -202,6 +210,17 @@ def _figures(ordered: list[float], wall: float) -> dict[str, Any]:
     }
 
 
+def database_sessions(url: str) -> int | None:
+    """Sessions PostgreSQL has counted on the database of `url` since its statistics were reset."""
+    if not url.startswith("postgres"):
+        return None
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    return int(row[0]) if row else None
+
+
 def machine(base: str) -> dict[str, Any]:
     """Where the figures were measured (PostgreSQL's version only when we know the database)."""
     revision = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
@@ -229,46 +248,38 @@ def machine(base: str) -> dict[str, Any]:
 
 
 class Stack:
-    """gunicorn + one Celery worker on this machine, each in its own process group."""
+    """Server processes on this machine (each in its own process group), prepared by `prepare`
+    commands (migrations, the admin user) and stopped together."""
 
-    def __init__(self, port: int, web_workers: int, worker_concurrency: int) -> None:
-        self.port, self.web_workers, self.worker_concurrency = port, web_workers, worker_concurrency
+    def __init__(
+        self, commands: dict[str, list[str]], prepare: list[list[str]], env: dict[str, str], database_url: str
+    ) -> None:
+        self.commands, self.preparations, self.env, self.database_url = commands, prepare, env, database_url
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.env = {
-            **os.environ,
-            "DEBUG": "false",
-            "THROTTLE_COMMANDS": os.environ.get("THROTTLE_COMMANDS", "1000000/min"),
-            "THROTTLE_QUERIES": os.environ.get("THROTTLE_QUERIES", "1000000/min"),
-        }
+
+    def run(self, base: str, ready_timeout: float, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """Prepare, start, wait until ready, run `load`, stop; its report, with the database
+        sessions the stack opened meanwhile (PostgreSQL's count, read once all have ended)."""
+        self.prepare()
+        try:
+            self.start()
+            self.wait_ready(base, ready_timeout)
+            before = database_sessions(self.database_url)
+            report = load()
+        finally:
+            self.stop()
+        after = database_sessions(self.database_url)
+        # The connection that read `before` is one of them; the one reading `after` is not yet.
+        report["database_sessions_opened"] = after - before - 1 if before is not None and after is not None else None
+        return report
 
     def prepare(self) -> None:
-        """Migrate and make the admin user (no orders)."""
-        python = str(VENV_BIN / "python")
-        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env, check=True)
-        seed = [python, "manage.py", "seed_demo", "--admin", "--orders", "0"]
-        subprocess.run(seed, cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
+        for command in self.preparations:
+            subprocess.run(command, cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def start(self) -> None:
         LOGS.mkdir(parents=True, exist_ok=True)
-        commands = {
-            "web": [
-                str(VENV_BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(self.web_workers),
-            ],
-            "worker": [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--loglevel=WARNING",
-                f"--concurrency={self.worker_concurrency}",
-            ],
-        }
-        for name, command in commands.items():
+        for name, command in self.commands.items():
             log = (LOGS / f"http-{name}.log").open("wb")
             self.processes.append(
                 subprocess.Popen(
@@ -303,6 +314,31 @@ class Stack:
                 process.wait(5)
 
 
+def product_stack(port: int, web_workers: int, worker_concurrency: int, clients: int) -> Stack:
+    """The product: gunicorn (config.wsgi) and one Celery worker on DATABASE_URL and
+    CELERY_BROKER_URL, throttles lifted, and as many read-your-writes wait slots for the one
+    user the `clients` threads share as there are threads (each would be a user of its own)."""
+    environment = {
+        **os.environ,
+        "DEBUG": "false",
+        "THROTTLE_COMMANDS": os.environ.get("THROTTLE_COMMANDS", "1000000/min"),
+        "THROTTLE_QUERIES": os.environ.get("THROTTLE_QUERIES", "1000000/min"),
+        "READ_YOUR_WRITES_WAITS_PER_USER": os.environ.get("READ_YOUR_WRITES_WAITS_PER_USER", str(clients)),
+    }
+    python = str(VENV_BIN / "python")
+    gunicorn = [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)]
+    worker = [str(VENV_BIN / "celery"), "-A", "config", "worker", "--loglevel=WARNING"]
+    return Stack(
+        {"web": gunicorn, "worker": [*worker, f"--concurrency={worker_concurrency}"]},
+        [
+            [python, "manage.py", "migrate", "--noinput", "-v0"],
+            [python, "manage.py", "seed_demo", "--admin", "--orders", "0"],
+        ],
+        environment,
+        environment.get("DATABASE_URL", ""),
+    )
+
+
 def print_report(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -320,6 +356,7 @@ def print_report(report: dict[str, Any]) -> None:
         table.add_row(name, *(str(figures[k]) for k in ("requests", "requests_per_s", "p50_ms", "p99_ms", "errors")))
     console.print(table)
     console.print(f"errors: {load['errors']}   stale detail reads (404 + X-Read-Model-Stale): {load['stale_reads']}")
+    console.print(f"database sessions the stack opened during the load: {load.get('database_sessions_opened')}")
     for sample in load["error_samples"]:
         console.print(f"  {sample}", markup=False)
 
@@ -342,28 +379,27 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     base = options.url.rstrip("/")
 
-    stack: Stack | None = None
     settings: dict[str, Any] = {"orders (N)": options.orders, "workers": options.workers}
-    try:
-        if options.start_stack:
-            port = int(base.rsplit(":", 1)[-1].split("/")[0])
-            stack = Stack(port, options.web_workers, options.worker_concurrency)
-            stack.prepare()
-            stack.start()
-            stack.wait_ready(base, options.ready_timeout)
-            settings |= {
-                "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
-                "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
-            }
-        record = machine(base)  # before the load: its load average is the machine's, not ours
+    record: dict[str, Any] = {}
+
+    def measure() -> dict[str, Any]:
+        record.update(machine(base))  # before the load: its load average is the machine's, not ours
         token = token_for(base, options.username, options.password, options.timeout)
         print(f"http_load: {options.orders} orders, {options.workers} workers -> {base}", file=sys.stderr)
-        load = run_load(
+        return run_load(
             base, options.orders, options.workers, options.seed, token, options.max_seconds, options.timeout
         )
-    finally:
-        if stack is not None:
-            stack.stop()
+
+    if options.start_stack:
+        stack = product_stack(port_of(base), options.web_workers, options.worker_concurrency, options.workers)
+        settings |= {
+            "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
+            "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
+            "read-your-writes waits per user": stack.env["READ_YOUR_WRITES_WAITS_PER_USER"],
+        }
+        load = stack.run(base, options.ready_timeout, measure)
+    else:
+        load = measure()
     report = {"machine": record, "orders": options.orders, "settings": settings, "load": load}
     saved = LOGS.parent / f"http-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     saved.write_text(json.dumps(report, default=str, indent=1))

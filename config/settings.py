@@ -179,6 +179,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes every database connection before and after every task unless
+# it has counted this many task starts and ends; config/celery.py closes them as Django does
+# after a request instead (broken, or past CONN_MAX_AGE), so the fixup's closing is turned off.
+CELERY_DB_REUSE_MAX = 2**62
 # Longer than any task can run, so Redis does not redeliver a task still in progress.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": 2, "socket_connect_timeout": 2}
 # Bound how long a commit's doorbell may block on an unreachable broker.

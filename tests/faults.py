@@ -32,6 +32,7 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.accepted = 0  # connections accepted and forwarded so far: what a client opened
 
     def url(self, scheme: str, path: str = "") -> str:
         """The service's URL through the proxy, e.g. url("redis", "/5")."""
@@ -79,6 +80,7 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._connections.update((client, server))
+                self.accepted += 1
             threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
 
     def _pipe(self, client: socket.socket, server: socket.socket) -> None:

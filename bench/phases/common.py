@@ -15,8 +15,10 @@ from django.db import connections
 from eventlog.append_only import maintenance_window
 
 ROOT = Path(__file__).resolve().parents[2]
-# Apps whose tables --fresh empties: the event log and everything derived from it.
-EMPTIED_APPS = ("eventlog", "readmodels", "notifications", "fulfilment")
+# Apps whose tables --fresh empties: the event log and everything derived from it, checkpoints
+# and dead letters included (projector): checkpoints left at the last run's head would mark the
+# new run's events as applied, and the lag phase would wait for projections that never come.
+EMPTIED_APPS = ("eventlog", "projector", "readmodels", "notifications", "fulfilment")
 
 
 def git_revision() -> str:

@@ -1,0 +1,1 @@
+"""Orders and their lines as rows: the CRUD service's one app."""
