@@ -8,13 +8,16 @@ CustomerForgotten removes the customer's directory entry and the recipient (and 
 error, which may quote it) of the emails owed for their orders, each only if it came from
 before the forgetting: an address the customer gave since is theirs to keep. Emails still
 pending find no address afterwards (the order's e-mail reads as null) and end as no_address.
+An address is recorded under its customer's lock stripe, and not at all if the read side has
+seen the customer forgotten after it (readmodels/forgetting.py): a batch that decoded an
+order just before the key was deleted cannot put it back after the forgetting removed it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from django.conf import settings
@@ -25,13 +28,20 @@ from eventlog.store import RecordedEvent
 from notifications.models import CustomerDirectory, Notification
 from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
 from projector.projection import Projection
+from readmodels.forgetting import forgotten_at, guard, record
 from readmodels.projections.bulk import insert_new_rows
+
+EventT = TypeVar("EventT")
 
 KINDS: dict[type, Notification.Kind] = {
     OrderConfirmed: Notification.Kind.ORDER_CONFIRMED,
     OrderShipped: Notification.Kind.ORDER_SHIPPED,
     OrderCancelled: Notification.Kind.ORDER_CANCELLED,
 }
+
+
+def _events(events: Sequence[RecordedEvent], kind: type[EventT]) -> list[EventT]:
+    return [recorded.event for recorded in events if isinstance(recorded.event, kind)]
 
 
 class NotificationsProjection(Projection):
@@ -50,6 +60,11 @@ class NotificationsProjection(Projection):
         # A fresh read database rebuilt from an old log must not mail customers about last
         # year's orders: emails for events older than this are recorded as expired.
         horizon = now - timedelta(seconds=float(settings.NOTIFICATION_MAX_AGE_SECONDS))
+        guard(
+            using,
+            writing={event.customer_id for event in _events(events, OrderCreated) if event.customer_email},
+            erasing={event.customer_id for event in _events(events, CustomerForgotten)},
+        )
         for recorded in events:
             event = recorded.event
             if isinstance(event, CustomerForgotten):
@@ -88,12 +103,19 @@ class NotificationsProjection(Projection):
             transaction.on_commit(send_soon, using=using)
 
     def _forget(self, forgotten: CustomerForgotten, position: int, using: str) -> None:
+        record(using, forgotten.customer_id, position)
         CustomerDirectory.objects.using(using).filter(customer_id=forgotten.customer_id, position__lt=position).delete()
         Notification.objects.using(using).filter(order_id__in=forgotten.order_ids, position__lt=position).update(
             recipient="", last_error=""
         )
 
     def _record_addresses(self, addresses: dict[str, tuple[int, str]], using: str) -> None:
+        forgotten = forgotten_at(using, addresses)
+        addresses = {
+            customer: (position, email)
+            for customer, (position, email) in addresses.items()
+            if position > forgotten.get(customer, 0)
+        }
         if not addresses:
             return
         table = CustomerDirectory._meta.db_table

@@ -196,3 +196,16 @@ class CatalogName(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku}: {self.name}"
+
+
+class ForgottenCustomer(models.Model):
+    """A customer the read side has seen forgotten, and the log position of the latest
+    CustomerForgotten of theirs: what the personal data of a row may come from
+    (readmodels/forgetting.py). Not rebuilt with any projection: both projections that hold
+    personal data write it, idempotently, and a customer id is a pseudonymous reference."""
+
+    customer_id = models.CharField(max_length=64, primary_key=True)
+    position = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} forgotten at {self.position}"

@@ -8,6 +8,12 @@ CustomerForgotten refolds each of the customer's orders from the log, up to the 
 row has: the customer's key is gone by then, so their e-mail and address names and lines
 read as null, while anything sealed under a newer key (an address given after the
 forgetting) stays. A row is therefore exactly what a rebuild from the log writes.
+
+That holds whichever partition commits first (readmodels/forgetting.py): a batch writing
+rows with personal data locks their customers' stripes shared and, for a customer the read
+side has seen forgotten, refolds the row from the log instead of writing what it decoded
+(perhaps just before the key was deleted); the forgetting locks its customer's stripe
+exclusive and only then reads the rows it refolds, after every such writer committed.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from uuid import UUID
 
 from django.conf import settings
 
+from eventlog.personal import has_personal_data
 from eventlog.serialization import to_data
 from eventlog.store import EventStore, RecordedEvent, event_store
 from orders.events import (
@@ -37,6 +44,7 @@ from orders.events import (
     ShippingAddressChanged,
 )
 from projector.projection import Projection
+from readmodels.forgetting import forgotten_at, guard, record
 from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.bulk import upsert_rows
@@ -231,6 +239,11 @@ def _forgets(recorded: RecordedEvent) -> bool:
     return isinstance(recorded.event, CustomerForgotten)
 
 
+def _personal(view: View) -> bool:
+    """True if the row holds any of its customer's personal data in the clear."""
+    return has_personal_data(OrderCreated, view)
+
+
 class OrdersProjection(Projection):
     """Keeps OrderSummary and OrderDetail, one row each per order, in one transaction.
 
@@ -248,9 +261,7 @@ class OrdersProjection(Projection):
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch into the touched orders' views and upsert both tables."""
         naming = [event for event in events if names_product(event)]
-        events = [
-            event for event in events if event.stream_type == "order" or isinstance(event.event, CustomerForgotten)
-        ]
+        events = [event for event in events if event.stream_type == "order" or _forgets(event)]
         if not events and not naming:
             return
         # Before any read of names or write of lines; see catalog_names.py for why.
@@ -259,29 +270,45 @@ class OrdersProjection(Projection):
             apply_naming(naming, using)
         if not events:
             return
-        ids = {
-            order_id
-            for event in events
-            for order_id in (
-                event.event.order_ids if isinstance(event.event, CustomerForgotten) else (UUID(event.stream_id),)
-            )
-        }
-        views: dict[str, View | None] = {
-            str(row["order_id"]): row
-            for row in OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
-        }
+        forgettings = [event for event in events if _forgets(event)]
+        events = [event for event in events if not _forgets(event)]
+        views = self._rows(using, {UUID(event.stream_id) for event in events})
         status_before = {stream_id: view["status"] for stream_id, view in views.items() if view}
+        # Rows that held personal data lock their customer too: overwriting one races the
+        # forgetting's refold as writing one does.
+        had_personal = {str(view["customer_id"]) for view in views.values() if view and _personal(view)}
         changed: set[str] = set()
         for event in events:
-            if isinstance(event.event, CustomerForgotten):
-                changed |= self._forget(event.event, views)
-                continue
             view = views.get(event.stream_id)
             before = view["version"] if view else 0
             views[event.stream_id] = advance_stream(view, before, event, self.fold, self.store)
             if event.version > before:
                 changed.add(event.stream_id)
-        rows = [row for stream_id in sorted(changed) if (row := views[stream_id])]
+        rows = {stream_id: row for stream_id in changed if (row := views[stream_id])}
+        erasing = {event.event.customer_id for event in forgettings}
+        writing = had_personal | {str(row["customer_id"]) for row in rows.values() if _personal(row)}
+        guard(using, writing=writing, erasing=erasing)
+        for event in forgettings:
+            record(using, event.event.customer_id, event.position)
+        # The forgotten customers' other rows as committed now, after every writer of them.
+        listed = {str(order_id) for event in forgettings for order_id in event.event.order_ids} - changed
+        for stream_id, row in self._rows(using, {UUID(stream_id) for stream_id in listed}).items():
+            if row and _personal(row):
+                rows[stream_id], status_before[stream_id] = row, row["status"]
+        forgotten = forgotten_at(using, {str(row["customer_id"]) for row in rows.values() if _personal(row)})
+        for stream_id, row in rows.items():
+            if row["customer_id"] in forgotten and _personal(row):
+                history = self.store.read_stream(stream_id, to_version=row["version"])
+                rows[stream_id] = fold_stream(history, self.timeline_entries) or row
+        self._write([rows[stream_id] for stream_id in sorted(rows)], status_before, using)
+
+    def _rows(self, using: str, ids: set[UUID]) -> dict[str, View | None]:
+        if not ids:
+            return {}
+        rows = OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
+        return {str(row["order_id"]): row for row in rows}
+
+    def _write(self, rows: list[View], status_before: dict[str, str], using: str) -> None:
         count_statuses(using, [(status_before.get(str(row["order_id"])), row["status"]) for row in rows])
         names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
         for row in rows:
@@ -292,16 +319,3 @@ class OrdersProjection(Projection):
             for row in rows
         ]
         upsert_rows(using, OrderSummary, summaries, key="order_id")
-
-    def _forget(self, forgotten: CustomerForgotten, views: dict[str, View | None]) -> set[str]:
-        """Refold the forgotten customer's projected orders from the log (see the module
-        docstring); the ids of the views refolded. An order not projected yet needs nothing:
-        it will be folded from the log, where its personal data already reads as null."""
-        refolded = set()
-        for order_id in map(str, forgotten.order_ids):
-            view = views.get(order_id)
-            if view is not None:
-                history = self.store.read_stream(order_id, to_version=view["version"])
-                views[order_id] = fold_stream(history, self.timeline_entries)
-                refolded.add(order_id)
-        return refolded
