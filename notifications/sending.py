@@ -5,6 +5,11 @@ sent in the same transaction, so two senders (a worker and beat, or a redelivere
 never send the same row. The one window left is a crash after the mail server accepted a
 message and before the commit; the retry then sends it again with the same Message-ID
 (derived from the event id), which mail systems use to drop the duplicate.
+
+The same row lock keeps a forgotten customer's address out of the outbox: a sender that
+composed an email while the customer's key still existed records its recipient while it
+holds the row, and the forgetting's scrub (notifications/projection.py), an UPDATE of those
+rows, waits for that commit and then blanks it (on SQLite every transaction runs alone).
 """
 
 from __future__ import annotations

@@ -204,3 +204,11 @@ def eventually(
             tail = log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
             pytest.fail(f"Timed out after {timeout}s waiting for {message}\n{tail}")
         time.sleep(0.05)
+
+
+# A test of a guarantee both databases keep, run once in each one's run (`vendor` is the one
+# the run is on; `postgres` fails a PostgreSQL case run elsewhere).
+ON_BOTH_DATABASES = pytest.mark.parametrize(
+    "vendor",
+    [pytest.param("postgresql", marks=pytest.mark.postgres), pytest.param("sqlite", marks=pytest.mark.embedded)],
+)

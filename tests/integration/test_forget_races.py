@@ -1,35 +1,39 @@
 """Forgetting racing the projections, reproduced step by step on PostgreSQL (and, with
-READ_DATABASE_URL, with the read models in a second database): a batch of an order's
+READ_DATABASE_URL, with the read models in a second database) and SQLite: a batch of an order's
 partition that decoded the order while its customer's key existed and commits after the
 CustomerForgotten was applied (in the customer's partition) leaves no plain personal data,
 in the order's rows or the customer directory; a customer who orders again keeps the new
-order's data; and a batch that is writing when the forgetting is applied makes it wait."""
+order's data; a batch that is writing when the forgetting is applied makes it wait; and an
+email being sent (its recipient decoded before the key was deleted) records no recipient
+once the forgetting is applied. The last two run two transactions at once: PostgreSQL only
+(SQLite runs one at a time)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 import pytest
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connections, transaction
 
 from eventlog.store import RecordedEvent, event_store
-from notifications.models import CustomerDirectory
+from notifications.models import CustomerDirectory, Notification
 from notifications.projection import NotificationsProjection
+from notifications.sending import send_pending
 from orders.addresses import Address
-from orders.commands import ChangeShippingAddress, CreateOrder, ForgetCustomer, LineItem
+from orders.commands import ChangeShippingAddress, ConfirmOrder, CreateOrder, ForgetCustomer, LineItem
 from orders.customers import customer_stream_id
 from projector.loop import read_database
-from projector.projection import Projection
 from readmodels.models import OrderDetail, OrderSummary
 from readmodels.projections.orders import OrdersProjection
-from tests.integration.conftest import eventually
+from tests.integration.conftest import ON_BOTH_DATABASES, eventually
 from writeside.bus import handle
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 CUSTOMER = "c-race"
 EMAIL = "race-7q2v@example.org"
@@ -65,12 +69,17 @@ def decoded(stream_id: str) -> list[RecordedEvent]:
     return event_store().read_stream(stream_id)
 
 
-def apply(events: Sequence[RecordedEvent], *projections: Projection) -> None:
+def apply(events: Sequence[RecordedEvent]) -> None:
     """One projector batch: the projections' work in one read-side transaction."""
     using = read_database()
     with transaction.atomic(using=using):
-        for projection in projections or (OrdersProjection(), NotificationsProjection()):
-            projection.apply(events, using)
+        apply_in(events, using)
+
+
+def apply_in(events: Sequence[RecordedEvent], using: str) -> None:
+    """The projections that hold personal data apply `events` in the current transaction."""
+    for projection in (OrdersProjection(), NotificationsProjection()):
+        projection.apply(events, using)
 
 
 def forget(customer: str = CUSTOMER) -> list[RecordedEvent]:
@@ -79,8 +88,7 @@ def forget(customer: str = CUSTOMER) -> list[RecordedEvent]:
 
 
 def detail(order_id: UUID) -> dict[str, Any]:
-    row: dict[str, Any] = OrderDetail.objects.using(read_database()).values().get(order_id=order_id)
-    return row
+    return dict(OrderDetail.objects.using(read_database()).values().get(order_id=order_id))
 
 
 def assert_erased(order_id: UUID) -> None:
@@ -98,7 +106,9 @@ def assert_erased(order_id: UUID) -> None:
     assert not CustomerDirectory.objects.using(read_database()).filter(customer_id=CUSTOMER).exists()
 
 
-def test_a_batch_decoded_before_the_forgetting_and_applied_after_it_writes_nulls() -> None:
+@ON_BOTH_DATABASES
+def test_a_batch_decoded_before_the_forgetting_and_applied_after_it_writes_nulls(vendor: str) -> None:
+    assert connections[read_database()].vendor == vendor
     order = place()
     stale = decoded(str(order))
     assert stale[0].event.customer_email == EMAIL  # decoded while the key existed
@@ -110,7 +120,9 @@ def test_a_batch_decoded_before_the_forgetting_and_applied_after_it_writes_nulls
     assert detail(order)["version"] == 1
 
 
-def test_an_order_projected_before_and_moved_by_a_stale_batch_after_the_forgetting_is_erased() -> None:
+@ON_BOTH_DATABASES
+def test_an_order_projected_before_and_moved_by_a_stale_batch_after_the_forgetting_is_erased(vendor: str) -> None:
+    assert connections[read_database()].vendor == vendor
     order = place()
     apply(decoded(str(order)))
     assert detail(order)["customer_email"] == EMAIL
@@ -126,7 +138,9 @@ def test_an_order_projected_before_and_moved_by_a_stale_batch_after_the_forgetti
     assert detail(order)["version"] == 2
 
 
-def test_a_customer_who_orders_again_after_being_forgotten_keeps_the_new_orders_data() -> None:
+@ON_BOTH_DATABASES
+def test_a_customer_who_orders_again_after_being_forgotten_keeps_the_new_orders_data(vendor: str) -> None:
+    assert connections[read_database()].vendor == vendor
     old = place()
     stale = decoded(str(old))
     apply(forget())
@@ -142,6 +156,7 @@ def test_a_customer_who_orders_again_after_being_forgotten_keeps_the_new_orders_
     assert directory.email == new_email
 
 
+@pytest.mark.postgres
 def test_forgetting_waits_for_a_batch_that_is_writing_the_customers_data() -> None:
     order = place()
     stale = decoded(str(order))
@@ -150,37 +165,21 @@ def test_forgetting_waits_for_a_batch_that_is_writing_the_customers_data() -> No
     errors: list[BaseException] = []
 
     def stale_batch() -> None:
+        using = read_database()
         try:
-            using = read_database()
             with transaction.atomic(using=using):
-                OrdersProjection().apply(stale, using)
-                NotificationsProjection().apply(stale, using)
+                apply_in(stale, using)
                 written.set()
                 release.wait(30)
-        except BaseException as error:  # reported by the test thread
-            errors.append(error)
+        finally:
             written.set()
-        finally:
-            for connection in connections.all():
-                connection.close()
 
-    def forgetting() -> None:
-        try:
-            apply(forgotten)
-        except BaseException as error:
-            errors.append(error)
-        finally:
-            for connection in connections.all():
-                connection.close()
-
-    writer = threading.Thread(target=stale_batch)
-    writer.start()
+    writer = in_thread(stale_batch, errors)
     assert written.wait(30)
     assert not errors
-    eraser = threading.Thread(target=forgetting)
-    eraser.start()
+    eraser = in_thread(lambda: apply(forgotten), errors)
     try:
-        eventually(waiting_for_an_advisory_lock, timeout=10, message="the forgetting to wait for the writing batch")
+        eventually(waiting_for_a_lock, timeout=10, message="the forgetting to wait for the writing batch")
     finally:
         release.set()
         writer.join(30)
@@ -189,8 +188,70 @@ def test_forgetting_waits_for_a_batch_that_is_writing_the_customers_data() -> No
     assert_erased(order)
 
 
-def waiting_for_an_advisory_lock() -> bool:
+class HeldOutbox(BaseEmailBackend):
+    """A mail server that holds each message until the test lets it through."""
+
+    sending: ClassVar[threading.Event] = threading.Event()
+    release: ClassVar[threading.Event] = threading.Event()
+    sent: ClassVar[list[str]] = []
+
+    def send_messages(self, email_messages: Any) -> int:
+        self.sending.set()
+        self.release.wait(30)
+        self.sent.extend(recipient for message in email_messages for recipient in message.to)
+        return len(email_messages)
+
+
+def in_thread(target: Any, errors: list[BaseException]) -> threading.Thread:
+    """Run `target` on a thread of its own (its own connections), collecting its error."""
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as error:  # reported by the test thread
+            errors.append(error)
+        finally:
+            for connection in connections.all():
+                connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.postgres
+def test_an_email_being_sent_while_the_customer_is_forgotten_keeps_no_recipient(settings: Any) -> None:
+    settings.EMAIL_BACKEND = f"{__name__}.HeldOutbox"
+    HeldOutbox.sending.clear()
+    HeldOutbox.release.clear()
+    HeldOutbox.sent.clear()
+    order = place()
+    handle(ConfirmOrder(order_id=order))
+    apply(decoded(str(order)))
+    errors: list[BaseException] = []
+
+    sender = in_thread(send_pending, errors)
+    assert HeldOutbox.sending.wait(30)  # composed: the recipient was decoded with the key
+    eraser = in_thread(lambda: apply(forget()), errors)
+    try:
+        eventually(
+            lambda: not eraser.is_alive() or waiting_for_a_lock(),
+            timeout=10,
+            message="the forgetting to be applied or to wait",
+        )
+    finally:
+        HeldOutbox.release.set()
+        sender.join(30)
+        eraser.join(30)
+
+    assert not errors
+    assert HeldOutbox.sent == [EMAIL]  # the mail server got it: beyond our databases
+    notification = Notification.objects.using(read_database()).get(order_id=order)
+    assert (notification.status, notification.recipient) == (Notification.Status.SENT, "")
+
+
+def waiting_for_a_lock() -> bool:
     with connections[read_database()].cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
         row = cursor.fetchone()
     return bool(row and row[0])

@@ -27,13 +27,10 @@ from orders.events import OrderCreated
 from orders.repository import ORDER_STATE_VERSION
 from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail, OrderSummary
+from tests.integration.conftest import ON_BOTH_DATABASES
 from writeside.bus import handle, payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ON_BOTH_DATABASES = pytest.mark.parametrize(
-    "vendor",
-    [pytest.param("postgresql", marks=pytest.mark.postgres), pytest.param("sqlite", marks=pytest.mark.embedded)],
-)
 sealing = importlib.import_module("orders.migrations.0003_seal_personal_data")
 
 
