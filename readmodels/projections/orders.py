@@ -285,9 +285,13 @@ class OrdersProjection(Projection):
             if event.version > before:
                 changed.add(event.stream_id)
         rows = {stream_id: row for stream_id in changed if (row := views[stream_id])}
+        personal = {stream_id for stream_id, row in rows.items() if _personal(row)}
         erasing = {event.event.customer_id for event in forgettings}
-        writing = had_personal | {str(row["customer_id"]) for row in rows.values() if _personal(row)}
-        guard(using, writing=writing, erasing=erasing)
+        guard(
+            using,
+            writing=had_personal | {str(rows[stream_id]["customer_id"]) for stream_id in personal},
+            erasing=erasing,
+        )
         for event in forgettings:
             record(using, event.event.customer_id, event.position)
         # The forgotten customers' other rows as committed now, after every writer of them.
@@ -295,11 +299,12 @@ class OrdersProjection(Projection):
         for stream_id, row in self._rows(using, {UUID(stream_id) for stream_id in listed}).items():
             if row and _personal(row):
                 rows[stream_id], status_before[stream_id] = row, row["status"]
-        forgotten = forgotten_at(using, {str(row["customer_id"]) for row in rows.values() if _personal(row)})
-        for stream_id, row in rows.items():
-            if row["customer_id"] in forgotten and _personal(row):
-                history = self.store.read_stream(stream_id, to_version=row["version"])
-                rows[stream_id] = fold_stream(history, self.timeline_entries) or row
+                personal.add(stream_id)
+        forgotten = forgotten_at(using, {str(rows[stream_id]["customer_id"]) for stream_id in personal})
+        for stream_id in personal:
+            if rows[stream_id]["customer_id"] in forgotten:
+                history = self.store.read_stream(stream_id, to_version=rows[stream_id]["version"])
+                rows[stream_id] = fold_stream(history, self.timeline_entries) or rows[stream_id]
         self._write([rows[stream_id] for stream_id in sorted(rows)], status_before, using)
 
     def _rows(self, using: str, ids: set[UUID]) -> dict[str, View | None]:
