@@ -116,6 +116,7 @@ class MessageBus:
             command_type=type(command).__name__,
             fingerprint=fingerprint(command),
             metadata=event_metadata(command),
+            companions=tuple(dispatch.in_transaction),
         )
         for attempt in range(1, self.max_attempts + 1):
             try:

@@ -8,7 +8,7 @@ it). The chain is named in settings.COMMAND_MIDDLEWARE, outermost first.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import TypeVar
 
@@ -24,11 +24,17 @@ COMMITTED, DUPLICATE, REFUSED, CONFLICT, FAILED = "committed", "duplicate", "ref
 
 @dataclass(slots=True)
 class Dispatch:
-    """One command on its way through the bus; the core marks a repeat as `duplicate`."""
+    """One command on its way through the bus; the core marks a repeat as `duplicate`.
+
+    `in_transaction` holds what a middleware asks to be written in the command's own
+    transaction once its result is known (the audit row): it then commits with the command's
+    events and record, or rolls back with them, without a commit of its own.
+    """
 
     command: Command
     command_type: str
     duplicate: bool = False
+    in_transaction: list[Callable[[CommandResult], None]] = field(default_factory=list)
 
 
 Next = Callable[[Dispatch], CommandResult]

@@ -17,6 +17,7 @@ from django.db import transaction
 
 from eventlog.idempotency import HandledCommand, command_log
 from eventlog.publishing import publish_after_commit
+from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
 from writeside.aggregate import Aggregate
 from writeside.repository import EventSourcedRepository, Repository
@@ -48,7 +49,7 @@ class CommandResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored in the command record."""
-        return {"stream_id": self.stream_id, "version": self.version, "position": self.position}
+        return append_outcome(self.stream_id, self.version, self.position)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CommandResult:
@@ -64,6 +65,8 @@ class CommandContext:
     command_type: str
     fingerprint: str
     metadata: dict[str, Any]
+    # Written in the transaction once the result is known, after the command's record.
+    companions: tuple[Callable[[CommandResult], None], ...] = ()
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -122,13 +125,25 @@ class AbstractUnitOfWork(abc.ABC):
         ]
         if len(changed) != 1:
             raise RuntimeError(f"A command must change exactly one aggregate, not {len(changed)}")
-        context = self.context
-        recorded = self._save(changed[0], context.metadata if context else {})
+        recorded = self._save_recorded(changed[0], self.context)
         result = CommandResult(stream_id=changed[0].id, version=changed[0].version, position=recorded[-1].position)
-        if context is not None:
-            self._record(context, result)
+        self._write_companions(result)
         self._publish(recorded)
         return result
+
+    def _write_companions(self, result: CommandResult) -> None:
+        """What the command's middleware asked to write in this transaction (CommandContext)."""
+        for companion in self.context.companions if self.context else ():
+            companion(result)
+
+    def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
+        """Append the aggregate's events and the command's record; a unit of work whose store
+        writes both in one statement overrides this."""
+        recorded = self._save(aggregate, context.metadata if context else {})
+        if context is not None:
+            result = CommandResult(stream_id=aggregate.id, version=aggregate.version, position=recorded[-1].position)
+            self._record(context, result)
+        return recorded
 
     def unchanged(self, aggregate: Aggregate[Any, Any]) -> CommandResult:
         """End a command that, by the aggregate's rules, changes nothing (a repeated
@@ -141,6 +156,7 @@ class AbstractUnitOfWork(abc.ABC):
         )
         if self.context is not None:
             self._record(self.context, result)
+        self._write_companions(result)
         return result
 
     @abc.abstractmethod
@@ -205,9 +221,20 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
     def _last_position(self, stream_id: str) -> int:
         return self._store.stream_position(stream_id)
 
-    def _save(self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any]) -> list[RecordedEvent]:
+    def _save(
+        self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any], command: CommandEntry | None = None
+    ) -> list[RecordedEvent]:
         owner = cast("EventSourcedRepository[Any]", self.repository(aggregate.stream_type))
-        return owner.save(aggregate, metadata)
+        return owner.save(aggregate, metadata, command)
+
+    def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
+        """The command's record goes with the append, in its very statement on PostgreSQL."""
+        if context is None:
+            return self._save(aggregate, {})
+        entry = CommandEntry(
+            command_id=context.command_id, command_type=context.command_type, fingerprint=context.fingerprint
+        )
+        return self._save(aggregate, context.metadata, entry)
 
     def _record(self, context: CommandContext, result: CommandResult) -> None:
         self._commands.record(context.command_id, context.command_type, context.fingerprint, result.to_dict())
