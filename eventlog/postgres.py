@@ -19,9 +19,9 @@ from uuid import uuid4
 
 import msgspec
 import psycopg
-from psycopg import sql
 from django.db import connections
 from django.utils import timezone
+from psycopg import sql
 
 from eventlog.idempotency import CommandLog, HandledCommand
 from eventlog.records import CommandEntry, DuplicateCommand

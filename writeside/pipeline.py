@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from writeside.commands import Command
 from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
-from writeside.unit_of_work import CommandResult
+from writeside.unit_of_work import CommandResult, Companion
 
 Message = TypeVar("Message")
 Answer = TypeVar("Answer")
@@ -26,15 +26,16 @@ COMMITTED, DUPLICATE, REFUSED, CONFLICT, FAILED = "committed", "duplicate", "ref
 class Dispatch:
     """One command on its way through the bus; the core marks a repeat as `duplicate`.
 
-    `in_transaction` holds what a middleware asks to be written in the command's own
-    transaction once its result is known (the audit row): it then commits with the command's
-    events and record, or rolls back with them, without a commit of its own.
+    `in_transaction` holds the rows a middleware asks to be written in the command's own
+    transaction once its result is known (the audit row, writeside.unit_of_work.Companion): it
+    then commits with the command's events and record, or rolls back with them, without a
+    commit of its own.
     """
 
     command: Command
     command_type: str
     duplicate: bool = False
-    in_transaction: list[Callable[[CommandResult], None]] = field(default_factory=list)
+    in_transaction: list[Companion] = field(default_factory=list)
 
 
 Next = Callable[[Dispatch], CommandResult]
