@@ -163,8 +163,9 @@ def write(env: dict[str, str], orders: int, seed: int) -> dict[str, Any]:
 
 
 def _client(env: dict[str, str], orders: int, seed: int, offset: int, start: Any, results: Any) -> None:
-    """One write2 client in its own process: its own application (connection), its own orders."""
-    app = Orders(env=env)
+    """One write2 client in its own process: its own application (connection), its own orders.
+    The tables exist already (write2 makes them first): clients creating them at once collide."""
+    app = Orders(env={**env, "CREATE_TABLE": "no"})
     try:
         operations = [op for spec in order_specs(orders, seed, offset) for op in order_commands(app, spec)]
         latencies: list[float] = []
@@ -182,6 +183,7 @@ def _client(env: dict[str, str], orders: int, seed: int, offset: int, start: Any
 def write2(env: dict[str, str], orders: int, seed: int, clients: int = 2) -> dict[str, Any]:
     """The 4N commands from `clients` spawned processes, each on its own orders, started together:
     aggregate commands/s over the wall time from the first start to the last finish."""
+    Orders(env=env).close()  # the tables, once, before the clients start
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
     processes = [
