@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, event_store
 from projector import shadow
-from projector.dead_letters import BLOCKING
+from projector.dead_letters import BLOCKING, blocked_streams
 from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
 from projector.models import DeadLetter
 from projector.projection import Projection
@@ -128,11 +128,14 @@ def _replay(
     within: Callable[[], AbstractContextManager[object]],
 ) -> None:
     """Apply the log up to `head` to every projector, batch by batch, each batch `within`
-    the given context (a transaction into the shadow tables, or nothing more)."""
+    the given context (a transaction into the shadow tables, or nothing more). The streams
+    blocked by dead letters are looked up once per batch for all of them, as run_batch does."""
+    names = [projector.projection.name for projector in projectors]
     for events in log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead):
         with within():
+            blocked = blocked_streams(names, events, read_database())
             for projector in projectors:
-                projector.apply_isolating_failures(events)
+                projector.apply_isolating_failures(events, blocked.get(projector.projection.name, set()))
         if progress is not None:
             progress(events[-1].position, head)
 

@@ -66,6 +66,7 @@ class Shadow:
 
     using: str
     live: str
+    search_path: str
     tables: tuple[str, ...]
     bookkeeping: tuple[str, ...]
 
@@ -119,10 +120,12 @@ def prepare(projections: Sequence[Projection], using: str) -> Shadow:
     quote = connection.ops.quote_name
     bookkeeping: tuple[type[models.Model], ...] = (ProjectionCheckpoint, DeadLetter)
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute("SELECT current_schema()")
+        cursor.execute("SELECT current_schema(), current_setting('search_path')")
+        live, search_path = cursor.fetchone()
         shadow = Shadow(
             using=using,
-            live=cursor.fetchone()[0],
+            live=live,
+            search_path=search_path,
             tables=_distinct_tables(projections),
             bookkeeping=tuple(model._meta.db_table for model in bookkeeping),
         )
@@ -174,12 +177,12 @@ def inside(shadow: Shadow) -> Iterator[None]:
     the WAL flush.
     """
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('search_path')")
-        before = cursor.fetchone()[0]
-        cursor.execute("SELECT set_config('search_path', %s, true)", [f"{SHADOW}, {before}"])
-        cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
+        cursor.execute(
+            "SELECT set_config('search_path', %s, true), set_config('synchronous_commit', 'off', true)",
+            [f"{SHADOW}, {shadow.search_path}"],
+        )
         yield
-        cursor.execute("SELECT set_config('search_path', %s, true)", [before])
+        cursor.execute("SELECT set_config('search_path', %s, true)", [shadow.search_path])
 
 
 def start_checkpoints(shadow: Shadow, projections: Sequence[Projection], head: int) -> None:
@@ -193,13 +196,17 @@ def start_checkpoints(shadow: Shadow, projections: Sequence[Projection], head: i
 
 
 def build_indexes(shadow: Shadow) -> None:
-    """Create the live tables' other indexes on the loaded shadow, and its statistics."""
+    """Create the live tables' other indexes on the loaded shadow.
+
+    No ANALYZE: the rows loaded count towards autovacuum's analyze threshold of the table,
+    which moves with it, so its statistics follow shortly after the swap; until then the
+    planner estimates from its size, enough for the key lookups and index scans it serves.
+    """
     quote = shadow.connection.ops.quote_name
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
         # With only pg_catalog on the search_path, pg_get_indexdef names every table with
         # its schema, exactly as format('%I.%I') does; put back below (see `inside`).
-        cursor.execute("SELECT current_setting('search_path'), set_config('search_path', 'pg_catalog', true)")
-        before = cursor.fetchone()[0]
+        cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
         for table in shadow.tables:
             cursor.execute(
                 "SELECT pg_get_indexdef(i.indexrelid), format(' ON %%I.%%I ', %s, %s) FROM pg_index i"
@@ -209,8 +216,7 @@ def build_indexes(shadow: Shadow) -> None:
             )
             for definition, live_name in cursor.fetchall():
                 cursor.execute(definition.replace(live_name, f" ON {SHADOW}.{quote(table)} ", 1))
-            cursor.execute(f"ANALYZE {SHADOW}.{quote(table)}")
-        cursor.execute("SELECT set_config('search_path', %s, true)", [before])
+        cursor.execute("SELECT set_config('search_path', %s, true)", [shadow.search_path])
 
 
 def catch_up(shadow: Shadow, projections: Sequence[Projection], store: EventStore) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import msgspec
 import psycopg
 from django.db import connections, models
 from psycopg.types.json import Jsonb
@@ -51,7 +52,8 @@ def _insert(using: str, model: type[models.Model], rows: Rows, key: str, *, repl
     casts = [f"%b::{field.db_type(connection)}[]" for field in fields]
     jsonb = [isinstance(field, models.JSONField) for field in fields]
     arrays = [
-        [Jsonb(row[name]) if is_json else row[name] for row in rows] for name, is_json in zip(names, jsonb, strict=True)
+        [Jsonb(row[name], dumps=_json) if is_json else row[name] for row in rows]
+        for name, is_json in zip(names, jsonb, strict=True)
     ]
     table = model._meta.db_table
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column != key)
@@ -65,6 +67,12 @@ def _insert(using: str, model: type[models.Model], rows: Rows, key: str, *, repl
     # caller's transaction.
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, arrays)
+
+
+def _json(value: Any) -> bytes:
+    """JSON for a jsonb column: msgspec's encoder, several times json.dumps's speed (it was a
+    tenth of the orders projection's rebuild profile); jsonb stores the same value either way."""
+    return msgspec.json.encode(value)
 
 
 def _column(model: type[models.Model], name: str) -> models.Field[Any, Any]:
