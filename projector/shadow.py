@@ -34,13 +34,14 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import OperationalError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.store import EventStore
 from projector.dead_letters import BLOCKING
-from projector.loop import Projector, all_partitions, lock_checkpoint, read_database, run_batch
+from projector.loop import all_partitions, run_batch
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.projection import Projection
 
@@ -55,6 +56,7 @@ REBUILD_LOCK_KEY = 0x5245_4255_494C  # "REBUIL"
 # a long report must not hold every reader queued behind the swap's exclusive lock.
 SWAP_LOCK_TIMEOUT = "2s"
 SWAP_ATTEMPTS = 10
+
 
 class RebuildRunning(RuntimeError):
     """Another rebuild holds the read database's rebuild lock."""
@@ -120,6 +122,7 @@ def prepare(projections: Sequence[Projection], using: str) -> Shadow:
     quote = connection.ops.quote_name
     bookkeeping: tuple[type[models.Model], ...] = (ProjectionCheckpoint, DeadLetter)
     with transaction.atomic(using=using), connection.cursor() as cursor:
+        _commit_without_flush(cursor)
         cursor.execute("SELECT current_schema(), current_setting('search_path')")
         live, search_path = cursor.fetchone()
         shadow = Shadow(
@@ -154,17 +157,24 @@ def prepare(projections: Sequence[Projection], using: str) -> Shadow:
     return shadow
 
 
-def _copy_grants(cursor: object, live: str, copy: str) -> None:
+def _copy_grants(cursor: Any, live: str, copy: str) -> None:
     """Grant on the copy what is granted on the live table (the application's role)."""
-    execute = cursor.execute  # type: ignore[attr-defined]
-    execute(
+    cursor.execute(
         "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type"
         " FROM pg_class c, aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee"
         " WHERE c.oid = %s::regclass AND a.grantee <> c.relowner",
         [live],
     )
-    for grantee, privilege in cursor.fetchall():  # type: ignore[attr-defined]
-        execute(f"GRANT {privilege} ON {copy} TO {grantee}")
+    for grantee, privilege in cursor.fetchall():
+        cursor.execute(f"GRANT {privilege} ON {copy} TO {grantee}")
+
+
+def _commit_without_flush(cursor: Any) -> None:
+    """This transaction's COMMIT returns before its WAL reaches the disk. Safe for every step
+    of a rebuild: a crash can only lose whole transactions from the end of the WAL, and
+    each step's state is consistent (the swap's too: without it, the old tables and
+    checkpoints stand); the next durable commit of this session flushes it anyway."""
+    cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
 
 
 @contextmanager
@@ -172,15 +182,11 @@ def inside(shadow: Shadow) -> Iterator[None]:
     """A transaction (or savepoint) in which unqualified names resolve to the shadow's tables.
 
     The setting is local to the transaction; it is put back explicitly at the end of the
-    block because, inside an outer transaction, a released savepoint would keep it. Nothing
-    here must survive a crash (the next rebuild starts over), so commits do not wait for
-    the WAL flush.
+    block because, inside an outer transaction, a released savepoint would keep it.
     """
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('search_path', %s, true), set_config('synchronous_commit', 'off', true)",
-            [f"{SHADOW}, {shadow.search_path}"],
-        )
+        _commit_without_flush(cursor)
+        cursor.execute("SELECT set_config('search_path', %s, true)", [f"{SHADOW}, {shadow.search_path}"])
         yield
         cursor.execute("SELECT set_config('search_path', %s, true)", [shadow.search_path])
 
@@ -204,6 +210,7 @@ def build_indexes(shadow: Shadow) -> None:
     """
     quote = shadow.connection.ops.quote_name
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
+        _commit_without_flush(cursor)
         # With only pg_catalog on the search_path, pg_get_indexdef names every table with
         # its schema, exactly as format('%I.%I') does; put back below (see `inside`).
         cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
@@ -249,12 +256,17 @@ def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore) 
     live = quote(shadow.live)
     checkpoints, letters = quote(shadow.bookkeeping[0]), quote(shadow.bookkeeping[1])
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
+        _commit_without_flush(cursor)
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [SWAP_LOCK_TIMEOUT])
         # Live projection of these projections waits from here to COMMIT: it then reads
-        # the checkpoints set below, on the new tables.
-        for name in names:
-            for partition in all_partitions():
-                lock_checkpoint(name, partition, shadow.using)
+        # the checkpoints set below, on the new tables. No deadlock: a live batch that waits
+        # holds one checkpoint row, one that shares skips locked rows (projector/loop.py).
+        rows = ProjectionCheckpoint.objects.using(shadow.using)
+        rows.bulk_create(
+            [ProjectionCheckpoint(projection=name, partition=p) for name in names for p in all_partitions()],
+            ignore_conflicts=True,
+        )
+        list(rows.select_for_update().filter(projection__in=names).order_by("projection", "partition"))
         head = store.head_position()  # committed, so the catch-up below applies it
         catch_up(shadow, projections, store)  # the last few events, into savepoints
         cursor.execute(f"CREATE SCHEMA {RETIRED}")
@@ -284,6 +296,6 @@ def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore) 
 def drop(using: str) -> None:
     """Drop the retired tables and what is left of the shadow."""
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        _commit_without_flush(cursor)
         cursor.execute(f"DROP SCHEMA IF EXISTS {RETIRED} CASCADE")
         cursor.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
-

@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from projector.rebuild import rebuild_by_name
-from projector.shadow import RebuildRunning
 from projector.registry import all_projections
+from projector.shadow import RebuildRunning
 
 
 class Command(BaseCommand):
