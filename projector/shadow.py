@@ -202,12 +202,9 @@ def start_checkpoints(shadow: Shadow, projections: Sequence[Projection], head: i
 
 
 def build_indexes(shadow: Shadow) -> None:
-    """Create the live tables' other indexes on the loaded shadow.
-
-    No ANALYZE: the rows loaded count towards autovacuum's analyze threshold of the table,
-    which moves with it, so its statistics follow shortly after the swap; until then the
-    planner estimates from its size, enough for the key lookups and index scans it serves.
-    """
+    """Create the live tables' other indexes on the loaded shadow, and its statistics: a
+    table swapped in without them is planned blind until autovacuum gets to it, and live
+    batches and readers run on it from the first moment."""
     quote = shadow.connection.ops.quote_name
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
         _commit_without_flush(cursor)
@@ -223,6 +220,7 @@ def build_indexes(shadow: Shadow) -> None:
             )
             for definition, live_name in cursor.fetchall():
                 cursor.execute(definition.replace(live_name, f" ON {SHADOW}.{quote(table)} ", 1))
+            cursor.execute(f"ANALYZE {SHADOW}.{quote(table)}")
         cursor.execute("SELECT set_config('search_path', %s, true)", [shadow.search_path])
 
 
