@@ -68,7 +68,10 @@ def rebuild_live(events: int, rate: float, seed: int, logs: Path) -> dict[str, A
     queue = f"bench-rebuild-{uuid.uuid4().hex[:8]}"
     previous, celery_app.conf.task_default_queue = celery_app.conf.task_default_queue, queue
     logs.mkdir(parents=True, exist_ok=True)
-    processes = [_celery("worker", queue, logs / "rebuild-worker.log"), _celery("beat", queue, logs / "rebuild-beat.log")]
+    processes = [
+        _celery("worker", queue, logs / "rebuild-worker.log"),
+        _celery("beat", queue, logs / "rebuild-beat.log"),
+    ]
     commands = iter(workload(10**6, seed + 5000, fresh_ids=True))
     watcher, counter = Watcher(), RowCounter()
     try:
