@@ -87,9 +87,9 @@ def _blue_green(projections: list[Projection], store: EventStore, progress: Prog
             announce("indexing")
             shadow.build_indexes(target)
             announce("catching up")
-            shadow.catch_up(target, projections, store)
+            reached = shadow.catch_up(target, projections, store, head)
             announce("swapping")
-            return shadow.swap(target, projections, store)
+            return shadow.swap(target, projections, store, reached)
         finally:
             shadow.drop(using)
 

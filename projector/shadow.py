@@ -224,31 +224,37 @@ def build_indexes(shadow: Shadow) -> None:
         cursor.execute("SELECT set_config('search_path', %s, true)", [shadow.search_path])
 
 
-def catch_up(shadow: Shadow, projections: Sequence[Projection], store: EventStore) -> None:
-    """Bring the shadow's checkpoints to the head with the engine's loop, a batch per transaction."""
+def catch_up(shadow: Shadow, projections: Sequence[Projection], store: EventStore, reached: int) -> int:
+    """Bring the shadow's checkpoints (all at or past `reached`) to the head with the engine's
+    loop, a batch per transaction; returns a position they all reached."""
+    head = store.head_position()
+    if head <= reached:
+        return reached  # nothing committed since: not even a batch per partition to run
     by_name = {projection.name: projection for projection in projections}
     for partition in all_partitions():
         more = True
         while more:
             with inside(shadow):
                 more = run_batch(partition, by_name, wait=True, store=store).more
+    return head
 
 
-def swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore) -> int:
-    """Put the shadow's tables in place of the live ones in one short transaction (retried
-    if readers hold a table longer than SWAP_LOCK_TIMEOUT); returns the head they reached."""
+def swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore, reached: int) -> int:
+    """Put the shadow's tables (caught up to `reached`) in place of the live ones in one short
+    transaction (retried if readers hold a table longer than SWAP_LOCK_TIMEOUT); returns the
+    head they reached."""
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
-            return _swap(shadow, projections, store)
+            return _swap(shadow, projections, store, reached)
         except OperationalError as error:
             if "lock timeout" not in str(error) or attempt == SWAP_ATTEMPTS:
                 raise
             logger.warning("Rebuild swap waited too long for readers (attempt %d); trying again", attempt)
-            catch_up(shadow, projections, store)  # live work went on meanwhile
+            reached = catch_up(shadow, projections, store, reached)  # live work went on meanwhile
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore) -> int:
+def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore, reached: int) -> int:
     quote = shadow.connection.ops.quote_name
     names = sorted(projection.name for projection in projections)
     live = quote(shadow.live)
@@ -265,8 +271,7 @@ def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore) 
             ignore_conflicts=True,
         )
         list(rows.select_for_update().filter(projection__in=names).order_by("projection", "partition"))
-        head = store.head_position()  # committed, so the catch-up below applies it
-        catch_up(shadow, projections, store)  # the last few events, into savepoints
+        head = catch_up(shadow, projections, store, reached)  # the last few events, into savepoints
         cursor.execute(f"CREATE SCHEMA {RETIRED}")
         for table in shadow.tables:
             cursor.execute(f"ALTER TABLE {live}.{quote(table)} SET SCHEMA {RETIRED}")
