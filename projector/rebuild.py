@@ -31,7 +31,7 @@ from projector.projection import Projection
 from projector.registry import all_projections
 
 Progress = Callable[[int, int], None]
-# Told each step of a rebuild as it begins: "in place", then "loading" and "done"; a
+# Told each step of a rebuild as it begins: "in place" then "done" for one in place; a
 # blue/green one says "preparing", "loading", "indexing", "catching up", "swapping", "done".
 Phase = Callable[[str], None]
 
