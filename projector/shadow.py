@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import OperationalError, connections, models, transaction
+from django.db import DatabaseError, OperationalError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.store import EventStore
@@ -104,8 +104,11 @@ def exclusive(using: str) -> Iterator[None]:
     try:
         yield
     finally:
-        with connections[using].cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK_KEY])
+        try:
+            with connections[using].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK_KEY])
+        except DatabaseError as error:  # the session is gone, and its lock with it
+            logger.warning("Could not release the rebuild lock (%s); its session has ended", error)
 
 
 def _distinct_tables(projections: Sequence[Projection]) -> tuple[str, ...]:
