@@ -34,7 +34,7 @@ from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderSummary
 from writeside.bus import handle
 
-READER_PAUSE_S = 0.2  # a count over 250,000 rows takes tens of ms: leave the CPU to the rest
+READER_PAUSE_S = 1.0  # a count over 250,000 rows takes tens of ms: leave the CPU to the rest
 
 
 class RowCounter(threading.Thread):
