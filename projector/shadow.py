@@ -111,14 +111,6 @@ def exclusive(using: str) -> Iterator[None]:
             logger.warning("Could not release the rebuild lock (%s); its session has ended", error)
 
 
-def _distinct_tables(projections: Sequence[Projection]) -> tuple[str, ...]:
-    names: dict[str, None] = {}
-    for projection in projections:
-        for table in projection.tables:
-            names[table._meta.db_table] = None
-    return tuple(names)
-
-
 def prepare(projections: Sequence[Projection], using: str) -> Shadow:
     """Drop what an earlier rebuild left, and create the empty shadow of the projections' tables."""
     connection = connections[using]
@@ -132,7 +124,7 @@ def prepare(projections: Sequence[Projection], using: str) -> Shadow:
             using=using,
             live=live,
             search_path=search_path,
-            tables=_distinct_tables(projections),
+            tables=tuple(dict.fromkeys(table._meta.db_table for p in projections for table in p.tables)),
             bookkeeping=tuple(model._meta.db_table for model in bookkeeping),
         )
         cursor.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
