@@ -39,7 +39,7 @@ from orders.events import (
 from projector.projection import Projection
 from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import advance_stream, upsert_increments
-from readmodels.projections.bulk import upsert_rows
+from readmodels.projections.bulk import copy_rows, upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.search import search_text
 
@@ -270,6 +270,9 @@ class OrdersProjection(Projection):
             str(row["order_id"]): row
             for row in OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
         }
+        # Rows absent here cannot appear before this batch commits: an order's rows are
+        # written only under its partition's checkpoint lock (projector/loop.py).
+        stored = set(views)
         status_before = {stream_id: view["status"] for stream_id, view in views.items() if view}
         changed: set[str] = set()
         for event in events:
@@ -286,12 +289,14 @@ class OrdersProjection(Projection):
         names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
         for row in rows:
             row["lines"] = name_lines(row["lines"], names)
-        upsert_rows(using, OrderDetail, rows, key="order_id")
         summaries = [
             {"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}, "search_text": search_text(row)}
             for row in rows
         ]
-        upsert_rows(using, OrderSummary, summaries, key="order_id")
+        for model, table_rows in ((OrderDetail, rows), (OrderSummary, summaries)):
+            new = [row for row in table_rows if str(row["order_id"]) not in stored]
+            copy_rows(using, model, new)
+            upsert_rows(using, model, [row for row in table_rows if str(row["order_id"]) in stored], key="order_id")
 
     def _forget(self, forgotten: CustomerForgotten, views: dict[str, View | None]) -> set[str]:
         """Refold the forgotten customer's projected orders from the log (see the module
