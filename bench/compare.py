@@ -1,6 +1,6 @@
 """Ours vs the peer (the `eventsourcing` library) on the standard workload, in one run.
 
-    .venv/bin/python bench/compare.py --orders 2000 --rounds 3 [--load] [--json]
+    .venv/bin/python bench/compare.py --orders 2000 --rounds 3 [--phases write,write2,project] [--load] [--json]
 
 `make bench-peer` sets the databases up and runs this. Each round runs both sides, one after the
 other in separate processes, each on its own freshly emptied database: ours through
@@ -35,6 +35,9 @@ FIGURES: list[tuple[str, str, str, bool]] = [
     ("write", "commands_per_s", "write commands/s", True),
     ("write", "p50_ms", "write p50 ms", False),
     ("write", "p99_ms", "write p99 ms", False),
+    ("write2", "commands_per_s", "write2 commands/s (two client processes)", True),
+    ("write2", "p50_ms", "write2 p50 ms", False),
+    ("write2", "p99_ms", "write2 p99 ms", False),
     ("project", "events_per_s", "project events/s (all of ours' read models)", True),
     ("project", "orders_projection_events_per_s", "project events/s (ours: orders projection only)", True),
     ("load", "small.p50_ms", "load 10-event order p50 ms", False),
@@ -169,13 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=2000, help="N orders (4N commands); default 2000")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of both sides; default 3")
-    parser.add_argument("--phases", default="write,project", help="comma-separated: write,project[,load]")
+    parser.add_argument("--phases", default="write,write2,project", help="comma-separated: write,write2,project[,load]")
     parser.add_argument("--load", action="store_true", help="add the load phase (10,000- vs 10-event aggregate)")
     parser.add_argument("--ours-args", default="", help="extra arguments for manage.py bench, e.g. --no-doorbell")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     options = parser.parse_args(argv)
     phases = [p for p in options.phases.split(",") if p] + (["load"] if options.load else [])
-    unknown = set(phases) - {"write", "project", "load"}
+    unknown = set(phases) - {"write", "write2", "project", "load"}
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     if not PEER_PYTHON.exists():

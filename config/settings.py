@@ -95,7 +95,10 @@ def _database(url: str) -> dict[str, object]:
         config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
         # An unreachable database answers 503 within this bound instead of holding a web worker.
-        config["OPTIONS"] = {"connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5)}
+        # psycopg prepares a statement its server-side-binding cursors (the event store's,
+        # eventlog/postgres.py) have run this many times on a connection; Django's default (None)
+        # would have the server parse and plan a command's statements every time.
+        config["OPTIONS"] = {"connect_timeout": env.int("DATABASE_CONNECT_TIMEOUT", default=5), "prepare_threshold": 5}
     return config
 
 

@@ -6,14 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError
 from django.utils.module_loading import import_string
 
 from eventlog.models import CommandRecord
+from eventlog.records import DuplicateCommand, insert_record
 
-
-class DuplicateCommand(Exception):
-    """A concurrent transaction recorded the same command id first."""
+__all__ = ["CommandLog", "DuplicateCommand", "HandledCommand", "command_log"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,12 +44,7 @@ class CommandLog:
 
     def record(self, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any]) -> None:
         """Store a command's result; raises DuplicateCommand if the id is taken."""
-        try:
-            CommandRecord.objects.using(self.using).create(
-                command_id=command_id, command_type=command_type, fingerprint=fingerprint, result=result
-            )
-        except IntegrityError as error:
-            raise DuplicateCommand(command_id) from error
+        insert_record(self.using, command_id, command_type, fingerprint, result)
 
 
 def command_log(using: str | None = None) -> CommandLog:

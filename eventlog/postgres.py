@@ -21,9 +21,11 @@ import msgspec
 import psycopg
 from django.db import connections
 from django.utils import timezone
+from psycopg import sql
 
-from eventlog.idempotency import CommandLog, DuplicateCommand, HandledCommand
+from eventlog.idempotency import CommandLog, HandledCommand
 from eventlog.personal import key_ids, unseal, unseal_all
+from eventlog.records import CommandEntry, DuplicateCommand
 from eventlog.store import (
     APPEND_LOCK_KEY,
     BUCKETS,
@@ -43,6 +45,7 @@ STORY_ORIGIN_SQL = (
 )
 # The secret of the key that sealed a row's `column` (eventlog/personal.py), by its unique key id.
 _SECRET_OF = "(SELECT secret FROM eventlog_subjectkey WHERE key_id = ({column} #>> '{{personal,key}}')::uuid)"
+COMMAND_RECORD_SQL = "SELECT command_type, fingerprint, result FROM eventlog_commandrecord WHERE command_id = %s"
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
@@ -52,6 +55,39 @@ def _cursor(using: str) -> psycopg.Cursor[tuple[Any, ...]]:
     connection = connections[using]
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def _begins_here(driver: psycopg.Connection[Any]) -> bool:
+    """Whether psycopg would now send a plain BEGIN of its own before the next statement: a
+    transaction is wanted (not autocommit) and none is open yet, with no options to BEGIN."""
+    return (
+        not driver.autocommit
+        and driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        and driver.isolation_level is None
+        and driver.read_only is None
+        and not driver.deferrable
+    )
+
+
+def _begin_with(driver: psycopg.Connection[Any], query: sql.Composed) -> tuple[str, ...] | None:
+    """BEGIN and a one-row query in one round trip (the simple query protocol takes both in one
+    message, its value bound client-side by psycopg's quoting): the first row, as text, if any.
+
+    psycopg would otherwise send BEGIN alone and wait for it. It sees the transaction open
+    afterwards (the connection's status is the server's) and sends no BEGIN of its own; the
+    commit or rollback is Django's, as for any transaction."""
+    text = b"BEGIN; " + query.as_bytes(driver)
+    with driver.lock:
+        result = driver.pgconn.exec_(text)
+    if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+        raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
+    if result.ntuples == 0:
+        return None
+    encoding = driver.info.encoding
+    return tuple(
+        "" if (value := result.get_value(0, column)) is None else value.decode(encoding)
+        for column in range(result.nfields)
+    )
 
 
 class PostgresEventStore(EventStore):
@@ -73,8 +109,11 @@ class PostgresEventStore(EventStore):
         expected_version: int,
         events: Iterable[Any],
         metadata: dict[str, Any] | None = None,
+        *,
+        command: CommandEntry | None = None,
     ) -> list[RecordedEvent]:
-        """See EventStore.append; the lock and a multi-row INSERT in one statement."""
+        """See EventStore.append; the lock, a multi-row INSERT and the command's record in one
+        statement (one round trip, and the lock is held from there to COMMIT only)."""
         connection = connections[self.using]
         if not connection.in_atomic_block:
             raise RuntimeError("EventStore.append must run inside transaction.atomic")
@@ -83,29 +122,42 @@ class PostgresEventStore(EventStore):
             return []
         encoded = self._encode(events)
         meta = metadata or {}
-        meta_text = _encode(meta).decode()
         bucket = bucket_of(stream_id)
         ids = [uuid4() for _ in events]
-        params: list[Any] = [APPEND_LOCK_KEY, stream_id, stream_type, bucket, meta_text]
+        params: list[Any] = [APPEND_LOCK_KEY, stream_id, stream_type, bucket, _encode(meta).decode()]
         for offset, (event_type, schema_version, _data, sealed) in enumerate(encoded):
             params += [ids[offset], expected_version + offset + 1, event_type, schema_version, _encode(sealed).decode()]
         values = ", ".join(["(%s::uuid, %s::integer, %s, %s::smallint, %s::jsonb)"] * len(events))
-        # One round trip: the lock CTE yields its row only once the lock is held, and the
-        # position (the column's sequence) and recorded_at are computed per inserted row,
-        # after it, so both grow in commit order (gap-safe reading, eventlog/store.py).
+        # The lock CTE yields its row only once the lock is held, and the position (the
+        # column's sequence) and recorded_at are computed per inserted row, after it, so both
+        # grow in commit order (gap-safe reading, eventlog/store.py). A data-modifying CTE runs
+        # whether or not the outer query reads it: the command record rides along, its result
+        # built from the rows just inserted.
+        record = ""
+        if command is not None:
+            record = (
+                ", record AS (INSERT INTO eventlog_commandrecord (command_id, command_type, fingerprint, result, "
+                "recorded_at) SELECT %s, %s, %s, jsonb_build_object('stream_id', %s::text, 'version', max(version), "
+                "'position', max(position)), clock_timestamp() FROM inserted)"
+            )
         sql = (
-            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)) "
+            "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock(%s)), inserted AS ("
             "INSERT INTO eventlog_storedevent (event_id, stream_id, stream_type, bucket, version, "
             "event_type, schema_version, data, metadata, recorded_at) "
             "SELECT new.event_id, %s, %s, %s, new.version, new.event_type, new.schema_version, new.data, "
             "%s::jsonb, clock_timestamp() "
             f"FROM lock, (VALUES {values}) AS new (event_id, version, event_type, schema_version, data) "
-            "ORDER BY new.version RETURNING position, recorded_at"
+            f"ORDER BY new.version RETURNING position, recorded_at, version){record} "
+            "SELECT position, recorded_at FROM inserted ORDER BY version"
         )
+        if command is not None:
+            params += [command.command_id, command.command_type, command.fingerprint, stream_id]
         with _cursor(self.using) as cursor:
             try:
                 cursor.execute(sql, params)
             except psycopg.errors.UniqueViolation as error:
+                if error.diag.table_name == "eventlog_commandrecord" and command is not None:
+                    raise DuplicateCommand(command.command_id) from error
                 raise StreamVersionConflict(stream_id, expected_version) from error
             inserted = cursor.fetchall()
         return [
@@ -247,13 +299,17 @@ class PostgresCommandLog(CommandLog):
     """CommandLog with raw SQL on PostgreSQL."""
 
     def get(self, command_id: str) -> HandledCommand | None:
-        """See CommandLog.get."""
-        with _cursor(self.using) as cursor:
-            cursor.execute(
-                "SELECT command_type, fingerprint, result FROM eventlog_commandrecord WHERE command_id = %s",
-                [command_id],
-            )
-            row = cursor.fetchone()
+        """See CommandLog.get. As a transaction's first statement it brings the BEGIN along."""
+        connection = connections[self.using]
+        connection.ensure_connection()
+        driver: psycopg.Connection[Any] = connection.connection
+        if _begins_here(driver):
+            row = _begin_with(driver, sql.SQL(COMMAND_RECORD_SQL.replace("%s", "{}")).format(sql.Literal(command_id)))
+        else:
+            with _cursor(self.using) as cursor:
+                cursor.execute(COMMAND_RECORD_SQL, [command_id])
+                found = cursor.fetchone()
+            row = None if found is None else (found[0], found[1], found[2])
         if row is None:
             return None
         return HandledCommand(command_id=command_id, command_type=row[0], fingerprint=row[1], result=_decode(row[2]))

@@ -30,6 +30,7 @@ from django.utils.module_loading import import_string
 from eventlog.keys import SubjectKeys
 from eventlog.models import CORRELATION, Snapshot, StoredEvent
 from eventlog.personal import key_ids, seal, unseal, unseal_all
+from eventlog.records import CommandEntry, append_outcome, insert_record
 from eventlog.serialization import EventRegistry, registry
 
 BUCKETS = 256
@@ -151,11 +152,15 @@ class EventStore:
         expected_version: int,
         events: Iterable[Any],
         metadata: dict[str, Any] | None = None,
+        *,
+        command: CommandEntry | None = None,
     ) -> list[RecordedEvent]:
-        """Append events after `expected_version`; must run inside a transaction.
+        """Append events after `expected_version`; must run inside a transaction. With
+        `command`, its record (the append's outcome as result) is written with them.
 
-        Raises StreamVersionConflict if another writer got there first; the caller's
-        transaction is then unusable and must be rolled back.
+        Raises StreamVersionConflict if another writer got there first, DuplicateCommand if
+        the command id has a record already; the caller's transaction is then unusable and
+        must be rolled back.
         """
         connection = connections[self.using]
         if not connection.in_atomic_block:
@@ -189,6 +194,9 @@ class EventStore:
             self._objects().bulk_create(rows)
         except IntegrityError as error:
             raise StreamVersionConflict(stream_id, expected_version) from error
+        if command is not None:
+            outcome = append_outcome(stream_id, rows[-1].version, rows[-1].position)
+            insert_record(self.using, command.command_id, command.command_type, command.fingerprint, outcome)
         return [
             self._recorded(
                 (

@@ -25,14 +25,13 @@ from fulfilment.manager import correlation_of
 from fulfilment.payment_deadline import FOLLOWS, DeadlineStatus, Followed, PaymentDeadline, expiry, follow
 from projector.loop import read_database
 from projector.projection import Projection
+from readmodels.projections.bulk import upsert_rows
 from writeside import bus
 from writeside.commands import Command
 from writeside.errors import ConcurrencyConflict, InvalidTransition
 from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)
-
-FIELDS = ("correlation_id", "opened_by", "due_at", "status", "version")
 
 
 def _load(row: models.PaymentDeadline) -> PaymentDeadline:
@@ -46,15 +45,15 @@ def _load(row: models.PaymentDeadline) -> PaymentDeadline:
     )
 
 
-def _row(deadline: PaymentDeadline) -> models.PaymentDeadline:
-    return models.PaymentDeadline(
-        order_id=deadline.order_id,
-        correlation_id=deadline.correlation_id,
-        opened_by=deadline.opened_by,
-        due_at=deadline.due_at,
-        status=deadline.status.value,
-        version=deadline.version,
-    )
+def _row(deadline: PaymentDeadline) -> dict[str, Any]:
+    return {
+        "order_id": deadline.order_id,
+        "correlation_id": deadline.correlation_id,
+        "opened_by": deadline.opened_by,
+        "due_at": deadline.due_at,
+        "status": deadline.status.value,
+        "version": deadline.version,
+    }
 
 
 class PaymentDeadlines(Projection):
@@ -87,9 +86,10 @@ class PaymentDeadlines(Projection):
             if after is not None and after != deadlines.get(order_id):
                 deadlines[order_id] = after
                 changed.add(order_id)
-        rows = models.PaymentDeadline.objects.using(using)
-        rows.bulk_create([_row(deadlines[order_id]) for order_id in changed if order_id not in stored])
-        rows.bulk_update([_row(deadlines[order_id]) for order_id in changed if order_id in stored], list(FIELDS))
+        # One statement with an array per column, as the read models write (bulk_create and
+        # bulk_update quoted every value in Python: a sixth of a full rebuild's profile).
+        changed_rows = [_row(deadlines[order_id]) for order_id in sorted(changed)]
+        upsert_rows(using, models.PaymentDeadline, changed_rows, key="order_id")
 
 
 def expire_due(

@@ -34,6 +34,7 @@ from projector.loop import Projector
 from projector.models import DeadLetter
 from projector.rebuild import progress_key, rebuild_by_name
 from projector.registry import all_projections
+from projector.shadow import RebuildRunning
 from projector.status import projection_status
 
 OPERATE_PROJECTIONS = "projector.change_deadletter"
@@ -112,7 +113,11 @@ def _act(request: HttpRequest) -> None:
             messages.warning(request, f"{name}: stream {stream} still fails; see the error below.")
     elif action == "rebuild":
         if settings.PROJECTIONS_INLINE:
-            heads = rebuild_by_name([name])
+            try:
+                heads = rebuild_by_name([name])
+            except RebuildRunning as error:
+                messages.error(request, str(error))
+                return
             messages.success(request, f"Rebuilt {name} up to position {heads[name]}.")
         else:
             from projector.tasks import rebuild

@@ -1,15 +1,21 @@
 """Rebuilding projections from the event log.
 
-The rebuild runs in one read-database transaction that holds every checkpoint lock of
-the projections it rebuilds: readers keep seeing the old rows (MVCC) until it commits and
-the new rows replace them at once, commands keep committing, and live projection of those
-projections waits and then continues from the head the rebuild reached.
+Readers see the old rows until the complete new ones replace them at once, commands keep
+committing, and the rebuilt projections continue from the head the rebuild reached. On
+PostgreSQL (with a role that owns the tables) the rebuild is blue/green
+(projector/shadow.py): it builds new tables beside the live ones, which live projection
+keeps updating meanwhile, and swaps them in one short transaction. Elsewhere (SQLite, the
+embedded default, or a role that may not create tables) it runs in place, in one
+read-database transaction that holds every checkpoint lock of the projections it
+rebuilds: live projection of those projections waits until it commits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,13 +23,17 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, event_store
-from projector.dead_letters import BLOCKING
+from projector import shadow
+from projector.dead_letters import BLOCKING, blocked_streams
 from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
 from projector.models import DeadLetter
 from projector.projection import Projection
 from projector.registry import all_projections
 
 Progress = Callable[[int, int], None]
+# Told each step of a rebuild as it begins: "in place" then "done" for one in place; a
+# blue/green one says "preparing", "loading", "indexing", "catching up", "swapping", "done".
+Phase = Callable[[str], None]
 
 
 def progress_key(name: str) -> str:
@@ -32,24 +42,61 @@ def progress_key(name: str) -> str:
 
 
 def rebuild(projection: Projection, *, progress: Progress | None = None, store: EventStore | None = None) -> int:
-    """Empty the projection's tables and replay the whole log into them; returns the head."""
+    """Replace the projection's tables by a replay of the whole log; returns the head reached."""
     return rebuild_together([projection], progress=progress, store=store)
 
 
 def rebuild_together(
-    projections: Sequence[Projection], *, progress: Progress | None = None, store: EventStore | None = None
+    projections: Sequence[Projection],
+    *,
+    progress: Progress | None = None,
+    store: EventStore | None = None,
+    phase: Phase | None = None,
 ) -> int:
-    """Empty the projections' tables and replay the whole log into all of them in one pass.
+    """Replace the projections' tables by a replay of the whole log, all in one pass;
+    returns the head the new tables reached.
 
     Each batch of the log is read and decoded once and handed to every projection: the
     decoding costs as much as a light projection's work (docs/performance.md).
     """
     refuse_process_managers(projections)
     store = store or event_store()
-    using = read_database()
     projections = sorted(projections, key=lambda projection: projection.name)
+    announce = phase or (lambda step: None)
+    if shadow.possible(read_database()):
+        head = _blue_green(projections, store, progress, announce)
+    else:
+        announce("in place")
+        head = _in_place(projections, store, progress)
+    announce("done")
+    return head
+
+
+def _blue_green(projections: list[Projection], store: EventStore, progress: Progress | None, announce: Phase) -> int:
+    using = read_database()
+    read_ahead = can_read_ahead(store)
+    with shadow.exclusive(using):
+        announce("preparing")
+        target = shadow.prepare(projections, using)
+        try:
+            projectors = [Projector(projection, store) for projection in projections]
+            head = store.head_position()
+            announce("loading")
+            _replay(projectors, store, head, progress, read_ahead=read_ahead, within=lambda: shadow.inside(target))
+            shadow.start_checkpoints(target, projections, head)
+            announce("indexing")
+            shadow.build_indexes(target)
+            announce("catching up")
+            reached = shadow.catch_up(target, projections, store, head)
+            announce("swapping")
+            return shadow.swap(target, projections, store, reached)
+        finally:
+            shadow.drop(using)
+
+
+def _in_place(projections: list[Projection], store: EventStore, progress: Progress | None) -> int:
+    using = read_database()
     projectors = [Projector(projection, store) for projection in projections]
-    size = int(settings.REBUILD_BATCH_SIZE)
     read_ahead = can_read_ahead(store)  # before this rebuild's own transaction opens
     with transaction.atomic(using=using):
         checkpoints = [
@@ -64,15 +111,33 @@ def rebuild_together(
             projection__in=[projection.name for projection in projections], status__in=BLOCKING
         ).delete()
         head = store.head_position()
-        for events in log_batches(store, head, size, read_ahead=read_ahead):
-            for projector in projectors:
-                projector.apply_isolating_failures(events)
-            if progress is not None:
-                progress(events[-1].position, head)
+        _replay(projectors, store, head, progress, read_ahead=read_ahead, within=nullcontext)
         for checkpoint in checkpoints:
             checkpoint.position = head
             checkpoint.save(update_fields=["position", "updated_at"])
     return head
+
+
+def _replay(
+    projectors: Sequence[Projector],
+    store: EventStore,
+    head: int,
+    progress: Progress | None,
+    *,
+    read_ahead: bool,
+    within: Callable[[], AbstractContextManager[object]],
+) -> None:
+    """Apply the log up to `head` to every projector, batch by batch, each batch `within`
+    the given context (a transaction into the shadow tables, or nothing more). The streams
+    blocked by dead letters are looked up once per batch for all of them, as run_batch does."""
+    names = [projector.projection.name for projector in projectors]
+    for events in log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead):
+        with within():
+            blocked = blocked_streams(names, events, read_database())
+            for projector in projectors:
+                projector.apply_isolating_failures(events, blocked.get(projector.projection.name, set()))
+        if progress is not None:
+            progress(events[-1].position, head)
 
 
 def refuse_process_managers(projections: Iterable[Projection]) -> None:
@@ -119,26 +184,42 @@ def log_batches(store: EventStore, head: int, size: int, *, read_ahead: bool) ->
             reader.submit(connections.close_all).result()
 
 
-def rebuild_by_name(names: Iterable[str], progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+def rebuild_by_name(
+    names: Iterable[str],
+    progress: Callable[[str, int, int], None] | None = None,
+    phase: Phase | None = None,
+) -> dict[str, int]:
     """Rebuild the named projections (all rebuildable ones if none) in one pass, reporting
-    progress to the cache; KeyError for an unknown name, ValueError for a process manager."""
+    progress and phase to the cache; KeyError for an unknown name, ValueError for a process
+    manager, shadow.RebuildRunning if another rebuild runs."""
     projections = all_projections()
     selected = list(names) or [name for name, projection in projections.items() if projection.rebuildable]
     unknown = sorted(set(selected) - set(projections))
     if unknown:
         raise KeyError(f"Unknown projection(s): {', '.join(unknown)}; known: {', '.join(projections)}")
     refuse_process_managers(projections[name] for name in selected)  # before reporting a start
-    started = timezone.now().isoformat()
+    state: dict[str, Any] = {"position": 0, "head": 0, "started_at": timezone.now().isoformat(), "phase": "starting"}
+
+    def publish() -> None:
+        for name in selected:
+            cache.set(progress_key(name), state, 3600)
 
     def report(position: int, head: int) -> None:
+        state.update(position=position, head=head)
+        publish()
         for name in selected:
-            cache.set(progress_key(name), {"position": position, "head": head, "started_at": started}, 3600)
             if progress is not None:
                 progress(name, position, head)
 
-    report(0, 0)
-    head = rebuild_together([projections[name] for name in selected], progress=report)
-    finished = {"position": head, "head": head, "started_at": started, "finished_at": timezone.now().isoformat()}
+    def step(name: str) -> None:
+        state["phase"] = name
+        publish()
+        if phase is not None:
+            phase(name)
+
+    publish()
+    head = rebuild_together([projections[name] for name in selected], progress=report, phase=step)
+    finished = {**state, "position": head, "head": head, "finished_at": timezone.now().isoformat()}
     for name in selected:
         cache.set(progress_key(name), finished, 3600)
     return dict.fromkeys(selected, head)

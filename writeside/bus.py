@@ -141,8 +141,10 @@ class MessageBus:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self.uow_factory() as uow:
-                    context = self._context(command, uow)
+                    # The record look-up goes first: it carries the transaction's BEGIN
+                    # (eventlog/postgres.py); a key for the fingerprint comes after it.
                     previous = uow.handled(command.command_id)
+                    context = self._context(command, uow, dispatch)
                     if previous is not None:
                         if previous.fingerprint != context.fingerprint:
                             raise IdempotencyKeyReused(
@@ -173,7 +175,7 @@ class MessageBus:
         )
 
     @staticmethod
-    def _context(command: Command, uow: AbstractUnitOfWork) -> CommandContext:
+    def _context(command: Command, uow: AbstractUnitOfWork, dispatch: Dispatch | None = None) -> CommandContext:
         """The command as its unit of work records it; built inside the unit of work because
         the fingerprint of personal data takes the subject's key from it (and so a key
         created for it commits or rolls back with the command)."""
@@ -182,6 +184,7 @@ class MessageBus:
             command_type=type(command).__name__,
             fingerprint=fingerprint(command, uow.keys),
             metadata=event_metadata(command),
+            companions=tuple(dispatch.in_transaction) if dispatch is not None else (),
         )
 
     def _recorded_twin(self, command: Command) -> CommandResult | None:

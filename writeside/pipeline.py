@@ -8,13 +8,13 @@ it). The chain is named in settings.COMMAND_MIDDLEWARE, outermost first.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from typing import TypeVar
 
 from writeside.commands import Command
 from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
-from writeside.unit_of_work import CommandResult
+from writeside.unit_of_work import CommandResult, Companion
 
 Message = TypeVar("Message")
 Answer = TypeVar("Answer")
@@ -24,11 +24,18 @@ COMMITTED, DUPLICATE, REFUSED, CONFLICT, FAILED = "committed", "duplicate", "ref
 
 @dataclass(slots=True)
 class Dispatch:
-    """One command on its way through the bus; the core marks a repeat as `duplicate`."""
+    """One command on its way through the bus; the core marks a repeat as `duplicate`.
+
+    `in_transaction` holds the rows a middleware asks to be written in the command's own
+    transaction once its result is known (the audit row, writeside.unit_of_work.Companion): it
+    then commits with the command's events and record, or rolls back with them, without a
+    commit of its own.
+    """
 
     command: Command
     command_type: str
     duplicate: bool = False
+    in_transaction: list[Companion] = field(default_factory=list)
 
 
 Next = Callable[[Dispatch], CommandResult]

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from eventlog.personal import seal
+from eventlog.records import CommandEntry
 from eventlog.serialization import from_data, to_data
 from eventlog.store import EventStore, RecordedEvent
 from writeside.aggregate import Aggregate
@@ -106,12 +107,15 @@ class EventSourcedRepository(Generic[AggregateT]):
         """Track a new aggregate so the unit of work saves it."""
         self._seen[aggregate.id] = aggregate
 
-    def save(self, aggregate: AggregateT, metadata: dict[str, Any]) -> list[RecordedEvent]:
-        """Append the aggregate's new events; snapshot when a multiple of N is crossed."""
+    def save(
+        self, aggregate: AggregateT, metadata: dict[str, Any], command: CommandEntry | None = None
+    ) -> list[RecordedEvent]:
+        """Append the aggregate's new events (and the command's record with them); snapshot
+        when a multiple of N is crossed."""
         expected = aggregate.stored_version
         events = aggregate.collect_events()
         stream_type = self.aggregate_type.stream_type
-        recorded = self.store.append(aggregate.id, stream_type, expected, events, metadata)
+        recorded = self.store.append(aggregate.id, stream_type, expected, events, metadata, command=command)
         if recorded and aggregate.version // self.snapshot_every > expected // self.snapshot_every:
             # Sealed here, where the state's class (and so its personal fields) is known.
             state = seal(self.state_type, to_data(aggregate.state), self.store.keys)

@@ -7,20 +7,26 @@ It knows no context: each registers the repository of its aggregate type from it
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self, TypeVar, cast, overload
+from typing import Any, Protocol, Self, TypeVar, cast, overload
 
+import psycopg
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.idempotency import HandledCommand, command_log
 from eventlog.personal import KeySource
 from eventlog.publishing import publish_after_commit
+from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
 from writeside.aggregate import Aggregate
 from writeside.repository import EventSourcedRepository, Repository
+
+logger = logging.getLogger(__name__)
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
 
@@ -49,12 +55,31 @@ class CommandResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, as stored in the command record."""
-        return {"stream_id": self.stream_id, "version": self.version, "position": self.position}
+        return append_outcome(self.stream_id, self.version, self.position)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CommandResult:
         """Inverse of `to_dict`."""
         return cls(stream_id=str(data["stream_id"]), version=int(data["version"]), position=int(data["position"]))
+
+
+# SQL with %s placeholders, and its parameters.
+Statement = tuple[str, Sequence[Any]]
+
+
+class Companion(Protocol):
+    """A row a middleware writes in the command's own transaction once the result is known
+    (the audit row), as the transaction's last statement, in a savepoint of its own: it
+    commits with the command or not at all, and a failure to write it spares the command."""
+
+    def statement(self, result: CommandResult) -> Statement:
+        """The row's INSERT for this result."""
+        ...
+
+    def written(self) -> None:
+        """Called once the row has committed with the command (or with the caller's
+        transaction, inside one); never if the row failed or the command rolled back."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,6 +90,7 @@ class CommandContext:
     command_type: str
     fingerprint: str
     metadata: dict[str, Any]
+    companions: tuple[Companion, ...] = ()
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -74,6 +100,8 @@ class AbstractUnitOfWork(abc.ABC):
     context: CommandContext | None = None
     # The repositories opened so far; a subclass empties it when its transaction begins.
     _opened: dict[str, Repository[Any]]
+    # The companions' rows for the result, for the subclass to write before its commit.
+    _last: list[tuple[Companion, Statement]]
 
     @overload
     def repository(self, kind: type[AggregateT]) -> Repository[AggregateT]: ...
@@ -137,13 +165,31 @@ class AbstractUnitOfWork(abc.ABC):
         ]
         if len(changed) != 1:
             raise RuntimeError(f"A command must change exactly one aggregate, not {len(changed)}")
-        context = self.context
-        recorded = self._save(changed[0], context.metadata if context else {})
+        recorded = self._save_recorded(changed[0], self.context)
         result = CommandResult(stream_id=changed[0].id, version=changed[0].version, position=recorded[-1].position)
-        if context is not None:
-            self._record(context, result)
+        self._last = self._companion_rows(result)
         self._publish(recorded)
         return result
+
+    def _companion_rows(self, result: CommandResult) -> list[tuple[Companion, Statement]]:
+        """The rows the command's middleware asked for (CommandContext.companions); one that
+        cannot say its row is logged and left out, never the command's failure."""
+        rows = []
+        for companion in self.context.companions if self.context else ():
+            try:
+                rows.append((companion, companion.statement(result)))
+            except Exception:
+                logger.exception("Companion %r of command %s gave no row", companion, result.stream_id)
+        return rows
+
+    def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
+        """Append the aggregate's events and the command's record; a unit of work whose store
+        writes both in one statement overrides this."""
+        recorded = self._save(aggregate, context.metadata if context else {})
+        if context is not None:
+            result = CommandResult(stream_id=aggregate.id, version=aggregate.version, position=recorded[-1].position)
+            self._record(context, result)
+        return recorded
 
     def unchanged(self, aggregate: Aggregate[Any, Any]) -> CommandResult:
         """End a command that, by the aggregate's rules, changes nothing (a repeated
@@ -156,6 +202,7 @@ class AbstractUnitOfWork(abc.ABC):
         )
         if self.context is not None:
             self._record(self.context, result)
+        self._last = self._companion_rows(result)
         return result
 
     @abc.abstractmethod
@@ -185,14 +232,37 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         self._opened = {}
         self._commands = command_log(self.using)
         self._committed = False
+        self._last = []
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        written: list[Companion] = []
         if exc_type is None and not self._committed:
             transaction.set_rollback(True, using=self.using)
+        elif exc_type is None and self._last:
+            try:
+                written = self._write_last(connections[self.using])
+            except BaseException as error:  # the commit itself failed: the command's own failure
+                self._atomic.__exit__(type(error), error, error.__traceback__)
+                raise
         self._atomic.__exit__(exc_type, exc, tb)
+        for companion in written:
+            companion.written()
+
+    def _write_last(self, connection: BaseDatabaseWrapper) -> list[Companion]:
+        """Write the companions' rows, each in a savepoint; on PostgreSQL the last one's message
+        carries the COMMIT of an outermost transaction too (SAVEPOINT, INSERT, RELEASE, COMMIT in
+        one round trip, the append lock released with it). Django's commit then finds the
+        transaction closed and sends nothing, and runs its on_commit hooks as always."""
+        commits_here = connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
+        written = []
+        for number, (companion, (sql, params)) in enumerate(self._last, start=1):
+            commit = "; COMMIT" if commits_here and number == len(self._last) else ""
+            if _in_savepoint(connection, sql, params, commit):
+                written.append(companion)
+        return written
 
     def handled(self, command_id: str) -> HandledCommand | None:
         """The record of a command id handled before, if any."""
@@ -233,12 +303,46 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
     def _last_position(self, stream_id: str) -> int:
         return self._store.stream_position(stream_id)
 
-    def _save(self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any]) -> list[RecordedEvent]:
+    def _save(
+        self, aggregate: Aggregate[Any, Any], metadata: dict[str, Any], command: CommandEntry | None = None
+    ) -> list[RecordedEvent]:
         owner = cast("EventSourcedRepository[Any]", self.repository(aggregate.stream_type))
-        return owner.save(aggregate, metadata)
+        return owner.save(aggregate, metadata, command)
+
+    def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
+        """The command's record goes with the append, in its very statement on PostgreSQL."""
+        if context is None:
+            return self._save(aggregate, {})
+        entry = CommandEntry(
+            command_id=context.command_id, command_type=context.command_type, fingerprint=context.fingerprint
+        )
+        return self._save(aggregate, context.metadata, entry)
 
     def _record(self, context: CommandContext, result: CommandResult) -> None:
         self._commands.record(context.command_id, context.command_type, context.fingerprint, result.to_dict())
 
     def _publish(self, recorded: list[RecordedEvent]) -> None:
         publish_after_commit(recorded, using=self.using)
+
+
+def _in_savepoint(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any], commit: str) -> bool:
+    """Run a companion's statement in a savepoint; False (logged) if it failed, rolled back to
+    the savepoint so the command still commits. A failed COMMIT (`commit`) is raised."""
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+        except Exception:
+            logger.exception("A companion row of the command could not be written")
+            return False
+        return True
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(f"SAVEPOINT companion; {sql}; RELEASE SAVEPOINT companion{commit}", params)
+        except Exception:
+            if connection.connection.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+                raise  # not the row: the COMMIT or the connection failed
+            logger.exception("A companion row of the command could not be written")
+            cursor.execute(f"ROLLBACK TO SAVEPOINT companion; RELEASE SAVEPOINT companion{commit}")
+            return False
+    return True

@@ -4,6 +4,8 @@
 
 Phases (same names and figures as `manage.py bench`):
 - write: the 4N commands sequentially from one client (commands/s, p50/p99 ms);
+- write2: the same 4N commands from two client processes on disjoint orders (aggregate
+  commands/s, p50/p99 over both), as ours' write2;
 - project: catch-up of the OrderSummary projection over the whole log from position 0 (events/s);
 - load: loading an aggregate of 10,000 events vs one of 10 (snapshots every 50, as ours).
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import subprocess
@@ -45,7 +48,9 @@ from bench.peer.es_orders import (  # noqa: E402
 )
 from bench.spec import COMMANDS_PER_ORDER, OrderSpec, latency_figures, order_specs  # noqa: E402
 
-PHASES = ["write", "project", "load"]
+PHASES = ["write", "write2", "project", "load"]
+# As ours (bench/phases/write.py): client n takes orders from index CLIENT_STRIDE * (n + 1) on.
+CLIENT_STRIDE = 10_000_000
 ENV_DEFAULTS = {
     "PERSISTENCE_MODULE": "eventsourcing.postgres",
     "POSTGRES_DBNAME": "bench_peer",
@@ -157,6 +162,50 @@ def write(env: dict[str, str], orders: int, seed: int) -> dict[str, Any]:
     return {**figures, "snapshot_every": 0}
 
 
+def _client(env: dict[str, str], orders: int, seed: int, offset: int, start: Any, results: Any) -> None:
+    """One write2 client in its own process: its own application (connection), its own orders.
+    The tables exist already (write2 makes them first): clients creating them at once collide."""
+    app = Orders(env={**env, "CREATE_TABLE": "no"})
+    try:
+        operations = [op for spec in order_specs(orders, seed, offset) for op in order_commands(app, spec)]
+        latencies: list[float] = []
+        start.wait()
+        began = time.perf_counter()
+        for operation in operations:
+            sent = time.perf_counter()
+            operation()
+            latencies.append((time.perf_counter() - sent) * 1000)
+        results.put((latencies, began, time.perf_counter()))
+    finally:
+        app.close()
+
+
+def write2(env: dict[str, str], orders: int, seed: int, clients: int = 2) -> dict[str, Any]:
+    """The 4N commands from `clients` spawned processes, each on its own orders, started together:
+    aggregate commands/s over the wall time from the first start to the last finish."""
+    Orders(env=env).close()  # the tables, once, before the clients start
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(
+            target=_client, args=(env, orders // clients, seed + n, CLIENT_STRIDE * (n + 1), start, results)
+        )
+        for n in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(0.5)
+    start.set()
+    parts = [results.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join(30)
+        if process.exitcode != 0:
+            raise SystemExit(f"peer write2 client exited with {process.exitcode}")
+    latencies = [value for part, _, _ in parts for value in part]
+    wall = max(end for _, _, end in parts) - min(began for _, began, _ in parts)
+    return {**latency_figures(latencies, wall, "commands"), "clients": clients, "snapshot_every": 0}
+
+
 def _event_count(env: dict[str, str]) -> tuple[int, int]:
     with connect(env) as conn:
         row = conn.execute("SELECT count(*), coalesce(max(notification_id), 0) FROM orders_events").fetchone()
@@ -254,11 +303,16 @@ def main(argv: list[str] | None = None) -> int:
     for phase in selected:
         print(f"peer: {phase} ...", file=sys.stderr)
         began = time.perf_counter()
-        if phase == "write":
-            figures = write(env, options.orders, options.seed)
-            expected = options.orders * COMMANDS_PER_ORDER
+        if phase in ("write", "write2"):
+            # write2's seed as ours' (manage.py bench: seed + 1000), so both run the same orders.
+            figures = (
+                write(env, options.orders, options.seed)
+                if phase == "write"
+                else write2(env, options.orders, options.seed + 1000)
+            )
+            expected = (options.orders if phase == "write" else options.orders // 2 * 2) * COMMANDS_PER_ORDER
             if figures["count"] != expected:
-                raise SystemExit(f"peer write ran {figures['count']} commands, expected {expected}")
+                raise SystemExit(f"peer {phase} ran {figures['count']} commands, expected {expected}")
         elif phase == "project":
             figures = project(env)
         else:

@@ -47,7 +47,7 @@ from projector.projection import Projection
 from readmodels.forgetting import forgotten_at, guard, record
 from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import advance_stream, upsert_increments
-from readmodels.projections.bulk import upsert_rows
+from readmodels.projections.bulk import copy_rows, upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.search import search_text
 
@@ -273,6 +273,10 @@ class OrdersProjection(Projection):
         forgettings = [event for event in events if _forgets(event)]
         events = [event for event in events if not _forgets(event)]
         views = self._rows(using, {UUID(event.stream_id) for event in events})
+        # Rows absent here cannot appear before this batch commits: an order's rows are
+        # inserted only under its partition's checkpoint lock (projector/loop.py); the
+        # forgetting, in another partition, only refolds rows that exist.
+        stored = set(views)
         status_before = {stream_id: view["status"] for stream_id, view in views.items() if view}
         # Rows that held personal data lock their customer too: overwriting one races the
         # forgetting's refold as writing one does.
@@ -300,12 +304,13 @@ class OrdersProjection(Projection):
             if row and _personal(row):
                 rows[stream_id], status_before[stream_id] = row, row["status"]
                 personal.add(stream_id)
+                stored.add(stream_id)
         forgotten = forgotten_at(using, {str(rows[stream_id]["customer_id"]) for stream_id in personal})
         for stream_id in personal:
             if rows[stream_id]["customer_id"] in forgotten:
                 history = self.store.read_stream(stream_id, to_version=rows[stream_id]["version"])
                 rows[stream_id] = fold_stream(history, self.timeline_entries) or rows[stream_id]
-        self._write([rows[stream_id] for stream_id in sorted(rows)], status_before, using)
+        self._write([rows[stream_id] for stream_id in sorted(rows)], status_before, stored, using)
 
     def _rows(self, using: str, ids: set[UUID]) -> dict[str, View | None]:
         if not ids:
@@ -313,14 +318,18 @@ class OrdersProjection(Projection):
         rows = OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
         return {str(row["order_id"]): row for row in rows}
 
-    def _write(self, rows: list[View], status_before: dict[str, str], using: str) -> None:
+    def _write(self, rows: list[View], status_before: dict[str, str], stored: set[str], using: str) -> None:
+        """Count the status moves and write both tables: COPY for rows not `stored` yet,
+        an upsert for the others."""
         count_statuses(using, [(status_before.get(str(row["order_id"])), row["status"]) for row in rows])
         names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
         for row in rows:
             row["lines"] = name_lines(row["lines"], names)
-        upsert_rows(using, OrderDetail, rows, key="order_id")
         summaries = [
             {"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}, "search_text": search_text(row)}
             for row in rows
         ]
-        upsert_rows(using, OrderSummary, summaries, key="order_id")
+        for model, table_rows in ((OrderDetail, rows), (OrderSummary, summaries)):
+            new = [row for row in table_rows if str(row["order_id"]) not in stored]
+            copy_rows(using, model, new)
+            upsert_rows(using, model, [row for row in table_rows if str(row["order_id"]) in stored], key="order_id")

@@ -166,6 +166,7 @@ def test_rebuild_button_and_dashboard(staff: Client) -> None:
     response = staff.post("/admin/projections/", {"action": "rebuild", "projection": "orders"}, follow=True)
     head = StoredEvent.objects.latest("position").position
     assert f"Rebuilt orders up to position {head}." in response.content.decode()
+    assert f"orders: done, position {head} of {head}" in response.content.decode()  # the phase it reached
     dashboard = staff.get("/admin/dashboard/").content.decode()
     assert 'id="status-PAID">1<' in dashboard
     assert "<rect" in dashboard

@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag", "personal"]
+EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live"]
 
 
 class Command(BaseCommand):
@@ -28,9 +28,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reads", type=int, default=4000, help="read phase: OrderDetail reads (pages: 1/4)")
         parser.add_argument("--read-orders", type=int, default=0, help="read phase: grow the read model to this")
-        parser.add_argument("--rate", type=float, default=100.0, help="lag phases: commands per second")
+        parser.add_argument(
+            "--rate", type=float, default=None, help="lag phases: commands per second (100; rebuild_live 50)"
+        )
         parser.add_argument("--seconds", type=float, default=20.0, help="lag phases: duration")
-        parser.add_argument("--events", type=int, default=1_000_000, help="memory phase: events in the log")
+        parser.add_argument(
+            "--events", type=int, default=1_000_000, help="memory and rebuild_live phases: events in the log"
+        )
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--fresh", action="store_true", help="empty the bench database's event log first")
@@ -90,8 +94,12 @@ class Command(BaseCommand):
         from bench.phases.lag import lag
 
         logs = common.ROOT / "bench" / "results" / "logs"
+        if phase == "rebuild_live":
+            from bench.phases.rebuild_live import rebuild_live
+
+            return rebuild_live(options["events"], options["rate"] or 50.0, seed + 4000, Path(logs))
         if phase == "relay_lag":
             from bench.phases.relay_lag import relay_lag
 
-            return relay_lag(options["rate"], options["seconds"], seed + 3000, Path(logs))
-        return lag(options["rate"], options["seconds"], seed + 2000, Path(logs))
+            return relay_lag(options["rate"] or 100.0, options["seconds"], seed + 3000, Path(logs))
+        return lag(options["rate"] or 100.0, options["seconds"], seed + 2000, Path(logs))

@@ -1,4 +1,5 @@
-"""`manage.py rebuild_projections [NAME ...]`: replay the event log into fresh read models."""
+"""`manage.py rebuild_projections [NAME ...]`: replay the event log into fresh read models,
+showing each step (projector/rebuild.py) and the load's progress."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from tqdm import tqdm
 
 from projector.rebuild import rebuild_by_name
 from projector.registry import all_projections
+from projector.shadow import RebuildRunning
 
 
 class Command(BaseCommand):
@@ -29,9 +31,12 @@ class Command(BaseCommand):
                 bar.total = head
             bar.update(position - bar.n)
 
+        def phase(step: str) -> None:
+            self.stderr.write(f"rebuild: {step}")
+
         try:
-            heads = rebuild_by_name(options["names"], progress=progress)
-        except (KeyError, ValueError) as error:
+            heads = rebuild_by_name(options["names"], progress=progress, phase=phase)
+        except (KeyError, ValueError, RebuildRunning) as error:
             raise CommandError(error.args[0]) from None
         finally:
             for bar in bars.values():

@@ -1,0 +1,154 @@
+"""What a command costs PostgreSQL, counted on the wire, and the statements that make it so: the
+command record rides with the append, BEGIN with the idempotency lookup, and a committed
+command's audit row with its transaction's COMMIT (one commit per command, not two)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from django.db import connection, transaction
+
+from audit.models import CommandAudit
+from eventlog.models import CommandRecord, StoredEvent
+from eventlog.records import CommandEntry, DuplicateCommand
+from eventlog.store import event_store
+from orders.commands import AddOrderItem, ConfirmOrder
+from orders.domain import Order
+from tests.factories import CreateOrderFactory
+from writeside.bus import MessageBus, handle
+from writeside.pipeline import configured_middleware
+from writeside.unit_of_work import DjangoUnitOfWork
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+class Wire:
+    """The frontend/backend messages of a stretch of work, as libpq traced them."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    @property
+    def round_trips(self) -> int:
+        """Each round trip ends in the server's ReadyForQuery (a simple query's or a Sync's)."""
+        return sum(1 for line in self.lines if line.startswith("B") and "\tReadyForQuery" in line)
+
+    def queries(self, word: str) -> int:
+        """Messages from us carrying `word` in their text."""
+        return sum(1 for line in self.lines if line.startswith("F") and word in line)
+
+
+@contextmanager
+def wire() -> Iterator[list[Wire]]:
+    """Trace the default connection's protocol messages meanwhile (libpq's own trace)."""
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    captured: list[Wire] = []
+    with tempfile.TemporaryFile("w+") as trace:
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(1)  # no timestamps
+        try:
+            yield captured
+        finally:
+            pgconn.untrace()
+            os.fsync(trace.fileno())
+            trace.seek(0)
+            captured.append(Wire(trace.read()))
+
+
+@pytest.fixture(autouse=True)
+def no_subscribers(settings: Any) -> None:
+    settings.EVENT_SUBSCRIBERS = []  # the doorbell goes to Redis, not counted here
+
+
+def test_a_command_takes_four_round_trips_and_one_commit() -> None:
+    create = CreateOrderFactory()
+    handle(create)
+    with wire() as traced:
+        handle(AddOrderItem(order_id=create.order_id, sku="ADDED", quantity=1, unit_price=Decimal("2.50")))
+    [add] = traced
+    with wire() as traced:
+        handle(ConfirmOrder(order_id=create.order_id))
+    [confirm] = traced
+    # BEGIN with the record look-up, the load, the append with the record, the audit row with
+    # the COMMIT; ConfirmOrder asks once more, whether its SKUs are registered products.
+    assert add.round_trips == 4, add.lines
+    assert confirm.round_trips == 5, confirm.lines
+    for traced_command in (add, confirm):
+        assert traced_command.queries('"BEGIN; SELECT') == 1
+        assert traced_command.queries('"BEGIN"') == 0
+        assert traced_command.queries("COMMIT") == 1
+        assert traced_command.queries('INSERT INTO "audit_commandaudit"') == 1
+    assert CommandAudit.objects.filter(outcome="committed").count() == 3
+
+
+def test_a_command_record_in_the_append_statement_refuses_a_second_record_as_a_duplicate() -> None:
+    store = event_store()
+    entry = CommandEntry(command_id="twice", command_type="CreateOrder", fingerprint="f")
+    first = CreateOrderFactory()
+    with transaction.atomic():
+        appended = store.append(str(first.order_id), "order", 0, [order_created(first)], command=entry)
+    assert CommandRecord.objects.get(command_id="twice").result == {
+        "stream_id": str(first.order_id),
+        "version": 1,
+        "position": appended[0].position,
+    }
+    second = CreateOrderFactory()
+    with pytest.raises(DuplicateCommand), transaction.atomic():
+        store.append(str(second.order_id), "order", 0, [order_created(second)], command=entry)
+    assert StoredEvent.objects.count() == 1
+
+
+def order_created(create: Any) -> Any:
+    """The OrderCreated event of a CreateOrder command, as its handler would append it."""
+    [created] = Order.create(create.order_id, create.customer_id, create.currency, create.items).collect_events()
+    return created
+
+
+def test_a_committed_commands_audit_row_rolls_back_with_its_transaction() -> None:
+    """The row written in the transaction goes with it: the command that failed after its commit()
+    leaves one row, its failure, and no event."""
+
+    class FailingAtCommit(DjangoUnitOfWork):
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            if exc_type is None:
+                transaction.set_rollback(True)
+                super().__exit__(RuntimeError, RuntimeError("commit failed"), None)
+                raise RuntimeError("commit failed")
+            super().__exit__(exc_type, exc, tb)
+
+    bus = MessageBus(uow_factory=FailingAtCommit, middleware=configured_middleware())  # type: ignore[arg-type]
+    create = CreateOrderFactory(command_id=str(uuid4()))
+    with pytest.raises(RuntimeError, match="commit failed"):
+        bus.handle(create)
+    assert StoredEvent.objects.count() == 0
+    rows = list(CommandAudit.objects.filter(command_id=create.command_id).values_list("outcome", "reason"))
+    assert rows == [("failed", "RuntimeError: commit failed")]
+
+
+def test_a_repeated_command_is_audited_once_per_try() -> None:
+    create = CreateOrderFactory(command_id=str(uuid4()))
+    handle(create)
+    handle(create)
+    outcomes = list(
+        CommandAudit.objects.filter(command_id=create.command_id).order_by("id").values_list("outcome", flat=True)
+    )
+    assert outcomes == ["committed", "duplicate"]
+
+
+def test_an_audit_row_that_cannot_be_written_spares_the_command_it_describes(caplog: pytest.LogCaptureFixture) -> None:
+    """The row fails inside the command's transaction (a command id longer than the audit's
+    column): rolled back to its savepoint, the command's events and record still commit."""
+    create = CreateOrderFactory(command_id="k" * 300)
+    result = handle(create)
+    assert StoredEvent.objects.get().position == result.position
+    assert CommandRecord.objects.filter(command_id=create.command_id).exists()
+    assert not CommandAudit.objects.exists()
+    assert "Could not record the audit of command" in caplog.text
