@@ -12,7 +12,8 @@ connection instead of once per command.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -50,11 +51,21 @@ _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
-def _cursor(using: str) -> psycopg.Cursor[tuple[Any, ...]]:
-    """A server-side-binding cursor on Django's connection for `using`."""
+@contextmanager
+def _cursor(using: str) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
+    """A server-side-binding cursor on Django's connection for `using`.
+
+    Errors leave it as Django's own cursors' do (`wrap_database_errors`): a lost connection is
+    django.db's OperationalError, which the projection engine and the workers' tasks retry
+    (psycopg's own would be an unexpected failure), and Django marks the connection as having
+    had errors, so it is checked and closed at the end of the request or task instead of kept
+    (tests/integration/test_worker_connections.py). A statement that handles an error itself
+    (a unique violation telling a duplicate command from a version conflict) catches psycopg's
+    exception inside the block, before it is translated."""
     connection = connections[using]
     connection.ensure_connection()
-    return psycopg.Cursor(connection.connection)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def _begins_here(driver: psycopg.Connection[Any]) -> bool:
@@ -304,7 +315,10 @@ class PostgresCommandLog(CommandLog):
         connection.ensure_connection()
         driver: psycopg.Connection[Any] = connection.connection
         if _begins_here(driver):
-            row = _begin_with(driver, sql.SQL(COMMAND_RECORD_SQL.replace("%s", "{}")).format(sql.Literal(command_id)))
+            with connection.wrap_database_errors:  # as in _cursor
+                row = _begin_with(
+                    driver, sql.SQL(COMMAND_RECORD_SQL.replace("%s", "{}")).format(sql.Literal(command_id))
+                )
         else:
             with _cursor(self.using) as cursor:
                 cursor.execute(COMMAND_RECORD_SQL, [command_id])
@@ -316,12 +330,12 @@ class PostgresCommandLog(CommandLog):
 
     def record(self, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any]) -> None:
         """See CommandLog.record."""
-        try:
-            with _cursor(self.using) as cursor:
+        with _cursor(self.using) as cursor:
+            try:
                 cursor.execute(
                     "INSERT INTO eventlog_commandrecord (command_id, command_type, fingerprint, result, recorded_at) "
                     "VALUES (%s, %s, %s, %s, %s)",
                     [command_id, command_type, fingerprint, _encode(result).decode(), timezone.now()],
                 )
-        except psycopg.errors.UniqueViolation as error:
-            raise DuplicateCommand(command_id) from error
+            except psycopg.errors.UniqueViolation as error:
+                raise DuplicateCommand(command_id) from error

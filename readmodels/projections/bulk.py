@@ -47,7 +47,9 @@ def copy_rows(using: str, model: type[models.Model], rows: Rows) -> None:
     jsonb = [isinstance(field, models.JSONField) for field in fields]
     columns = ", ".join(str(field.column) for field in fields)
     connection.ensure_connection()
+    # Errors translated as Django's cursors translate them (see eventlog/postgres.py's _cursor).
     with (
+        connection.wrap_database_errors,
         psycopg.Cursor(connection.connection) as cursor,
         cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy,
     ):
@@ -94,8 +96,8 @@ def _insert(using: str, model: type[models.Model], rows: Rows, key: str, *, repl
     )
     connection.ensure_connection()
     # A server-side-binding cursor on Django's own connection, so the statement runs in the
-    # caller's transaction.
-    with psycopg.Cursor(connection.connection) as cursor:
+    # caller's transaction; errors translated as Django's cursors translate them.
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, arrays)
 
 
