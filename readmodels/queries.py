@@ -17,14 +17,8 @@ from typing import Any
 from uuid import UUID
 
 from readmodels.selectors.customers import customer_stats
-from readmodels.selectors.orders import (
-    DEFAULT_ORDERING,
-    order_as_of,
-    order_at_version,
-    order_detail,
-    order_history,
-    order_summary_list,
-)
+from readmodels.selectors.history import order_as_of, order_at_version, order_history
+from readmodels.selectors.orders import DEFAULT_ORDERING, order_detail, order_summary_list
 from readmodels.selectors.products import product_stock, product_stock_list
 from readmodels.selectors.stories import order_story
 from writeside.pipeline import chain, configured_middleware

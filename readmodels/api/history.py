@@ -26,7 +26,7 @@ from readmodels.api.views import (
     path_order_id,
 )
 from readmodels.queries import GetOrderHistory, GetOrderStory, ask
-from readmodels.selectors.orders import Page
+from readmodels.selectors.history import Page
 
 HISTORY_LIMIT = 100
 HISTORY_MAX_LIMIT = 1000

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from eventlog.models import CORRELATION, StoredEvent
-from readmodels.selectors.orders import HistoryEntryDTO, Page, history_fields, page_of
+from readmodels.selectors.history import HistoryEntryDTO, Page, history_fields, page_of
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

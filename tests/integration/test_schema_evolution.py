@@ -26,7 +26,7 @@ from orders.commands import (
 from projector.loop import read_database
 from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail
-from readmodels.selectors.orders import order_as_of, order_at_version, order_history
+from readmodels.selectors.history import order_as_of, order_at_version, order_history
 from tests.factories import AddressFactory
 from writeside.bus import handle
 
