@@ -27,7 +27,6 @@ from inventory.events import (
     StockReservationFailed,
     StockReserved,
 )
-from orders.domain import OrderState, evolve_order
 from orders.events import (
     CustomerForgotten,
     OrderCancelled,
@@ -42,6 +41,7 @@ from orders.events import (
     OrderStockReserved,
     ShippingAddressChanged,
 )
+from orders.state import OrderState, evolve_order
 
 # Internal facts other services have no use for: known, and published as nothing.
 UNPUBLISHED: frozenset[type] = frozenset(

@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from eventlog.store import event_store
 from notifications.models import CustomerDirectory, Notification
-from orders.domain import Order, OrderState
+from orders.domain import Order
+from orders.state import OrderState
 from projector import doorbell
 from projector.loop import read_database
 from readmodels.projections.orders import order_number

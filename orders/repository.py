@@ -6,8 +6,9 @@ from typing import Any
 
 from eventlog.store import EventStore
 from orders.customers import Customer, CustomerState, customer_stream_id
-from orders.domain import MAX_EVENTS, Order, OrderState
+from orders.domain import MAX_EVENTS, Order
 from orders.errors import CustomerNotFound, OrderNotFound
+from orders.state import OrderState
 from writeside.errors import DomainError
 from writeside.repository import EventSourcedRepository
 

@@ -8,7 +8,7 @@ from typing import Any
 import django_filters
 from rest_framework import exceptions
 
-from orders.domain import OrderStatus
+from orders.state import OrderStatus
 from readmodels.models import OrderSummary, ProductStock
 from readmodels.search import MAX_SEARCH_LENGTH, MAX_SEARCH_WORDS, search_words
 from readmodels.selectors.orders import DEFAULT_ORDERING

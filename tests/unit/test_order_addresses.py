@@ -13,8 +13,9 @@ import pytest
 
 from orders.addresses import PaymentMethod
 from orders.commands import LineItem
-from orders.domain import Order, OrderStatus, evolve_order
+from orders.domain import Order
 from orders.events import OrderCancelled, OrderCreated, OrderPaid, ShippingAddressChanged
+from orders.state import OrderStatus, evolve_order
 from tests.factories import (
     AddressFactory,
     CancelOrderFactory,

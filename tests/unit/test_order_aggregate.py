@@ -9,9 +9,10 @@ from uuid import uuid4
 import pytest
 
 from orders.commands import LineItem
-from orders.domain import MAX_LINES, Order, OrderStatus
+from orders.domain import MAX_LINES, Order
 from orders.errors import LineNotFound
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
+from orders.state import OrderStatus
 from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 
 TOTAL = Decimal("19.98")

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from eventlog.serialization import from_data, to_data
 from orders.commands import LineItem
-from orders.domain import Order, OrderState
+from orders.domain import Order
+from orders.state import OrderState
 from writeside.errors import DomainError
 
 skus = st.sampled_from(["A", "B", "C", "D", ""])
