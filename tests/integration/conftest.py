@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import Count
 
 from config.celery import app as celery_app
 from projector import running
-from projector.loop import read_database
+from projector.loop import all_partitions, read_database
 from readmodels.models import (
     CatalogName,
     CustomerLifetimeValue,
@@ -124,6 +125,9 @@ def worker_env(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     celery_app.conf.task_default_queue = QUEUE
     # A failed publish in an earlier test must not silence this test's doorbells.
     monkeypatch.setattr(running, "_broker_down_until", 0.0)
+    # Nor may the rings an earlier test left in the queue (its worker is gone) count as this
+    # test's: a test that counts waiting tasks saw them (test_doorbell after test_projection_worker).
+    empty_queue()
 
 
 @pytest.fixture
@@ -135,7 +139,21 @@ def coalescing(settings: Any) -> str:
     settings.DOORBELL_COALESCING = True
     # Longer than any test: a mark the worker failed to clear would hold work back and show.
     settings.DOORBELL_PENDING_SECONDS = 600
+    # An earlier test's marks on this session's queue, left when its worker stopped, would
+    # hold this test's rings back for as long.
+    cache.delete_many([f"doorbell:{QUEUE}:partition:{partition}" for partition in all_partitions()])
     return str(cache_url)
+
+
+def empty_queue() -> None:
+    """Drop the messages waiting in this session's queue, if it exists yet."""
+    with celery_app.connection_for_write() as connection:
+        channel: Any = connection.default_channel
+        try:
+            channel.queue_declare(QUEUE, passive=True)
+        except Exception:  # not declared yet (the broker's own not-found error): nothing waits
+            return
+        channel.queue_purge(QUEUE)
 
 
 def waiting_tasks() -> int:
