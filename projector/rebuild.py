@@ -12,10 +12,12 @@ rebuilds: live projection of those projections waits until it commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import gc
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from functools import partial
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.cache import cache
@@ -63,13 +65,37 @@ def rebuild_together(
     store = store or event_store()
     projections = sorted(projections, key=lambda projection: projection.name)
     announce = phase or (lambda step: None)
-    if shadow.possible(read_database()):
-        head = _blue_green(projections, store, progress, announce)
-    else:
-        announce("in place")
-        head = _in_place(projections, store, progress)
+    with old_objects_frozen():
+        if shadow.possible(read_database()):
+            head = _blue_green(projections, store, progress, announce)
+        else:
+            announce("in place")
+            head = _in_place(projections, store, progress)
     announce("done")
     return head
+
+
+@contextmanager
+def old_objects_frozen() -> Iterator[None]:
+    """Keep the objects that exist now out of the cyclic garbage collector's passes for the
+    block, and give them back to it after.
+
+    A rebuild allocates a batch's events, views and rows by the thousand, and each full
+    collection it triggers walked every object of the process as well (Django, the apps,
+    the settings: about 100,000): 12-20% of the time of an 8,000-event pass.
+    Frozen, they are skipped; nothing is freed any later than the block's end, and garbage
+    made during the block is collected as before. If someone froze objects already (a
+    server that freezes before forking, to spare copy-on-write pages), theirs stay frozen
+    and this does nothing.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _blue_green(projections: list[Projection], store: EventStore, progress: Progress | None, announce: Phase) -> int:
@@ -77,21 +103,26 @@ def _blue_green(projections: list[Projection], store: EventStore, progress: Prog
     read_ahead = can_read_ahead(store)
     with shadow.exclusive(using):
         announce("preparing")
-        target = shadow.prepare(projections, using)
-        try:
-            projectors = [Projector(projection, store) for projection in projections]
-            head = store.head_position()
-            announce("loading")
-            _replay(projectors, store, head, progress, read_ahead=read_ahead, within=lambda: shadow.inside(target))
-            shadow.start_checkpoints(target, projections, head)
-            announce("indexing")
-            shadow.build_indexes(target)
-            announce("catching up")
-            reached = shadow.catch_up(target, projections, store, head)
-            announce("swapping")
-            return shadow.swap(target, projections, store, reached)
-        finally:
-            shadow.drop(using)
+        # The head is fixed before the shadow exists, so that the reader thread reads and
+        # decodes the first batch while this one creates the shadow's tables: nothing
+        # past the head is replayed, and the catch-up below starts from it either way.
+        head = store.head_position()
+        batches = log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead)
+        with closing(batches):
+            target = shadow.prepare(projections, using)
+            try:
+                projectors = [Projector(projection, store) for projection in projections]
+                announce("loading")
+                _replay(projectors, batches, head, progress, within=lambda: shadow.inside(target))
+                shadow.start_checkpoints(target, projections, head)
+                announce("indexing")
+                shadow.build_indexes(target)
+                announce("catching up")
+                reached = shadow.catch_up(target, projections, store, head)
+                announce("swapping")
+                return shadow.swap(target, projections, store, reached)
+            finally:
+                shadow.drop(using)
 
 
 def _in_place(projections: list[Projection], store: EventStore, progress: Progress | None) -> int:
@@ -111,7 +142,8 @@ def _in_place(projections: list[Projection], store: EventStore, progress: Progre
             projection__in=[projection.name for projection in projections], status__in=BLOCKING
         ).delete()
         head = store.head_position()
-        _replay(projectors, store, head, progress, read_ahead=read_ahead, within=nullcontext)
+        with closing(log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead)) as batches:
+            _replay(projectors, batches, head, progress, within=nullcontext)
         for checkpoint in checkpoints:
             checkpoint.position = head
             checkpoint.save(update_fields=["position", "updated_at"])
@@ -120,18 +152,18 @@ def _in_place(projections: list[Projection], store: EventStore, progress: Progre
 
 def _replay(
     projectors: Sequence[Projector],
-    store: EventStore,
+    batches: Iterable[list[RecordedEvent]],
     head: int,
     progress: Progress | None,
     *,
-    read_ahead: bool,
     within: Callable[[], AbstractContextManager[object]],
 ) -> None:
-    """Apply the log up to `head` to every projector, batch by batch, each batch `within`
-    the given context (a transaction into the shadow tables, or nothing more). The streams
-    blocked by dead letters are looked up once per batch for all of them, as run_batch does."""
+    """Apply the log's `batches` (up to `head`) to every projector, batch by batch, each batch
+    `within` the given context (a transaction into the shadow tables, or nothing more). The
+    streams blocked by dead letters are looked up once per batch for all of them, as
+    run_batch does."""
     names = [projector.projection.name for projector in projectors]
-    for events in log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead):
+    for events in batches:
         with within():
             blocked = blocked_streams(names, events, read_database())
             for projector in projectors:
@@ -155,33 +187,68 @@ def can_read_ahead(store: EventStore) -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def log_batches(store: EventStore, head: int, size: int, *, read_ahead: bool) -> Iterator[list[RecordedEvent]]:
-    """The log up to `head` in batches of `size`, in position order.
+class Batches(Iterator[list[RecordedEvent]], Protocol):
+    """Batches of the log that must be closed (to end a reader thread and its connection)."""
 
-    With `read_ahead` the next batch is read and decoded in a second thread, on a
-    connection of its own, while the caller applies this one: the thread waits on the
-    socket with the GIL released, so reading overlaps the projections' writes. Every event
-    up to `head` is committed (positions are assigned under the append lock, in commit
-    order), so the other connection sees what this one would (see can_read_ahead).
+    def close(self) -> None:
+        """Stop reading; the batches not taken yet are not read."""
+
+
+def log_batches(store: EventStore, head: int, size: int, *, read_ahead: bool) -> Batches:
+    """The log up to `head` in batches of `size`, in position order; close it when done.
+
+    With `read_ahead` each batch is read and decoded in a second thread, on a connection
+    of its own, while the caller works (the first from this call on, the next while the
+    caller applies this one): the thread waits on the socket with the GIL released, so
+    reading overlaps the projections' writes. Every event up to `head` is committed
+    (positions are assigned under the append lock, in commit order), so the other
+    connection sees what this one would (see can_read_ahead).
     """
-    if not read_ahead:
-        cursor = 0
-        while cursor < head and (events := store.read_all(cursor, limit=size, to_position=head)):
-            yield events
-            cursor = events[-1].position
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rebuild-reader") as reader:
-        pending: Future[list[RecordedEvent]] | None = None
+    return _ReadAhead(store, head, size) if read_ahead else _in_line(store, head, size)
+
+
+def _in_line(store: EventStore, head: int, size: int) -> Generator[list[RecordedEvent], None, None]:
+    cursor = 0
+    while cursor < head and (events := store.read_all(cursor, limit=size, to_position=head)):
+        yield events
+        cursor = events[-1].position
+
+
+class _ReadAhead:
+    """log_batches with `read_ahead`: the reading of the first batch starts on construction."""
+
+    def __init__(self, store: EventStore, head: int, size: int) -> None:
+        self._read = partial(store.read_all, limit=size, to_position=head)
+        self._head = head
+        self._reader: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="rebuild-reader")
+        self._pending: Future[list[RecordedEvent]] | None = self._reader.submit(self._read, 0)
+
+    def __iter__(self) -> _ReadAhead:
+        return self
+
+    def __next__(self) -> list[RecordedEvent]:
         try:
-            pending = reader.submit(store.read_all, 0, limit=size, to_position=head)
-            while pending is not None and (events := pending.result()):
-                last = events[-1].position
-                pending = reader.submit(store.read_all, last, limit=size, to_position=head) if last < head else None
-                yield events
-        finally:
-            if pending is not None:
-                pending.cancel()
-            reader.submit(connections.close_all).result()
+            events = self._pending.result() if self._pending is not None else []
+        except BaseException:
+            self.close()
+            raise
+        if not events or self._reader is None:
+            self.close()
+            raise StopIteration
+        last = events[-1].position
+        self._pending = self._reader.submit(self._read, last) if last < self._head else None
+        return events
+
+    def close(self) -> None:
+        """Cancel a read not started, wait for one running, and close the thread's connection."""
+        reader, self._reader = self._reader, None
+        if reader is None:
+            return
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        reader.submit(connections.close_all).result()
+        reader.shutdown()
 
 
 def rebuild_by_name(

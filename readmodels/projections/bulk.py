@@ -54,9 +54,11 @@ def copy_rows(using: str, model: type[models.Model], rows: Rows) -> None:
         cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy,
     ):
         for row in rows:
+            # A jsonb value goes as its JSON text, which COPY's text format parses as the
+            # column's type: no Jsonb wrapper and Python-level dumper call per value.
             copy.write_row(
                 [
-                    Jsonb(row[name], dumps=_json) if is_json else row[name]
+                    _json(row[name]).decode() if is_json else row[name]
                     for name, is_json in zip(names, jsonb, strict=True)
                 ]
             )

@@ -272,7 +272,7 @@ class OrdersProjection(Projection):
             return
         forgettings = [event for event in events if _forgets(event)]
         events = [event for event in events if not _forgets(event)]
-        views = self._rows(using, {UUID(event.stream_id) for event in events})
+        views = self._rows(using, {UUID(stream_id) for stream_id in {event.stream_id for event in events}})
         # Rows absent here cannot appear before this batch commits: an order's rows are
         # inserted only under its partition's checkpoint lock (projector/loop.py); the
         # forgetting, in another partition, only refolds rows that exist.

@@ -110,7 +110,7 @@ class SalesProjection(Projection):
         events = [event for event in events if event.stream_type == "order"]
         if not events:
             return
-        ids = {UUID(event.stream_id) for event in events}
+        ids = {UUID(stream_id) for stream_id in {event.stream_id for event in events}}
         ledger: dict[str, LedgerEntry | None] = {
             str(row.order_id): LedgerEntry(row.customer_id, row.currency, row.status, row.paid_amount, row.version)
             for row in SalesLedgerEntry.objects.using(using).filter(order_id__any=ids)
