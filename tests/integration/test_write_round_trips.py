@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from audit.models import CommandAudit
 from eventlog.models import CommandRecord, StoredEvent
@@ -22,7 +23,7 @@ from eventlog.store import event_store
 from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
 from tests.factories import CreateOrderFactory
-from writeside.bus import MessageBus, handle
+from writeside.bus import MessageBus, audited_payload, handle
 from writeside.pipeline import configured_middleware
 from writeside.unit_of_work import DjangoUnitOfWork
 
@@ -131,6 +132,24 @@ def test_a_committed_commands_audit_row_rolls_back_with_its_transaction() -> Non
     assert StoredEvent.objects.count() == 0
     rows = list(CommandAudit.objects.filter(command_id=create.command_id).values_list("outcome", "reason"))
     assert rows == [("failed", "RuntimeError: commit failed")]
+
+
+def test_a_committed_commands_audit_row_holds_every_value_of_the_command() -> None:
+    """The row written with the COMMIT (its INSERT written by hand) reads back through the model
+    as any row: its time, ids, answer, duration, and the payload with personal values None."""
+    create = CreateOrderFactory(command_id=str(uuid4()))
+    before = timezone.now()
+    result = handle(create)
+    row = CommandAudit.objects.get(command_id=create.command_id)
+    assert before <= row.recorded_at <= timezone.now()
+    assert (row.command_type, row.outcome, row.reason) == ("CreateOrder", "committed", "")
+    assert (row.user, row.source) == (create.metadata.user or "", create.metadata.source)
+    assert row.correlation_id == str(create.metadata.correlation_id)
+    assert (row.stream_id, row.position) == (result.stream_id, result.position)
+    assert row.duration_ms > 0
+    assert row.payload == audited_payload(create)
+    assert row.payload["customer_email"] is None
+    assert row.payload["items"][0]["sku"] == create.items[0].sku
 
 
 def test_a_repeated_command_is_audited_once_per_try() -> None:
