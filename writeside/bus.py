@@ -150,8 +150,11 @@ class MessageBus:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self.uow_factory() as uow:
-                    # The record look-up goes first: it carries the transaction's BEGIN
-                    # (eventlog/postgres.py); a key for the fingerprint comes after it.
+                    # The record look-up goes first: it carries the transaction's BEGIN, and the
+                    # read of the stream the command names (eventlog/postgres.py); a key for the
+                    # fingerprint comes after it.
+                    if (target := type(command).loads) is not None:
+                        uow.will_load(target[0], getattr(command, target[1]))
                     previous = uow.handled(command.command_id)
                     context = self._context(command, uow, dispatch)
                     if previous is not None:
