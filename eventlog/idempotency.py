@@ -42,6 +42,13 @@ class CommandLog:
             return None
         return HandledCommand(command_id=command_id, command_type=row[0], fingerprint=row[1], result=row[2])
 
+    def get_along(
+        self, command_id: str, statement: tuple[str, list[Any]]
+    ) -> tuple[HandledCommand | None, list[tuple[Any, ...]] | None]:
+        """`get`, and the rows of `statement` if they could be read in the same round trip
+        (None if not: here they never are)."""
+        return self.get(command_id), None
+
     def record(self, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any]) -> None:
         """Store a command's result; raises DuplicateCommand if the id is taken."""
         insert_record(self.using, command_id, command_type, fingerprint, result)

@@ -12,8 +12,7 @@ connection instead of once per command.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -22,10 +21,10 @@ import msgspec
 import psycopg
 from django.db import connections
 from django.utils import timezone
-from psycopg import sql
 
 from eventlog.idempotency import CommandLog, HandledCommand
 from eventlog.personal import key_ids, unseal, unseal_all
+from eventlog.pg_statements import begin_with, begins_here, bound, pg_cursor
 from eventlog.records import CommandEntry, DuplicateCommand
 from eventlog.store import (
     APPEND_LOCK_KEY,
@@ -47,65 +46,40 @@ STORY_ORIGIN_SQL = (
 # The secret of the key that sealed a row's `column` (eventlog/personal.py), by its unique key id.
 _SECRET_OF = "(SELECT secret FROM eventlog_subjectkey WHERE key_id = ({column} #>> '{{personal,key}}')::uuid)"
 COMMAND_RECORD_SQL = "SELECT command_type, fingerprint, result FROM eventlog_commandrecord WHERE command_id = %s"
+# A stream's snapshot (if its state has the shape asked for; a row of its own, first: it has the
+# lowest version, as the events are those after it), the events after it, and each row's key
+# secret (NULL when nothing is sealed, or the key is gone). Parameters: stream id, state
+# version, stream id.
+LOAD_STREAM_SQL = (
+    "WITH snapshot AS ("
+    "SELECT version, state FROM eventlog_snapshot WHERE stream_id = %s AND state_version = %s) "
+    "SELECT NULL::bigint, NULL::uuid, NULL, NULL, version, NULL, NULL, NULL::timestamptz, NULL::jsonb, state, "
+    f"{_SECRET_OF.format(column='state')} FROM snapshot UNION ALL "
+    f"SELECT {_EVENT_COLUMNS}, {_SECRET_OF.format(column='data')} FROM eventlog_storedevent "
+    "WHERE stream_id = %s AND version > COALESCE((SELECT version FROM snapshot), 0) ORDER BY 5"
+)
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 
 
-@contextmanager
-def _cursor(using: str) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
-    """A server-side-binding cursor on Django's connection for `using`.
-
-    Errors leave it as Django's own cursors' do (`wrap_database_errors`): a lost connection is
-    django.db's OperationalError, which the projection engine and the workers' tasks retry
-    (psycopg's own would be an unexpected failure), and Django marks the connection as having
-    had errors, so it is checked and closed at the end of the request or task instead of kept
-    (tests/integration/test_worker_connections.py). A statement that handles an error itself
-    (a unique violation telling a duplicate command from a version conflict) catches psycopg's
-    exception inside the block, before it is translated."""
-    connection = connections[using]
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
-
-
-def _begins_here(driver: psycopg.Connection[Any]) -> bool:
-    """Whether psycopg would now send a plain BEGIN of its own before the next statement: a
-    transaction is wanted (not autocommit) and none is open yet, with no options to BEGIN."""
-    return (
-        not driver.autocommit
-        and driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        and driver.isolation_level is None
-        and driver.read_only is None
-        and not driver.deferrable
-    )
-
-
-def _begin_with(driver: psycopg.Connection[Any], query: sql.Composed) -> tuple[str, ...] | None:
-    """BEGIN and a one-row query in one round trip (the simple query protocol takes both in one
-    message, its value bound client-side by psycopg's quoting): the first row, as text, if any.
-
-    psycopg would otherwise send BEGIN alone and wait for it. It sees the transaction open
-    afterwards (the connection's status is the server's) and sends no BEGIN of its own; the
-    commit or rollback is Django's, as for any transaction."""
-    text = b"BEGIN; " + query.as_bytes(driver)
-    with driver.lock:
-        result = driver.pgconn.exec_(text)
-    if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
-        raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)
-    if result.ntuples == 0:
+def _handled(command_id: str, rows: Sequence[tuple[Any, ...]]) -> HandledCommand | None:
+    """The command record of COMMAND_RECORD_SQL's rows, if any."""
+    if not rows:
         return None
-    encoding = driver.info.encoding
-    return tuple(
-        "" if (value := result.get_value(0, column)) is None else value.decode(encoding)
-        for column in range(result.nfields)
+    command_type, fingerprint, result = rows[0]
+    return HandledCommand(
+        command_id=command_id, command_type=command_type, fingerprint=fingerprint, result=_decode(result)
     )
 
 
 class PostgresEventStore(EventStore):
     """EventStore with raw SQL for reads and appends on PostgreSQL."""
 
+    # The rows of LOAD_STREAM_SQL read earlier (`preloaded`), for the next `load_stream`.
+    _preloaded: tuple[str, int, list[tuple[Any, ...]]] | None = None
+
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with _cursor(self.using) as cursor:
+        with pg_cursor(self.using) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
 
@@ -163,7 +137,7 @@ class PostgresEventStore(EventStore):
         )
         if command is not None:
             params += [command.command_id, command.command_type, command.fingerprint, stream_id]
-        with _cursor(self.using) as cursor:
+        with pg_cursor(self.using) as cursor:
             try:
                 cursor.execute(sql, params)
             except psycopg.errors.UniqueViolation as error:
@@ -274,22 +248,14 @@ class PostgresEventStore(EventStore):
         return StoredSnapshot(stream_id=stream_id, version=version, state_version=state_version, state=opened)
 
     def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
-        """See EventStore.load_stream; one query for the snapshot, the events after it, and the
-        keys that sealed them (the loading of a command costs no round trip more for them).
-
-        The snapshot comes back as a row of its own, first: it has the lowest version, as the
-        events are those after it. Each row ends with the secret of the key its data names
-        (NULL when nothing is sealed, or the key is gone).
-        """
-        rows = self._fetch(
-            "WITH snapshot AS ("
-            "SELECT version, state FROM eventlog_snapshot WHERE stream_id = %s AND state_version = %s) "
-            "SELECT NULL::bigint, NULL::uuid, NULL, NULL, version, NULL, NULL, NULL::timestamptz, NULL::jsonb, state, "
-            f"{_SECRET_OF.format(column='state')} FROM snapshot UNION ALL "
-            f"SELECT {_EVENT_COLUMNS}, {_SECRET_OF.format(column='data')} FROM eventlog_storedevent "
-            "WHERE stream_id = %s AND version > COALESCE((SELECT version FROM snapshot), 0) ORDER BY 5",
-            [stream_id, state_version, stream_id],
-        )
+        """See EventStore.load_stream; one query (LOAD_STREAM_SQL) for the snapshot, the events
+        after it, and the keys that sealed them (the loading of a command costs no round trip
+        more for them), or none if the stream was `preloaded`."""
+        preloaded, self._preloaded = self._preloaded, None  # read once: a later load reads afresh
+        if preloaded is not None and preloaded[:2] == (stream_id, state_version):
+            rows = preloaded[2]
+        else:
+            rows = self._fetch(LOAD_STREAM_SQL, [stream_id, state_version, stream_id])
         decoded = [
             (*head, None if meta is None else _decode(meta), _decode(data), secret)
             for *head, meta, data, secret in rows
@@ -305,6 +271,16 @@ class PostgresEventStore(EventStore):
             )
         return snapshot, [self._recorded(row[:10], secrets=secrets) for row in decoded]
 
+    def load_stream_statement(self, stream_id: str, state_version: int) -> tuple[str, list[Any]] | None:
+        """See EventStore.load_stream_statement: LOAD_STREAM_SQL."""
+        return LOAD_STREAM_SQL, [stream_id, state_version, stream_id]
+
+    def preloaded(self, stream_id: str, state_version: int, rows: list[tuple[Any, ...]]) -> None:
+        """See EventStore.preloaded. Rows read with the transaction's first statement are as
+        fresh as the handler's own read would be (READ COMMITTED; a writer committing in
+        between is caught by the append's expected version, as always)."""
+        self._preloaded = (stream_id, state_version, rows)
+
 
 class PostgresCommandLog(CommandLog):
     """CommandLog with raw SQL on PostgreSQL."""
@@ -314,23 +290,31 @@ class PostgresCommandLog(CommandLog):
         connection = connections[self.using]
         connection.ensure_connection()
         driver: psycopg.Connection[Any] = connection.connection
-        if _begins_here(driver):
-            with connection.wrap_database_errors:  # as in _cursor
-                row = _begin_with(
-                    driver, sql.SQL(COMMAND_RECORD_SQL.replace("%s", "{}")).format(sql.Literal(command_id))
-                )
-        else:
-            with _cursor(self.using) as cursor:
-                cursor.execute(COMMAND_RECORD_SQL, [command_id])
-                found = cursor.fetchone()
-            row = None if found is None else (found[0], found[1], found[2])
-        if row is None:
-            return None
-        return HandledCommand(command_id=command_id, command_type=row[0], fingerprint=row[1], result=_decode(row[2]))
+        if begins_here(driver):
+            with connection.wrap_database_errors:  # as in pg_cursor
+                [rows] = begin_with(driver, bound(COMMAND_RECORD_SQL, [command_id]))
+            return _handled(command_id, rows)
+        with pg_cursor(self.using) as cursor:
+            cursor.execute(COMMAND_RECORD_SQL, [command_id])
+            return _handled(command_id, cursor.fetchall())
+
+    def get_along(
+        self, command_id: str, statement: tuple[str, list[Any]]
+    ) -> tuple[HandledCommand | None, list[tuple[Any, ...]] | None]:
+        """See CommandLog.get_along. As the transaction's first statements, BEGIN, the look-up
+        and `statement` go in one message: one round trip for what took two."""
+        connection = connections[self.using]
+        connection.ensure_connection()
+        if not begins_here(connection.connection):
+            return self.get(command_id), None
+        record = bound(COMMAND_RECORD_SQL, [command_id])
+        with connection.wrap_database_errors:  # as in pg_cursor
+            found, rows = begin_with(connection.connection, record, bound(*statement))
+        return _handled(command_id, found), rows
 
     def record(self, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any]) -> None:
         """See CommandLog.record."""
-        with _cursor(self.using) as cursor:
+        with pg_cursor(self.using) as cursor:
             try:
                 cursor.execute(
                     "INSERT INTO eventlog_commandrecord (command_id, command_type, fingerprint, result, recorded_at) "

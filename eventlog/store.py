@@ -323,6 +323,16 @@ class EventStore:
             snapshot = None
         return snapshot, self.read_stream(stream_id, after_version=snapshot.version if snapshot else 0)
 
+    def load_stream_statement(self, stream_id: str, state_version: int) -> tuple[str, list[Any]] | None:
+        """The one statement that reads what `load_stream` needs, for a caller that can send it
+        earlier (along with the idempotency look-up, CommandLog.get_along); None: there is none."""
+        return None
+
+    def preloaded(self, stream_id: str, state_version: int, rows: list[tuple[Any, ...]]) -> None:
+        """The rows of `load_stream_statement`, read earlier in this transaction: the next
+        `load_stream` of that stream uses them instead of reading."""
+        raise NotImplementedError("This store has no load_stream_statement")
+
     def save_snapshot(self, stream_id: str, stream_type: str, version: int, state_version: int, state: Any) -> None:
         """Replace the stream's snapshot with the state at `version` (its personal data sealed
         by the caller, who knows the state's class)."""

@@ -10,6 +10,9 @@ from uuid import UUID, uuid4
 from orders.addresses import Address, PaymentMethod, personal_address_fields
 from writeside.commands import Command
 
+# What a command on one order loads first (writeside.commands.Command.loads): the order's stream.
+LOADS_ORDER = ("order", "order_id")
+
 
 @dataclass(frozen=True, kw_only=True)
 class LineItem:
@@ -30,6 +33,7 @@ class CreateOrder(Command):
     )
     data_subject: ClassVar[str] = "customer_id"
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID = field(default_factory=uuid4, metadata={"fingerprint": False})
     customer_id: str
     currency: str
@@ -47,6 +51,7 @@ class CreateOrder(Command):
 class AddOrderItem(Command):
     """Add quantity of a SKU to a pending order."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     sku: str
     quantity: int
@@ -57,6 +62,7 @@ class AddOrderItem(Command):
 class RemoveOrderItem(Command):
     """Take a SKU's line off a pending order."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     sku: str
 
@@ -65,6 +71,7 @@ class RemoveOrderItem(Command):
 class ConfirmOrder(Command):
     """Freeze the order's lines."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
 
 
@@ -72,6 +79,7 @@ class ConfirmOrder(Command):
 class MarkStockReserved(Command):
     """Record that stock is reserved for every tracked line (sent by the fulfilment process)."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
 
 
@@ -79,6 +87,7 @@ class MarkStockReserved(Command):
 class PayOrder(Command):
     """Record payment of exactly the order total (in the order's currency, when named)."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     payment_id: str
     amount: Decimal
@@ -91,6 +100,7 @@ class PayOrder(Command):
 class ShipOrder(Command):
     """Hand a paid order to a carrier."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     tracking_number: str
     carrier: str = ""
@@ -100,6 +110,7 @@ class ShipOrder(Command):
 class DeliverOrder(Command):
     """Record that a shipped order arrived."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
 
 
@@ -110,6 +121,7 @@ class ChangeShippingAddress(Command):
     # Whose address it is is known only once the order is loaded (no data_subject).
     personal_fields: ClassVar[tuple[str, ...]] = personal_address_fields("shipping_address")
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     shipping_address: Address
 
@@ -125,6 +137,7 @@ class ForgetCustomer(Command):
 class CancelOrder(Command):
     """Call off an order that has not shipped."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     reason: str
 
@@ -134,5 +147,6 @@ class CancelUnpaidOrder(Command):
     """Call off a confirmed order whose payment never came (sent when its payment deadline
     passes); refused once the order is paid, so a payment that commits first wins."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     reason: str

@@ -66,9 +66,18 @@ def payload(command: Command) -> dict[str, Any]:
     return loaded
 
 
-def audited_payload(command: Command) -> dict[str, Any]:
-    """The payload the audit trail keeps: personal fields None (the log has them, sealed)."""
-    return redact(type(command), payload(command))
+def dispatch_payload(dispatch: Dispatch) -> dict[str, Any]:
+    """`payload(dispatch.command)`, computed once per dispatch: the fingerprint and the audit
+    row both need it (each use copies before changing anything, see eventlog.personal.redact)."""
+    if dispatch.payload is None:
+        dispatch.payload = payload(dispatch.command)
+    return dispatch.payload
+
+
+def audited_payload(command: Command, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The payload the audit trail keeps: personal fields None (the log has them, sealed).
+    `data` is the command's `payload` when the caller has it already."""
+    return redact(type(command), payload(command) if data is None else data)
 
 
 def fingerprint(command: Command, keys: KeySource) -> str:
@@ -141,8 +150,11 @@ class MessageBus:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self.uow_factory() as uow:
-                    # The record look-up goes first: it carries the transaction's BEGIN
-                    # (eventlog/postgres.py); a key for the fingerprint comes after it.
+                    # The record look-up goes first: it carries the transaction's BEGIN, and the
+                    # read of the stream the command names (eventlog/postgres.py); a key for the
+                    # fingerprint comes after it.
+                    if (target := type(command).loads) is not None:
+                        uow.will_load(target[0], getattr(command, target[1]))
                     previous = uow.handled(command.command_id)
                     context = self._context(command, uow, dispatch)
                     if previous is not None:
@@ -182,7 +194,9 @@ class MessageBus:
         return CommandContext(
             command_id=command.command_id,
             command_type=type(command).__name__,
-            fingerprint=fingerprint(command, uow.keys),
+            fingerprint=payload_fingerprint(
+                type(command), payload(command) if dispatch is None else dispatch_payload(dispatch), uow.keys
+            ),
             metadata=event_metadata(command),
             companions=tuple(dispatch.in_transaction) if dispatch is not None else (),
         )

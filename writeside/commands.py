@@ -30,6 +30,8 @@ class Command:
     result. `expected_version` pins the stream version (If-Match); unset, the bus retries
     a conflicting command on fresh state.
 
+    `loads` names the stream the handler reads first (see below).
+
     `personal_fields` and `data_subject` say which fields are personal data and whose, as on
     events (writeside/events.py): the audit trail stores them as None, and the command
     record's fingerprint covers them only through a hash keyed with the subject's key.
@@ -37,6 +39,10 @@ class Command:
 
     personal_fields: ClassVar[tuple[str, ...]] = ()
     data_subject: ClassVar[str] = ""
+    # The aggregate its handler loads, as (stream type, the field holding the aggregate's id),
+    # when the command names it: the unit of work then reads that stream in the transaction's
+    # first round trip, with the idempotency look-up. None: the handler finds it out itself.
+    loads: ClassVar[tuple[str, str] | None] = None
 
     command_id: str = field(default_factory=_new_command_id, metadata={"fingerprint": False})
     metadata: CommandMetadata = field(default_factory=CommandMetadata, metadata={"fingerprint": False})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from writeside.commands import Command
 from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
@@ -36,6 +36,8 @@ class Dispatch:
     command_type: str
     duplicate: bool = False
     in_transaction: list[Companion] = field(default_factory=list)
+    # The command's `payload` (writeside.bus.dispatch_payload), once something has asked for it.
+    payload: dict[str, Any] | None = None
 
 
 Next = Callable[[Dispatch], CommandResult]

@@ -137,6 +137,11 @@ class AbstractUnitOfWork(abc.ABC):
     def handled(self, command_id: str) -> HandledCommand | None:
         """The record of a command id handled before, if any."""
 
+    def will_load(self, stream_type: str, aggregate_id: Any) -> None:
+        """A hint, before `handled`: the handler is about to load this aggregate, so a unit of
+        work may read its stream along with the look-up. Ignored here."""
+        return None
+
     @property
     @abc.abstractmethod
     def keys(self) -> KeySource:
@@ -233,6 +238,7 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         self._commands = command_log(self.using)
         self._committed = False
         self._last = []
+        self._will_load: tuple[str, int] | None = None
         return self
 
     def __exit__(
@@ -265,8 +271,20 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         return written
 
     def handled(self, command_id: str) -> HandledCommand | None:
-        """The record of a command id handled before, if any."""
-        return self._commands.get(command_id)
+        """The record of a command id handled before, if any; the stream `will_load` named is
+        read along with it where the event store can (the handler's load then finds it read)."""
+        statement = None if self._will_load is None else self._store.load_stream_statement(*self._will_load)
+        if self._will_load is None or statement is None:
+            return self._commands.get(command_id)
+        found, rows = self._commands.get_along(command_id, statement)
+        if rows is not None:
+            self._store.preloaded(*self._will_load, rows)
+        return found
+
+    def will_load(self, stream_type: str, aggregate_id: Any) -> None:
+        """See AbstractUnitOfWork.will_load: the stream and the state shape its repository loads."""
+        repository = cast("EventSourcedRepository[Any]", self.repository(stream_type))
+        self._will_load = (repository.stream_id(aggregate_id), repository.state_version)
 
     def commit(self) -> CommandResult:
         """See AbstractUnitOfWork.commit; the database commit happens when the block exits."""

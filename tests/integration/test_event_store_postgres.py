@@ -14,6 +14,7 @@ from uuid import uuid4
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 
+from eventlog.idempotency import command_log
 from eventlog.models import Snapshot, StoredEvent
 from eventlog.postgres import STORY_ORIGIN_SQL, PostgresEventStore
 from eventlog.store import EventStore, event_store
@@ -306,3 +307,45 @@ def test_a_long_storys_origin_is_found_through_the_correlation_index_not_by_walk
     assert "eventlog_correlation_idx" in plan, plan
     assert "eventlog_storedevent_pkey" not in plan, plan
     assert event_store().story_origin(long_story) == {"correlation_id": long_story}
+
+
+def test_a_write_between_the_look_up_that_read_the_stream_and_the_append_is_caught_and_retried() -> None:
+    """The stream read with the idempotency look-up (one round trip) is as old as that look-up:
+    a writer committing right after it makes the append conflict, and the retry reads afresh."""
+    create = CreateOrderFactory()
+    handle(create)
+    interloped: list[Any] = []
+
+    class InterlopedUnitOfWork(DjangoUnitOfWork):
+        def handled(self, command_id: str) -> Any:
+            previous = super().handled(command_id)  # BEGIN, the record and the stream, read
+            if not interloped:
+                other = AddOrderItem(order_id=create.order_id, sku="OTHER", quantity=1, unit_price=Decimal("1"))
+                interloped.extend(in_threads(1, lambda _: handle(other)))
+            return previous
+
+    bus = MessageBus(uow_factory=InterlopedUnitOfWork)
+    mine = bus.handle(AddOrderItem(order_id=create.order_id, sku="MINE", quantity=1, unit_price=Decimal("1")))
+    assert interloped[0].version == 2
+    assert mine.version == 3
+    stream = event_store().read_stream(str(create.order_id))
+    assert [(e.version, getattr(e.event, "sku", None)) for e in stream] == [(1, None), (2, "OTHER"), (3, "MINE")]
+
+
+def test_a_stream_read_with_the_look_up_serves_only_the_next_load_of_that_very_stream() -> None:
+    first, second = CreateOrderFactory(), CreateOrderFactory()
+    handle(first)
+    handle(second)
+    store = PostgresEventStore()
+    statement = store.load_stream_statement(str(first.order_id), ORDER_STATE_VERSION)
+    assert statement is not None
+    with transaction.atomic():
+        found, rows = command_log().get_along(first.command_id, statement)
+        assert found is not None
+        assert found.command_type == "CreateOrder"
+        assert rows is not None
+        store.preloaded(str(first.order_id), ORDER_STATE_VERSION, rows)
+        _, events = store.load_stream(str(second.order_id), ORDER_STATE_VERSION)  # another stream: read
+        assert {e.stream_id for e in events} == {str(second.order_id)}
+        _, events = store.load_stream(str(first.order_id), ORDER_STATE_VERSION)  # read afresh, not dropped
+        assert [(e.stream_id, e.version) for e in events] == [(str(first.order_id), 1)]
