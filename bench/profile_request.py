@@ -61,7 +61,7 @@ PARTS = [
     ("  worker: lock checkpoints", "projector/loop.py", "_lock_checkpoints"),
     ("  worker: read the log", "eventlog/store.py", "read_all"),
     ("  worker: apply (projections)", "projector/loop.py", "apply"),
-    ("  worker: checkpoints update", "django/db/models/query.py", "bulk_update"),
+    ("  worker: checkpoints update", "projector/loop.py", "_move_checkpoints"),
 ]
 
 

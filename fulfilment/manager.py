@@ -53,6 +53,14 @@ def correlation_of(event: RecordedEvent) -> UUID:
         return UUID(str(event.event.order_id))
 
 
+def reacts_to(event: RecordedEvent) -> bool:
+    """Whether the process may act on `event`. A confirmation without tracked stock starts
+    nothing (whether or not a process exists, `_react` leaves it), so it is not even looked at."""
+    if isinstance(event.event, OrderConfirmed):
+        return bool(event.event.tracked_skus)
+    return isinstance(event.event, REACTS_TO)
+
+
 class FulfilmentProcessManager(Projection):
     """Reserves stock for confirmed orders and settles each order's fate from the outcome."""
 
@@ -60,14 +68,20 @@ class FulfilmentProcessManager(Projection):
     tables: ClassVar[tuple[Any, ...]] = (FulfilmentProcess,)
     # It sends commands: replaying it into empty tables is not a rebuild of anything.
     rebuildable: ClassVar[bool] = False
-    shares_batches: ClassVar[bool] = False
 
     def __init__(self, send: Callable[[Command], CommandResult] | None = None) -> None:
         self.send = send or bus.handle
 
+    def can_share(self, events: Sequence[RecordedEvent]) -> bool:
+        """Only without anything to react to: reacting takes the append lock, which a batch
+        shared with the read models would hold while they wait on their rows (stalling every
+        writer). With nothing to react to, its checkpoint moves with theirs, in their
+        transaction, rather than in one of its own per doorbell."""
+        return not any(reacts_to(event) for event in events)
+
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """React to the events this process cares about, in log order."""
-        relevant = [event for event in events if isinstance(event.event, REACTS_TO)]
+        relevant = [event for event in events if reacts_to(event)]
         if not relevant:
             return
         alias = str(settings.EVENTLOG_DATABASE)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import OperationalError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
@@ -82,21 +84,30 @@ def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, i
     size = int(settings.PROJECTION_BATCH_SIZE)
     with transaction.atomic(using=using):
         checkpoints = _lock_checkpoints(partition, sorted(projectors), using, wait=wait)
-        skipped = frozenset(set(projectors) - set(checkpoints))
+        skipped = set(projectors) - set(checkpoints)
         if not checkpoints:
-            return BatchResult(0, 0, 0, more=False, skipped=skipped)
+            return BatchResult(0, 0, 0, more=False, skipped=frozenset(skipped))
         # The head first: everything at or below it is committed (appends are serialized),
         # so a checkpoint may move to it even if no event was its own.
         head = store.head_position()
         start = min(row.position for row in checkpoints.values())
-        events = store.read_all(start, limit=size, buckets=buckets_of(partition), to_position=head)
+        # Every checkpoint at the head (a doorbell whose events an earlier task took): no read.
+        events = (
+            [] if start >= head else store.read_all(start, limit=size, buckets=buckets_of(partition), to_position=head)
+        )
         more = len(events) == size
         end = events[-1].position if more else head
+        owed = {name: [event for event in events if event.position > row.position] for name, row in checkpoints.items()}
+        if len(projectors) > 1:
+            # A consumer that must not share this batch (it would write to the log) is left
+            # unmoved, for the caller to run on its own.
+            alone = {name for name in checkpoints if not projectors[name].projection.can_share(owed[name])}
+            checkpoints = {name: row for name, row in checkpoints.items() if name not in alone}
+            skipped |= alone
         blocked = blocked_streams(checkpoints, events, using)
-        now = timezone.now()  # bulk_update does not run auto_now
         applied = failed = 0
-        for name, checkpoint in checkpoints.items():
-            mine = [event for event in events if event.position > checkpoint.position]
+        for name in checkpoints:
+            mine = owed[name]
             projector, held = projectors[name], blocked.get(name, set())
             if mine and isolate and len(checkpoints) == 1:
                 # The batch failed on this projection alone: straight to one event at a time.
@@ -106,20 +117,46 @@ def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, i
             else:
                 failures = projector.apply(mine, isolate_failures=False, blocked=held)
             applied, failed = applied + len(mine) - failures, failed + failures
-            checkpoint.position, checkpoint.updated_at = max(checkpoint.position, end), now
-        ProjectionCheckpoint.objects.using(using).bulk_update(list(checkpoints.values()), ["position", "updated_at"])
-    return BatchResult(applied, failed, min(row.position for row in checkpoints.values()), more, skipped)
+        _move_checkpoints(checkpoints, end, using)
+    lowest = min((row.position for row in checkpoints.values()), default=0)
+    return BatchResult(applied, failed, lowest, more and bool(checkpoints), frozenset(skipped))
+
+
+def _move_checkpoints(checkpoints: Mapping[str, ProjectionCheckpoint], end: int, using: str) -> None:
+    """Move every checkpoint to `end` (one that is past it stays) in one plain UPDATE, not
+    bulk_update's CASE per row, whose building cost more than the statement (profiled);
+    none if none moves."""
+    behind = [row for row in checkpoints.values() if row.position < end]
+    if not behind:
+        return
+    now = timezone.now()  # update() does not run auto_now
+    ProjectionCheckpoint.objects.using(using).filter(pk__in=[row.pk for row in checkpoints.values()]).update(
+        position=Greatest(F("position"), end), updated_at=now
+    )
+    for row in checkpoints.values():
+        row.position, row.updated_at = max(row.position, end), now
 
 
 def _lock_checkpoints(partition: int, names: list[str], using: str, *, wait: bool) -> dict[str, ProjectionCheckpoint]:
     """The checkpoint rows of `names` on `partition`, locked in name order (so two batches
-    sharing projections never deadlock); with `wait` created first and waited for."""
+    sharing projections never deadlock); with `wait`, missing rows are created and every
+    lock is waited for.
+
+    One statement when the rows exist (every batch but a partition's first): the lock is
+    taken first and rows are created only if some were missing. Only a batch of one waits
+    for its lock with a missing row today (a shadow rebuild creates its rows beforehand), so
+    creating after locking cannot break the name order between two batches.
+    """
     rows = ProjectionCheckpoint.objects.using(using)
-    if wait:
-        for name in names:
-            rows.get_or_create(projection=name, partition=partition)
     locked = rows.select_for_update(skip_locked=not wait).filter(partition=partition, projection__in=names)
-    return {row.projection: row for row in locked.order_by("projection")}
+    found = {row.projection: row for row in locked.order_by("projection")}
+    missing = [name for name in names if name not in found]
+    if wait and missing:
+        rows.bulk_create(
+            [ProjectionCheckpoint(projection=name, partition=partition) for name in missing], ignore_conflicts=True
+        )
+        found = {row.projection: row for row in locked.order_by("projection")}
+    return found
 
 
 class Projector:

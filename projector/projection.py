@@ -25,13 +25,20 @@ class Projection(abc.ABC):
     # False for a consumer whose effects are not its tables (a process manager sending
     # commands): "rebuild everything" leaves it alone.
     rebuildable: ClassVar[bool] = True
-    # False for a consumer that writes to the event log (it takes the append lock): a batch
-    # shared with read models would hold that lock, and so stall every writer, while they
-    # wait on their rows. Such a consumer always runs in a transaction of its own.
+    # False for a consumer that may write to the event log with any batch (it takes the
+    # append lock): a batch shared with read models would hold that lock, and so stall every
+    # writer, while they wait on their rows. Such a consumer always runs in a transaction of
+    # its own; one that writes for some events only shares, and refuses those (`can_share`).
     shares_batches: ClassVar[bool] = True
     # Errors that say "not now" rather than "never" (an unreachable broker): like a database
     # outage they roll the batch back and leave the checkpoint, never make dead letters.
     transient_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
+    def can_share(self, events: Sequence[RecordedEvent]) -> bool:
+        """Whether these events may be applied in a batch shared with others (if not, this
+        projection is left out of it and run on its own). A consumer that writes to the log
+        for some events only says False for those."""
+        return True
 
     @abc.abstractmethod
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:

@@ -31,16 +31,18 @@ def run_partition(partition: int) -> bool:
     The projections whose checkpoints are free share each batch: one transaction, one
     read and decode of the log, one checkpoint update. A projection whose checkpoint is
     locked (a rebuild, or another worker on this partition) or not yet created, or one
-    that must not share (`Projection.shares_batches`), is caught up on its own.
+    that must not share these events (`Projection.can_share`), is caught up on its own.
     """
     max_batches = int(settings.PROJECTION_MAX_BATCHES_PER_TASK)
     projections = all_projections()
     sharing = {name: projection for name, projection in projections.items() if projection.shares_batches}
     alone = set(projections) - set(sharing)
     more, batches = bool(sharing), 0
-    while more and batches < max_batches:
+    while more and sharing and batches < max_batches:
         result = run_batch(partition, sharing, wait=False)
         more, alone = result.more, alone | result.skipped
+        # A skipped checkpoint stays behind: the next shared batch must not read from it.
+        sharing = {name: projection for name, projection in sharing.items() if name not in result.skipped}
         batches += 1
     backlog = more
     for name in sorted(alone):

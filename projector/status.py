@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from eventlog.models import StoredEvent
-from eventlog.store import event_store
+from eventlog.store import EventStore, event_store
 from projector.loop import all_partitions, read_database
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import buckets_of, partition_of_bucket
@@ -114,41 +115,67 @@ def _aware(value: datetime | str) -> datetime:
 
 def applied_through(position: int) -> bool:
     """True once every projection has applied every event at or below `position`."""
-    checkpoints = _checkpoints()
+    return wait_until_applied(position, 0.0)
+
+
+def wait_until_applied(
+    position: int, timeout: float, poll: float = 0.01, *, slot: AbstractContextManager[bool] | None = None
+) -> bool:
+    """Wait (bounded) for the read models to reach `position`; False if they did not.
+
+    A position past the log's head answers False at once: no committed event has it, so
+    no wait can reach it (positions come from commands that already committed). `slot`
+    (a wait slot, readmodels.wait_slots) is entered only if there is something to wait for;
+    when it yields False the answer is the first check's, without waiting.
+
+    One statement when the read models are there already (the checkpoints); otherwise the
+    head and what each partition owes are read once, since every event at or below a
+    committed position is committed (appends are serialized), and each poll reads the
+    checkpoints alone.
+    """
     names = list(all_projections())
-    lowest = min((checkpoints.get((name, p), 0) for name in names for p in all_partitions()), default=0)
+    checkpoints = _checkpoints()
+    lowest = _lowest(checkpoints, names)
     if lowest >= position:
         return True
     store = event_store()
     if position > store.head_position():
         return False  # not committed yet (or never will be): nothing can have applied it
-    # A partition with no events in (lowest, position] is caught up for this purpose
-    # even if its checkpoint has not moved: only the partitions that have events count.
+    owed = _owed(store, lowest, position)
+    if _reached(checkpoints, names, owed):
+        return True
+    with slot or nullcontext(True) as granted:
+        deadline = time.monotonic() + (timeout if granted else 0.0)
+        while time.monotonic() < deadline:
+            time.sleep(poll)
+            checkpoints = _checkpoints()
+            if _lowest(checkpoints, names) < lowest:  # moved back (a rebuild): owed again from there
+                lowest = _lowest(checkpoints, names)
+                owed = _owed(store, lowest, position)
+            if _reached(checkpoints, names, owed):
+                return True
+    return False
+
+
+def _lowest(checkpoints: dict[tuple[str, int], int], names: list[str]) -> int:
+    return min((checkpoints.get((name, p), 0) for name in names for p in all_partitions()), default=0)
+
+
+def _owed(store: EventStore, lowest: int, position: int) -> dict[int, int]:
+    """Per partition, its last event in (lowest, position]: a partition with none there is
+    caught up for this purpose even if its checkpoint has not moved."""
     last_per_bucket = (
         StoredEvent.objects.using(store.using)
         .filter(position__gt=lowest, position__lte=position)
         .values_list("bucket")
         .annotate(last=Max("position"))
     )
-    needed: dict[int, int] = {}
+    owed: dict[int, int] = {}
     for bucket, last in last_per_bucket:
         partition = partition_of_bucket(bucket)
-        needed[partition] = max(needed.get(partition, 0), last)
-    return all(checkpoints.get((name, p), 0) >= last for name in names for p, last in needed.items())
+        owed[partition] = max(owed.get(partition, 0), last)
+    return owed
 
 
-def wait_until_applied(position: int, timeout: float, poll: float = 0.02) -> bool:
-    """Wait (bounded) for the read models to reach `position`; False if they did not.
-
-    A position past the log's head answers False at once: no committed event has it, so
-    no wait can reach it (positions come from commands that already committed).
-    """
-    if position > event_store().head_position():
-        return False
-    deadline = time.monotonic() + timeout
-    while True:
-        if applied_through(position):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(poll)
+def _reached(checkpoints: dict[tuple[str, int], int], names: list[str], owed: dict[int, int]) -> bool:
+    return all(checkpoints.get((name, p), 0) >= last for name in names for p, last in owed.items())

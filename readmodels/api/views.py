@@ -72,9 +72,9 @@ def read_your_writes(request: Request) -> bool:
     position = min_position(request)
     if position is None:
         return False
-    with wait_slot(str(request.user.pk)) as granted:
-        timeout = float(settings.READ_YOUR_WRITES_TIMEOUT) if granted else 0.0
-        return not wait_until_applied(position, timeout)
+    # The slot is taken only if the read models are behind: an answer already there holds none.
+    timeout = float(settings.READ_YOUR_WRITES_TIMEOUT)
+    return not wait_until_applied(position, timeout, slot=wait_slot(str(request.user.pk)))
 
 
 def answer(data: Any, stale: bool, code: int = status.HTTP_200_OK) -> Response:

@@ -236,9 +236,9 @@ def test_min_position_waits_until_a_lagging_projection_catches_up(
     waiting = threading.Event()
     real_wait = wait_until_applied
 
-    def wait_and_announce(position: int, timeout: float) -> bool:
+    def wait_and_announce(position: int, timeout: float, **options: Any) -> bool:
         waiting.set()
-        return real_wait(position, timeout)
+        return real_wait(position, timeout, **options)
 
     def project_once_the_query_waits() -> None:
         try:
