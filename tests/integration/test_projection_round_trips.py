@@ -20,7 +20,7 @@ from projector.partitions import partition_of_bucket
 from projector.registry import all_projections
 from projector.running import run_partition
 from projector.status import wait_until_applied
-from tests.integration.test_write_round_trips import wire
+from tests.integration.wire import wire
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -5,16 +5,12 @@ commit per command, not two)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import CommandAudit
@@ -24,45 +20,12 @@ from eventlog.store import event_store
 from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
 from tests.factories import CreateOrderFactory
+from tests.integration.wire import wire
 from writeside.bus import MessageBus, audited_payload, handle
 from writeside.pipeline import configured_middleware
 from writeside.unit_of_work import DjangoUnitOfWork
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-class Wire:
-    """The frontend/backend messages of a stretch of work, as libpq traced them."""
-
-    def __init__(self, text: str) -> None:
-        self.lines = text.splitlines()
-
-    @property
-    def round_trips(self) -> int:
-        """Each round trip ends in the server's ReadyForQuery (a simple query's or a Sync's)."""
-        return sum(1 for line in self.lines if line.startswith("B") and "\tReadyForQuery" in line)
-
-    def queries(self, word: str) -> int:
-        """Messages from us carrying `word` in their text."""
-        return sum(1 for line in self.lines if line.startswith("F") and word in line)
-
-
-@contextmanager
-def wire() -> Iterator[list[Wire]]:
-    """Trace the default connection's protocol messages meanwhile (libpq's own trace)."""
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    captured: list[Wire] = []
-    with tempfile.TemporaryFile("w+") as trace:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(1)  # no timestamps
-        try:
-            yield captured
-        finally:
-            pgconn.untrace()
-            os.fsync(trace.fileno())
-            trace.seek(0)
-            captured.append(Wire(trace.read()))
 
 
 @pytest.fixture(autouse=True)
