@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections
 from django.db.models import Count
 
 from config.celery import app as celery_app
-from projector import running
+from projector import doorbell, running
 from projector.loop import all_partitions, read_database
 from readmodels.models import (
     CatalogName,
@@ -141,12 +140,14 @@ def coalescing(settings: Any) -> str:
     settings.DOORBELL_PENDING_SECONDS = 600
     # An earlier test's marks on this session's queue, left when its worker stopped, would
     # hold this test's rings back for as long.
-    cache.delete_many([f"doorbell:{QUEUE}:partition:{partition}" for partition in all_partitions()])
+    clear_doorbell_marks()
     return str(cache_url)
 
 
 def empty_queue() -> None:
-    """Drop the messages waiting in this session's queue, if it exists yet."""
+    """Drop the messages waiting in this session's queue, if it exists yet, and the doorbell
+    marks that said a ring was waiting there (kept, they would stop the next commits ringing)."""
+    clear_doorbell_marks()
     with celery_app.connection_for_write() as connection:
         channel: Any = connection.default_channel
         try:
@@ -154,6 +155,12 @@ def empty_queue() -> None:
         except Exception:  # not declared yet (the broker's own not-found error): nothing waits
             return
         channel.queue_purge(QUEUE)
+
+
+def clear_doorbell_marks() -> None:
+    """Clear the pending-ring marks of this session's queue, as a worker answering does."""
+    for partition in all_partitions():
+        doorbell.answering(f"{QUEUE}:partition:{partition}")
 
 
 def waiting_tasks() -> int:
