@@ -19,6 +19,7 @@ from django.db import connections
 from django.db.models import Count
 
 from config.celery import app as celery_app
+from notifications.sending import sending_key
 from projector import doorbell, running
 from projector.loop import all_partitions, read_database
 from readmodels.models import (
@@ -130,7 +131,7 @@ def worker_env(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def coalescing(settings: Any) -> str:
+def coalescing(settings: Any, worker_env: None) -> str:
     """Coalescing doorbells on Redis (even when the broker is RabbitMQ: the marks must be
     shared with the worker); returns the cache URL to hand the worker."""
     cache_url = settings.CACHE_URL or "redis://127.0.0.1:6379/0"
@@ -158,9 +159,10 @@ def empty_queue() -> None:
 
 
 def clear_doorbell_marks() -> None:
-    """Clear the pending-ring marks of this session's queue, as a worker answering does."""
-    for partition in all_partitions():
-        doorbell.answering(f"{QUEUE}:partition:{partition}")
+    """Clear the pending-ring marks of this session's queue (the partitions' and the email
+    sender's), as a worker answering them does."""
+    for key in [*(running.partition_key(partition) for partition in all_partitions()), sending_key()]:
+        doorbell.answering(key)
 
 
 def waiting_tasks() -> int:
