@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 from uuid import UUID
 
 from writeside.commands import Command
+
+# What a command on one product loads first (writeside.commands.Command.loads): its stream.
+LOADS_PRODUCT = ("product", "sku")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,6 +26,8 @@ class RegisterProduct(Command):
 class RenameProduct(Command):
     """Change a product's catalog name."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
+
     sku: str
     name: str
 
@@ -29,6 +35,8 @@ class RenameProduct(Command):
 @dataclass(frozen=True, kw_only=True)
 class ReceiveStock(Command):
     """Add units that arrived to the product's stock on hand."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
 
     sku: str
     quantity: int
@@ -38,6 +46,8 @@ class ReceiveStock(Command):
 class ReserveStock(Command):
     """Promise units to an order; records a failure (not an error) when too few are available."""
 
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
+
     sku: str
     order_id: UUID
     quantity: int
@@ -46,6 +56,8 @@ class ReserveStock(Command):
 @dataclass(frozen=True, kw_only=True)
 class ReleaseStock(Command):
     """Give an order's reservation back; nothing happens if it holds none."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
 
     sku: str
     order_id: UUID

@@ -3,7 +3,7 @@ problem types from its AppConfig, and the registries refuse a second owner."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import pytest
@@ -79,3 +79,13 @@ def test_what_one_context_mirrors_of_another_agrees_with_it() -> None:
     # Neither imports the other, so the few shared facts are kept equal here.
     assert Product.stream_type == PRODUCT_STREAM_TYPE
     assert MAX_RESERVATION == MAX_QUANTITY
+
+
+def test_every_command_that_names_what_it_loads_names_a_registered_stream_type_and_a_field() -> None:
+    # A wrong `loads` would only cost a round trip (the read along with the look-up would be of
+    # another stream, and go unused); this keeps the declarations honest.
+    declared = {command: command.loads for command in bus.HANDLERS if command.loads is not None}
+    assert declared, "no command declares what it loads"
+    for command, (stream_type, field) in declared.items():
+        assert stream_type in REPOSITORIES, command
+        assert field in {f.name for f in fields(command)}, command
