@@ -19,6 +19,7 @@ from typing import Any
 from celery import Celery, signals
 from django.db import close_old_connections, connections
 
+from config.startup import settle
 from monitoring.logs import configure_celery_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -49,3 +50,5 @@ def connections_after_a_task(state: str | None = None, **_: Any) -> None:
 
 signals.task_prerun.connect(connections_as_for_a_request, weak=False)
 signals.task_postrun.connect(connections_after_a_task, weak=False)
+# Each pool process, once forked with the app loaded (config/startup.py).
+signals.worker_process_init.connect(lambda **_: settle(), weak=False)

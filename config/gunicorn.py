@@ -4,13 +4,22 @@ With PROMETHEUS_MULTIPROC_DIR set, every worker writes its metrics to files ther
 sums them (monitoring/metrics.py); a worker that exits is marked dead so its live gauges
 (none of ours: lag and dead letters are read at scrape time) stop counting. The directory is
 emptied by whoever starts the process group (`make up`), never here: Celery workers on the
-same host share it, and their open files must not be unlinked under them.
+same host share it, and their open files must not be unlinked under them. Each worker, once
+it has loaded the application, settles (config/startup.py).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+
+def post_worker_init(worker: Any) -> None:
+    """The worker has loaded the application: its objects leave the garbage collector's passes
+    (config/startup.py)."""
+    from config.startup import settle
+
+    settle()
 
 
 def child_exit(server: Any, worker: Any) -> None:
