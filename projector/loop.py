@@ -85,6 +85,15 @@ def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, i
     with transaction.atomic(using=using):
         checkpoints = _lock_checkpoints(partition, sorted(projectors), using, wait=wait)
         skipped = set(projectors) - set(checkpoints)
+        if len(checkpoints) > 1:
+            # One far behind the others (more than a batch: a consumer that never saw a
+            # stretch of the log) is caught up on its own by the caller; sharing, it would make
+            # everyone's batch start at its checkpoint, and the others' new events wait until
+            # it had walked the whole stretch.
+            ahead = max(row.position for row in checkpoints.values())
+            behind = {name for name, row in checkpoints.items() if row.position < ahead - size}
+            checkpoints = {name: row for name, row in checkpoints.items() if name not in behind}
+            skipped |= behind
         if not checkpoints:
             return BatchResult(0, 0, 0, more=False, skipped=frozenset(skipped))
         # The head first: everything at or below it is committed (appends are serialized),
