@@ -93,7 +93,7 @@ test-rabbitmq: install ## The real-worker tests with RabbitMQ as the broker
 test-two-databases: install ## The read side's tests with read models in a second database
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} READ_DATABASE_URL=$(TEST_READ_DATABASE_URL) \
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
-		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser" $(PYTEST_ARGS)
+		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser and not one_database" $(PYTEST_ARGS)
 
 # Django's deployment checks on an environment file (the production example by default; the
 # suite runs the same in tests/unit/test_production_settings.py): no warning may remain.

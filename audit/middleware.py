@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from django.conf import settings
@@ -124,13 +125,11 @@ def _write(dispatch: Dispatch, started: float, result: CommandResult | None, err
     connection = connections[settings.EVENTLOG_DATABASE]
     try:
         values = _values(connection, dispatch, started, result, error)
-        if connection.in_atomic_block:
-            # a savepoint: a failed insert spares the caller's transaction
-            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(INSERT_SQL, values)
-        else:
-            with connection.cursor() as cursor:  # autocommit: one statement, one round trip
-                cursor.execute(INSERT_SQL, values)
+        # In a caller's transaction, a savepoint: a failed insert spares it. Otherwise
+        # autocommit: one statement, one round trip.
+        inside = transaction.atomic(using=connection.alias) if connection.in_atomic_block else nullcontext()
+        with inside, connection.cursor() as cursor:
+            cursor.execute(INSERT_SQL, values)
     except Exception:
         logger.exception(
             "Could not record the audit of command %s (%s)", dispatch.command.command_id, dispatch.command_type

@@ -91,9 +91,9 @@ def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, i
             # everyone's batch start at its checkpoint, and the others' new events wait until
             # it had walked the whole stretch.
             ahead = max(row.position for row in checkpoints.values())
-            behind = {name for name, row in checkpoints.items() if row.position < ahead - size}
-            checkpoints = {name: row for name, row in checkpoints.items() if name not in behind}
-            skipped |= behind
+            checkpoints = _leave_out(
+                checkpoints, {n for n, row in checkpoints.items() if row.position < ahead - size}, skipped
+            )
         if not checkpoints:
             return BatchResult(0, 0, 0, more=False, skipped=frozenset(skipped))
         # The head first: everything at or below it is committed (appends are serialized),
@@ -111,8 +111,7 @@ def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, i
             # A consumer that must not share this batch (it would write to the log) is left
             # unmoved, for the caller to run on its own.
             alone = {name for name in checkpoints if not projectors[name].projection.can_share(owed[name])}
-            checkpoints = {name: row for name, row in checkpoints.items() if name not in alone}
-            skipped |= alone
+            checkpoints = _leave_out(checkpoints, alone, skipped)
         blocked = blocked_streams(checkpoints, events, using)
         applied = failed = 0
         for name in checkpoints:
@@ -129,6 +128,15 @@ def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, i
         _move_checkpoints(checkpoints, end, using)
     lowest = min((row.position for row in checkpoints.values()), default=0)
     return BatchResult(applied, failed, lowest, more and bool(checkpoints), frozenset(skipped))
+
+
+def _leave_out(
+    checkpoints: Mapping[str, ProjectionCheckpoint], names: set[str], skipped: set[str]
+) -> dict[str, ProjectionCheckpoint]:
+    """The checkpoints but those of `names`, which join `skipped`: their projections are left
+    unmoved by this batch, for the caller to run on their own."""
+    skipped |= names
+    return {name: row for name, row in checkpoints.items() if name not in names}
 
 
 def _move_checkpoints(checkpoints: Mapping[str, ProjectionCheckpoint], end: int, using: str) -> None:
