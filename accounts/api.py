@@ -23,12 +23,12 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from accounts.lockout import retry_after_seconds
 from accounts.tokens import TokenAuthentication, delete_expired_tokens
 from writeside.api.serializers import problem_responses
+from writeside.api.sliding_window import SlidingWindowThrottle
 from writeside.api.throttles import CacheOutageTolerant, ScopedThrottle
 
 
@@ -38,7 +38,7 @@ def normalized_username(value: str) -> str:
     return unicodedata.normalize("NFKC", value).strip().casefold()
 
 
-class UsernameThrottle(CacheOutageTolerant, SimpleRateThrottle):
+class UsernameThrottle(CacheOutageTolerant, SlidingWindowThrottle):
     """The `auth_username` rate per username in the body, whatever address it comes from:
     guessing one account's password from many addresses is bounded too. A body without a
     string username is left to the per-address throttle (and answers 400)."""

@@ -1,7 +1,8 @@
 """Throttles that never turn a cache outage into an error.
 
-Every API throttle keeps its request history in the cache (Redis, shared with the broker).
-A command needs only PostgreSQL, so when the cache raises, the request is let through
+Every API throttle keeps its counters in the cache (Redis, shared with the broker): a
+sliding-window counter per scope and identity, one round trip per request
+(writeside/api/sliding_window.py). A command needs only PostgreSQL, so when the cache raises, the request is let through
 unthrottled: a warning is logged once per cooldown, the failure is counted, and the
 throttles skip the cache for THROTTLE_CACHE_COOLDOWN_SECONDS so that each request does not
 pay a connect timeout while Redis is away. Errors that are not the cache's (a body that does
@@ -26,6 +27,7 @@ from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from monitoring.metrics import THROTTLE_CACHE_FAILURES, THROTTLE_UNTHROTTLED
+from writeside.api.sliding_window import SlidingWindowThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +109,10 @@ def client_address(request: HttpRequest | Request) -> str | None:
     return address
 
 
-class ScopedThrottle(CacheOutageTolerant, ScopedRateThrottle):
+class ScopedThrottle(CacheOutageTolerant, ScopedRateThrottle, SlidingWindowThrottle):
     """DRF's ScopedRateThrottle (the view's `throttle_scope`, per user or client address),
-    tolerant of a cache outage."""
+    counted in a sliding window, tolerant of a cache outage. ScopedRateThrottle reads the
+    view's rate, then hands on (super()) to SlidingWindowThrottle's count instead of DRF's list."""
 
     def get_ident(self, request: Request) -> str | None:  # type: ignore[override]
         return client_address(request)
