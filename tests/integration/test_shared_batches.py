@@ -4,19 +4,18 @@ once instead of after it has walked the stretch of log it owes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 from uuid import uuid4
 
 import pytest
 
-from eventlog.store import EventStore, RecordedEvent, bucket_of
+from eventlog.store import EventStore, bucket_of
 from projector.loop import all_partitions, run_batch
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
-from projector.projection import Projection
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
+from tests.integration.recording_subscribers import RecordingProjection
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -24,26 +23,18 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 HERE = __name__
 
 
-class Current(Projection):
+class Current(RecordingProjection):
     """A consumer kept up to date."""
 
     name = "current"
-    tables = ()
     seen: ClassVar[list[int]] = []
 
-    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
-        Current.seen.extend(event.position for event in events)
 
-
-class Laggard(Projection):
+class Laggard(RecordingProjection):
     """A consumer that never saw the log so far (its checkpoints start at 0)."""
 
     name = "laggard"
-    tables = ()
     seen: ClassVar[list[int]] = []
-
-    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
-        Laggard.seen.extend(event.position for event in events)
 
 
 @pytest.fixture(autouse=True)
