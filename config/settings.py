@@ -333,6 +333,10 @@ INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
 if INTEGRATION_BROKER_URL:  # the outbound relay, after the read models
     PROJECTIONS = [*PROJECTIONS, "integration.relay.RelayProjection"]
 INTEGRATION_BROKER_TIMEOUT_SECONDS = env.float("INTEGRATION_BROKER_TIMEOUT_SECONDS", default=5.0)
+# After the relay's publish fails (broker down, refusing or not confirming), it tries again only
+# after this wait, doubled with each failure in a row up to the maximum (integration/broker.py).
+INTEGRATION_PUBLISH_BACKOFF_SECONDS = env.float("INTEGRATION_PUBLISH_BACKOFF_SECONDS", default=1.0)
+INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS = env.float("INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS", default=30.0)
 INTEGRATION_EVENTS_EXCHANGE = env("INTEGRATION_EVENTS_EXCHANGE", default="backoffice.events")
 INTEGRATION_INBOUND_EXCHANGE = env("INTEGRATION_INBOUND_EXCHANGE", default="backoffice.inbound")
 INTEGRATION_INBOUND_QUEUE = env("INTEGRATION_INBOUND_QUEUE", default="backoffice.inbound")
