@@ -254,11 +254,22 @@ def test_with_the_broker_cut_commands_commit_and_the_relay_resumes_from_its_chec
     assert not DeadLetter.objects.filter(projection="relay").exists()
 
 
+@pytest.fixture
+def own_publisher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's relay publisher new for the test (its connection, exchange and backoff
+    belong to whichever test made it) and closed after."""
+    monkeypatch.setattr(broker, "_publisher", None)
+    yield
+    if broker._publisher is not None:
+        broker._publisher.close()
+
+
 def test_an_event_it_cannot_map_is_parked_and_holds_only_its_own_order(
     amqp_names: dict[str, str],  # noqa: F811
     subscriber: Subscriber,  # noqa: F811
     api: APIClient,
     monkeypatch: pytest.MonkeyPatch,
+    own_publisher: None,
 ) -> None:
     # A release whose published language lost its rule for OrderPaid (as if it were renamed).
     monkeypatch.setattr(mapping, "KNOWN", mapping.KNOWN - {OrderPaid})
@@ -281,16 +292,6 @@ def test_an_event_it_cannot_map_is_parked_and_holds_only_its_own_order(
         (stuck, "OrderShipped", DeadLetter.Status.HELD),
     ]
     assert "UnmappableEvent" in letters[0].error
-
-
-@pytest.fixture
-def own_publisher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process's relay publisher new for the test (its connection, exchange and backoff
-    belong to whichever test made it) and closed after."""
-    monkeypatch.setattr(broker, "_publisher", None)
-    yield
-    if broker._publisher is not None:
-        broker._publisher.close()
 
 
 @contextlib.contextmanager
