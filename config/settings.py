@@ -359,7 +359,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "monitoring.middleware.RequestContextMiddleware",
     *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus's PrometheusAfterMiddleware, its labels bounded (monitoring/middleware.py).
+    "monitoring.middleware.RequestMetricsMiddleware",
 ]
 # Load balancers and Prometheus probe the app itself over plain HTTP (TLS ends at the proxy):
 # these answer there instead of redirecting to an https:// the app does not speak.
