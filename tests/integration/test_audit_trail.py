@@ -17,6 +17,7 @@ from eventlog.models import CommandRecord, StoredEvent
 from integration.inbound import MAX_SOURCE, to_command
 from tests.factories import CreateOrderFactory, InboundEventFactory
 from tests.integration.inbound import PAID, confirmed_order
+from writeside.api.http import MAX_IDEMPOTENCY_KEY
 from writeside.bus import handle
 from writeside.commands import CommandMetadata
 
@@ -52,7 +53,8 @@ def test_a_command_whose_audit_row_cannot_be_written_does_not_happen() -> None:
 
 
 def test_the_longest_command_id_an_api_key_makes_is_audited_whole() -> None:
-    create = CreateOrderFactory(command_id=f"{2**31 - 1}:" + "k" * 255)
+    # "<user pk>:<key>", the pk as large as the users table's integer key goes.
+    create = CreateOrderFactory(command_id=f"{2**31 - 1}:" + "k" * MAX_IDEMPOTENCY_KEY)
     result = handle(create)
     row = CommandAudit.objects.get()
     assert (row.command_id, row.outcome, row.position) == (create.command_id, "committed", result.position)
