@@ -321,6 +321,10 @@ EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
 EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=_email.get("EMAIL_FILE_PATH") or "")
+# Seconds an SMTP connect, read or write may wait. Django's default is to wait forever, and a
+# sender holds the rows it is sending locked (notifications/sending.py): a hung mail server
+# would hold them, and a forgetting's scrub of those rows would wait behind it.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Order back office <orders@backoffice.example>")
 NOTIFICATION_MESSAGE_ID_DOMAIN = env("NOTIFICATION_MESSAGE_ID_DOMAIN", default="backoffice.example")
 NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default=86_400.0)
@@ -363,7 +367,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "monitoring.middleware.RequestContextMiddleware",
     *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus's PrometheusAfterMiddleware, its labels bounded (monitoring/middleware.py).
+    "monitoring.middleware.RequestMetricsMiddleware",
 ]
 # Load balancers and Prometheus probe the app itself over plain HTTP (TLS ends at the proxy):
 # these answer there instead of redirecting to an https:// the app does not speak.

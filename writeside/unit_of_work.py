@@ -7,13 +7,11 @@ It knows no context: each registers the repository of its aggregate type from it
 from __future__ import annotations
 
 import abc
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast, overload
 
-import psycopg
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -25,8 +23,6 @@ from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
 from writeside.aggregate import Aggregate
 from writeside.repository import EventSourcedRepository, Repository
-
-logger = logging.getLogger(__name__)
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
 
@@ -69,8 +65,9 @@ Statement = tuple[str, Sequence[Any]]
 
 class Companion(Protocol):
     """A row a middleware writes in the command's own transaction once the result is known
-    (the audit row), as the transaction's last statement, in a savepoint of its own: it
-    commits with the command or not at all, and a failure to write it spares the command."""
+    (the audit row), as the transaction's last statement: it commits with the command or not
+    at all, and a failure to write it is the command's failure (rolled back, nothing
+    happened), so no command commits without its row."""
 
     def statement(self, result: CommandResult) -> Statement:
         """The row's INSERT for this result."""
@@ -178,14 +175,9 @@ class AbstractUnitOfWork(abc.ABC):
 
     def _companion_rows(self, result: CommandResult) -> list[tuple[Companion, Statement]]:
         """The rows the command's middleware asked for (CommandContext.companions); one that
-        cannot say its row is logged and left out, never the command's failure."""
-        rows = []
-        for companion in self.context.companions if self.context else ():
-            try:
-                rows.append((companion, companion.statement(result)))
-            except Exception:
-                logger.exception("Companion %r of command %s gave no row", companion, result.stream_id)
-        return rows
+        cannot say its row fails the command, as one that cannot be written does."""
+        companions = self.context.companions if self.context else ()
+        return [(companion, companion.statement(result)) for companion in companions]
 
     def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
         """Append the aggregate's events and the command's record; a unit of work whose store
@@ -250,7 +242,7 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         elif exc_type is None and self._last:
             try:
                 written = self._write_last(connections[self.using])
-            except BaseException as error:  # the commit itself failed: the command's own failure
+            except BaseException as error:  # a row or the commit failed: the command's own failure
                 self._atomic.__exit__(type(error), error, error.__traceback__)
                 raise
         self._atomic.__exit__(exc_type, exc, tb)
@@ -258,17 +250,17 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
             companion.written()
 
     def _write_last(self, connection: BaseDatabaseWrapper) -> list[Companion]:
-        """Write the companions' rows, each in a savepoint; on PostgreSQL the last one's message
-        carries the COMMIT of an outermost transaction too (SAVEPOINT, INSERT, RELEASE, COMMIT in
-        one round trip, the append lock released with it). Django's commit then finds the
-        transaction closed and sends nothing, and runs its on_commit hooks as always."""
+        """Write the companions' rows; on PostgreSQL the last one's message carries the COMMIT of
+        an outermost transaction too (INSERT and COMMIT in one round trip, the append lock
+        released with it). Django's commit then finds the transaction closed and sends nothing,
+        and runs its on_commit hooks as always. A row that fails is raised: the transaction
+        rolls back (the COMMIT behind it never runs) and the command fails with it."""
         commits_here = connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
-        written = []
-        for number, (companion, (sql, params)) in enumerate(self._last, start=1):
-            commit = "; COMMIT" if commits_here and number == len(self._last) else ""
-            if _in_savepoint(connection, sql, params, commit):
-                written.append(companion)
-        return written
+        with connection.cursor() as cursor:
+            for number, (_, (sql, params)) in enumerate(self._last, start=1):
+                commit = "; COMMIT" if commits_here and number == len(self._last) else ""
+                cursor.execute(f"{sql}{commit}", params)
+        return [companion for companion, _ in self._last]
 
     def handled(self, command_id: str) -> HandledCommand | None:
         """The record of a command id handled before, if any; the stream `will_load` named is
@@ -341,26 +333,3 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
 
     def _publish(self, recorded: list[RecordedEvent]) -> None:
         publish_after_commit(recorded, using=self.using)
-
-
-def _in_savepoint(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any], commit: str) -> bool:
-    """Run a companion's statement in a savepoint; False (logged) if it failed, rolled back to
-    the savepoint so the command still commits. A failed COMMIT (`commit`) is raised."""
-    if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        except Exception:
-            logger.exception("A companion row of the command could not be written")
-            return False
-        return True
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute(f"SAVEPOINT companion; {sql}; RELEASE SAVEPOINT companion{commit}", params)
-        except Exception:
-            if connection.connection.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
-                raise  # not the row: the COMMIT or the connection failed
-            logger.exception("A companion row of the command could not be written")
-            cursor.execute(f"ROLLBACK TO SAVEPOINT companion; RELEASE SAVEPOINT companion{commit}")
-            return False
-    return True

@@ -4,6 +4,7 @@ running the expiry, and beat driving it, with a deadline of a few seconds."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -121,3 +122,19 @@ def test_one_due_deadline_expired_by_two_runs_at_once_and_a_replay_cancels_once(
     assert expire_due() == 1  # a replayed task, the row still open: answered the same way
     assert len(cancellations(order_id)) == 1
     assert CommandRecord.objects.filter(command_id=f"payment-deadline:{order_id}").count() == 1
+
+
+@pytest.mark.parametrize(("allowed", "worker_clock", "expired"), [(3600, 2, 0), (0, -2, 1)])
+def test_a_deadline_is_due_by_the_databases_clock_whatever_the_workers_says(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, allowed: int, worker_clock: int, expired: int
+) -> None:
+    """The deadline is its event's time in the database plus the time allowed: a worker whose
+    clock is hours ahead cancels nothing early, one hours behind still cancels on time."""
+    settings.PROJECTIONS_INLINE = True
+    settings.PAYMENT_DEADLINE_SECONDS = allowed
+    order_id, _ = order(("UNTRACKED", 1))
+    assert deadline(order_id).status == "OPEN"  # type: ignore[union-attr]
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(hours=worker_clock))
+    assert expire_due() == expired
+    assert len(cancellations(order_id)) == expired
