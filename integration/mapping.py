@@ -120,7 +120,7 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
                 "currency": state.currency,
             }
         case PaymentCapturedAfterCancellation(amount=amount):
-            # Billing pays refunds from this; the payment itself is no `paid`: the order stays cancelled.
+            # No backoffice.order.paid.v1: the order stays cancelled, and billing refunds from this.
             return language.ORDER_REFUND_DUE, {
                 **base,
                 "refund_due": money(state.refund_due),
