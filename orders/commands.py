@@ -85,7 +85,8 @@ class MarkStockReserved(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class PayOrder(Command):
-    """Record payment of exactly the order total (in the order's currency, when named)."""
+    """Record payment of exactly the order total (in the order's currency, when named); on a
+    cancelled order, the payment is recorded and owed back."""
 
     loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
