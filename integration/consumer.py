@@ -8,10 +8,10 @@ once in effect, and is acknowledged only once its fate is settled for good.
   itself causes) → a copy goes to the dead-letter exchange with `x-rejection-reason`,
   confirmed by the broker, and only then is the original acknowledged. No message makes the
   consumer exit: one that did would be delivered again to the next consumer, and stop it too.
-* Transient (the database unreachable, or a write conflict that outlived the bus's retries)
-  → a copy goes to the next TTL'd delay queue, which dead-letters it back to the inbound
-  queue when its time is up, counting attempts in `x-attempts`; after the last delay it is
-  dead-lettered like a refusal.
+* Transient (TRANSIENT below: the database unreachable, a write conflict that outlived the
+  bus's retries...) → a copy goes to the next TTL'd delay queue, which dead-letters it back
+  to the inbound queue when its time is up, counting attempts in `x-attempts`; after the last
+  delay it is dead-lettered like a refusal.
 
 The `x-` headers below are ours: what a sender sets under those names is dropped on arrival,
 and ours are parsed as if anyone could have set them. Every copy is published mandatory and
