@@ -71,6 +71,6 @@ def _replay(request: HttpRequest, key: str) -> None:
         )
         return
     if replayed is not None:
-        messages.success(request, f"Replayed {replayed.message_id}: it is back on the inbound queue.")
+        messages.success(request, f"Replayed {replayed.message_id or replayed.key}: it is back on the inbound queue.")
     else:
         messages.error(request, f"No dead message {key!r} among the first {DEFAULT_LIMIT}.")

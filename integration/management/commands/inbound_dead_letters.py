@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 raise CommandError(f"not replayed ({type(error).__name__}: {error}); it is still dead") from error
             if replayed is None:
                 raise CommandError(f"no dead message {options['replay']!r} among the first {options['limit']}")
-            self.stdout.write(f"replayed {replayed.message_id}")
+            self.stdout.write(f"replayed {replayed.message_id or replayed.key}")
             return
         for message in dead_messages(options["limit"]):
             attempts = f"attempts={message.attempts}"
