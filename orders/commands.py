@@ -130,6 +130,9 @@ class ChangeShippingAddress(Command):
 class ForgetCustomer(Command):
     """Erase the customer's personal data (the right to erasure)."""
 
+    # A retry forgets what the customer brought since (a new order) too: forgetting is
+    # naturally idempotent, and the customer must be forgotten when it answers.
+    reruns_on_retry: ClassVar[bool] = True
     customer_id: str
 
 

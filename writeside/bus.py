@@ -141,7 +141,8 @@ class MessageBus:
         """Run the command; a conflict with a concurrent writer is retried on fresh state.
 
         A command id seen before returns the first result (`dispatch.duplicate`), or raises
-        IdempotencyKeyReused if the payload differs. Raises ConcurrencyConflict once retries
+        IdempotencyKeyReused if the payload differs; one that `reruns_on_retry` runs again
+        (its record stays the first). Raises ConcurrencyConflict once retries
         are used up.
         """
         command = dispatch.command
@@ -162,8 +163,10 @@ class MessageBus:
                             raise IdempotencyKeyReused(
                                 f"Command id {command.command_id!r} was already used with a different request"
                             )
-                        dispatch.duplicate = True
-                        return CommandResult.from_dict(previous.result)
+                        if not type(command).reruns_on_retry:
+                            dispatch.duplicate = True
+                            return CommandResult.from_dict(previous.result)
+                        context = dataclasses.replace(context, recorded=True)
                     uow.context = context
                     return handler(command, uow)
             except IdempotencyKeyReused:

@@ -91,6 +91,9 @@ class CommandContext:
     fingerprint: str
     metadata: dict[str, Any]
     companions: tuple[Companion, ...] = ()
+    # True when the command id has its record already (a rerun, Command.reruns_on_retry):
+    # the events are written with the context's metadata, but no second record.
+    recorded: bool = False
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -191,7 +194,7 @@ class AbstractUnitOfWork(abc.ABC):
         """Append the aggregate's events and the command's record; a unit of work whose store
         writes both in one statement overrides this."""
         recorded = self._save(aggregate, context.metadata if context else {})
-        if context is not None:
+        if context is not None and not context.recorded:
             result = CommandResult(stream_id=aggregate.id, version=aggregate.version, position=recorded[-1].position)
             self._record(context, result)
         return recorded
@@ -205,7 +208,7 @@ class AbstractUnitOfWork(abc.ABC):
         result = CommandResult(
             stream_id=aggregate.id, version=aggregate.version, position=self._last_position(aggregate.id)
         )
-        if self.context is not None:
+        if self.context is not None and not self.context.recorded:
             self._record(self.context, result)
         self._last = self._companion_rows(result)
         return result
@@ -329,8 +332,8 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
 
     def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
         """The command's record goes with the append, in its very statement on PostgreSQL."""
-        if context is None:
-            return self._save(aggregate, {})
+        if context is None or context.recorded:
+            return self._save(aggregate, context.metadata if context else {})
         entry = CommandEntry(
             command_id=context.command_id, command_type=context.command_type, fingerprint=context.fingerprint
         )
