@@ -118,7 +118,8 @@ class DeliverOrder(Command):
 class ChangeShippingAddress(Command):
     """Send an order that has not shipped to another address."""
 
-    # Whose address it is is known only once the order is loaded (no data_subject).
+    # Whose address it is is known only once the order is loaded (no data_subject): the
+    # fingerprint is keyed with the key of the order's customer (writeside.bus.loaded_subject).
     personal_fields: ClassVar[tuple[str, ...]] = personal_address_fields("shipping_address")
 
     loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER

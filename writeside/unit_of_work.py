@@ -19,11 +19,12 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.idempotency import HandledCommand, command_log
-from eventlog.personal import KeySource
+from eventlog.personal import KeySource, data_subject
 from eventlog.publishing import publish_after_commit
 from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
 from writeside.aggregate import Aggregate
+from writeside.errors import DomainError
 from writeside.repository import EventSourcedRepository, Repository
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,18 @@ class AbstractUnitOfWork(abc.ABC):
     @abc.abstractmethod
     def keys(self) -> KeySource:
         """The keys of data subjects, in this unit of work's transaction."""
+
+    def data_subject_of(self, stream_type: str, aggregate_id: Any) -> str | None:
+        """Whose personal data an aggregate holds (its state's `data_subject`), loaded in this
+        unit of work; None if it does not exist or its state names nobody. A handler loading it
+        afterwards reads it afresh: one round trip more, for the few commands that ask."""
+        try:
+            state = self.repository(stream_type).get(aggregate_id).state
+        except DomainError:
+            return None
+        field = data_subject(type(state))
+        subject = getattr(state, field, None) if field else None
+        return str(subject) if subject else None
 
     @abc.abstractmethod
     def forget_subject(self, subject: str) -> bool:
