@@ -17,11 +17,12 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.idempotency import HandledCommand, command_log
-from eventlog.personal import KeySource
+from eventlog.personal import KeySource, data_subject
 from eventlog.publishing import publish_after_commit
 from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
 from writeside.aggregate import Aggregate
+from writeside.errors import DomainError
 from writeside.repository import EventSourcedRepository, Repository
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
@@ -88,6 +89,9 @@ class CommandContext:
     fingerprint: str
     metadata: dict[str, Any]
     companions: tuple[Companion, ...] = ()
+    # True when the command id has its record already (a rerun, Command.reruns_on_retry):
+    # the events are written with the context's metadata, but no second record.
+    recorded: bool = False
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -144,6 +148,18 @@ class AbstractUnitOfWork(abc.ABC):
     def keys(self) -> KeySource:
         """The keys of data subjects, in this unit of work's transaction."""
 
+    def data_subject_of(self, stream_type: str, aggregate_id: Any) -> str | None:
+        """Whose personal data an aggregate holds (its state's `data_subject`), loaded in this
+        unit of work; None if it does not exist or its state names nobody. A handler loading it
+        afterwards reads it afresh: one round trip more, for the few commands that ask."""
+        try:
+            state = self.repository(stream_type).get(aggregate_id).state
+        except DomainError:
+            return None
+        field = data_subject(type(state))
+        subject = getattr(state, field, None) if field else None
+        return str(subject) if subject else None
+
     @abc.abstractmethod
     def forget_subject(self, subject: str) -> bool:
         """Delete the subject's key in this transaction (so everything sealed with it reads as
@@ -183,7 +199,7 @@ class AbstractUnitOfWork(abc.ABC):
         """Append the aggregate's events and the command's record; a unit of work whose store
         writes both in one statement overrides this."""
         recorded = self._save(aggregate, context.metadata if context else {})
-        if context is not None:
+        if context is not None and not context.recorded:
             result = CommandResult(stream_id=aggregate.id, version=aggregate.version, position=recorded[-1].position)
             self._record(context, result)
         return recorded
@@ -197,7 +213,7 @@ class AbstractUnitOfWork(abc.ABC):
         result = CommandResult(
             stream_id=aggregate.id, version=aggregate.version, position=self._last_position(aggregate.id)
         )
-        if self.context is not None:
+        if self.context is not None and not self.context.recorded:
             self._record(self.context, result)
         self._last = self._companion_rows(result)
         return result
@@ -321,8 +337,8 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
 
     def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
         """The command's record goes with the append, in its very statement on PostgreSQL."""
-        if context is None:
-            return self._save(aggregate, {})
+        if context is None or context.recorded:
+            return self._save(aggregate, context.metadata if context else {})
         entry = CommandEntry(
             command_id=context.command_id, command_type=context.command_type, fingerprint=context.fingerprint
         )
