@@ -1,0 +1,108 @@
+"""The forgetting check: nothing a forgotten customer gave before their forgetting is readable.
+
+The guarantees it checks (eventlog/personal.py, readmodels/forgetting.py,
+notifications/projection.py): forgetting a customer deletes the key that sealed their
+personal data, in the transaction that appends CustomerForgotten, so every sealed copy (events,
+snapshots) reads as None; and the read side keeps no plain copy that came from before it. So
+for each customer's latest CustomerForgotten, at position F, listing their orders:
+
+* no key that sealed an event of those orders before F may exist (and so no snapshot of
+  those orders may be sealed under one): data given after F has a new key, which stays;
+* no order's read-model row may hold personal data in the clear, unless the order has data
+  sealed under a key that exists (given after F; the read-model check compares such rows
+  with the log);
+* no directory entry of the customer, and no recipient of an email owed for one of those
+  orders, may come from before F.
+
+Everything read here is committed, and the forgetting erases in the transaction of its
+event (the key) or in the read-side batch that applies it; a CustomerForgotten the read side
+has yet to apply would be reported as a divergence while the erasure is under way, so the
+read-side part of the check only looks at forgettings the read side has applied
+(ForgottenCustomer); the keys and snapshots it checks for every one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+
+from eventlog.models import Snapshot, StoredEvent, SubjectKey
+from eventlog.personal import SEALED, has_personal_data, key_ids
+from notifications.models import CustomerDirectory, Notification
+from orders.events import CustomerForgotten, OrderCreated
+from projector.loop import read_database
+from projector.verification import Divergence, Options
+from readmodels.models import ForgottenCustomer, OrderDetail
+
+CHECK = "forgotten"
+
+
+def forgotten_customers(options: Options) -> list[Divergence]:
+    """What of each forgotten customer is still readable (see the module docstring)."""
+    log, using = settings.EVENTLOG_DATABASE, read_database()
+    applied = dict(ForgottenCustomer.objects.using(using).values_list("customer_id", "position"))
+    latest: dict[str, tuple[int, list[str]]] = {}
+    forgettings = StoredEvent.objects.using(log).filter(event_type=CustomerForgotten.__name__).order_by("position")
+    for position, data in forgettings.values_list("position", "data"):
+        latest[str(data["customer_id"])] = (position, [str(order_id) for order_id in data.get("order_ids", ())])
+    found: list[Divergence] = []
+    for customer, (position, orders) in sorted(latest.items()):
+        found += _sealed(customer, position, orders, log)
+        if applied.get(customer, 0) >= position:
+            found += _plain(customer, position, orders, log, using)
+    return found
+
+
+def _subject(customer: str, forgotten: int) -> str:
+    return f"customer {customer} (forgotten at #{forgotten})"
+
+
+def _sealed(customer: str, forgotten: int, orders: list[str], log: str) -> list[Divergence]:
+    """The keys that sealed their data before the forgetting, and snapshots under them."""
+    subject = _subject(customer, forgotten)
+    before = StoredEvent.objects.using(log).filter(stream_id__in=orders, position__lt=forgotten)
+    kept = _existing_keys(key_ids(before.values_list("data", flat=True)), log)
+    found = [Divergence(CHECK, subject, f"the key {key} that sealed their data still exists") for key in sorted(kept)]
+    for stream_id, state in Snapshot.objects.using(log).filter(stream_id__in=orders).values_list("stream_id", "state"):
+        if _sealed_by(state) in kept:
+            found.append(Divergence(CHECK, subject, f"the snapshot of order {stream_id} can be decrypted"))
+    return found
+
+
+def _plain(customer: str, forgotten: int, orders: list[str], log: str, using: str) -> list[Divergence]:
+    """Plain copies on the read side that came from before the forgetting."""
+    subject = _subject(customer, forgotten)
+    events = StoredEvent.objects.using(log).filter(stream_id__in=orders)
+    found: list[Divergence] = []
+    existing = _existing_keys(key_ids(events.values_list("data", flat=True)), log)
+    renewed = {
+        stream_id
+        for stream_id, data in events.values_list("stream_id", "data")
+        if isinstance(data, Mapping) and _sealed_by(data) in existing
+    }
+    for row in OrderDetail.objects.using(using).filter(order_id__in=orders).values():
+        if str(row["order_id"]) not in renewed and has_personal_data(OrderCreated, row):
+            found.append(
+                Divergence(CHECK, subject, f"order {row['order_id']}'s detail holds personal data in the clear")
+            )
+    directory = CustomerDirectory.objects.using(using).filter(customer_id=customer, position__lt=forgotten)
+    if directory.exists():
+        found.append(Divergence(CHECK, subject, "the customer directory still has their address"))
+    owed = Notification.objects.using(using).filter(order_id__in=orders, position__lt=forgotten).exclude(recipient="")
+    found += [
+        Divergence(CHECK, subject, f"the email owed for event {event_id} still names its recipient")
+        for event_id in owed.order_by("position").values_list("event_id", flat=True)
+    ]
+    return found
+
+
+def _sealed_by(data: Any) -> str | None:
+    envelope = data.get(SEALED) if isinstance(data, Mapping) else None
+    return str(envelope["key"]) if isinstance(envelope, Mapping) else None
+
+
+def _existing_keys(wanted: set[str], log: str) -> set[str]:
+    rows = SubjectKey.objects.using(log).filter(key_id__in=wanted).values_list("key_id", flat=True)
+    return {str(key) for key in rows}
