@@ -22,11 +22,12 @@ from audit.models import CommandAudit
 from eventlog.append_only import maintenance_window
 from eventlog.models import StoredEvent, SubjectKey
 from eventlog.store import event_store
+from notifications.models import CustomerDirectory
 from orders.addresses import Address
 from orders.commands import CreateOrder, ForgetCustomer, LineItem
 from projector import shadow
 from projector.loop import all_partitions, read_database
-from projector.models import ProjectionCheckpoint
+from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from readmodels.models import DailySales, OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
@@ -116,6 +117,28 @@ def test_a_tampered_read_model_row_is_named_and_left_as_it_is(vendor: str) -> No
 
 
 @pytest.mark.postgres
+def test_a_role_that_may_not_make_shadow_tables_compares_in_a_transaction_it_rolls_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    orders = drive_orders(3, seed=19)
+    using = read_database()
+    OrderSummary.objects.using(using).filter(order_id=orders[0]).update(item_count=77)
+    rows = OrderDetail.objects.using(using).count()
+    monkeypatch.setattr(shadow, "possible", lambda using: False)
+
+    status, printed = verify("--check", "read-models")
+
+    assert status == 1
+    differs = "1 row(s) whose live copy differs from the log's"
+    assert f"[read-models] orders: readmodels_ordersummary: {differs}: {orders[0]}" in printed
+    assert OrderSummary.objects.using(using).get(order_id=orders[0]).item_count == 77
+    assert OrderDetail.objects.using(using).count() == rows
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'verify_live_%%'")
+        assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.postgres
 def test_a_command_projected_while_the_shadow_loads_is_compared_at_the_same_position(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -177,8 +200,22 @@ def test_an_event_the_relay_has_not_published_is_named(vendor: str, settings: An
     created = StoredEvent.objects.filter(event_type="OrderCreated").order_by("position").first()
     assert created is not None
     partition = partition_of_bucket(created.bucket)
-    relay_at({partition: created.position - 1})
+    DeadLetter.objects.using(read_database()).create(
+        projection="relay",
+        position=created.position,
+        event_id=created.event_id,
+        event_type=created.event_type,
+        stream_id=created.stream_id,
+        status=DeadLetter.Status.PARKED,
+    )
+    status, printed = verify("--check", "relay")
+    assert (status, printed) == (
+        1,
+        f"[relay] event #{created.position}: OrderCreated of {created.stream_id} is not published:"
+        " a dead letter of the relay (parked)\n",
+    )
 
+    relay_at({partition: created.position - 1})
     status, printed = verify("--check", "relay")
     assert status == 1
     assert f"[relay] partition {partition}: " in printed
@@ -206,10 +243,15 @@ def test_a_readable_personal_field_left_for_a_forgotten_customer_is_named(vendor
     order_id = place()
     handle(ForgetCustomer(customer_id=CUSTOMER))
     OrderDetail.objects.using(read_database()).filter(order_id=order_id).update(customer_email=EMAIL)
+    first = StoredEvent.objects.filter(stream_id=str(order_id)).order_by("position").first()
+    assert first is not None
+    CustomerDirectory.objects.using(read_database()).create(customer_id=CUSTOMER, email=EMAIL, position=first.position)
 
     status, printed = verify("--check", "forgotten")
     assert status == 1
     assert f"order {order_id}'s detail holds personal data in the clear" in printed
+    assert f"[forgotten] customer {CUSTOMER} (forgotten at #" in printed
+    assert "the customer directory still has their address" in printed
 
 
 @ON_BOTH_DATABASES
