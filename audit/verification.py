@@ -10,6 +10,7 @@ tables are on the event log's database and written in one transaction: no lag to
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from audit.models import CommandAudit
 from eventlog.models import CommandRecord
@@ -21,10 +22,12 @@ CHECK = "audit"
 def unaudited_commands(options: Options) -> list[Divergence]:
     """The committed commands (their records) that have no committed audit row."""
     using = settings.EVENTLOG_DATABASE
-    audited = CommandAudit.objects.using(using).filter(outcome=CommandAudit.Outcome.COMMITTED).values("command_id")
+    audited = CommandAudit.objects.using(using).filter(
+        command_id=OuterRef("command_id"), outcome=CommandAudit.Outcome.COMMITTED
+    )
     missing = (
         CommandRecord.objects.using(using)
-        .exclude(command_id__in=audited)
+        .filter(~Exists(audited))
         .order_by("id")
         .values_list("command_id", "command_type", "recorded_at", "result")
     )
