@@ -7,6 +7,7 @@ is compared at the same position, not reported."""
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -29,9 +30,10 @@ from projector import shadow
 from projector.loop import all_partitions, read_database
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
+from projector.status import applied_through
 from readmodels.models import DailySales, OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
-from tests.integration.conftest import ON_BOTH_DATABASES
+from tests.integration.conftest import ON_BOTH_DATABASES, Service, eventually
 from tests.integration.workload import drive_orders
 from writeside.bus import handle
 
@@ -178,6 +180,35 @@ def test_a_live_projection_behind_the_log_is_never_reported_as_diverging_rows(ve
         assert "row(s)" not in printed
         assert "[read-models] orders: the live projection did not reach the log position of the fresh copy" in printed
     assert no_shadow_left()
+
+
+@pytest.mark.postgres
+@pytest.mark.worker
+def test_commands_and_a_worker_going_on_throughout_make_no_divergence(worker: Service) -> None:
+    drive_orders(6, seed=23)
+    eventually(lambda: applied_through(event_store().head_position()), message="the worker to project every event")
+    stop, errors, placed = threading.Event(), [], []
+
+    def load() -> None:
+        try:
+            while not stop.is_set():
+                placed.append(handle(CreateOrderFactory()).stream_id)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=load)
+    thread.start()
+    out = StringIO()
+    try:
+        call_command("verify", "--check", "read-models", "--wait", "60", stdout=out)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(placed) > 1  # commands committed while the copy was built and compared
+    assert out.getvalue().strip() == "The books verify: no divergence."
 
 
 def relay_at(positions: dict[int, int]) -> None:
