@@ -14,11 +14,10 @@ for each customer's latest CustomerForgotten, at position F, listing their order
 * no directory entry of the customer, and no recipient of an email owed for one of those
   orders, may come from before F.
 
-Everything read here is committed, and the forgetting erases in the transaction of its
-event (the key) or in the read-side batch that applies it; a CustomerForgotten the read side
-has yet to apply would be reported as a divergence while the erasure is under way, so the
-read-side part of the check only looks at forgettings the read side has applied
-(ForgottenCustomer); the keys and snapshots it checks for every one.
+The key goes in the transaction of the event, so keys and snapshots are checked for every
+forgetting. The read side erases when it applies the event, so the read-side part is checked
+only for a forgetting every read model (every rebuildable projection) has applied, by their
+checkpoints of the event's partition: one still under way would read as a divergence.
 """
 
 from __future__ import annotations
@@ -33,8 +32,11 @@ from eventlog.personal import SEALED, has_personal_data, key_ids
 from notifications.models import CustomerDirectory, Notification
 from orders.events import CustomerForgotten, OrderCreated
 from projector.loop import read_database
+from projector.models import ProjectionCheckpoint
+from projector.partitions import partition_of_bucket
+from projector.registry import all_projections
 from projector.verification import Divergence, Options
-from readmodels.models import ForgottenCustomer, OrderDetail
+from readmodels.models import OrderDetail
 
 CHECK = "forgotten"
 
@@ -42,17 +44,28 @@ CHECK = "forgotten"
 def forgotten_customers(options: Options) -> list[Divergence]:
     """What of each forgotten customer is still readable (see the module docstring)."""
     log, using = settings.EVENTLOG_DATABASE, read_database()
-    applied = dict(ForgottenCustomer.objects.using(using).values_list("customer_id", "position"))
-    latest: dict[str, tuple[int, list[str]]] = {}
+    applied = _applied_through(using)
+    latest: dict[str, tuple[int, int, list[str]]] = {}
     forgettings = StoredEvent.objects.using(log).filter(event_type=CustomerForgotten.__name__).order_by("position")
-    for position, data in forgettings.values_list("position", "data"):
-        latest[str(data["customer_id"])] = (position, [str(order_id) for order_id in data.get("order_ids", ())])
+    for position, bucket, data in forgettings.values_list("position", "bucket", "data"):
+        orders = [str(order_id) for order_id in data.get("order_ids", ())]
+        latest[str(data["customer_id"])] = (position, partition_of_bucket(bucket), orders)
     found: list[Divergence] = []
-    for customer, (position, orders) in sorted(latest.items()):
+    for customer, (position, partition, orders) in sorted(latest.items()):
         found += _sealed(customer, position, orders, log)
-        if applied.get(customer, 0) >= position:
+        if applied.get(partition, 0) >= position:
             found += _plain(customer, position, orders, log, using)
     return found
+
+
+def _applied_through(using: str) -> dict[int, int]:
+    """Per partition, the position every read model (rebuildable projection) has applied."""
+    names = [name for name, projection in all_projections().items() if projection.rebuildable]
+    rows = ProjectionCheckpoint.objects.using(using).filter(projection__in=names)
+    positions: dict[int, list[int]] = {}
+    for partition, position in rows.values_list("partition", "position"):
+        positions.setdefault(partition, []).append(position)
+    return {partition: min(found) for partition, found in positions.items() if len(found) == len(names)}
 
 
 def _subject(customer: str, forgotten: int) -> str:
