@@ -9,9 +9,9 @@ existing models, so they are granted in the admin's user and group forms like an
   permission, which implies view in Django's admin) and nobody else;
 * retry, skip and rebuild each change dead letters (resolve one, skip one, or clear a
   projection's blocking ones before replaying it), and DeadLetterAdmin is read-only, so
-  `projector.change_deadletter` grants these actions and nothing else; so does it the
-  verification of the books (`manage.py verify`, which takes the rebuild lock and builds
-  shadow tables, though it changes no live row).
+  `projector.change_deadletter` grants these actions and nothing else; it grants the
+  verification of the books too (`manage.py verify`: it changes no live row, but takes the
+  rebuild lock and builds shadow tables).
 
 (Dead letters and checkpoints lived in `readmodels` until the engine got a package of its
 own; migration projector 0001 moved their content types, so the permissions granted then
