@@ -169,6 +169,15 @@ PROJECTIONS = [
     "notifications.projection.NotificationsProjection",  # owes emails, sent after commit
 ]
 
+# The checks `manage.py verify` runs, by name, in this order (wiring, not logic: the engine
+# loads them by dotted path, projector/verification.py). Each returns its divergences.
+VERIFY_CHECKS = {
+    "read-models": "projector.comparison.read_models",
+    "relay": "integration.verification.unpublished_events",
+    "forgotten": "readmodels.verification.forgotten_customers",
+    "audit": "audit.verification.unaudited_commands",
+}
+
 # Celery: with no broker configured, projections run in-process after commit.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 PROJECTIONS_INLINE = env.bool("PROJECTIONS_INLINE", default=not CELERY_BROKER_URL)
