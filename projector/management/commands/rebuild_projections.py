@@ -17,7 +17,8 @@ class Command(BaseCommand):
     help = "Rebuild projections from the event log (all if no name is given), with progress."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("names", nargs="*", help=f"projections: {', '.join(all_projections())}")
+        rebuildable = [name for name, projection in all_projections().items() if projection.rebuildable]
+        parser.add_argument("names", nargs="*", help=f"projections (all if none): {', '.join(rebuildable)}")
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Rebuild each named projection, one progress bar each."""
