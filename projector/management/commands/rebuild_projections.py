@@ -34,6 +34,12 @@ class Command(BaseCommand):
 
         def phase(step: str) -> None:
             self.stderr.write(f"rebuild: {step}")
+            if step == "in place":
+                # Said before the replay starts: blue/green needs the role that owns the tables.
+                self.stderr.write(
+                    "rebuild: live projection of the projections being rebuilt waits until this finishes"
+                    " (SQLite, or a role that may not create tables: see docs/operations.md)"
+                )
 
         try:
             heads = rebuild_by_name(options["names"], progress=progress, phase=phase)
