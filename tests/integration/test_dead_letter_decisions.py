@@ -112,7 +112,11 @@ def least_privileged() -> Iterator[None]:
     role = f"test_app_{uuid4().hex[:12]}"  # roles are cluster-wide: a name of this test's own
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {role} NOLOGIN")
-        cursor.execute(documented_grants().replace("backoffice_app", role))
+        cursor.execute("SELECT to_regclass('eventlog_storedevent') IS NOT NULL")
+        holds_the_log = cursor.fetchone()[0]  # not with the read models in a database of their own
+        for statement in documented_grants().replace("backoffice_app", role).split(";"):
+            if statement.strip() and (holds_the_log or "eventlog_" not in statement):
+                cursor.execute(statement)
         cursor.execute(f"SET ROLE {role}")
     try:
         assert not shadow.possible(read_database())
