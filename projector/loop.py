@@ -270,9 +270,10 @@ class Projector:
     def retry_stream(self, stream_id: str, *, skip_first: bool = False) -> bool:
         """Re-apply a blocked stream's dead letters in order; True if the stream is unblocked.
 
-        With `skip_first`, the failing event is marked skipped instead of applied (and no
-        later replay applies it); SkipRefused, changing nothing, if the projection must
-        apply events of its type (`Projection.never_skipped`).
+        With `skip_first`, the failing event is marked skipped instead of applied (a later
+        replay tries it again and, if it still fails, leaves it skipped); SkipRefused,
+        changing nothing, if the projection must apply events of its type
+        (`Projection.never_skipped`).
         """
         partition = partition_of_bucket(bucket_of(stream_id))
         with transaction.atomic(using=self.using):
@@ -286,9 +287,11 @@ class Projector:
             if not letters:
                 return True
             if skip_first and letters[0].event_type in self.projection.never_skipped:
+                first = letters[0]
                 raise SkipRefused(
-                    f"{self.projection.name} may not skip {letters[0].event_type} (position {letters[0].position}):"
-                    " leaving it out would leave what it undoes in place. Fix the cause, then retry it."
+                    f"{self.projection.name} may not skip {first.event_type} at position {first.position}: it must"
+                    f" apply every {first.event_type}, or what the event does stays undone. Fix the cause, then"
+                    " retry it."
                 )
             events = {
                 event.position: event
