@@ -1,11 +1,11 @@
-"""Long-running processes ride out a broker outage: cut off from Redis (Celery's broker) or
-RabbitMQ (the inbound integration broker) and let through again, each stays up, reconnects
-by itself, and the read side catches up with what was committed meanwhile.
+"""Long-running processes ride out an outage: cut off from Redis (Celery's broker),
+RabbitMQ (the inbound integration broker) or PostgreSQL and let through again, each stays up,
+reconnects by itself, and the read side catches up with what was committed meanwhile.
 
-Real processes on the real services, each broker behind a proxy the test cuts (established
-connections dropped, new ones refused, as while a broker restarts) and restores. The Celery
-processes run as the Procfile runs them: a worker with gossip, mingle and event heartbeats,
-whose fanout subscriptions put it on the code path where a lost Redis once stopped it.
+Real processes on the real services, each service behind a proxy the test cuts (established
+connections dropped, new ones refused, as while it restarts) and restores. The Celery workers
+run as the Procfile runs them: with gossip, mingle and event heartbeats, whose fanout
+subscriptions put a worker on the code path where a lost Redis once stopped it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connections
 
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore
@@ -154,3 +155,44 @@ def test_the_inbound_consumer_rides_out_a_rabbitmq_cut_and_applies_what_arrived_
             assert alive(process), process.log.read_text(errors="replace")[-4000:]
         finally:
             process.stop()
+
+
+def test_a_worker_rides_out_a_postgresql_cut_and_projects_what_was_committed_meanwhile(
+    worker_env: None, tmp_path: Path, running: list[Service]
+) -> None:
+    params = connections["default"].settings_dict
+    with TcpProxy(params.get("HOST") or "127.0.0.1", int(params.get("PORT") or 5432)) as postgres:
+        # Every database of the worker through the proxy; this process commits directly.
+        urls = {
+            "DATABASE_URL" if alias == "default" else "READ_DATABASE_URL": postgres.url(
+                "postgres", f"/{connections[alias].settings_dict['NAME']}"
+            ).replace("://", "://postgres@")
+            for alias in connections.databases
+        }
+        worker = as_in_the_procfile(celery("worker", tmp_path, **urls))
+        beat = celery("beat", tmp_path, CATCH_UP_INTERVAL_SECONDS="0.5")
+        for service in (worker, beat):
+            running.append(service)
+            service.start()
+        drive_orders(3)
+        eventually(converged, message="the worker to project before the cut", log=worker.log)
+
+        since = worker.log.stat().st_size
+        postgres.cut()
+        drive_orders(10, seed=9)
+        eventually(
+            lambda: logged_since(worker, since, "OperationalError", "Unrecoverable error"),
+            message="the worker to fail on the database",
+            log=worker.log,
+        )
+        postgres.restore()
+
+        eventually(
+            lambda: converged() or not alive(worker),
+            timeout=60,
+            message="the orders placed during the cut to be projected",
+            log=worker.log,
+        )
+        assert alive(worker), worker.log.read_text(errors="replace")[-4000:]
+        for service in (beat, worker):
+            service.stop()
