@@ -6,13 +6,14 @@ stops the process.
 
 Why a guard is needed (kombu 5.7): when a worker's broker connection drops, Celery first
 `collect()`s the connection, which closes its channels and then detaches the transport
-(`transport.client = None`), and then `close()`s it once more. A channel that the first pass
-could not finish closing (Redis was gone: reading the pending BRPOP reply failed) is closed
-again on the second pass; holding deliveries not yet acknowledged, it then tries to hand them
-back to Redis, which needs a new connection pool, whose parameters come from
-`self.connection.client`, now None: an AttributeError, which neither kombu's nor Celery's
-clean-up ignores (they ignore connection errors only), so the worker logged "Unrecoverable
-error" and exited. Here that case is what it is, a connection error: the clean-up ignores it
+(`transport.client = None`), and then `close()`s it once more. A channel whose first close
+failed part-way (a Redis call in it raised a connection error, which that pass ignores: with
+the fanout subscriptions of gossip, mingle and event heartbeats, as the Procfile's worker has
+them) is still open on the second pass; holding deliveries not yet acknowledged, it then
+tries to hand them back to Redis, which needs a new connection pool, whose parameters come
+from `self.connection.client`, now None: an AttributeError, which neither kombu's nor
+Celery's clean-up ignores (they ignore connection errors only), so the worker logged
+"Unrecoverable error" and exited. Here that case is what it is, a connection error: the clean-up ignores it
 and the worker reconnects. The deliveries it could not hand back stay in Redis's unacked
 set, where Redis's visibility timeout restores them; projections do not wait for them, beat's
 catch-up rings every partition (config/settings.py).

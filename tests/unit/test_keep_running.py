@@ -49,7 +49,6 @@ class Kept:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # as honcho starts it
-                env={**os.environ, "KEEP_RUNNING_MIN_WAIT": "1"},
             )
 
     def children(self) -> list[int]:
