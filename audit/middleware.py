@@ -1,20 +1,26 @@
 """The audit middleware (settings.COMMAND_MIDDLEWARE): records every command the bus is given,
-exactly one row per command tried, whatever its outcome.
+exactly one row per command tried, whatever its outcome; no command commits without its row.
 
 A command that commits writes its row in its own transaction (`Dispatch.in_transaction`), after
-its events and record: the row commits with them, and auditing costs no commit of its own (on
-PostgreSQL a commit waits for the WAL to reach disk) and no round trip of its own (the row's
-INSERT travels with the COMMIT, writeside/unit_of_work.py). Any other outcome (refused, a
-duplicate, a conflict, a failure, or a transaction that rolled back after its row was written)
-gets its row after the command ends, on its own. Either way the row goes in a savepoint, so a
-failure to audit (the database just went away) is logged and never hides or replaces the
-command's own answer; inside a caller's transaction (the process manager's) the row commits or
-rolls back with the commands it describes.
+its events and record: the row commits with them or the command fails and rolls back, and
+auditing costs no commit of its own (on PostgreSQL a commit waits for the WAL to reach disk)
+and no round trip of its own (the row's INSERT travels with the COMMIT,
+writeside/unit_of_work.py). Any other outcome (refused, a duplicate, a conflict, a failure, or
+a transaction that rolled back after its row was written) gets its row after the command ends,
+on its own (in a savepoint inside a caller's transaction, the process manager's); a failure to
+write that one (the database just went away) is logged and never hides or replaces the
+command's own answer, which changed nothing.
+
+So that a row can always be written, a command the trail could not hold is refused before it
+runs (`UnrecordableCommand`, a 400 at the API, a dead letter inbound): text PostgreSQL cannot
+store (a NUL, a lone surrogate) anywhere in it, or an id, user or source longer than its column
+(each sized to what its sources allow, audit/models.py). Its refused row keeps what can be kept.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -25,7 +31,9 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from audit.models import CommandAudit
 from writeside.bus import audited_payload, dispatch_payload
+from writeside.errors import InvalidValue
 from writeside.pipeline import Dispatch, Next, outcome
 from writeside.unit_of_work import CommandResult
 
@@ -57,9 +65,29 @@ INSERT_SQL = (
 )
 
 
+# Text PostgreSQL refuses (a NUL, in text and in JSON) or that is no UTF-8 at all (a lone
+# surrogate, which JSON's \ud800 escape can make).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# The row's columns whose text comes from the command, and their sizes.
+LIMITS = {
+    field.name: field.max_length or 0
+    for field in CommandAudit._meta.local_concrete_fields
+    if field.name in ("command_id", "user", "source", "stream_id")
+}
+
+
+class UnrecordableCommand(InvalidValue):
+    """A command the audit trail could not hold; refused before it runs."""
+
+
 def record_command(dispatch: Dispatch, call_next: Next) -> CommandResult:
     """Run the command; its audit row goes in its transaction if it commits, after it if not."""
     started = time.perf_counter()
+    try:
+        refuse_unrecordable(dispatch)
+    except UnrecordableCommand as refused:
+        _write(dispatch, started, None, refused)
+        raise
     row = AuditRow(dispatch, started)
     dispatch.in_transaction.append(row)
     try:
@@ -72,6 +100,51 @@ def record_command(dispatch: Dispatch, call_next: Next) -> CommandResult:
     if row.committed_for is not result:
         _write(dispatch, started, result, None)
     return result
+
+
+def refuse_unrecordable(dispatch: Dispatch) -> None:
+    """Raise UnrecordableCommand if a value of the command cannot go in its audit row as it is."""
+    for name, value in _texts(dispatch).items():
+        if len(value) > LIMITS[name]:
+            raise UnrecordableCommand(name, f"Must be at most {LIMITS[name]} characters.")
+        if UNSTORABLE.search(value):
+            raise UnrecordableCommand(name, "Must not contain a NUL character or a lone surrogate.")
+    if field := _unstorable_field(dispatch_payload(dispatch)):
+        raise UnrecordableCommand(field, "Must not contain a NUL character or a lone surrogate.")
+
+
+def _texts(dispatch: Dispatch) -> dict[str, str]:
+    """The row's text columns that the command's sender decides."""
+    command = dispatch.command
+    target = getattr(command, "order_id", None) or getattr(command, "sku", None) or ""
+    meta = command.metadata
+    return {"command_id": command.command_id, "user": meta.user or "", "source": meta.source, "stream_id": str(target)}
+
+
+def _unstorable_field(value: Any, name: str = "payload") -> str | None:
+    """The name of the first field of a JSON-ready value holding unstorable text, if any."""
+    if isinstance(value, str):
+        return name if UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if found := _unstorable_field(key, name) or _unstorable_field(item, str(key)):
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            if found := _unstorable_field(item, name):
+                return found
+    return None
+
+
+def _storable(value: Any) -> Any:
+    """`value` with its unstorable characters replaced, for the row of a command refused for them."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
 
 
 class AuditRow:
@@ -101,21 +174,24 @@ def _values(
 ) -> list[Any]:
     """The row's values in COLUMNS' order, adapted for `connection` as the model's fields would."""
     command = dispatch.command
-    meta = command.metadata
-    target = getattr(command, "order_id", None) or getattr(command, "sku", None) or ""
+    texts = _texts(dispatch)
+    payload = audited_payload(command, dispatch_payload(dispatch))
+    if isinstance(error, UnrecordableCommand):  # what can be kept of it, cut to its columns
+        texts = {name: _storable(value)[: LIMITS[name]] for name, value in texts.items()}
+        payload = _storable(payload)
     ops = connection.ops
     return [
         ops.adapt_datetimefield_value(timezone.now()),
-        command.command_id,
+        texts["command_id"],
         dispatch.command_type,
         outcome(dispatch, error),
-        "" if error is None else f"{type(error).__name__}: {error}",
-        meta.user or "",
-        meta.source,
-        str(meta.correlation_id),
-        result.stream_id if result else str(target),
+        "" if error is None else _storable(f"{type(error).__name__}: {error}"),
+        texts["user"],
+        texts["source"],
+        str(command.metadata.correlation_id),
+        result.stream_id if result else texts["stream_id"],
         result.position if result else None,
-        ops.adapt_json_value(audited_payload(command, dispatch_payload(dispatch)), None),
+        ops.adapt_json_value(payload, None),
         round((time.perf_counter() - started) * 1000, 3),
     ]
 
@@ -125,8 +201,8 @@ def _write(dispatch: Dispatch, started: float, result: CommandResult | None, err
     connection = connections[settings.EVENTLOG_DATABASE]
     try:
         values = _values(connection, dispatch, started, result, error)
-        # In a caller's transaction, a savepoint: a failed insert spares it. Otherwise
-        # autocommit: one statement, one round trip.
+        # In a caller's transaction, a savepoint: a failed insert spares it (the command's own
+        # error is what it sees). Otherwise autocommit: one statement, one round trip.
         inside = transaction.atomic(using=connection.alias) if connection.in_atomic_block else nullcontext()
         with inside, connection.cursor() as cursor:
             cursor.execute(INSERT_SQL, values)

@@ -21,11 +21,15 @@ class CommandAudit(models.Model):
         FAILED = "failed"
 
     recorded_at = models.DateTimeField(db_index=True)
-    command_id = models.CharField(max_length=255, db_index=True)
+    # As long as the command log's (eventlog.CommandRecord): an API command's is
+    # "<user pk>:<Idempotency-Key of up to 255 characters>".
+    command_id = models.CharField(max_length=320, db_index=True)
     command_type = models.CharField(max_length=64, db_index=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
     reason = models.TextField(blank=True)
-    user = models.CharField(max_length=150, blank=True, db_index=True)
+    # A username (Django's are at most 150 characters), or an inbound message's sender,
+    # "integration:<its CloudEvents source of up to 255 characters>" (integration/inbound.py).
+    user = models.CharField(max_length=267, blank=True, db_index=True)
     source = models.CharField(max_length=32, blank=True)
     correlation_id = models.CharField(max_length=64, blank=True, db_index=True)
     stream_id = models.CharField(max_length=255, blank=True)

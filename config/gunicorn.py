@@ -6,12 +6,19 @@ sums them (monitoring/metrics.py); a worker that exits is marked dead so its liv
 emptied by whoever starts the process group (`make up`), never here: Celery workers on the
 same host share it, and their open files must not be unlinked under them. Each worker, once
 it has loaded the application, settles (config/startup.py).
+
+The request line (method, path with its query string, protocol) may be up to 8190 bytes,
+gunicorn's largest, not its default 4094: a list filtered by a few dozen ids or a long search
+fits. A longer one is refused by gunicorn itself, before the application, with an HTML 414
+(docs/api.md).
 """
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+limit_request_line = 8190
 
 
 def post_worker_init(worker: Any) -> None:

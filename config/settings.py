@@ -169,6 +169,15 @@ PROJECTIONS = [
     "notifications.projection.NotificationsProjection",  # owes emails, sent after commit
 ]
 
+# The checks `manage.py verify` runs, by name, in this order (wiring, not logic: the engine
+# loads them by dotted path, projector/verification.py). Each returns its divergences.
+VERIFY_CHECKS = {
+    "read-models": "projector.comparison.read_models",
+    "relay": "integration.verification.unpublished_events",
+    "forgotten": "readmodels.verification.forgotten_customers",
+    "audit": "audit.verification.unaudited_commands",
+}
+
 # Celery: with no broker configured, projections run in-process after commit.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
 PROJECTIONS_INLINE = env.bool("PROJECTIONS_INLINE", default=not CELERY_BROKER_URL)
@@ -321,6 +330,10 @@ EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
 EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=_email.get("EMAIL_FILE_PATH") or "")
+# Seconds an SMTP connect, read or write may wait. Django's default is to wait forever, and a
+# sender holds the rows it is sending locked (notifications/sending.py): a hung mail server
+# would hold them, and a forgetting's scrub of those rows would wait behind it.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Order back office <orders@backoffice.example>")
 NOTIFICATION_MESSAGE_ID_DOMAIN = env("NOTIFICATION_MESSAGE_ID_DOMAIN", default="backoffice.example")
 NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default=86_400.0)
@@ -333,6 +346,10 @@ INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
 if INTEGRATION_BROKER_URL:  # the outbound relay, after the read models
     PROJECTIONS = [*PROJECTIONS, "integration.relay.RelayProjection"]
 INTEGRATION_BROKER_TIMEOUT_SECONDS = env.float("INTEGRATION_BROKER_TIMEOUT_SECONDS", default=5.0)
+# After the relay's publish fails (broker down, refusing or not confirming), it tries again only
+# after this wait, doubled with each failure in a row up to the maximum (integration/broker.py).
+INTEGRATION_PUBLISH_BACKOFF_SECONDS = env.float("INTEGRATION_PUBLISH_BACKOFF_SECONDS", default=1.0)
+INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS = env.float("INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS", default=30.0)
 INTEGRATION_EVENTS_EXCHANGE = env("INTEGRATION_EVENTS_EXCHANGE", default="backoffice.events")
 INTEGRATION_INBOUND_EXCHANGE = env("INTEGRATION_INBOUND_EXCHANGE", default="backoffice.inbound")
 INTEGRATION_INBOUND_QUEUE = env("INTEGRATION_INBOUND_QUEUE", default="backoffice.inbound")
@@ -359,7 +376,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "monitoring.middleware.RequestContextMiddleware",
     *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # django-prometheus's PrometheusAfterMiddleware, its labels bounded (monitoring/middleware.py).
+    "monitoring.middleware.RequestMetricsMiddleware",
 ]
 # Load balancers and Prometheus probe the app itself over plain HTTP (TLS ends at the proxy):
 # these answer there instead of redirecting to an https:// the app does not speak.

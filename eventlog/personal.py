@@ -16,13 +16,20 @@ additional authenticated data, so an envelope cannot be opened under another key
 Data whose personal values are all empty ("" or None) is not sealed (and needs no key):
 it says nothing about anyone. Otherwise every personal value that is not None is sealed,
 "" included, so that all of them read as None once erased.
+
+Data a command brings (`seal`: an event) is sealed under the subject's key, created if they
+have none (a customer forgotten and back gets a new one). Data that may hold what was loaded
+(`seal_loaded`: a snapshot of a state) never creates a key: with none left it takes the
+null form, as forgetting asked, and under a key other than the one it was loaded under
+(the subject was forgotten since, and has a new key for new data) it is not sealed at all,
+so nothing read before a forgetting is ever sealed again under a key that outlives it.
 """
 
 from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,11 +51,21 @@ class SubjectKey:
     secret: bytes
 
 
+class KeyReplaced(Exception):
+    """The subject's data was loaded under a key that is gone, and they have another now."""
+
+
 class KeySource(Protocol):
     """Where keys come from: the subject-key table (eventlog/keys.py) or a test's fake."""
 
     def key_for(self, subject: str) -> SubjectKey:
         """The subject's key, created if the subject has none."""
+        ...
+
+    def key_of_loaded(self, subject: str) -> SubjectKey | None:
+        """The key to seal data holding what was loaded of the subject under, never created:
+        None if the subject has no key; raises KeyReplaced if their key is not the one the
+        data was loaded under."""
         ...
 
     def secrets(self, key_ids: Collection[str]) -> dict[str, bytes]:
@@ -109,13 +126,29 @@ def has_personal_data(cls: type[Any], data: Mapping[str, Any]) -> bool:
 
 def seal(cls: type[Any], data: Mapping[str, Any], keys: KeySource) -> dict[str, Any]:
     """`data` of an instance of `cls` with its personal values sealed under its subject's key."""
+    return _sealed(cls, data, keys.key_for)
+
+
+def seal_loaded(cls: type[Any], data: Mapping[str, Any], keys: KeySource) -> dict[str, Any] | None:
+    """`data` (which may hold what was loaded: a snapshot's state) sealed under the key it was
+    loaded under; its null form if the subject has no key; None (do not store it) if the
+    subject was forgotten since it was loaded and has a new key (see the module docstring)."""
+    try:
+        return _sealed(cls, data, keys.key_of_loaded)
+    except KeyReplaced:
+        return None
+
+
+def _sealed(cls: type[Any], data: Mapping[str, Any], key_of: Callable[[str], SubjectKey | None]) -> dict[str, Any]:
     values = {path: value for path in personal_fields(cls) if (value := _lookup(data, path)) is not None}
     if not any(values.values()):
         return dict(data)
     subject = data.get(data_subject(cls))
     if not isinstance(subject, str) or not subject:
         raise ValueError(f"{cls.__name__} carries personal data but names no data subject")
-    key = keys.key_for(subject)
+    key = key_of(subject)
+    if key is None:
+        return redact(cls, data)
     nonce = os.urandom(_NONCE_BYTES)
     ciphertext = AESGCM(key.secret).encrypt(nonce, _encode(values), key.key_id.encode())
     out = dict(data)

@@ -263,6 +263,7 @@ class PostgresEventStore(EventStore):
         secrets = {
             key_id: bytes(secret) for *_, data, secret in decoded if secret is not None for key_id in key_ids([data])
         }
+        self.keys.loaded_with(secrets)
         snapshot = None
         if decoded and decoded[0][0] is None:  # no event has a NULL position
             first = decoded.pop(0)

@@ -10,7 +10,8 @@ Personal data: events are sealed on the way in and unsealed on the way out here
 `.event` hold the personal values in the clear while their subject's key exists, None once
 it is gone. Snapshots are sealed by their writer, which knows the state's
 class (writeside/repository.py), and unsealed here, where the keys of a load are fetched in
-one query with those of the events.
+one query with those of the events, and noted (SubjectKeys.loaded_with) so that the
+snapshot of what was loaded is sealed under no other key.
 """
 
 from __future__ import annotations
@@ -318,10 +319,24 @@ class EventStore:
 
     def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
         """The stream's snapshot if its state has shape `state_version`, and the events after it."""
-        snapshot = self.latest_snapshot(stream_id)
-        if snapshot is not None and snapshot.state_version != state_version:
-            snapshot = None
-        return snapshot, self.read_stream(stream_id, after_version=snapshot.version if snapshot else 0)
+        row = (
+            Snapshot.objects.using(self.using)
+            .filter(stream_id=stream_id, state_version=state_version)
+            .values_list("version", "state")
+            .first()
+        )
+        version = row[0] if row else 0
+        events = self._objects().filter(stream_id=stream_id, version__gt=version).order_by("version")
+        rows = list(events.values_list(*_COLUMNS))
+        wanted = key_ids([*([row[1]] if row else []), *(event[9] for event in rows)])
+        secrets = self.keys.secrets(wanted) if wanted else {}
+        self.keys.loaded_with(secrets)
+        snapshot = None
+        if row is not None:
+            snapshot = StoredSnapshot(
+                stream_id=stream_id, version=version, state_version=state_version, state=unseal(row[1], secrets)
+            )
+        return snapshot, [self._recorded(event, secrets=secrets) for event in rows]
 
     def load_stream_statement(self, stream_id: str, state_version: int) -> tuple[str, list[Any]] | None:
         """The one statement that reads what `load_stream` needs, for a caller that can send it

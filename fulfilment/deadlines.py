@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from eventlog.store import RecordedEvent
 from fulfilment import models
@@ -95,12 +95,17 @@ class PaymentDeadlines(Projection):
 def expire_due(
     now: datetime | None = None, send: Callable[[Command], CommandResult] | None = None, limit: int = 500
 ) -> int:
-    """Send CancelUnpaidOrder for up to `limit` open deadlines due by `now`; returns how many
-    were sent. Beat calls it every CATCH_UP_INTERVAL_SECONDS; a backlog continues next time."""
+    """Send CancelUnpaidOrder for up to `limit` open deadlines due by `now` (by default the
+    database's now); returns how many were sent. Beat calls it every CATCH_UP_INTERVAL_SECONDS;
+    a backlog continues next time.
+
+    A deadline is its event's `recorded_at` (the database's clock) plus the time allowed, so it
+    is compared with the database's clock too: a worker whose clock runs ahead would cancel
+    orders early, one behind would cancel them late."""
     send = send or bus.handle
     due = (
         models.PaymentDeadline.objects.using(read_database())
-        .filter(status=DeadlineStatus.OPEN.value, due_at__lte=now or timezone.now())
+        .filter(status=DeadlineStatus.OPEN.value, due_at__lte=Now() if now is None else now)
         .order_by("due_at")[:limit]
     )
     sent = 0

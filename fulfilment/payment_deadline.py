@@ -21,6 +21,8 @@ from writeside.commands import CommandMetadata
 
 SOURCE = "payment-deadline"
 REASON = "payment deadline passed"
+# Not PaymentCapturedAfterCancellation: the cancellation closed the deadline, and a payment
+# that came too late neither pays nor reopens it.
 FOLLOWS = (OrderConfirmed, OrderPaid, OrderCancelled)
 
 

@@ -4,9 +4,9 @@ Least privilege, as on the projections page: being staff opens nothing here. Lis
 `integration.view_inbounddeadletter` (or the change permission, which implies view as in
 Django's admin), replaying needs `integration.change_inbounddeadletter` (integration/models.py
 says why these are not the projections' permissions). Replay is a POST (CSRF-checked by
-Django's middleware) through integration/dead_letters.py, the code path of `manage.py
-inbound_dead_letters --replay`. With no broker configured, or one that cannot be reached, the
-page says so instead of failing.
+Django's middleware) naming the message by its key, through integration/dead_letters.py, the
+code path of `manage.py inbound_dead_letters --replay`. With no broker configured, one that
+cannot be reached, or a copy it would not take, the page says so instead of failing.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def inbound_dead_letters_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not can_replay:
             raise PermissionDenied("Replaying needs the permission to change dead-lettered inbound messages.")
-        _replay(request, request.POST.get("message_id", ""))
+        _replay(request, request.POST.get("key", ""))
         return HttpResponseRedirect(request.path)
     letters: list[DeadMessage] = []
     unavailable = ""
@@ -57,16 +57,20 @@ def inbound_dead_letters_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _replay(request: HttpRequest, message_id: str) -> None:
+def _replay(request: HttpRequest, key: str) -> None:
     if not broker.configured():
         messages.error(request, "INTEGRATION_BROKER_URL is not set: there is no inbound queue.")
         return
     try:
-        replayed = bool(message_id) and replay(message_id)
+        replayed = replay(key) if key else None
     except broker.BROKER_ERRORS as error:
-        messages.error(request, f"Not replayed: the broker cannot be reached ({type(error).__name__}: {error}).")
+        messages.error(
+            request,
+            f"Not replayed: the broker could not be reached or would not take the copy ({type(error).__name__}: "
+            f"{error}). The message is still in the dead queue.",
+        )
         return
-    if replayed:
-        messages.success(request, f"Replayed {message_id}: it is back on the inbound queue.")
+    if replayed is not None:
+        messages.success(request, f"Replayed {replayed.message_id or replayed.key}: it is back on the inbound queue.")
     else:
-        messages.error(request, f"No dead message {message_id!r} among the first {DEFAULT_LIMIT}.")
+        messages.error(request, f"No dead message {key!r} among the first {DEFAULT_LIMIT}.")

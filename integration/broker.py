@@ -3,7 +3,11 @@
 Every name comes from settings (docs/events.md gives the defaults). The topology is
 declared by whoever starts first (relay or consumer) and re-declared on every new
 connection; declaring what exists is a no-op. Each broker failure surfaces as
-BrokerUnavailable, never as a half-known outcome: the relay then keeps its checkpoint.
+BrokerUnavailable, never as a half-known outcome: the relay then keeps its checkpoint. A
+broker that is up but refuses a message (a nack) fails the same way, and so does one that
+never confirms (a connection blocked by a resource alarm) once the bounded wait ends; after
+each failure the publisher backs off, growing, so a broker that keeps refusing costs one
+attempt per wait, not one per doorbell.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
-from amqp.exceptions import AMQPError
+from amqp.exceptions import AMQPError, MessageNacked
 from django.conf import settings
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.exceptions import KombuError
@@ -25,6 +30,10 @@ from integration.language import INBOUND_TYPES, PublicEvent
 logger = logging.getLogger(__name__)
 
 BROKER_ERRORS: tuple[type[BaseException], ...] = (AMQPError, KombuError, OSError, socket.timeout)
+# The broker took the message and said no (basic.nack: a queue at its x-max-length with
+# x-overflow reject-publish, a queue that failed to store it): not published, and not the
+# message's fault.
+REFUSALS: tuple[type[BaseException], ...] = (MessageNacked,)
 
 
 class BrokerUnavailable(Exception):
@@ -100,6 +109,14 @@ class Publisher:
 
     One connection per process, opened lazily and dropped on any failure so the next call
     starts afresh. Publishing one event at a time in order keeps each subject's order.
+    Every wait is bounded: connecting, writing and each confirm by
+    INTEGRATION_BROKER_TIMEOUT_SECONDS (a broker blocking publishers for a memory or disk
+    alarm stops confirming, so it fails here too). Unroutable messages are not refused: no
+    `mandatory` flag, since an exchange no partner has bound a queue to yet is normal.
+
+    After a failure, calls fail at once (BrokerUnavailable, the broker untouched) until a
+    backoff has passed: INTEGRATION_PUBLISH_BACKOFF_SECONDS, doubling with each failure in a
+    row up to INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS; a confirmed publish resets it.
     """
 
     def __init__(self, url: str | None = None) -> None:
@@ -107,6 +124,9 @@ class Publisher:
         self._connection: Connection | None = None
         self._producer: Producer | None = None
         self._lock = threading.Lock()
+        self._backoff = 0.0  # the last wait; 0 after a confirmed publish
+        self._retry_at = 0.0  # time.monotonic() before which calls fail without trying
+        self._last_failure = ""
 
     def _ready(self) -> Producer:
         if self._producer is None:
@@ -122,6 +142,10 @@ class Publisher:
             return
         timeout = float(settings.INTEGRATION_BROKER_TIMEOUT_SECONDS)
         with self._lock:
+            waiting = self._retry_at - time.monotonic()
+            if waiting > 0:
+                raise BrokerUnavailable(f"backing off {waiting:.1f}s more after: {self._last_failure}")
+            public = events[0]
             try:
                 producer = self._ready()
                 for public in events:
@@ -135,9 +159,22 @@ class Publisher:
                         retry=False,
                         timeout=timeout,
                     )
+            except REFUSALS as error:
+                raise self._failed(f"the broker refused {public.type} {public.id} ({type(error).__name__})") from error
             except BROKER_ERRORS as error:
-                self.close()
-                raise BrokerUnavailable(f"{type(error).__name__}: {error}") from error
+                raise self._failed(f"{type(error).__name__}: {error}") from error
+            self._backoff, self._retry_at = 0.0, 0.0
+
+    def _failed(self, reason: str) -> BrokerUnavailable:
+        """Drop the connection, start (or grow) the backoff, say so once; the error to raise."""
+        self.close()
+        first = float(settings.INTEGRATION_PUBLISH_BACKOFF_SECONDS)
+        self._backoff = min(max(self._backoff * 2, first), float(settings.INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS))
+        self._retry_at, self._last_failure = time.monotonic() + self._backoff, reason
+        logger.warning(
+            "Integration broker failed (%s); publishing again in %.1fs at the earliest", reason, self._backoff
+        )
+        return BrokerUnavailable(reason)
 
     def close(self) -> None:
         """Drop the connection (ignoring errors: it may be dead already)."""

@@ -3,13 +3,19 @@ once in effect, and is acknowledged only once its fate is settled for good.
 
 * Applied (or handled before: the command id derives from `(source, id)`, integration/inbound.py)
   → acknowledged after the command's transaction committed.
-* Refused for good (malformed, unknown type, invalid data, or a DomainError: unknown order,
-  wrong state, amount mismatch) → a copy goes to the dead-letter exchange with
-  `x-rejection-reason`, confirmed by the broker, and only then is the original acknowledged.
-* Transient (the database unreachable, or a write conflict that outlived the bus's retries)
-  → a copy goes to the next TTL'd delay queue, which dead-letters it back to the inbound
-  queue when its time is up, counting attempts in `x-attempts`; after the last delay it is
-  dead-lettered like a refusal.
+* Refused for good (malformed, text no column can hold, unknown type, invalid data, a
+  DomainError: unknown order, wrong state, amount mismatch, or any other failure the message
+  itself causes) → a copy goes to the dead-letter exchange with `x-rejection-reason`,
+  confirmed by the broker, and only then is the original acknowledged. No message makes the
+  consumer exit: one that did would be delivered again to the next consumer, and stop it too.
+* Transient (TRANSIENT below: the database unreachable, a write conflict that outlived the
+  bus's retries...) → a copy goes to the next TTL'd delay queue, which dead-letters it back
+  to the inbound queue when its time is up, counting attempts in `x-attempts`; after the last
+  delay it is dead-lettered like a refusal.
+
+The `x-` headers below are ours: what a sender sets under those names is dropped on arrival,
+and ours are parsed as if anyone could have set them. Every copy is published mandatory and
+confirmed, so one the broker cannot route raises instead of vanishing.
 
 A crash between the confirmed copy and the ack leaves both: the original is delivered again and
 settles the same way (a second dead copy, or a command already handled). Publishing runs on a
@@ -21,16 +27,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, InternalError, OperationalError, ProgrammingError, connections
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
 
 from integration import broker
 from integration.inbound import RefusedMessage, to_command
+from integration.language import INBOUND_TYPES
 from writeside import bus
 from writeside.errors import ConcurrencyConflict, DomainError
 
@@ -42,7 +50,24 @@ ATTEMPTS_HEADER = "x-attempts"
 ROUTING_HEADER = "x-original-routing-key"
 # When the message was dead-lettered (ISO 8601, UTC), for the operator who finds it there.
 DEAD_AT_HEADER = "x-dead-lettered-at"
-TRANSIENT: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, ConcurrencyConflict)
+CONTROL_HEADERS = (REASON_HEADER, ATTEMPTS_HEADER, ROUTING_HEADER, DEAD_AT_HEADER)
+# Failures of the moment, not of the message, which another attempt may get past: the database
+# unreachable or its connection broken (OperationalError, InterfaceError), the server in a state
+# of its own (InternalError), a schema the code does not match yet, mid-deploy (ProgrammingError:
+# SQL class 42, which no value can cause, since values always travel as parameters), a write
+# conflict that outlived the bus's retries, or a socket to another service failing (OSError).
+# They wait in the delay queues. Every other failure is the message's own: the same message fails
+# the same way each time (a DataError for a value a column cannot hold, an IntegrityError, a bug
+# its data reaches), so retrying would only postpone its dead letter, and it is dead-lettered at
+# once, with the failure as its reason, to be replayed once the cause is fixed.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    InternalError,
+    ProgrammingError,
+    ConcurrencyConflict,
+    OSError,
+)
 MAX_REASON = 1000
 
 
@@ -70,19 +95,57 @@ def declare(channel: Any) -> None:
         retry_queue(delay)(channel).declare()
 
 
-def copy_headers(message: Message, **changes: Any) -> dict[str, Any]:
-    """The message's headers with `changes` applied (None removes one), remembering its routing key."""
-    headers = dict(message.headers or {})
-    headers.setdefault(ROUTING_HEADER, message.delivery_info.get("routing_key", ""))
-    for name, value in changes.items():
-        headers.pop(name, None)
-        if value is not None:
-            headers[name] = value
-    return headers
+def attempts_of(value: Any) -> int:
+    """An `x-attempts` value as a count: anything but a whole number from 0 up (one a sender
+    set, or a dead letter's from before the header was ours alone) counts as none."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def encodable(text: str) -> str:
+    """`text` with what UTF-8 cannot carry (a lone surrogate, which a JSON escape can spell)
+    written as its escape: for a header, a page or a terminal."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shown_id(message: Message) -> str:
+    """The message's AMQP `message_id`, as its sender set it, for a log line or a page."""
+    return encodable(str(message.properties.get("message_id") or ""))
+
+
+def sender_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
+    """`headers` without our control headers."""
+    return {name: value for name, value in (headers or {}).items() if name not in CONTROL_HEADERS}
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """How a message reached the inbound queue, as far as we can vouch for it."""
+
+    routing_key: str  # the routing key the sender published it under
+    attempts: int  # how many delays it waited out
+    headers: dict[str, Any]  # the sender's own headers
+
+
+def arrival(message: Message) -> Arrival:
+    """Where `message` came from, with no control header taken from a sender."""
+    headers = message.headers or {}
+    delivery = message.delivery_info
+    key = str(delivery.get("routing_key", ""))
+    if delivery.get("exchange") != "":
+        # Through the inbound exchange: a sender's message (or a replay), which has not met us.
+        return Arrival(key, 0, sender_headers(headers))
+    # Dead-lettered back by one of our delay queues to the default exchange, carrying the copy's
+    # headers we set. A sender may publish straight to our queue through that exchange too, so
+    # they are parsed as anyone's: a recorded routing key counts only if we bind it.
+    recorded = headers.get(ROUTING_HEADER)
+    routing_key = recorded if isinstance(recorded, str) and recorded in INBOUND_TYPES else key
+    return Arrival(routing_key, attempts_of(headers.get(ATTEMPTS_HEADER)), sender_headers(headers))
 
 
 def republish(producer: Producer, message: Message, exchange: str, routing_key: str, headers: dict[str, Any]) -> None:
-    """Publish a persistent copy of `message` (body and properties as sent); returns once confirmed."""
+    """Publish a persistent copy of `message` (body and properties as sent); returns once confirmed.
+    Mandatory: a copy no queue would take comes back, raising an AMQP error (NoRoute), so the
+    caller never acknowledges an original whose copy went nowhere."""
     properties = message.properties
     producer.publish(
         message.body,
@@ -93,6 +156,7 @@ def republish(producer: Producer, message: Message, exchange: str, routing_key: 
         content_encoding=message.content_encoding or "binary",
         delivery_mode=2,
         message_id=properties.get("message_id"),
+        mandatory=True,
         retry=False,
         timeout=float(settings.INTEGRATION_BROKER_TIMEOUT_SECONDS),
     )
@@ -108,39 +172,54 @@ class InboundConsumer:
         self._producer: Producer | None = None
 
     def settle(self, message: Message) -> str:
-        """Apply, dead-letter or delay one message, then acknowledge it; returns what happened."""
+        """Apply, dead-letter or delay one message, then acknowledge it; returns what happened.
+        A broker failure while dead-lettering or delaying propagates: the message, unacknowledged,
+        is delivered again once `run` has reconnected."""
+        arrived = arrival(message)
         try:
             command = to_command(message.body or b"")
             bus.handle(command)
         except RefusedMessage as refused:
-            return self.dead_letter(message, str(refused))
+            return self.dead_letter(message, arrived, str(refused))
         except TRANSIENT as failure:
             # A broken connection must not be reused by the next message.
             with contextlib.suppress(DatabaseError):
                 connections.close_all()
-            return self.delay(message, f"{type(failure).__name__}: {failure}")
+            return self.delay(message, arrived, f"{type(failure).__name__}: {failure}")
         except DomainError as refused:
-            return self.dead_letter(message, f"{type(refused).__name__}: {refused}")
+            return self.dead_letter(message, arrived, f"{type(refused).__name__}: {refused}")
+        except Exception as failure:
+            # The message's own failure (TRANSIENT says why): dead-lettered, never fatal.
+            logger.exception("inbound message %s failed", shown_id(message))
+            return self.dead_letter(message, arrived, f"{type(failure).__name__}: {failure}")
         message.ack()
         return "applied"
 
-    def dead_letter(self, message: Message, reason: str) -> str:
+    def dead_letter(self, message: Message, arrived: Arrival, reason: str) -> str:
+        reason = encodable(reason[:MAX_REASON])
         dead_at = datetime.now(UTC).isoformat(timespec="seconds")
-        headers = copy_headers(message, **{REASON_HEADER: reason[:MAX_REASON], DEAD_AT_HEADER: dead_at})
-        republish(self._ready(), message, settings.INTEGRATION_DEAD_LETTER_EXCHANGE, headers[ROUTING_HEADER], headers)
+        headers = {
+            **arrived.headers,
+            ROUTING_HEADER: arrived.routing_key,
+            ATTEMPTS_HEADER: arrived.attempts,
+            REASON_HEADER: reason,
+            DEAD_AT_HEADER: dead_at,
+        }
+        republish(self._ready(), message, settings.INTEGRATION_DEAD_LETTER_EXCHANGE, arrived.routing_key, headers)
         message.ack()
-        logger.warning("dead-lettered inbound message %s: %s", message.properties.get("message_id"), reason)
+        logger.warning("dead-lettered inbound message %s: %s", shown_id(message), reason)
         return "dead-lettered"
 
-    def delay(self, message: Message, reason: str) -> str:
+    def delay(self, message: Message, arrived: Arrival, reason: str) -> str:
         delays = settings.INTEGRATION_RETRY_DELAYS_SECONDS
-        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
+        attempts = arrived.attempts
         if attempts >= len(delays):
-            return self.dead_letter(message, f"gave up after {attempts + 1} attempts: {reason}")
+            return self.dead_letter(message, arrived, f"gave up after {attempts + 1} attempts: {reason}")
         queue = retry_queue(delays[attempts])
-        republish(self._ready(), message, "", queue.name, copy_headers(message, **{ATTEMPTS_HEADER: attempts + 1}))
+        headers = {**arrived.headers, ROUTING_HEADER: arrived.routing_key, ATTEMPTS_HEADER: attempts + 1}
+        republish(self._ready(), message, "", queue.name, headers)
         message.ack()
-        message_id = message.properties.get("message_id")
+        message_id = shown_id(message)
         logger.warning("inbound message %s retried in %ss: %s", message_id, delays[attempts], reason)
         return "delayed"
 
@@ -158,7 +237,7 @@ class InboundConsumer:
 
     def _on_message(self, message: Message) -> None:
         outcome = self.settle(message)
-        logger.info("inbound message %s: %s", message.properties.get("message_id"), outcome)
+        logger.info("inbound message %s: %s", shown_id(message), outcome)
 
     def run(self, ready: Any = None) -> None:
         """Consume until `stopping` is set; a lost broker is reconnected with growing waits."""

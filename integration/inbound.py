@@ -5,6 +5,11 @@ duplicated message names the command already handled and the bus returns its fir
 (the id is recorded in the command's own transaction, eventlog/idempotency.py). The data is
 checked with the API's own serializers; anything that is not a CloudEvents JSON event of a
 type we take, with valid data, raises RefusedMessage, which the consumer dead-letters.
+
+Text is checked at the boundary, before anything reaches the database: no string anywhere in
+the event (id, source, type, subject, extensions, data, keys too) may hold a NUL, which
+PostgreSQL's text and jsonb refuse, or a lone surrogate (JSON's `\ud800` escapes can spell one),
+which UTF-8 cannot encode; and the source must fit where it is recorded.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ from orders.commands import DeliverOrder, PayOrder, ShipOrder
 from writeside.commands import Command, CommandMetadata
 
 METADATA_SOURCE = "integration"
-MAX_SOURCE = 255
+USER_PREFIX = "integration:"
+# The source is recorded as the user `integration:<source>`, which the audit's `user` column
+# (audit/models.py) holds up to 150 characters of, in the command's own transaction.
+MAX_SOURCE = 150 - len(USER_PREFIX)
 
 
 class RefusedMessage(ValueError):
@@ -89,18 +97,42 @@ TRANSLATIONS: dict[str, Callable[[Any, dict[str, Any]], Command]] = {
 assert set(TRANSLATIONS) == set(INBOUND_TYPES)
 
 
+def check_text(where: str, value: Any) -> None:
+    """RefusedMessage naming the first string in `value` (a JSON value: nested objects and
+    arrays are walked, without recursion) that holds a NUL or a lone surrogate."""
+    pending = [(where, value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise RefusedMessage(f"{path}: contains a NUL character")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise RefusedMessage(f"{path}: contains a lone surrogate U+{ord(item[error.start]):04X}") from None
+        elif isinstance(item, dict):
+            for key, nested in reversed(item.items()):
+                check_text(f"{path} (a key)", key)
+                pending.append((f"{path}.{key}", nested))
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", nested) for index, nested in reversed(list(enumerate(item))))
+
+
 def to_command(body: bytes | str) -> Command:
     """The command one inbound message asks for; RefusedMessage if it can never be one."""
     try:
         event = decode(body)
     except MalformedMessage as error:
         raise RefusedMessage(str(error)) from error
+    for name, value in event.get_attributes().items():
+        check_text(name, value)
+    check_text("data", event.get_data())
     translate = TRANSLATIONS.get(event.get_type())
     if translate is None:
         raise RefusedMessage(f"unknown type {event.get_type()!r}")
     source, message_id = event.get_source(), event.get_id()
     if len(source) > MAX_SOURCE:
-        raise RefusedMessage(f"source longer than {MAX_SOURCE} characters")
+        raise RefusedMessage(f"source: longer than {MAX_SOURCE} characters")
     options_id = command_id(source, message_id)
     options = {
         "command_id": options_id,
@@ -108,7 +140,7 @@ def to_command(body: bytes | str) -> Command:
             # Its own story, the same for every redelivery; never one the sender names, which
             # could be a story of an API user's (writeside/api/http.py refuses that too).
             correlation_id=uuid5(NAMESPACE_URL, options_id),
-            user=f"integration:{source}",
+            user=f"{USER_PREFIX}{source}",
             source=METADATA_SOURCE,
         ),
     }

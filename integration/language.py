@@ -21,6 +21,7 @@ ORDER_PAID = "backoffice.order.paid.v1"
 ORDER_SHIPPED = "backoffice.order.shipped.v1"
 ORDER_DELIVERED = "backoffice.order.delivered.v1"
 ORDER_CANCELLED = "backoffice.order.cancelled.v1"
+ORDER_REFUND_DUE = "backoffice.order.refund_due.v1"
 PRODUCT_STOCK_CHANGED = "backoffice.product.stock_changed.v1"
 
 OUTBOUND_TYPES = (
@@ -30,8 +31,12 @@ OUTBOUND_TYPES = (
     ORDER_SHIPPED,
     ORDER_DELIVERED,
     ORDER_CANCELLED,
+    ORDER_REFUND_DUE,
     PRODUCT_STOCK_CHANGED,
 )
+
+# Why `backoffice.order.refund_due.v1` grew: a payment captured for an order already cancelled.
+PAID_AFTER_CANCELLATION = "paid_after_cancellation"
 
 PAYMENT_CAPTURED = "payment.captured.v1"
 SHIPMENT_DISPATCHED = "shipment.dispatched.v1"

@@ -39,6 +39,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    PaymentCapturedAfterCancellation,
     ShippingAddressChanged,
 )
 from orders.state import OrderState, evolve_order
@@ -61,7 +62,15 @@ UNPUBLISHED: frozenset[type] = frozenset(
 )
 
 
-ORDER_PUBLISHED = (OrderCreated, OrderConfirmed, OrderPaid, OrderShipped, OrderDelivered, OrderCancelled)
+ORDER_PUBLISHED = (
+    OrderCreated,
+    OrderConfirmed,
+    OrderPaid,
+    OrderShipped,
+    OrderDelivered,
+    OrderCancelled,
+    PaymentCapturedAfterCancellation,
+)
 STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased)
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
 
@@ -109,6 +118,15 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
                 "reason": reason,
                 "refund_due": money(paid),
                 "currency": state.currency,
+            }
+        case PaymentCapturedAfterCancellation(amount=amount):
+            # No backoffice.order.paid.v1: the order stays cancelled, and billing refunds from this.
+            return language.ORDER_REFUND_DUE, {
+                **base,
+                "refund_due": money(state.refund_due),
+                "change": money(amount),
+                "currency": state.currency,
+                "reason": language.PAID_AFTER_CANCELLATION,
             }
     raise UnmappableEvent(f"no public type for {type(event).__name__}")
 

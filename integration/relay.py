@@ -3,9 +3,11 @@
 It rides the projector (projector/loop.py), so it reads committed events in the
 same gap-safe order, partition by partition, as every read model. Its `apply` publishes a
 batch with publisher confirms inside the transaction that moves its checkpoint: if the
-broker does not confirm, BrokerUnavailable (a transient error) rolls the batch back, the
-checkpoint stays, and the next doorbell or catch-up publishes it again (at least once,
-same `id`). An event it cannot map becomes a dead letter and holds only its own stream.
+broker is unreachable, refuses a message (a nack) or does not confirm in time,
+BrokerUnavailable (a transient error) rolls the batch back, the checkpoint stays, and a
+later doorbell or catch-up, once the publisher's backoff has passed, publishes it again (at
+least once, same `id`). Only an event it cannot map becomes a dead letter, holding only its
+own stream: a broker's "no" is never the event's fault.
 """
 
 from __future__ import annotations

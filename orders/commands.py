@@ -85,7 +85,8 @@ class MarkStockReserved(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class PayOrder(Command):
-    """Record payment of exactly the order total (in the order's currency, when named)."""
+    """Record payment of exactly the order total (in the order's currency, when named); on a
+    cancelled order, the payment is recorded and owed back."""
 
     loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
@@ -118,7 +119,8 @@ class DeliverOrder(Command):
 class ChangeShippingAddress(Command):
     """Send an order that has not shipped to another address."""
 
-    # Whose address it is is known only once the order is loaded (no data_subject).
+    # Whose address it is is known only once the order is loaded (no data_subject): the
+    # fingerprint is keyed with the key of the order's customer (writeside.bus.loaded_subject).
     personal_fields: ClassVar[tuple[str, ...]] = personal_address_fields("shipping_address")
 
     loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
@@ -130,6 +132,9 @@ class ChangeShippingAddress(Command):
 class ForgetCustomer(Command):
     """Erase the customer's personal data (the right to erasure)."""
 
+    # A retry forgets what the customer brought since (a new order) too: forgetting is
+    # naturally idempotent, and the customer must be forgotten when it answers.
+    reruns_on_retry: ClassVar[bool] = True
     customer_id: str
 
 

@@ -25,9 +25,18 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    PaymentCapturedAfterCancellation,
     ShippingAddressChanged,
 )
-from orders.state import BEFORE_SHIPMENT, CANCELLABLE, OrderState, OrderStatus, evolve_order, merge_line
+from orders.state import (
+    BEFORE_SHIPMENT,
+    CANCELLABLE,
+    PAYABLE,
+    OrderState,
+    OrderStatus,
+    evolve_order,
+    merge_line,
+)
 from writeside.aggregate import Aggregate
 from writeside.errors import BusinessRuleViolated, InvalidTransition
 from writeside.money import check_currency
@@ -159,19 +168,36 @@ class Order(Aggregate[OrderState, OrderEvent]):
         self._record(OrderStockReserved(order_id=self.order_id))
         return True
 
-    def pay(self, payment_id: str, amount: Decimal, currency: str = "") -> None:
+    def pay(self, payment_id: str, amount: Decimal, currency: str = "") -> bool:
         """Record payment of a confirmed order; the amount must equal the total, and the
-        currency, when the payer names one, the order's."""
-        state = self._require({OrderStatus.CONFIRMED}, "pay")
+        currency, when the payer names one, the order's.
+
+        A payment captured for an order already cancelled lost the race with the cancellation
+        (the payment deadline's or a person's), but the money was taken: checked the same way,
+        it is recorded and its amount owed back. Such a payment recorded already (before or
+        after the cancellation) changes nothing (False): delivered twice, it is owed once."""
+        state = self._require(PAYABLE, "pay")
+        if state.status is OrderStatus.CANCELLED:
+            return self._pay_after_cancellation(state, payment_id, amount, currency)
         if state.awaiting_stock:
             raise StockNotReserved(f"Cannot pay order {self.id} before stock is reserved for it")
         event = OrderPaid(order_id=self.order_id, payment_id=payment_id, amount=amount)
-        total = state.total
-        if amount != total.amount or currency not in ("", state.currency):
+        _check_payment(state, amount, currency)
+        self._record(event)
+        return True
+
+    def _pay_after_cancellation(self, state: OrderState, payment_id: str, amount: Decimal, currency: str) -> bool:
+        event = PaymentCapturedAfterCancellation(order_id=self.order_id, payment_id=payment_id, amount=amount)
+        _check_payment(state, amount, currency)
+        if state.has_payment(payment_id):
+            return False
+        if self.version >= self.max_events:
             raise BusinessRuleViolated(
-                f"Payment amount {amount} {currency or state.currency} does not equal the order total {total}"
+                f"Order {self.id} holds the most events an order may ({self.max_events}); "
+                f"payment {payment_id} cannot be recorded on it"
             )
         self._record(event)
+        return True
 
     def ship(self, tracking_number: str, carrier: str = "") -> None:
         """Hand a paid order to a carrier (UNKNOWN_CARRIER when none is named)."""
@@ -205,6 +231,15 @@ class Order(Aggregate[OrderState, OrderEvent]):
         refused: the payment deadline must never undo a payment that came first."""
         state = self._require({OrderStatus.CONFIRMED}, "cancel as unpaid")
         self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
+
+
+def _check_payment(state: OrderState, amount: Decimal, currency: str) -> None:
+    """A payment is of exactly the order total, in the order's currency when the payer names one."""
+    total = state.total
+    if amount != total.amount or currency not in ("", state.currency):
+        raise BusinessRuleViolated(
+            f"Payment amount {amount} {currency or state.currency} does not equal the order total {total}"
+        )
 
 
 def _checked_merge(lines: tuple[OrderLine, ...], sku: str, quantity: int, unit_price: Decimal) -> tuple[OrderLine, ...]:

@@ -205,6 +205,20 @@ class OrderCancelled(OrderEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PaymentCapturedAfterCancellation(OrderEvent):
+    """A payment of the order total was captured after the order was cancelled (it lost the
+    race with the cancellation, e.g. the payment deadline's). The money was taken all the
+    same: the order records the payment and owes its amount back; its status stays CANCELLED."""
+
+    payment_id: str
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        check_text("payment_id", self.payment_id)
+        check_price(self.amount, "amount")
+
+
+@dataclass(frozen=True, kw_only=True)
 class CustomerForgotten(DomainEvent):
     """The customer's personal data was erased: their key is deleted, so every copy sealed
     with it reads as None, and the read models scrub the plain copies of `order_ids`.
@@ -230,4 +244,5 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderDelivered,
     OrderCancelled,
     ShippingAddressChanged,
+    PaymentCapturedAfterCancellation,
 )

@@ -87,10 +87,10 @@ def mark_stock_reserved(command: MarkStockReserved, uow: AbstractUnitOfWork) -> 
 
 
 def pay_order(command: PayOrder, uow: AbstractUnitOfWork) -> CommandResult:
-    """Record payment of a confirmed order's total."""
+    """Record payment of a confirmed order's total (or of a cancelled one's, owed back; once
+    per payment)."""
     order = uow.repository(Order).get(command.order_id, command.expected_version)
-    order.pay(command.payment_id, command.amount, command.currency)
-    return uow.commit()
+    return uow.commit() if order.pay(command.payment_id, command.amount, command.currency) else uow.unchanged(order)
 
 
 def ship_order(command: ShipOrder, uow: AbstractUnitOfWork) -> CommandResult:

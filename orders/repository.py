@@ -14,7 +14,8 @@ from writeside.repository import EventSourcedRepository
 
 # Bump when OrderState changes shape: older snapshots are then ignored and streams replayed.
 # 2: tracked_skus and stock_reserved (inventory). 3: addresses, payment method, amounts paid and owed.
-ORDER_STATE_VERSION = 3
+# 4: payments captured after the cancellation (late_payment_ids).
+ORDER_STATE_VERSION = 4
 
 
 class EventSourcedOrders(EventSourcedRepository[Order]):

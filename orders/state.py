@@ -23,6 +23,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    PaymentCapturedAfterCancellation,
     ShippingAddressChanged,
 )
 from writeside.money import Money
@@ -42,6 +43,8 @@ class OrderStatus(StrEnum):
 # Until it ships, an order can be cancelled and sent elsewhere.
 BEFORE_SHIPMENT = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.PAID})
 CANCELLABLE = BEFORE_SHIPMENT
+# A cancelled order still takes a payment captured too late: the money was taken, so it is owed back.
+PAYABLE = frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,9 +68,11 @@ class OrderState:
     shipping_address: Address | None = None
     billing_address: Address | None = None
     payment_method: PaymentMethod | None = None
-    # What the customer paid, and what a cancellation owes back.
+    # What the customer paid, and what a cancellation (or a payment after it) owes back.
     amount_paid: Decimal = Decimal("0.00")
     refund_due: Decimal = Decimal("0.00")
+    # Payments captured after the cancellation, already owed back: one delivered again owes nothing more.
+    late_payment_ids: tuple[str, ...] = ()
     # Lines whose stock must be reserved before payment (fixed at confirmation).
     tracked_skus: tuple[str, ...] = ()
     stock_reserved: bool = False
@@ -76,6 +81,10 @@ class OrderState:
     def awaiting_stock(self) -> bool:
         """True while tracked lines still wait for their stock reservation."""
         return bool(self.tracked_skus) and not self.stock_reserved
+
+    def has_payment(self, payment_id: str) -> bool:
+        """True if the order has recorded this payment already (before or after its cancellation)."""
+        return payment_id == self.payment_id or payment_id in self.late_payment_ids
 
     def line(self, sku: str) -> OrderLine | None:
         """The line for `sku`, if the order has one."""
@@ -134,4 +143,11 @@ def evolve_order(state: OrderState | None, event: OrderEvent) -> OrderState:
             # None: a cancellation stored before refunds were recorded owes what was paid.
             refund = state.amount_paid if refund_due is None else refund_due
             return replace(state, status=OrderStatus.CANCELLED, cancel_reason=reason, refund_due=refund)
+        case PaymentCapturedAfterCancellation(payment_id=payment_id, amount=amount):
+            return replace(
+                state,
+                late_payment_ids=(*state.late_payment_ids, payment_id),
+                amount_paid=state.amount_paid + amount,
+                refund_due=state.refund_due + amount,
+            )
     raise TypeError(f"Order cannot apply {type(event).__name__}")

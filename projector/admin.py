@@ -9,7 +9,9 @@ existing models, so they are granted in the admin's user and group forms like an
   permission, which implies view in Django's admin) and nobody else;
 * retry, skip and rebuild each change dead letters (resolve one, skip one, or clear a
   projection's blocking ones before replaying it), and DeadLetterAdmin is read-only, so
-  `projector.change_deadletter` grants these actions and nothing else.
+  `projector.change_deadletter` grants these actions and nothing else; it grants the
+  verification of the books too (`manage.py verify`: it changes no live row, but takes the
+  rebuild lock and builds shadow tables).
 
 (Dead letters and checkpoints lived in `readmodels` until the engine got a package of its
 own; migration projector 0001 moved their content types, so the permissions granted then
@@ -36,8 +38,13 @@ from projector.rebuild import progress_key, rebuild_by_name
 from projector.registry import all_projections
 from projector.shadow import RebuildRunning
 from projector.status import projection_status
+from projector.verification import Options, verify
 
 OPERATE_PROJECTIONS = "projector.change_deadletter"
+# The page's verification runs in the request: it waits less for a lagging consumer than the
+# command does, and shows this many divergences.
+VERIFY_WAIT_SECONDS = 10.0
+VERIFY_SHOWN = 50
 
 
 @admin.register(DeadLetter)
@@ -78,7 +85,9 @@ def projection_status_view(request: HttpRequest) -> HttpResponse:
     can_operate = request.user.has_perm(OPERATE_PROJECTIONS)
     if request.method == "POST":
         if not can_operate:
-            raise PermissionDenied("Retrying, skipping and rebuilding need the permission to change dead letters.")
+            raise PermissionDenied(
+                "Retrying, skipping, rebuilding and verifying need the permission to change dead letters."
+            )
         _act(request)
         return HttpResponseRedirect(request.path)
     rebuilds = _rebuilds()
@@ -99,6 +108,9 @@ def projection_status_view(request: HttpRequest) -> HttpResponse:
 
 
 def _act(request: HttpRequest) -> None:
+    if request.POST.get("action") == "verify":
+        _verify(request)
+        return
     projections = all_projections()
     name = request.POST.get("projection", "")
     if name not in projections:
@@ -124,3 +136,19 @@ def _act(request: HttpRequest) -> None:
 
             rebuild.delay([name])
             messages.success(request, f"Rebuild of {name} queued; progress shows below.")
+
+
+def _verify(request: HttpRequest) -> None:
+    """Run every check of `manage.py verify` now and show what diverges, as messages."""
+    try:
+        found = verify(options=Options(wait_seconds=VERIFY_WAIT_SECONDS))
+    except RebuildRunning as error:
+        messages.error(request, str(error))
+        return
+    if not found:
+        messages.success(request, "The books verify: no divergence.")
+        return
+    for divergence in found[:VERIFY_SHOWN]:
+        messages.error(request, str(divergence))
+    more = f"; the first {VERIFY_SHOWN} are shown, `manage.py verify` prints all" if len(found) > VERIFY_SHOWN else ""
+    messages.error(request, f"{len(found)} divergence(s){more}.")

@@ -35,6 +35,9 @@ class FakeKeys:
             self.keys[subject] = SubjectKey(key_id=str(uuid4()), secret=new_secret())
         return self.keys[subject]
 
+    def key_of_loaded(self, subject: str) -> SubjectKey | None:
+        return self.keys.get(subject)
+
     def secrets(self, key_ids: Collection[str]) -> dict[str, bytes]:
         self.lookups += 1
         return {key.key_id: key.secret for key in self.keys.values() if key.key_id in key_ids}

@@ -80,29 +80,41 @@ def audited_payload(command: Command, data: dict[str, Any] | None = None) -> dic
     return redact(type(command), payload(command) if data is None else data)
 
 
-def fingerprint(command: Command, keys: KeySource) -> str:
+def fingerprint(command: Command, keys: KeySource, subject: str | None = None) -> str:
     """Hash of the command's type and payload, leaving out ids and metadata (see
     `payload_fingerprint`)."""
-    return payload_fingerprint(type(command), payload(command), keys)
+    return payload_fingerprint(type(command), payload(command), keys, subject)
 
 
-def payload_fingerprint(cls: type[Command], data: dict[str, Any], keys: KeySource) -> str:
-    """Hash of a command's type and `payload`.
+def payload_fingerprint(cls: type[Command], data: dict[str, Any], keys: KeySource, subject: str | None = None) -> str:
+    """Hash of a command's type and `payload`, every field of it counted.
 
     A plain hash of personal data could be reversed by guessing (try every e-mail), so a
     command carrying some is hashed with HMAC under its subject's key: once the subject is
-    forgotten, nobody can test a guess against the record. A command whose subject is only
-    known once it runs (ChangeShippingAddress names an order, not its customer) leaves its
-    personal fields out of the hash instead.
+    forgotten, nobody can test a guess against the record. A command that names no subject
+    (ChangeShippingAddress names an order, not its customer) is keyed with `subject`, the
+    subject of the aggregate it loads (`loaded_subject`); only without one (that aggregate
+    does not exist, so the command fails and nothing is recorded) are its personal fields
+    left out.
     """
     if not has_personal_data(cls, data):
         return hashlib.sha256(json.dumps([cls.__name__, data], sort_keys=True).encode()).hexdigest()
-    subject = data.get(data_subject(cls))
+    subject = data.get(data_subject(cls)) or subject
     if not subject:
         text = json.dumps([cls.__name__, redact(cls, data)], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
     key = keys.key_for(str(subject))
     return hmac.new(key.secret, json.dumps([cls.__name__, data], sort_keys=True).encode(), hashlib.sha256).hexdigest()
+
+
+def loaded_subject(command: Command, data: dict[str, Any], uow: AbstractUnitOfWork) -> str | None:
+    """The subject of a command's personal data when the command does not name it: that of
+    the aggregate it `loads` (None if it names it, carries none, or loads nothing)."""
+    cls = type(command)
+    if cls.loads is None or data_subject(cls) or not has_personal_data(cls, data):
+        return None
+    stream_type, field = cls.loads
+    return uow.data_subject_of(stream_type, getattr(command, field))
 
 
 def event_metadata(command: Command) -> dict[str, Any]:
@@ -141,7 +153,8 @@ class MessageBus:
         """Run the command; a conflict with a concurrent writer is retried on fresh state.
 
         A command id seen before returns the first result (`dispatch.duplicate`), or raises
-        IdempotencyKeyReused if the payload differs. Raises ConcurrencyConflict once retries
+        IdempotencyKeyReused if the payload differs; one that `reruns_on_retry` runs again
+        (its record stays the first). Raises ConcurrencyConflict once retries
         are used up.
         """
         command = dispatch.command
@@ -162,8 +175,10 @@ class MessageBus:
                             raise IdempotencyKeyReused(
                                 f"Command id {command.command_id!r} was already used with a different request"
                             )
-                        dispatch.duplicate = True
-                        return CommandResult.from_dict(previous.result)
+                        if not type(command).reruns_on_retry:
+                            dispatch.duplicate = True
+                            return CommandResult.from_dict(previous.result)
+                        context = dataclasses.replace(context, recorded=True)
                     uow.context = context
                     return handler(command, uow)
             except IdempotencyKeyReused:
@@ -191,12 +206,11 @@ class MessageBus:
         """The command as its unit of work records it; built inside the unit of work because
         the fingerprint of personal data takes the subject's key from it (and so a key
         created for it commits or rolls back with the command)."""
+        data = payload(command) if dispatch is None else dispatch_payload(dispatch)
         return CommandContext(
             command_id=command.command_id,
             command_type=type(command).__name__,
-            fingerprint=payload_fingerprint(
-                type(command), payload(command) if dispatch is None else dispatch_payload(dispatch), uow.keys
-            ),
+            fingerprint=payload_fingerprint(type(command), data, uow.keys, loaded_subject(command, data, uow)),
             metadata=event_metadata(command),
             companions=tuple(dispatch.in_transaction) if dispatch is not None else (),
         )

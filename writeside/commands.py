@@ -27,8 +27,8 @@ class Command:
     """Base of every command.
 
     `command_id` is the idempotency key: a command id seen before returns the first
-    result. `expected_version` pins the stream version (If-Match); unset, the bus retries
-    a conflicting command on fresh state.
+    result, unless the command `reruns_on_retry` (below). `expected_version` pins the stream
+    version (If-Match); unset, the bus retries a conflicting command on fresh state.
 
     `loads` names the stream the handler reads first (see below).
 
@@ -43,6 +43,11 @@ class Command:
     # when the command names it: the unit of work then reads that stream in the transaction's
     # first round trip, with the idempotency look-up. None: the handler finds it out itself.
     loads: ClassVar[tuple[str, str] | None] = None
+    # True for a command whose effect is a state to reach ("the customer is forgotten now"),
+    # not a change to make once: a retry with its command id (and the same payload) runs
+    # again, changing only what is new since, and its handler answers "unchanged" when
+    # nothing is; its first record stays. The first answer would be stale otherwise.
+    reruns_on_retry: ClassVar[bool] = False
 
     command_id: str = field(default_factory=_new_command_id, metadata={"fingerprint": False})
     metadata: CommandMetadata = field(default_factory=CommandMetadata, metadata={"fingerprint": False})

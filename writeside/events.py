@@ -9,9 +9,10 @@ from writeside.errors import InvalidValue
 
 
 def check_text(name: str, value: str, max_length: int = 255) -> None:
-    """Raise InvalidValue unless `value` is 1 to `max_length` characters and not blank."""
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        raise InvalidValue(name, f"must be 1 to {max_length} characters, not blank")
+    """Raise InvalidValue unless `value` is 1 to `max_length` characters, not blank, and free
+    of NUL (which no PostgreSQL text or JSON value can hold: it would fail the statement)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length or "\x00" in value:
+        raise InvalidValue(name, f"must be 1 to {max_length} characters, not blank, without NUL")
 
 
 @dataclass(frozen=True, kw_only=True)

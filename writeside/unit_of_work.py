@@ -7,26 +7,23 @@ It knows no context: each registers the repository of its aggregate type from it
 from __future__ import annotations
 
 import abc
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar, cast, overload
 
-import psycopg
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.idempotency import HandledCommand, command_log
-from eventlog.personal import KeySource
+from eventlog.personal import KeySource, data_subject
 from eventlog.publishing import publish_after_commit
 from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
 from writeside.aggregate import Aggregate
+from writeside.errors import DomainError
 from writeside.repository import EventSourcedRepository, Repository
-
-logger = logging.getLogger(__name__)
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
 
@@ -69,8 +66,9 @@ Statement = tuple[str, Sequence[Any]]
 
 class Companion(Protocol):
     """A row a middleware writes in the command's own transaction once the result is known
-    (the audit row), as the transaction's last statement, in a savepoint of its own: it
-    commits with the command or not at all, and a failure to write it spares the command."""
+    (the audit row), as the transaction's last statement: it commits with the command or not
+    at all, and a failure to write it is the command's failure (rolled back, nothing
+    happened), so no command commits without its row."""
 
     def statement(self, result: CommandResult) -> Statement:
         """The row's INSERT for this result."""
@@ -91,6 +89,9 @@ class CommandContext:
     fingerprint: str
     metadata: dict[str, Any]
     companions: tuple[Companion, ...] = ()
+    # True when the command id has its record already (a rerun, Command.reruns_on_retry):
+    # the events are written with the context's metadata, but no second record.
+    recorded: bool = False
 
 
 class AbstractUnitOfWork(abc.ABC):
@@ -147,6 +148,18 @@ class AbstractUnitOfWork(abc.ABC):
     def keys(self) -> KeySource:
         """The keys of data subjects, in this unit of work's transaction."""
 
+    def data_subject_of(self, stream_type: str, aggregate_id: Any) -> str | None:
+        """Whose personal data an aggregate holds (its state's `data_subject`), loaded in this
+        unit of work; None if it does not exist or its state names nobody. A handler loading it
+        afterwards reads it afresh: one round trip more, for the few commands that ask."""
+        try:
+            state = self.repository(stream_type).get(aggregate_id).state
+        except DomainError:
+            return None
+        field = data_subject(type(state))
+        subject = getattr(state, field, None) if field else None
+        return str(subject) if subject else None
+
     @abc.abstractmethod
     def forget_subject(self, subject: str) -> bool:
         """Delete the subject's key in this transaction (so everything sealed with it reads as
@@ -178,20 +191,15 @@ class AbstractUnitOfWork(abc.ABC):
 
     def _companion_rows(self, result: CommandResult) -> list[tuple[Companion, Statement]]:
         """The rows the command's middleware asked for (CommandContext.companions); one that
-        cannot say its row is logged and left out, never the command's failure."""
-        rows = []
-        for companion in self.context.companions if self.context else ():
-            try:
-                rows.append((companion, companion.statement(result)))
-            except Exception:
-                logger.exception("Companion %r of command %s gave no row", companion, result.stream_id)
-        return rows
+        cannot say its row fails the command, as one that cannot be written does."""
+        companions = self.context.companions if self.context else ()
+        return [(companion, companion.statement(result)) for companion in companions]
 
     def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
         """Append the aggregate's events and the command's record; a unit of work whose store
         writes both in one statement overrides this."""
         recorded = self._save(aggregate, context.metadata if context else {})
-        if context is not None:
+        if context is not None and not context.recorded:
             result = CommandResult(stream_id=aggregate.id, version=aggregate.version, position=recorded[-1].position)
             self._record(context, result)
         return recorded
@@ -205,7 +213,7 @@ class AbstractUnitOfWork(abc.ABC):
         result = CommandResult(
             stream_id=aggregate.id, version=aggregate.version, position=self._last_position(aggregate.id)
         )
-        if self.context is not None:
+        if self.context is not None and not self.context.recorded:
             self._record(self.context, result)
         self._last = self._companion_rows(result)
         return result
@@ -250,7 +258,7 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         elif exc_type is None and self._last:
             try:
                 written = self._write_last(connections[self.using])
-            except BaseException as error:  # the commit itself failed: the command's own failure
+            except BaseException as error:  # a row or the commit failed: the command's own failure
                 self._atomic.__exit__(type(error), error, error.__traceback__)
                 raise
         self._atomic.__exit__(exc_type, exc, tb)
@@ -258,17 +266,17 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
             companion.written()
 
     def _write_last(self, connection: BaseDatabaseWrapper) -> list[Companion]:
-        """Write the companions' rows, each in a savepoint; on PostgreSQL the last one's message
-        carries the COMMIT of an outermost transaction too (SAVEPOINT, INSERT, RELEASE, COMMIT in
-        one round trip, the append lock released with it). Django's commit then finds the
-        transaction closed and sends nothing, and runs its on_commit hooks as always."""
+        """Write the companions' rows; on PostgreSQL the last one's message carries the COMMIT of
+        an outermost transaction too (INSERT and COMMIT in one round trip, the append lock
+        released with it). Django's commit then finds the transaction closed and sends nothing,
+        and runs its on_commit hooks as always. A row that fails is raised: the transaction
+        rolls back (the COMMIT behind it never runs) and the command fails with it."""
         commits_here = connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
-        written = []
-        for number, (companion, (sql, params)) in enumerate(self._last, start=1):
-            commit = "; COMMIT" if commits_here and number == len(self._last) else ""
-            if _in_savepoint(connection, sql, params, commit):
-                written.append(companion)
-        return written
+        with connection.cursor() as cursor:
+            for number, (_, (sql, params)) in enumerate(self._last, start=1):
+                commit = "; COMMIT" if commits_here and number == len(self._last) else ""
+                cursor.execute(f"{sql}{commit}", params)
+        return [companion for companion, _ in self._last]
 
     def handled(self, command_id: str) -> HandledCommand | None:
         """The record of a command id handled before, if any; the stream `will_load` named is
@@ -329,8 +337,8 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
 
     def _save_recorded(self, aggregate: Aggregate[Any, Any], context: CommandContext | None) -> list[RecordedEvent]:
         """The command's record goes with the append, in its very statement on PostgreSQL."""
-        if context is None:
-            return self._save(aggregate, {})
+        if context is None or context.recorded:
+            return self._save(aggregate, context.metadata if context else {})
         entry = CommandEntry(
             command_id=context.command_id, command_type=context.command_type, fingerprint=context.fingerprint
         )
@@ -341,26 +349,3 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
 
     def _publish(self, recorded: list[RecordedEvent]) -> None:
         publish_after_commit(recorded, using=self.using)
-
-
-def _in_savepoint(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any], commit: str) -> bool:
-    """Run a companion's statement in a savepoint; False (logged) if it failed, rolled back to
-    the savepoint so the command still commits. A failed COMMIT (`commit`) is raised."""
-    if connection.vendor != "postgresql":
-        try:
-            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(sql, params)
-        except Exception:
-            logger.exception("A companion row of the command could not be written")
-            return False
-        return True
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute(f"SAVEPOINT companion; {sql}; RELEASE SAVEPOINT companion{commit}", params)
-        except Exception:
-            if connection.connection.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
-                raise  # not the row: the COMMIT or the connection failed
-            logger.exception("A companion row of the command could not be written")
-            cursor.execute(f"ROLLBACK TO SAVEPOINT companion; RELEASE SAVEPOINT companion{commit}")
-            return False
-    return True

@@ -150,7 +150,8 @@ class ConfirmOrderView(OrderCommandView):
 
 
 class PayOrderView(OrderCommandView):
-    """POST /api/orders/{id}/pay/: the amount must equal the order total."""
+    """POST /api/orders/{id}/pay/: the amount must equal the order total; a cancelled order
+    records the payment and owes it back."""
 
     required_permission = FULFIL
 

@@ -88,7 +88,10 @@ class OrderDetailOut(OrderSummaryOut):
     tracking_number = serializers.CharField()
     carrier = serializers.CharField()
     cancel_reason = serializers.CharField()
-    refund_due = money(help_text="What a cancellation owes back: the payment of a paid order, else 0.00.")
+    refund_due = money(
+        help_text="What the order owes back: the payment of a paid order that was cancelled, plus any payment "
+        "captured after the cancellation; else 0.00."
+    )
     timeline = TimelineEntryOut(
         many=True, help_text="The latest entries (50 by default), oldest first; the history has every event."
     )

@@ -41,6 +41,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    PaymentCapturedAfterCancellation,
     ShippingAddressChanged,
 )
 from projector.projection import Projection
@@ -136,6 +137,8 @@ def describe(event: Any, currency: str) -> str:
             return f"Shipping address changed to {address.city}, {address.country}"
         case OrderCancelled(reason=reason):
             return f"Cancelled: {reason}"
+        case PaymentCapturedAfterCancellation(payment_id=payment_id, amount=amount):
+            return f"Paid {_money(amount)} {currency} after cancellation (payment {payment_id}), owed back"
     return type(event).__name__
 
 
@@ -194,6 +197,8 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
                 if refund_due is None:  # stored before refunds were recorded: what was paid is owed
                     refund_due = view["total_amount"] if view["status"] == "PAID" else Decimal("0.00")
                 view.update(status="CANCELLED", cancel_reason=reason, refund_due=refund_due)
+            case PaymentCapturedAfterCancellation(amount=amount):
+                view["refund_due"] = view["refund_due"] + amount
     entry = {
         "event_type": recorded.event_type,
         "occurred_at": recorded.recorded_at.isoformat(),

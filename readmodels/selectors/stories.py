@@ -3,6 +3,9 @@
 Every command carries a correlation id (the API's X-Correlation-ID, or a fresh one), and
 the fulfilment process manager reuses the confirmation's id on the stock commands it
 sends. So the events sharing the order's correlation ids are its story across streams.
+
+Their data is unsealed with the keys that exist now, as the history's is: personal values
+while the customer's key exists, null once they were forgotten, never the sealed envelope.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from eventlog.models import CORRELATION, StoredEvent
+from eventlog.personal import unseal_all
+from eventlog.store import event_store
 from readmodels.selectors.history import HistoryEntryDTO, Page, history_fields, page_of
 
 
@@ -39,11 +44,14 @@ def order_story(
         correlations &= {str(correlation)}
     if not correlations:
         return None
-    rows = (
+    rows = list(
         StoredEvent.objects.alias(correlation=CORRELATION)
         .filter(correlation__in=sorted(correlations), position__gt=after_position)
         .order_by("position")[: limit + 1]
     )
+    # Opened in place (the rows are only read here), with one look-up of the keys they need.
+    for row, data in zip(rows, unseal_all((row.data for row in rows), event_store().keys), strict=True):
+        row.data = data
     entries = [
         StoryEntryDTO(**history_fields(row), stream_type=row.stream_type, stream_id=row.stream_id) for row in rows
     ]

@@ -32,7 +32,7 @@ from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHANGELIST = "/admin/readmodels/ordersummary/"
-OPERATIONS = ("retry", "skip", "rebuild")  # every action the projections page takes
+OPERATIONS = ("retry", "skip", "rebuild", "verify")  # every action the projections page takes
 
 
 @pytest.fixture
@@ -173,6 +173,20 @@ def test_rebuild_button_and_dashboard(staff: Client) -> None:
     assert staff.get("/admin/").content.decode().count("/admin/dashboard/") >= 1
 
 
+def test_verify_button_shows_the_books_verified_and_then_a_tampered_row(staff: Client) -> None:
+    created = order()
+    page = staff.get("/admin/projections/").content.decode()
+    assert 'value="verify"' in page
+    response = staff.post("/admin/projections/", {"action": "verify"}, follow=True)
+    assert "The books verify: no divergence." in response.content.decode()
+    OrderSummary.objects.filter(order_id=created.order_id).update(item_count=99)
+    response = staff.post("/admin/projections/", {"action": "verify"}, follow=True)
+    shown = html.unescape(response.content.decode())
+    differs = "1 row(s) whose live copy differs from the log's"
+    assert f"[read-models] orders: readmodels_ordersummary: {differs}: {created.order_id}" in shown
+    assert "1 divergence(s)." in shown
+
+
 @pytest.fixture
 def staff_with(client: Client, inline: None) -> Callable[..., Client]:
     """Log in a new staff user holding only the given permissions ("app_label.codename")."""
@@ -233,12 +247,12 @@ def test_the_view_permissions_show_the_pages_and_refuse_every_action(staff_with:
     assert state() == (DeadLetter.Status.PARKED, 5, False)
 
 
-def test_the_change_permission_runs_retry_skip_and_rebuild(staff_with: Callable[..., Client]) -> None:
+def test_the_change_permission_runs_retry_skip_rebuild_and_verify(staff_with: Callable[..., Client]) -> None:
     created, state = blocked_projection()
     client = staff_with("projector.change_deadletter")
     page = client.get("/admin/projections/").content.decode()
     assert all(f'value="{action}"' in page for action in OPERATIONS)
-    retry, skip, rebuild = operator_actions(created)
+    retry, skip, rebuild, verify = operator_actions(created)
     assert "is flowing again" in client.post("/admin/projections/", skip, follow=True).content.decode()
     assert state() == (DeadLetter.Status.SKIPPED, 5, False)
     second, _ = blocked_projection()
@@ -247,6 +261,9 @@ def test_the_change_permission_runs_retry_skip_and_rebuild(staff_with: Callable[
     OrderSummary.objects.all().delete()
     assert client.post("/admin/projections/", rebuild).status_code == 302
     assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {created.order_id, second.order_id}
+    assert (
+        "The books verify: no divergence." in client.post("/admin/projections/", verify, follow=True).content.decode()
+    )
 
 
 def test_the_event_log_and_everything_derived_from_it_are_read_only_in_the_admin(

@@ -152,6 +152,32 @@ def test_cancelling_a_paid_order_shows_the_refund_due(admin_client_api: APIClien
     assert (stored.schema_version, stored.data["refund_due"]) == (2, "19.98")
 
 
+def test_paying_a_cancelled_order_records_the_payment_and_owes_it_back_once(
+    admin_client_api: APIClient, place: Callable[..., Any]
+) -> None:
+    cancelled, refunded = place()["order_id"], place()["order_id"]
+    for order in (cancelled, refunded):
+        step(admin_client_api, order, "confirm")
+    step(admin_client_api, refunded, "pay", {"payment_id": "p-1", "amount": "19.98"})
+    for order in (cancelled, refunded):
+        step(admin_client_api, order, "cancel", {"reason": "asked"})
+    late = step(admin_client_api, cancelled, "pay", {"payment_id": "p-late", "amount": "19.98"})
+    assert late["version"] == 4
+    # The same payment again, here or on the order it paid before its cancellation, is owed once.
+    assert step(admin_client_api, cancelled, "pay", {"payment_id": "p-late", "amount": "19.98"}) == late
+    assert step(admin_client_api, refunded, "pay", {"payment_id": "p-1", "amount": "19.98"})["version"] == 4
+    wrong = admin_client_api.post(
+        f"/api/orders/{cancelled}/pay/", {"payment_id": "p-other", "amount": "1.00"}, format="json"
+    )
+    assert (wrong.status_code, wrong["Content-Type"]) == (422, PROBLEM)
+    shown = detail(admin_client_api, cancelled)
+    assert (shown["status"], shown["refund_due"], shown["timeline_count"]) == ("CANCELLED", "19.98", 4)
+    assert shown["timeline"][-1]["event_type"] == "PaymentCapturedAfterCancellation"
+    assert "p-late" in shown["timeline"][-1]["description"]
+    assert detail(admin_client_api, refunded)["refund_due"] == "19.98"
+    assert StoredEvent.objects.filter(event_type="PaymentCapturedAfterCancellation").count() == 1
+
+
 def test_the_detail_at_a_version(admin_client_api: APIClient, place: Callable[..., Any]) -> None:
     order = place(shipping_address=HOME)["order_id"]
     step(admin_client_api, order, "address", {"shipping_address": OFFICE})

@@ -99,6 +99,23 @@ def test_the_same_key_with_another_body_is_422(admin_client_api: APIClient) -> N
     assert StoredEvent.objects.count() == 1
 
 
+def test_the_same_key_on_an_address_change_with_another_name_or_street_is_422(
+    admin_client_api: APIClient, place: Callable[..., Any]
+) -> None:
+    order = place()["order_id"]
+    home = {"name": "Ann Home", "line1": "First Street 1", "postal_code": "1", "city": "Ulm", "country": "DE"}
+    key = {"Idempotency-Key": "move-1"}
+    first = post(admin_client_api, f"/api/orders/{order}/address/", {"shipping_address": home}, **key)
+    assert first.status_code == 200, first.content
+    again = post(admin_client_api, f"/api/orders/{order}/address/", {"shipping_address": home}, **key)
+    assert (again.status_code, again.json()) == (200, first.json())
+    for change in ({"name": "Bob Other"}, {"line1": "Second Street 2"}):
+        other = {"shipping_address": {**home, **change}}
+        response = post(admin_client_api, f"/api/orders/{order}/address/", other, **key)
+        assert (response.status_code, response["Content-Type"]) == (422, "application/problem+json")
+    assert StoredEvent.objects.filter(stream_id=order).count() == 2
+
+
 def test_idempotency_keys_belong_to_their_user(make_client: Callable[..., APIClient]) -> None:
     alice, bob = make_client("place_order"), make_client("place_order")
     a = post(alice, "/api/orders/", ORDER_BODY, **{"Idempotency-Key": "same"})

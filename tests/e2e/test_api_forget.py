@@ -219,7 +219,7 @@ def test_forgetting_needs_its_permission(make_client: Callable[..., APIClient], 
 def test_an_unknown_or_malformed_customer_is_a_clear_problem(admin_client_api: APIClient) -> None:
     unknown = admin_client_api.post("/api/customers/nobody/forget/")
     assert (unknown.status_code, unknown["Content-Type"]) == (404, PROBLEM)
-    for bad in ("x" * 65, "%20%20"):
+    for bad in ("x" * 65, "%20%20", "a%00b"):
         response = admin_client_api.post(f"/api/customers/{bad}/forget/")
         assert (response.status_code, response["Content-Type"]) == (400, PROBLEM), response.content
     assert not StoredEvent.objects.exists()
@@ -229,3 +229,28 @@ def test_the_schema_describes_forgetting(admin_client_api: APIClient) -> None:
     schema = admin_client_api.get("/api/schema/", headers={"Accept": "application/vnd.oai.openapi+json"}).json()
     operation = schema["paths"]["/api/customers/{customer_id}/forget/"]["post"]
     assert {"200", "400", "403", "404"} <= set(operation["responses"])
+
+
+def test_a_forgetting_retried_with_its_idempotency_key_erases_what_came_since(
+    admin_client_api: APIClient, place: Callable[..., Any], story: dict[str, Any]
+) -> None:
+    key = {"Idempotency-Key": "forget-ada-once"}
+    first = ok(admin_client_api.post("/api/customers/c-ada/forget/", headers=key))
+    back = person()
+    newer = place(customer_id="c-ada", **back)["order_id"]
+    assert ok(admin_client_api.get(f"/api/orders/{newer}/"))["customer_email"] == back["customer_email"]
+
+    # Forgetting is a state to reach, not a change made once: the retry forgets them now.
+    again = ok(admin_client_api.post("/api/customers/c-ada/forget/", headers=key))
+    assert datetime.fromisoformat(again["forgotten_at"]) > datetime.fromisoformat(first["forgotten_at"])
+    assert not SubjectKey.objects.filter(subject="c-ada").exists()
+    assert ok(admin_client_api.get(f"/api/orders/{newer}/"))["customer_email"] is None
+
+    # With nothing new to forget, the retry answers the same and changes nothing.
+    events = StoredEvent.objects.count()
+    assert ok(admin_client_api.post("/api/customers/c-ada/forget/", headers=key)) == again
+    assert StoredEvent.objects.count() == events
+    # The key stays bound to its customer.
+    other = admin_client_api.post("/api/customers/c-other/forget/", headers=key)
+    assert (other.status_code, other["Content-Type"]) == (422, PROBLEM)
+    assert SubjectKey.objects.filter(subject="c-other").exists()

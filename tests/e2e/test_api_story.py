@@ -173,3 +173,29 @@ def test_a_user_reuses_its_own_correlation_id_across_commands(
     one = clerk.get(f"/api/orders/{second}/history/?correlation={mine}").json()["results"]
     assert [entry["event_type"] for entry in one] == ["OrderCreated", "OrderItemAdded"]
     assert {entry["metadata"]["correlation_id"] for entry in one} == {mine}
+
+
+def test_the_story_shows_personal_data_as_the_history_does_and_null_once_forgotten(
+    admin_client_api: APIClient,
+) -> None:
+    address = {"name": "Ilse Story", "line1": "Tale Road 1", "postal_code": "1", "city": "Ulm", "country": "DE"}
+    personal = {"customer_email": "story-2m@example.org", "shipping_address": address}
+    body = {**ORDER_BODY, "customer_id": "c-story", **personal}
+    order_id = post(admin_client_api, "/api/orders/", body).json()["order_id"]
+
+    def created(story: bool) -> dict[str, Any]:
+        query = "?story=true" if story else ""
+        results = admin_client_api.get(f"/api/orders/{order_id}/history/{query}").json()["results"]
+        data: dict[str, Any] = results[0]["data"]
+        return data
+
+    assert created(story=True) == created(story=False)
+    assert (created(story=True)["customer_email"], created(story=True)["shipping_address"]["name"]) == (
+        "story-2m@example.org",
+        "Ilse Story",
+    )
+    assert "personal" not in created(story=True)
+
+    assert post(admin_client_api, "/api/customers/c-story/forget/").status_code == 200
+    assert created(story=True) == created(story=False)
+    assert created(story=True)["customer_email"] is None

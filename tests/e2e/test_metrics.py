@@ -191,3 +191,22 @@ def test_the_process_manager_and_admin_actions_are_audited_too(settings: Any, ad
     assert page.status_code == 200
     cancel = CommandAudit.objects.get(command_type="CancelOrder", stream_id=str(second))
     assert (cancel.source, cancel.user, cancel.outcome) == ("admin", "admin", "committed")
+
+
+def test_made_up_methods_and_paths_add_no_series() -> None:
+    """Anyone can send any method token and any path; the labels they become are a fixed set,
+    so no request grows the registry (each series lives in every worker and its files)."""
+    client = Client()
+
+    def made_up(number: int) -> None:
+        assert client.generic(f"X{number:05d}", "/health/live").status_code < 500
+        assert client.get(f"/no-such-page-{number}/").status_code == 404
+        assert client.generic(f"x{number:05d}", f"/api/made-up-{number}/").status_code < 500
+
+    made_up(0)  # the first of each kind may add its series: an unknown method's, a 404's
+    scrape()  # and the scrape's own
+    before = scrape()
+    for number in range(1, 100):
+        made_up(number)
+    after = scrape()
+    assert set(after) - set(before) == set()

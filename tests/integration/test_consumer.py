@@ -11,36 +11,28 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
-from django.conf import settings
 
 from eventlog.models import StoredEvent
 from integration.dead_letters import dead_messages, replay
 from tests.factories import InboundEventFactory
-from tests.faults import TcpProxy
 from tests.integration.conftest import ROOT, Service, eventually, service_env
-from tests.integration.inbound import DISPATCHED, confirmed_order, consumer, inbound, payment, send  # noqa: F401
+from tests.integration.inbound import (  # noqa: F401 (inbound: fixture)
+    DISPATCHED,
+    confirmed_order,
+    consumer,
+    database_proxy,
+    events_of,
+    inbound,
+    payment,
+    send,
+)
 from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@contextmanager
-def database_proxy() -> Iterator[tuple[TcpProxy, str]]:
-    """A proxy in front of the test database, and the DATABASE_URL through it."""
-    database: dict[str, Any] = settings.DATABASES["default"]
-    with TcpProxy(database.get("HOST") or "127.0.0.1", int(database.get("PORT") or 5432)) as proxy:
-        yield proxy, f"postgres://{database.get('USER') or 'postgres'}@127.0.0.1:{proxy.port}/{database['NAME']}"
-
-
-def events_of(event_type: str, order_id: UUID) -> list[StoredEvent]:
-    return list(StoredEvent.objects.filter(stream_id=str(order_id), event_type=event_type))
 
 
 def test_the_same_payment_delivered_three_times_pays_the_order_once(inbound: dict[str, str], tmp_path: Path) -> None:  # noqa: F811
@@ -99,7 +91,7 @@ def test_refused_and_malformed_messages_are_dead_lettered_with_a_reason_and_the_
         assert all(reason.startswith("not a CloudEvents 1.0 JSON event") for reason in unnamed)
 
         # The order is paid now: the dispatch refused for its state applies when replayed.
-        assert replay(refused["wrong state"]["id"])
+        assert replay(dead[refused["wrong state"]["id"]].key)
         eventually(lambda: len(events_of("OrderShipped", order_id)) == 1, message="the replay", log=process.log)
         assert len(dead_messages()) == 7
     finally:

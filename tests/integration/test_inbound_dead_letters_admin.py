@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import CommandError, call_command
 from django.test import Client
 from kombu import Connection, Producer
 
@@ -43,6 +44,13 @@ def dispatch(order_id: Any) -> dict[str, Any]:
     data = {"order_id": str(order_id), "tracking_number": "TRK-42"}
     event: dict[str, Any] = InboundEventFactory.build(type=DISPATCHED, source="/carriers/dhl", data=data)
     return event
+
+
+def replay_key(row: str) -> str:
+    """The key a row's Replay button posts."""
+    found = re.search(r'name="key" value="([^"]+)"', row)
+    assert found is not None, "no Replay button"
+    return found[1]
 
 
 def waiting_in_inbound_queue() -> int:
@@ -79,11 +87,12 @@ def test_a_refused_message_shows_with_its_reason_and_replays_once_after_the_caus
         assert "TRK-42" in cells[6]
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', row)
         assert token is not None, "no Replay button for an operator who may replay"
+        key = replay_key(row)
 
         handle(PayOrderFactory.build(order_id=order_id, amount=total))  # the cause, fixed
-        assert operator.post(PAGE, {"message_id": early["id"]}).status_code == 403  # no CSRF token
+        assert operator.post(PAGE, {"key": key}).status_code == 403  # no CSRF token
         assert len(dead_messages()) == 1
-        replayed = operator.post(PAGE, {"message_id": early["id"], "csrfmiddlewaretoken": token[1]}, follow=True)
+        replayed = operator.post(PAGE, {"key": key, "csrfmiddlewaretoken": token[1]}, follow=True)
         assert f"Replayed {early['id']}" in replayed.content.decode()
         eventually(lambda: shipped(order_id) == 1, message="the replayed dispatch", log=process.log)
         later, later_total = confirmed_order()
@@ -97,19 +106,35 @@ def test_a_refused_message_shows_with_its_reason_and_replays_once_after_the_caus
     assert "None: every inbound message was applied." in signed_in(VIEW).get(PAGE).content.decode()
 
 
+def dead_letter(message_id: str, order_id: Any, routing_key: str = DISPATCHED) -> bytes:
+    """Put a dispatch straight into the dead queue, as the consumer would have (confirmed); its body."""
+    headers = {REASON_HEADER: "OrderNotFound: no such order", ROUTING_HEADER: routing_key, DEAD_AT_HEADER: "2026-01-01"}
+    body = json.dumps(dispatch(order_id)).encode()
+    with Connection(AMQP_URL, transport_options={"confirm_publish": True}) as connection:
+        producer = Producer(connection.channel())
+        producer.publish(
+            body, exchange=settings.INTEGRATION_DEAD_LETTER_EXCHANGE, headers=headers, message_id=message_id
+        )
+    return body
+
+
+def inbound_bodies() -> list[bytes]:
+    """Take every message waiting in the inbound queue (no consumer runs): their bodies."""
+    bodies = []
+    with Connection(AMQP_URL) as connection:
+        channel: Any = connection.channel()  # kombu's stub types it as the bare protocol
+        while (message := channel.basic_get(settings.INTEGRATION_INBOUND_QUEUE, no_ack=True)) is not None:
+            bodies.append(bytes(message.body))
+    return bodies
+
+
 @pytest.mark.parametrize("permissions", [(), (VIEW,)], ids=["no permission", "view only"])
 def test_staff_without_the_permissions_get_403_and_nothing_is_replayed(
     inbound: dict[str, str],  # noqa: F811
     permissions: tuple[str, ...],
 ) -> None:
     message_id = "dead-1"
-    headers = {REASON_HEADER: "OrderNotFound: no such order", ROUTING_HEADER: DISPATCHED, DEAD_AT_HEADER: "2026-01-01"}
-    with Connection(AMQP_URL, transport_options={"confirm_publish": True}) as connection:
-        producer = Producer(connection.channel())
-        body = json.dumps(dispatch("00000000-0000-0000-0000-000000000000")).encode()
-        producer.publish(
-            body, exchange=settings.INTEGRATION_DEAD_LETTER_EXCHANGE, headers=headers, message_id=message_id
-        )
+    dead_letter(message_id, "00000000-0000-0000-0000-000000000000")
     assert len(dead_messages()) == 1  # confirmed: routed to the dead queue
     client = signed_in(*permissions)
     page = client.get(PAGE)
@@ -119,8 +144,37 @@ def test_staff_without_the_permissions_get_403_and_nothing_is_replayed(
         assert "Replay" not in page.content.decode()
     else:
         assert page.status_code == 403
-    assert client.post(PAGE, {"message_id": message_id}).status_code == 403
+    assert client.post(PAGE, {"key": dead_messages()[0].key}).status_code == 403
     assert [message.message_id for message in dead_messages()] == [message_id]
+    assert waiting_in_inbound_queue() == 0
+
+
+def test_of_two_dead_messages_sharing_an_id_the_one_picked_is_replayed(inbound: dict[str, str]) -> None:  # noqa: F811
+    first = dead_letter("shared-id", "11111111-1111-1111-1111-111111111111")
+    second = dead_letter("shared-id", "22222222-2222-2222-2222-222222222222")
+    operator = signed_in(VIEW, REPLAY)
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", operator.get(PAGE).content.decode(), flags=re.S)
+    keys = [replay_key(row) for row in rows]
+    assert len(set(keys)) == 2
+    replayed = operator.post(PAGE, {"key": keys[1]}, follow=True)
+    assert "Replayed shared-id" in replayed.content.decode()
+    assert inbound_bodies() == [second]
+    [left] = dead_messages()
+    assert left.key == keys[0]
+    assert left.body == first.decode()
+
+
+def test_a_replay_the_broker_cannot_route_stays_dead(inbound: dict[str, str]) -> None:  # noqa: F811
+    """A dead message whose recorded routing key nothing binds (one from before the consumer
+    recorded its own, or a binding since removed) is not acknowledged away."""
+    dead_letter("unroutable", "33333333-3333-3333-3333-333333333333", routing_key="nowhere.bound")
+    [dead] = dead_messages()
+    answer = signed_in(VIEW, REPLAY).post(PAGE, {"key": dead.key}, follow=True).content.decode()
+    assert "Not replayed" in answer
+    assert "NO_ROUTE" in answer
+    with pytest.raises(CommandError, match="still dead"):
+        call_command("inbound_dead_letters", replay=dead.key)
+    assert dead_messages() == [dead]
     assert waiting_in_inbound_queue() == 0
 
 
@@ -142,5 +196,5 @@ def test_without_a_reachable_broker_the_page_says_so(settings: Any, url: str | N
     page = signed_in(VIEW, REPLAY).get(PAGE)
     assert page.status_code == 200
     assert says in page.content.decode()
-    replay = signed_in(VIEW, REPLAY).post(PAGE, {"message_id": "x"}, follow=True)
+    replay = signed_in(VIEW, REPLAY).post(PAGE, {"key": "x"}, follow=True)
     assert (replay.status_code, "Replayed" in replay.content.decode()) == (200, False)

@@ -3,9 +3,11 @@ exactly one email per event however often the event is delivered or the sender r
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,6 +17,7 @@ import pytest
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
+from django.db import connections, transaction
 
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore
@@ -248,3 +251,41 @@ def test_send_doorbells_coalesce_into_one_waiting_task_and_lose_no_email(
         eventually(lambda: sent.count() == 4, message="the cancellation mailed", log=worker.log)
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def hung_mail_server() -> Iterator[int]:
+    """A port whose server takes connections (the kernel completes them) and never says a word."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+def test_a_mail_server_that_never_answers_is_given_up_on_and_its_rows_released(
+    settings: Any, hung_mail_server: int
+) -> None:
+    # Configured, and bounded: Django's own default waits forever, holding the rows locked.
+    assert settings.EMAIL_TIMEOUT is not None
+    assert 0 < settings.EMAIL_TIMEOUT <= 30
+    settings.EVENT_SUBSCRIBERS = []  # owe the email below without sending it yet
+    order = place(email="ann@example.com")
+    handle(ConfirmOrder(order_id=order))
+    Projector(NotificationsProjection()).apply(EventStore().read_all(0, limit=100), isolate_failures=False)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", hung_mail_server
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 1.0  # the configured bound, shortened for the test
+
+    def send() -> None:
+        try:
+            send_pending()
+        finally:
+            connections.close_all()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    sender.join(settings.EMAIL_TIMEOUT + 15)
+    assert not sender.is_alive(), "the sender still waits on the mail server, its rows locked"
+    with transaction.atomic(using=read_database()):  # no lock left on the row: a scrub goes on
+        owed = Notification.objects.using(read_database()).select_for_update(nowait=True).get(order_id=order)
+    assert (owed.status, owed.attempts) == ("pending", 1)
+    assert "timed out" in owed.last_error

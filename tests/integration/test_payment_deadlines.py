@@ -1,9 +1,11 @@
 """Payment deadlines on the real services: PostgreSQL, a Celery worker projecting the log and
-running the expiry, and beat driving it, with a deadline of a few seconds."""
+running the expiry, and beat driving it, with a deadline of a few seconds; for a payment that
+loses the race, the inbound consumer and the relay on the machine's RabbitMQ too."""
 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -16,21 +18,28 @@ from eventlog.models import CommandRecord
 from fulfilment.deadlines import expire_due
 from fulfilment.models import PaymentDeadline
 from fulfilment.payment_deadline import REASON
+from integration.dead_letters import dead_messages
+from integration.inbound import command_id
+from integration.language import ORDER_REFUND_DUE
 from inventory.domain import product_stream
 from orders.commands import PayOrder
 from projector.loop import read_database
+from readmodels.models import OrderDetail
 from tests.integration.conftest import Service, celery, eventually
+from tests.integration.inbound import consumer, inbound, payment, send  # noqa: F401 (fixture)
+from tests.integration.rabbit import Subscriber, amqp_names, subscriber  # noqa: F401 (fixtures)
 from tests.integration.test_fulfilment import converged, events, has, order, row, stock, types
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 DEADLINE_SECONDS = "3"
+STRIPE = "/payments/stripe"
 
 
-def start(tmp_path: Path, running: list[Service]) -> tuple[Service, Service]:
+def start(tmp_path: Path, running: list[Service], **env: str) -> tuple[Service, Service]:
     """A worker whose deadlines fall due after DEADLINE_SECONDS, and beat checking twice a second."""
-    worker = celery("worker", tmp_path, PAYMENT_DEADLINE_SECONDS=DEADLINE_SECONDS)
+    worker = celery("worker", tmp_path, PAYMENT_DEADLINE_SECONDS=DEADLINE_SECONDS, **env)
     beat = celery("beat", tmp_path, CATCH_UP_INTERVAL_SECONDS="0.5")
     for service in (worker, beat):
         service.start()
@@ -121,3 +130,68 @@ def test_one_due_deadline_expired_by_two_runs_at_once_and_a_replay_cancels_once(
     assert expire_due() == 1  # a replayed task, the row still open: answered the same way
     assert len(cancellations(order_id)) == 1
     assert CommandRecord.objects.filter(command_id=f"payment-deadline:{order_id}").count() == 1
+
+
+@pytest.mark.parametrize(("allowed", "worker_clock", "expired"), [(3600, 2, 0), (0, -2, 1)])
+def test_a_deadline_is_due_by_the_databases_clock_whatever_the_workers_says(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, allowed: int, worker_clock: int, expired: int
+) -> None:
+    """The deadline is its event's time in the database plus the time allowed: a worker whose
+    clock is hours ahead cancels nothing early, one hours behind still cancels on time."""
+    settings.PROJECTIONS_INLINE = True
+    settings.PAYMENT_DEADLINE_SECONDS = allowed
+    order_id, _ = order(("UNTRACKED", 1))
+    assert deadline(order_id).status == "OPEN"  # type: ignore[union-attr]
+    real_now = timezone.now
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(hours=worker_clock))
+    assert expire_due() == expired
+    assert len(cancellations(order_id)) == expired
+
+
+def test_a_payment_captured_after_the_deadline_cancelled_the_order_is_kept_and_owed_back(
+    worker_env: None,
+    inbound: dict[str, str],  # noqa: F811
+    subscriber: Subscriber,  # noqa: F811
+    tmp_path: Path,
+    running: list[Service],
+) -> None:
+    worker, _ = start(tmp_path, running, **inbound)  # the relay publishes to this test's exchange
+    order_id, total = order(("UNTRACKED", 1))
+    eventually(has(order_id, "OrderCancelled"), timeout=60, message="the deadline to cancel the order", log=worker.log)
+    late = consumer(tmp_path, inbound)
+    late.start()
+    running.append(late)
+    captured = payment(order_id, total, source=STRIPE)
+    again = payment(order_id, total, source=STRIPE, data={"payment_id": captured["data"]["payment_id"]})
+    # Delivered twice, then once more under another message id: one payment, owed back once.
+    send(captured, captured, again)
+    settled = CommandRecord.objects.filter(command_id__in=[command_id(STRIPE, m["id"]) for m in (captured, again)])
+    # The consumer takes one message at a time: once the last is settled, so are the others.
+    eventually(lambda: settled.count() == 2, message="the three deliveries to be settled", log=late.log)
+    subscriber.until(
+        lambda messages: any(message["type"] == ORDER_REFUND_DUE for message in messages),
+        timeout=60,
+        message="the refund due to be published",
+    )
+    eventually(converged, message="convergence", log=worker.log)
+
+    assert dead_messages() == []
+    assert types(order_id)[-2:] == ["OrderCancelled", "PaymentCapturedAfterCancellation"]
+    assert types(order_id).count("PaymentCapturedAfterCancellation") == 1
+    shown = OrderDetail.objects.using(read_database()).get(order_id=order_id)
+    assert (shown.status, shown.refund_due, shown.payment_id) == ("CANCELLED", total, "")
+    assert shown.timeline[-1]["event_type"] == "PaymentCapturedAfterCancellation"
+    assert captured["data"]["payment_id"] in shown.timeline[-1]["description"]
+    # The deadline stays closed as cancelled: the late payment neither reopens nor pays it.
+    assert deadline(order_id).status == "CANCELLED"  # type: ignore[union-attr]
+    [refund_due] = [message for message in subscriber.distinct().values() if message["type"] == ORDER_REFUND_DUE]
+    assert (refund_due["subject"], refund_due["sequence"]) == (str(order_id), "4")
+    assert refund_due["data"] == {
+        "order_id": str(order_id),
+        "customer_id": "c-1",
+        "status": "CANCELLED",
+        "refund_due": str(total),
+        "change": str(total),
+        "currency": "EUR",
+        "reason": "paid_after_cancellation",
+    }

@@ -3,20 +3,25 @@ relaying to the machine's RabbitMQ, and a subscriber bound like a partner servic
 
 What a partner may rely on (docs/events.md): every committed public event arrives (at
 least once, duplicates only with the same `id`), each subject's `sequence` strictly
-increases in what a deduping consumer processes, and the payload carries the state.
+increases in what a deduping consumer processes, and the payload carries the state. A broker
+that is down, or up but refusing messages, only delays that (docs/integration.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from kombu import Connection, Queue
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from integration import mapping
+from integration import broker, mapping
+from integration.broker import BrokerUnavailable
 from integration.relay import RelayProjection
 from orders.events import OrderPaid
 from projector.loop import Projector, all_partitions
@@ -27,6 +32,7 @@ from tests.factories import SuperuserFactory, token_for
 from tests.faults import TcpProxy
 from tests.integration.conftest import Service, celery, eventually
 from tests.integration.rabbit import (  # noqa: F401 (fixtures)
+    AMQP_URL,
     Subscriber,
     amqp_names,
     first_seen_sequences,
@@ -62,6 +68,13 @@ def every_event_published(sub: Subscriber) -> Callable[[list[dict[str, Any]]], b
 def command(client: APIClient, order: str, action: str, body: dict[str, Any] | None = None) -> None:
     response = client.post(f"/api/orders/{order}/{action}/", body or {}, format="json")
     assert response.status_code == 200, response.content
+
+
+def through(proxy: TcpProxy) -> str:
+    """The tests' broker URL (its credentials and vhost) with the proxy's address."""
+    parts = urlsplit(AMQP_URL)
+    credentials = parts.netloc.rpartition("@")[0]
+    return parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}").geturl()
 
 
 def relay_worker(tmp_path: Path, names: dict[str, str], **env: str) -> Service:
@@ -206,7 +219,7 @@ def test_with_the_broker_cut_commands_commit_and_the_relay_resumes_from_its_chec
     tmp_path: Path,
 ) -> None:
     with TcpProxy("127.0.0.1", 5672) as rabbit:
-        names = {**amqp_names, "INTEGRATION_BROKER_URL": rabbit.url("amqp", "//")}
+        names = {**amqp_names, "INTEGRATION_BROKER_URL": through(rabbit)}
         worker = relay_worker(tmp_path, names, INTEGRATION_BROKER_TIMEOUT_SECONDS="1")
         beat = celery("beat", tmp_path, CATCH_UP_INTERVAL_SECONDS="0.5")
         beat.start()
@@ -241,11 +254,22 @@ def test_with_the_broker_cut_commands_commit_and_the_relay_resumes_from_its_chec
     assert not DeadLetter.objects.filter(projection="relay").exists()
 
 
+@pytest.fixture
+def own_publisher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's relay publisher new for the test (its connection, exchange and backoff
+    belong to whichever test made it) and closed after."""
+    monkeypatch.setattr(broker, "_publisher", None)
+    yield
+    if broker._publisher is not None:
+        broker._publisher.close()
+
+
 def test_an_event_it_cannot_map_is_parked_and_holds_only_its_own_order(
     amqp_names: dict[str, str],  # noqa: F811
     subscriber: Subscriber,  # noqa: F811
     api: APIClient,
     monkeypatch: pytest.MonkeyPatch,
+    own_publisher: None,
 ) -> None:
     # A release whose published language lost its rule for OrderPaid (as if it were renamed).
     monkeypatch.setattr(mapping, "KNOWN", mapping.KNOWN - {OrderPaid})
@@ -268,3 +292,88 @@ def test_an_event_it_cannot_map_is_parked_and_holds_only_its_own_order(
         (stuck, "OrderShipped", DeadLetter.Status.HELD),
     ]
     assert "UnmappableEvent" in letters[0].error
+
+
+@contextlib.contextmanager
+def refusing_queue(exchange: str) -> Iterator[Callable[[], None]]:
+    """A queue bound to every event that refuses them all (x-max-length 0, reject-publish: the
+    broker nacks each message routed to it); yields the function that deletes it, which the
+    exit repeats so that nothing is left on the broker."""
+    with Connection(AMQP_URL) as connection:
+        channel: Any = connection.channel()
+        name = f"{exchange}.refusing"
+        arguments = {"x-max-length": 0, "x-overflow": "reject-publish"}
+        Queue(name, routing_key="#", exchange=broker.events_exchange(), queue_arguments=arguments)(channel).declare()
+
+        def remove() -> None:
+            channel.queue_delete(name)  # deleting a queue that is gone is no error
+
+        try:
+            yield remove
+        finally:
+            remove()
+
+
+def relay_every_partition() -> list[str]:
+    """Catch the relay up on every partition in this process; the broker errors it met."""
+    relay, errors = Projector(RelayProjection()), []
+    for partition in all_partitions():
+        try:
+            relay.catch_up(partition)
+        except BrokerUnavailable as error:
+            errors.append(str(error))
+    return errors
+
+
+def relay_lag() -> int:
+    return next(status.lag_events for status in projection_status() if status.name == "relay")
+
+
+def test_while_the_broker_refuses_messages_the_relay_keeps_its_checkpoint_backs_off_and_then_publishes_all_in_order(
+    amqp_names: dict[str, str],  # noqa: F811
+    subscriber: Subscriber,  # noqa: F811
+    api: APIClient,
+    settings: Any,
+    own_publisher: None,
+) -> None:
+    # Long enough to outlast a pass over every partition on a busy machine, short for a test.
+    settings.INTEGRATION_PUBLISH_BACKOFF_SECONDS = settings.INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS = 2.0
+    first = api.post("/api/orders/", ORDER_BODY, format="json").json()["order_id"]
+    command(api, first, "confirm")
+    command(api, first, "pay", {"payment_id": "pay-1", "amount": "19.98"})
+    second = api.post("/api/orders/", ORDER_BODY, format="json").json()["order_id"]
+    command(api, second, "cancel", {"reason": "changed mind"})
+    owed = relay_lag()
+    assert owed == 5
+
+    with TcpProxy("127.0.0.1", 5672) as rabbit, refusing_queue(amqp_names["INTEGRATION_EVENTS_EXCHANGE"]) as remove:
+        settings.INTEGRATION_BROKER_URL = through(rabbit)
+        errors = relay_every_partition()
+        assert errors, "the relay took a refused message for published"
+        assert errors[0].startswith("the broker refused backoffice.order.placed.v1"), errors
+        # A refusal is "not now", like an outage: the checkpoint stays, nothing is parked.
+        assert relay_lag() == owed
+        assert not DeadLetter.objects.filter(projection="relay").exists()
+
+        # Backing off: asked again at once, it does not even connect.
+        connections = rabbit.accepted
+        errors = relay_every_partition()
+        assert errors
+        assert all(error.startswith("backing off") for error in errors), errors
+        assert rabbit.accepted == connections
+
+        # Once the wait has passed it tries again, is refused again, and still keeps everything.
+        eventually(lambda: bool(relay_every_partition()) and rabbit.accepted > connections, message="a new attempt")
+        assert relay_lag() == owed
+        assert not DeadLetter.objects.filter(projection="relay").exists()
+
+        remove()
+        eventually(lambda: not relay_every_partition(), message="the relay to publish once the refusal ends")
+        assert relay_lag() == 0
+
+    subscriber.until(every_event_published(subscriber), timeout=30, message="every public event")
+    # Refused copies may have reached the subscriber's queue too (a nack says some queue
+    # refused): duplicates with the same id, which a deduping consumer drops.
+    assert first_seen_sequences(subscriber.messages) == {first: [1, 2, 3], second: [1, 2]}
+    assert set(subscriber.distinct()) == published_ids()
+    assert not DeadLetter.objects.filter(projection="relay").exists()

@@ -125,14 +125,3 @@ def test_a_repeated_command_is_audited_once_per_try() -> None:
         CommandAudit.objects.filter(command_id=create.command_id).order_by("id").values_list("outcome", flat=True)
     )
     assert outcomes == ["committed", "duplicate"]
-
-
-def test_an_audit_row_that_cannot_be_written_spares_the_command_it_describes(caplog: pytest.LogCaptureFixture) -> None:
-    """The row fails inside the command's transaction (a command id longer than the audit's
-    column): rolled back to its savepoint, the command's events and record still commit."""
-    create = CreateOrderFactory(command_id="k" * 300)
-    result = handle(create)
-    assert StoredEvent.objects.get().position == result.position
-    assert CommandRecord.objects.filter(command_id=create.command_id).exists()
-    assert not CommandAudit.objects.exists()
-    assert "Could not record the audit of command" in caplog.text

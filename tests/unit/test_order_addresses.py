@@ -192,3 +192,15 @@ def test_the_same_key_with_another_address_is_refused(bus: MessageBus) -> None:
         retry = dataclasses.replace(create, **changed)
         with pytest.raises(IdempotencyKeyReused):
             bus.handle(retry)
+
+
+def test_the_same_key_with_another_name_or_street_on_an_address_change_is_refused(bus: MessageBus) -> None:
+    create = CreateOrderFactory(shipping_address=AddressFactory())
+    bus.handle(create)
+    change = ChangeShippingAddressFactory(order_id=create.order_id)
+    first = bus.handle(change)
+    assert bus.handle(change) == first
+    for field in ("name", "line1", "line2"):
+        other = dataclasses.replace(change.shipping_address, **{field: "Someone Else 1"})
+        with pytest.raises(IdempotencyKeyReused):
+            bus.handle(dataclasses.replace(change, shipping_address=other))

@@ -11,7 +11,15 @@ import pytest
 from orders.commands import LineItem
 from orders.domain import MAX_LINES, Order
 from orders.errors import LineNotFound
-from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
+from orders.events import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderPaid,
+    OrderShipped,
+    PaymentCapturedAfterCancellation,
+)
 from orders.state import OrderStatus
 from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 
@@ -24,7 +32,7 @@ def new_order(*items: LineItem) -> Order:
     return order
 
 
-ACTIONS: dict[str, Callable[[Order], None]] = {
+ACTIONS: dict[str, Callable[[Order], object]] = {
     "confirm": lambda o: o.confirm(),
     "pay": lambda o: o.pay("pay-1", o.state.total.amount),
     "ship": lambda o: o.ship("TRK-1", "DHL"),
@@ -49,7 +57,7 @@ ALLOWED = {
     OrderStatus.PAID: {"ship", "cancel"},
     OrderStatus.SHIPPED: {"deliver"},
     OrderStatus.DELIVERED: set(),
-    OrderStatus.CANCELLED: set(),
+    OrderStatus.CANCELLED: {"pay"},  # a payment captured too late is recorded and owed back
 }
 
 
@@ -244,3 +252,94 @@ def test_only_an_unpaid_confirmed_order_is_cancelled_as_unpaid_and_it_owes_nothi
     paid = order_in(OrderStatus.PAID)
     with pytest.raises(InvalidTransition, match=r"^Cannot cancel as unpaid an order in status PAID$"):
         paid.cancel_unpaid("payment deadline passed")
+
+
+def cancelled_by_the_deadline() -> Order:
+    order = order_in(OrderStatus.CONFIRMED)
+    order.cancel_unpaid("payment deadline passed")
+    order.collect_events()
+    return order
+
+
+def test_a_payment_captured_after_the_cancellation_is_recorded_and_its_amount_owed_back() -> None:
+    order = cancelled_by_the_deadline()
+    total = order.state.total.amount
+    assert order.pay("pay-late", total, "EUR") is True
+    assert order.collect_events() == [
+        PaymentCapturedAfterCancellation(order_id=order.order_id, payment_id="pay-late", amount=total)
+    ]
+    assert (order.state.status, order.state.amount_paid, order.state.refund_due) == (
+        OrderStatus.CANCELLED,
+        total,
+        total,
+    )
+    assert order.state.late_payment_ids == ("pay-late",)
+
+
+def test_the_same_late_payment_twice_is_owed_once_and_another_one_adds_to_it() -> None:
+    order = cancelled_by_the_deadline()
+    total = order.state.total.amount
+    order.pay("pay-late", total)
+    version = order.version
+    assert order.pay("pay-late", total, "EUR") is False
+    assert order.version == version
+    assert order.state.refund_due == total
+    order.pay("pay-again", total)
+    assert order.state.refund_due == 2 * total
+    events = order.collect_events()
+    assert [event.payment_id for event in events if isinstance(event, PaymentCapturedAfterCancellation)] == [
+        "pay-late",
+        "pay-again",
+    ]
+
+
+def test_the_payment_of_a_paid_then_cancelled_order_delivered_again_is_not_owed_twice() -> None:
+    order = order_in(OrderStatus.PAID)
+    order.cancel("customer asked")
+    order.collect_events()
+    total = order.state.total.amount
+    assert order.state.refund_due == total
+    assert order.pay("pay-1", total) is False
+    assert order.collect_events() == []
+    assert order.state.refund_due == total
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(Decimal("20.97"), "EUR"), (Decimal("20.98"), "USD")])
+def test_a_late_payment_of_another_amount_or_currency_is_refused_as_on_a_live_order(
+    amount: Decimal, currency: str
+) -> None:
+    order = cancelled_by_the_deadline()
+    version = order.version
+    with pytest.raises(BusinessRuleViolated, match=r"does not equal the order total 20\.98 EUR"):
+        order.pay("pay-late", amount, currency)
+    assert (order.collect_events(), order.version, order.state.refund_due) == ([], version, Decimal("0.00"))
+
+
+def test_a_late_payment_with_an_invalid_id_is_refused_as_on_a_live_order() -> None:
+    order = cancelled_by_the_deadline()
+    with pytest.raises(InvalidValue, match="payment_id"):
+        order.pay("", order.state.total.amount)
+    assert order.collect_events() == []
+
+
+def test_late_payments_stop_at_the_most_events_an_order_may_hold() -> None:
+    placed = order_in(OrderStatus.CONFIRMED)
+    order = Order.replay(placed.id, [], state=placed.state, version=placed.version, max_events=6)
+    order.cancel_unpaid("payment deadline passed")
+    total = order.state.total.amount
+    for number in range(6 - order.version):
+        order.pay(f"pay-{number}", total)
+    assert order.version == 6
+    with pytest.raises(BusinessRuleViolated, match="holds the most events an order may"):
+        order.pay("pay-one-too-many", total)
+    assert order.version == 6
+
+
+def test_a_replayed_late_payment_gives_the_live_state() -> None:
+    order = Order.create(uuid4(), "c-1", "EUR", [LineItem(sku="A", quantity=2, unit_price=Decimal("9.99"))])
+    order.confirm()
+    order.cancel_unpaid("payment deadline passed")
+    order.pay("pay-late", TOTAL)
+    replayed = Order.replay(order.id, order.collect_events())
+    assert (replayed.state, replayed.version) == (order.state, order.version)
+    assert replayed.state.refund_due == TOTAL

@@ -18,7 +18,7 @@ from fulfilment.payment_deadline import (
     follow,
 )
 from orders.commands import CreateOrder
-from orders.events import OrderCancelled, OrderConfirmed, OrderEvent, OrderPaid
+from orders.events import OrderCancelled, OrderConfirmed, OrderEvent, OrderPaid, PaymentCapturedAfterCancellation
 from tests.factories import ConfirmOrderFactory, CreateOrderFactory, PayOrderFactory, total_of
 from tests.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
@@ -120,3 +120,29 @@ def test_a_payment_that_came_first_wins(confirmed: tuple[MessageBus, FakeLog, Cr
     with pytest.raises(InvalidTransition):
         bus.handle(expiry(opened(order_id)))
     assert cancellations(log) == []
+
+
+def test_a_payment_after_the_deadline_cancelled_is_kept_and_the_deadline_stays_cancelled(
+    confirmed: tuple[MessageBus, FakeLog, CreateOrder],
+) -> None:
+    bus, log, create = confirmed
+    order_id, total = create.order_id, total_of(create)
+    cancelled = bus.handle(expiry(opened(order_id)))
+    late = bus.handle(PayOrderFactory(order_id=order_id, amount=total, payment_id="p-late"))
+    # The provider sends it again under another message (another command id): owed once.
+    assert bus.handle(PayOrderFactory(order_id=order_id, amount=total, payment_id="p-late")) == late
+    assert bus.handle(expiry(opened(order_id))) == cancelled  # a replayed expiry cancels nothing more
+    stream = [recorded for recorded in log.published if recorded.stream_id == str(order_id)]
+    assert [recorded.event_type for recorded in stream] == [
+        "OrderCreated",
+        "OrderConfirmed",
+        "OrderCancelled",
+        "PaymentCapturedAfterCancellation",
+    ]
+    assert stream[-1].event == PaymentCapturedAfterCancellation(order_id=order_id, payment_id="p-late", amount=total)
+    deadline = None
+    for recorded in stream:
+        deadline = follow(deadline, seen(recorded.event, recorded.version), TWO_DAYS)
+    assert deadline is not None
+    # Closed by the cancellation; the late payment neither pays nor reopens it.
+    assert (deadline.status, deadline.version) == (DeadlineStatus.CANCELLED, cancelled.version)

@@ -73,6 +73,11 @@ def test_replay_snapshot_and_rejections(
             assert (order.version, order.state) == (before_version, before_state)
             continue
         recorded = order.collect_events()
+        if not recorded:  # only a payment the order holds already is accepted and changes nothing
+            assert action[0] == "pay"
+            assert before_state.has_payment("pay-1")
+            assert (order.version, order.state) == (before_version, before_state)
+            continue
         assert len(recorded) == 1
         log.extend(recorded)
         states[order.version] = order.state

@@ -24,6 +24,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     OrderStockReserved,
+    PaymentCapturedAfterCancellation,
     ShippingAddressChanged,
 )
 from writeside.errors import InvalidValue
@@ -51,6 +52,7 @@ SAMPLES: list[Any] = [
     OrderShipped(order_id=ORDER, tracking_number="T-1", carrier="DHL"),
     OrderDelivered(order_id=ORDER),
     OrderCancelled(order_id=ORDER, reason="asked", refund_due=Decimal("19.98")),
+    PaymentCapturedAfterCancellation(order_id=ORDER, payment_id="p-2", amount=Decimal("19.98")),
 ]
 
 

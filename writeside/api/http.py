@@ -17,6 +17,9 @@ from writeside.api.throttles import ScopedThrottle
 from writeside.commands import CommandMetadata
 
 MAX_IDEMPOTENCY_KEY = 255
+# Printable text only: a control character (a NUL above all, which PostgreSQL cannot store) in
+# a key is a client's mistake to say, not a command to run.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # "3", W/"3" or a bare 3; ASCII digits only.
 _IF_MATCH = re.compile(r'\s*(?:W/)?(?:"([0-9]{1,9})"|([0-9]{1,9}))\s*')
 
@@ -56,8 +59,10 @@ def command_options(request: Request) -> dict[str, Any]:
     options: dict[str, Any] = {"metadata": command_metadata(request)}
     key = request.headers.get("Idempotency-Key")
     if key is not None:
-        if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
-            raise exceptions.ValidationError({"Idempotency-Key": ["Must be 1 to 255 characters."]})
+        if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY or _CONTROL.search(key):
+            raise exceptions.ValidationError(
+                {"Idempotency-Key": ["Must be 1 to 255 characters, none of them a control character."]}
+            )
         options["command_id"] = f"{request.user.pk}:{key}"
     if_match = request.headers.get("If-Match")
     # "*" matches any version of an existing order: no pin.
