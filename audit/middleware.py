@@ -35,6 +35,7 @@ from audit.models import CommandAudit
 from writeside.bus import audited_payload, dispatch_payload
 from writeside.errors import InvalidValue
 from writeside.pipeline import Dispatch, Next, outcome
+from writeside.storable import storable, unstorable_at
 from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)
@@ -65,9 +66,6 @@ INSERT_SQL = (
 )
 
 
-# Text PostgreSQL refuses (a NUL, in text and in JSON) or that is no UTF-8 at all (a lone
-# surrogate, which JSON's \ud800 escape can make).
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # The row's columns whose text comes from the command, and their sizes.
 LIMITS = {
     field.name: field.max_length or 0
@@ -107,10 +105,13 @@ def refuse_unrecordable(dispatch: Dispatch) -> None:
     for name, value in _texts(dispatch).items():
         if len(value) > LIMITS[name]:
             raise UnrecordableCommand(name, f"Must be at most {LIMITS[name]} characters.")
-        if UNSTORABLE.search(value):
-            raise UnrecordableCommand(name, "Must not contain a NUL character or a lone surrogate.")
-    if field := _unstorable_field(dispatch_payload(dispatch)):
-        raise UnrecordableCommand(field, "Must not contain a NUL character or a lone surrogate.")
+        if reason := unstorable_at(value, name):
+            raise UnrecordableCommand(name, reason.split(": ", 1)[1])
+    if reason := unstorable_at(dispatch_payload(dispatch), "payload"):
+        where, what = reason.split(": ", 1)
+        # The innermost field named, as the API's field errors name one: payload.items[0].sku -> sku.
+        field = re.sub(r"\[\d+\]$", "", where.removesuffix(" (a key)").rsplit(".", 1)[-1])
+        raise UnrecordableCommand(field, what)
 
 
 def _texts(dispatch: Dispatch) -> dict[str, str]:
@@ -119,32 +120,6 @@ def _texts(dispatch: Dispatch) -> dict[str, str]:
     target = getattr(command, "order_id", None) or getattr(command, "sku", None) or ""
     meta = command.metadata
     return {"command_id": command.command_id, "user": meta.user or "", "source": meta.source, "stream_id": str(target)}
-
-
-def _unstorable_field(value: Any, name: str = "payload") -> str | None:
-    """The name of the first field of a JSON-ready value holding unstorable text, if any."""
-    if isinstance(value, str):
-        return name if UNSTORABLE.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if found := _unstorable_field(key, name) or _unstorable_field(item, str(key)):
-                return found
-    elif isinstance(value, list):
-        for item in value:
-            if found := _unstorable_field(item, name):
-                return found
-    return None
-
-
-def _storable(value: Any) -> Any:
-    """`value` with its unstorable characters replaced, for the row of a command refused for them."""
-    if isinstance(value, str):
-        return UNSTORABLE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_storable(key): _storable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_storable(item) for item in value]
-    return value
 
 
 class AuditRow:
@@ -177,15 +152,15 @@ def _values(
     texts = _texts(dispatch)
     payload = audited_payload(command, dispatch_payload(dispatch))
     if isinstance(error, UnrecordableCommand):  # what can be kept of it, cut to its columns
-        texts = {name: _storable(value)[: LIMITS[name]] for name, value in texts.items()}
-        payload = _storable(payload)
+        texts = {name: storable(value)[: LIMITS[name]] for name, value in texts.items()}
+        payload = storable(payload)
     ops = connection.ops
     return [
         ops.adapt_datetimefield_value(timezone.now()),
         texts["command_id"],
         dispatch.command_type,
         outcome(dispatch, error),
-        "" if error is None else _storable(f"{type(error).__name__}: {error}"),
+        "" if error is None else storable(f"{type(error).__name__}: {error}"),
         texts["user"],
         texts["source"],
         str(command.metadata.correlation_id),

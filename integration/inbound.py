@@ -27,12 +27,13 @@ from integration.language import INBOUND_TYPES, PAYMENT_CAPTURED, SHIPMENT_DELIV
 from orders.api.serializers import PayOrderIn
 from orders.commands import DeliverOrder, PayOrder, ShipOrder
 from writeside.commands import Command, CommandMetadata
+from writeside.storable import unstorable_at
 
 METADATA_SOURCE = "integration"
 USER_PREFIX = "integration:"
-# The source is recorded as the user `integration:<source>`, which the audit's `user` column
-# (audit/models.py) holds up to 150 characters of, in the command's own transaction.
-MAX_SOURCE = 150 - len(USER_PREFIX)
+# The source is recorded as the user `integration:<source>`, in the command's own transaction;
+# the audit's `user` column (audit/models.py) is sized for the prefix and this many characters.
+MAX_SOURCE = 255
 
 
 class RefusedMessage(ValueError):
@@ -98,24 +99,10 @@ assert set(TRANSLATIONS) == set(INBOUND_TYPES)
 
 
 def check_text(where: str, value: Any) -> None:
-    """RefusedMessage naming the first string in `value` (a JSON value: nested objects and
-    arrays are walked, without recursion) that holds a NUL or a lone surrogate."""
-    pending = [(where, value)]
-    while pending:
-        path, item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise RefusedMessage(f"{path}: contains a NUL character")
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError as error:
-                raise RefusedMessage(f"{path}: contains a lone surrogate U+{ord(item[error.start]):04X}") from None
-        elif isinstance(item, dict):
-            for key, nested in reversed(item.items()):
-                check_text(f"{path} (a key)", key)
-                pending.append((f"{path}.{key}", nested))
-        elif isinstance(item, list):
-            pending.extend((f"{path}[{index}]", nested) for index, nested in reversed(list(enumerate(item))))
+    """RefusedMessage naming the first string in `value` that no row can hold
+    (writeside/storable.py)."""
+    if reason := unstorable_at(value, where):
+        raise RefusedMessage(reason)
 
 
 def to_command(body: bytes | str) -> Command:

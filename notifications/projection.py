@@ -51,6 +51,8 @@ class NotificationsProjection(Projection):
     # Only the directory is rebuilt. The outbox survives a rebuild, which then finds every
     # event's email already owed (keyed by event id) and so never mails anyone twice.
     tables = (CustomerDirectory,)
+    # Skipping a forgetting would leave the customer's address and recipient in place.
+    never_skipped = frozenset({CustomerForgotten.__name__})
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Record the newest address per customer and owe the batch's emails."""

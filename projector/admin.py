@@ -32,9 +32,11 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
 from eventlog.admin import ReadOnlyAdmin
-from projector.loop import Projector
+from projector import shadow
+from projector.dead_letters import SkipRefused
+from projector.loop import Projector, read_database
 from projector.models import DeadLetter
-from projector.rebuild import progress_key, rebuild_by_name
+from projector.rebuild import progress_key, rebuild_by_name, refuse_process_managers
 from projector.registry import all_projections
 from projector.shadow import RebuildRunning
 from projector.status import projection_status
@@ -98,6 +100,10 @@ def projection_status_view(request: HttpRequest) -> HttpResponse:
             **admin.site.each_context(request),
             "title": "Projections",
             "statuses": projection_status(),
+            "rebuildable": {name for name, projection in all_projections().items() if projection.rebuildable},
+            # Said before an operator presses Rebuild: without blue/green, live projection of
+            # the projection stops until the rebuild commits.
+            "in_place": not shadow.possible(read_database()),
             "letters": DeadLetter.objects.filter(status__in=[DeadLetter.Status.RETRYING, DeadLetter.Status.PARKED]),
             "held": DeadLetter.objects.filter(status=DeadLetter.Status.HELD).count(),
             "rebuilds": rebuilds,
@@ -118,12 +124,21 @@ def _act(request: HttpRequest) -> None:
         return
     action, stream = request.POST.get("action"), request.POST.get("stream_id", "")
     if action in {"retry", "skip"}:
-        unblocked = Projector(projections[name]).retry_stream(stream, skip_first=action == "skip")
+        try:
+            unblocked = Projector(projections[name]).retry_stream(stream, skip_first=action == "skip")
+        except SkipRefused as error:
+            messages.error(request, str(error))
+            return
         if unblocked:
             messages.success(request, f"{name}: stream {stream} is flowing again.")
         else:
             messages.warning(request, f"{name}: stream {stream} still fails; see the error below.")
     elif action == "rebuild":
+        try:
+            refuse_process_managers([projections[name]])  # before queueing a task that would fail
+        except ValueError as error:
+            messages.error(request, str(error))
+            return
         if settings.PROJECTIONS_INLINE:
             try:
                 heads = rebuild_by_name([name])

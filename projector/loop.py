@@ -11,7 +11,8 @@ statement, one read and decode of the log, one checkpoint update (docs/performan
 A batch that raises is run again isolating the failure: each projection in a savepoint
 (so the others keep their work) and the failing one event by event, so the failing event
 becomes a dead letter, later events of its stream are held behind it (per-stream order),
-and every other stream moves on.
+and every other stream moves on. An event an operator skipped stays skipped in every batch
+that reaches its position again and fails on it (projector/dead_letters.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
 from monitoring.logs import events_fields
-from projector.dead_letters import BLOCKING, blocked_streams, hold, record_failure
+from projector.dead_letters import (
+    BLOCKING,
+    NOTHING_STANDING,
+    SkipRefused,
+    Standing,
+    hold,
+    record_failure,
+    standing,
+)
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import buckets_of, partition_count, partition_of_bucket
 from projector.projection import Projection
@@ -112,18 +121,18 @@ def _batch(partition: int, projectors: Mapping[str, Projector], *, wait: bool, i
             # unmoved, for the caller to run on its own.
             alone = {name for name in checkpoints if not projectors[name].projection.can_share(owed[name])}
             checkpoints = _leave_out(checkpoints, alone, skipped)
-        blocked = blocked_streams(checkpoints, events, using)
+        letters = standing(checkpoints, events, using)
         applied = failed = 0
         for name in checkpoints:
             mine = owed[name]
-            projector, held = projectors[name], blocked.get(name, set())
+            projector, theirs = projectors[name], letters.get(name, NOTHING_STANDING)
             if mine and isolate and len(checkpoints) == 1:
                 # The batch failed on this projection alone: straight to one event at a time.
-                failures = projector.apply(mine, isolate_failures=True, blocked=held)
+                failures = projector.apply(mine, isolate_failures=True, letters=theirs)
             elif mine and isolate:
-                failures = projector.apply_isolating_failures(mine, held)
+                failures = projector.apply_isolating_failures(mine, theirs)
             else:
-                failures = projector.apply(mine, isolate_failures=False, blocked=held)
+                failures = projector.apply(mine, isolate_failures=False, letters=theirs)
             applied, failed = applied + len(mine) - failures, failed + failures
         _move_checkpoints(checkpoints, end, using)
     lowest = min((row.position for row in checkpoints.values()), default=0)
@@ -202,18 +211,22 @@ class Projector:
         """One batch of one partition in one transaction with its checkpoint: a batch of one."""
         return run_batch(partition, {self.projection.name: self.projection}, wait=True, store=self.store)
 
-    def apply(self, events: Sequence[RecordedEvent], *, isolate_failures: bool, blocked: set[str] | None = None) -> int:
+    def apply(self, events: Sequence[RecordedEvent], *, isolate_failures: bool, letters: Standing | None = None) -> int:
         """Apply events in the current transaction, holding those of blocked streams.
 
         With `isolate_failures`, each event gets a savepoint and a failing one becomes a
-        dead letter; without it, an error propagates. Returns the number that failed.
-        `blocked` (streams with a dead letter) is looked up unless the caller already did.
+        dead letter, unless an operator skipped it before: a replay tries a skipped event
+        again (a fixed projection applies it) and, if it still fails, leaves it skipped.
+        Without it, an error propagates. Returns the number that failed. `letters` (blocked
+        streams, skipped positions) is looked up unless the caller did.
         """
         if not events:
             return 0
         name = self.projection.name
         logger.info("Applying %d events to %s", len(events), name, extra=events_fields(events))
-        blocked = set(blocked_streams([name], events, self.using).get(name, ()) if blocked is None else blocked)
+        if letters is None:
+            letters = standing([name], events, self.using).get(name, NOTHING_STANDING)
+        blocked = set(letters.blocked)
         if not isolate_failures:
             self.projection.apply([event for event in events if event.stream_id not in blocked], self.using)
             hold(name, [event for event in events if event.stream_id in blocked], self.using)
@@ -229,30 +242,38 @@ class Projector:
             except self.transient:
                 raise
             except Exception as error:
+                if event.position in letters.skipped:
+                    # The operator's decision stands for every replay: no new letter, and
+                    # the stream is not held.
+                    logger.warning("%s: skipped event %s fails again (%s); stays skipped", name, event.event_id, error)
+                    continue
                 failed += 1
                 blocked.add(event.stream_id)
                 record_failure(name, event, error, self.using)
         return failed
 
-    def apply_isolating_failures(self, events: Sequence[RecordedEvent], blocked: set[str] | None = None) -> int:
+    def apply_isolating_failures(self, events: Sequence[RecordedEvent], letters: Standing | None = None) -> int:
         """Apply in a savepoint; if the projection raises, redo it one event at a time so only
         the failing event becomes a dead letter (work of other projections in the same
         transaction is kept). Returns the number of events that failed."""
         try:
             with transaction.atomic(using=self.using):
-                return self.apply(events, isolate_failures=False, blocked=blocked)
+                return self.apply(events, isolate_failures=False, letters=letters)
         except self.transient:
             raise
         except Exception:
             logger.warning("Batch of %s failed; isolating the event", self.projection.name)
-        return self.apply(events, isolate_failures=True, blocked=blocked)
+        return self.apply(events, isolate_failures=True, letters=letters)
 
     # Dead letters ----------------------------------------------------------------------
 
     def retry_stream(self, stream_id: str, *, skip_first: bool = False) -> bool:
         """Re-apply a blocked stream's dead letters in order; True if the stream is unblocked.
 
-        With `skip_first`, the failing event is marked skipped instead of applied.
+        With `skip_first`, the failing event is marked skipped instead of applied (a later
+        replay tries it again and, if it still fails, leaves it skipped); SkipRefused,
+        changing nothing, if the projection must apply events of its type
+        (`Projection.never_skipped`).
         """
         partition = partition_of_bucket(bucket_of(stream_id))
         with transaction.atomic(using=self.using):
@@ -265,6 +286,13 @@ class Projector:
             )
             if not letters:
                 return True
+            if skip_first and letters[0].event_type in self.projection.never_skipped:
+                first = letters[0]
+                raise SkipRefused(
+                    f"{self.projection.name} may not skip {first.event_type} at position {first.position}: it must"
+                    f" apply every {first.event_type}, or what the event does stays undone. Fix the cause, then"
+                    " retry it."
+                )
             events = {
                 event.position: event
                 for event in self.store.read_stream(stream_id)

@@ -33,6 +33,9 @@ class Projection(abc.ABC):
     # Errors that say "not now" rather than "never" (an unreachable broker): like a database
     # outage they roll the batch back and leave the checkpoint, never make dead letters.
     transient_errors: ClassVar[tuple[type[Exception], ...]] = ()
+    # Event types an operator may never skip when one is dead-lettered (the erasure of a
+    # customer's personal data): the failure must be fixed and the event retried.
+    never_skipped: ClassVar[frozenset[str]] = frozenset()
 
     def can_share(self, events: Sequence[RecordedEvent]) -> bool:
         """Whether these events may be applied in a batch shared with others (if not, this

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, event_store
 from projector import shadow
-from projector.dead_letters import BLOCKING, blocked_streams
+from projector.dead_letters import BLOCKING, NOTHING_STANDING, standing
 from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
 from projector.models import DeadLetter
 from projector.projection import Projection
@@ -160,24 +160,27 @@ def _replay(
 ) -> None:
     """Apply the log's `batches` (up to `head`) to every projector, batch by batch, each batch
     `within` the given context (a transaction into the shadow tables, or nothing more). The
-    streams blocked by dead letters are looked up once per batch for all of them, as
-    run_batch does."""
+    dead letters in the way (blocked streams, skipped events) are looked up once per batch
+    for all of them, as run_batch does."""
     names = [projector.projection.name for projector in projectors]
     for events in batches:
         with within():
-            blocked = blocked_streams(names, events, read_database())
+            letters = standing(names, events, read_database())
             for projector in projectors:
-                projector.apply_isolating_failures(events, blocked.get(projector.projection.name, set()))
+                projector.apply_isolating_failures(events, letters.get(projector.projection.name, NOTHING_STANDING))
         if progress is not None:
             progress(events[-1].position, head)
 
 
 def refuse_process_managers(projections: Iterable[Projection]) -> None:
-    """ValueError if any of them is not rebuildable: replaying a process manager would send
-    its commands again."""
+    """ValueError if any of them is not rebuildable: replaying a consumer that acts on the
+    world (a process manager sends commands, the relay publishes) would act again."""
     fixed = sorted(projection.name for projection in projections if not projection.rebuildable)
     if fixed:
-        raise ValueError(f"{', '.join(fixed)} sends commands and is never rebuilt; reset its checkpoint to replay it")
+        raise ValueError(
+            f"{', '.join(fixed)} acts on the world (sends commands or messages) and is never rebuilt;"
+            " to replay it, move its checkpoints back (docs/operations.md)"
+        )
 
 
 def can_read_ahead(store: EventStore) -> bool:

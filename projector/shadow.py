@@ -10,7 +10,8 @@ How (docs/architecture.md, "Rebuild"):
 1. `prepare`: a schema of its own (SHADOW) on the read database gets an empty copy of
    each table of the projections (columns, defaults, identity, checks, grants, and the
    primary and unique keys the upserts name as conflict targets), plus empty copies of
-   the checkpoint and dead-letter tables.
+   the checkpoint and dead-letter tables; the projections' skipped letters are copied in,
+   so the replay treats the skipped events as live projection does.
 2. `load`: the log up to the head is replayed into them by the projections' own `apply`,
    each batch in a transaction whose search_path puts SHADOW first, so every unqualified
    table name the projections use resolves to the shadow (tables not copied, such as the
@@ -21,7 +22,9 @@ How (docs/architecture.md, "Rebuild"):
 4. `swap`, one short transaction: lock the live checkpoint rows (live projection of these
    projections waits), catch the shadow up to the head, move each live table out to
    RETIRED and the shadow's in, set the live checkpoints to the shadow's and replace the
-   projections' blocking dead letters with the shadow's. Live projection then continues
+   projections' blocking dead letters with the shadow's. A skip an operator made on a live
+   letter meanwhile is made on the shadow's letter of the same event first (or, if the
+   shadow did not stop there, reported as not carried over). Live projection then continues
    from the shadow's checkpoints on the new tables; RETIRED is dropped afterwards.
 
 A session advisory lock on the read database admits one rebuild at a time; a killed
@@ -41,7 +44,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.store import EventStore
 from projector.dead_letters import BLOCKING
-from projector.loop import all_partitions, run_batch
+from projector.loop import Projector, all_partitions, run_batch
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.projection import Projection
 
@@ -149,7 +152,24 @@ def prepare(projections: Sequence[Projection], using: str) -> Shadow:
             cursor.execute(
                 f"CREATE TABLE {SHADOW}.{quote(table)} (LIKE {quote(shadow.live)}.{quote(table)} INCLUDING ALL)"
             )
+        # An operator's skips stand for the replay too: an event that fails again stays skipped.
+        letters, listed = quote(shadow.bookkeeping[1]), _letter_columns(connection)
+        cursor.execute(
+            f"INSERT INTO {SHADOW}.{letters} ({listed}) SELECT {listed} FROM {quote(shadow.live)}.{letters}"
+            " WHERE projection = ANY(%s) AND status = %s",
+            [[projection.name for projection in projections], str(DeadLetter.Status.SKIPPED)],
+        )
     return shadow
+
+
+def _letter_columns(connection: BaseDatabaseWrapper) -> str:
+    """The dead-letter table's columns but its id, quoted and listed: what moves a letter
+    between the live table and the shadow's."""
+    return ", ".join(
+        connection.ops.quote_name(field.column)
+        for field in DeadLetter._meta.concrete_fields
+        if not isinstance(field, models.AutoField)
+    )
 
 
 def _copy_grants(cursor: Any, live: str, copy: str) -> None:
@@ -266,6 +286,7 @@ def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore, 
             ignore_conflicts=True,
         )
         list(rows.select_for_update().filter(projection__in=names).order_by("projection", "partition"))
+        _carry_skips(shadow, projections, store)
         head = catch_up(shadow, projections, store, reached)  # the last few events, into savepoints
         cursor.execute(f"CREATE SCHEMA {RETIRED}")
         for table in shadow.tables:
@@ -279,16 +300,56 @@ def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore, 
             f"DELETE FROM {live}.{letters} WHERE projection = ANY(%s) AND status = ANY(%s)",
             [names, [str(status) for status in BLOCKING]],
         )
-        columns = [
-            field.column for field in DeadLetter._meta.concrete_fields if not isinstance(field, models.AutoField)
-        ]
-        listed = ", ".join(quote(column) for column in columns)
-        updates = ", ".join(f"{quote(column)} = excluded.{quote(column)}" for column in columns)
+        listed = _letter_columns(shadow.connection)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in listed.split(", "))
         cursor.execute(
             f"INSERT INTO {live}.{letters} ({listed}) SELECT {listed} FROM {SHADOW}.{letters}"
             f" ON CONFLICT (projection, position) DO UPDATE SET {updates}"
         )
     return head
+
+
+def _carry_skips(shadow: Shadow, projections: Sequence[Projection], store: EventStore) -> None:
+    """Make on the shadow each skip an operator made on a live letter while it was built (the
+    live checkpoint locks the swap holds keep any more from coming): the shadow's letter of
+    that event is skipped the same way (its held events then apply), so the decision
+    survives the swap. If the shadow did not stop at that event (it applied it, or stopped
+    earlier in its stream), its own letters stand, and the log says the skip was not
+    carried over."""
+    quote = shadow.connection.ops.quote_name
+    letters = quote(shadow.bookkeeping[1])
+    with shadow.connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.projection, l.stream_id, l.position, first.position"
+            f" FROM {quote(shadow.live)}.{letters} AS l"
+            f" LEFT JOIN LATERAL (SELECT s.position FROM {SHADOW}.{letters} AS s"
+            "   WHERE s.projection = l.projection AND s.stream_id = l.stream_id AND s.status = ANY(%s)"
+            "   ORDER BY s.position LIMIT 1) AS first ON true"
+            " WHERE l.projection = ANY(%s) AND l.status = %s"
+            f" AND NOT EXISTS (SELECT 1 FROM {SHADOW}.{letters} AS s"
+            "   WHERE s.projection = l.projection AND s.position = l.position AND s.status = %s)",
+            [
+                [str(status) for status in BLOCKING],
+                [projection.name for projection in projections],
+                str(DeadLetter.Status.SKIPPED),
+                str(DeadLetter.Status.SKIPPED),
+            ],
+        )
+        skips = cursor.fetchall()
+    by_name = {projection.name: projection for projection in projections}
+    for name, stream_id, position, stops_at in skips:
+        if stops_at == position:
+            with inside(shadow):
+                Projector(by_name[name], store).retry_stream(stream_id, skip_first=True)
+        else:
+            logger.warning(
+                "Rebuild of %s: the skip of position %d (stream %s) was not carried over: the rebuilt"
+                " projection %s; skip again if it is still wanted",
+                name,
+                position,
+                stream_id,
+                "applied it" if stops_at is None else f"stops earlier in the stream, at position {stops_at}",
+            )
 
 
 def drop(using: str) -> None:

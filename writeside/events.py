@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from writeside.errors import InvalidValue
+from writeside.storable import UNSTORABLE
 
 
 def check_text(name: str, value: str, max_length: int = 255) -> None:
-    """Raise InvalidValue unless `value` is 1 to `max_length` characters, not blank, and free
-    of NUL (which no PostgreSQL text or JSON value can hold: it would fail the statement)."""
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length or "\x00" in value:
+    """Raise InvalidValue unless `value` is 1 to `max_length` characters, not blank, and text
+    a row can hold (no NUL, no lone surrogate: writeside/storable.py)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > max_length or UNSTORABLE.search(value):
         raise InvalidValue(name, f"must be 1 to {max_length} characters, not blank, without NUL")
 
 

@@ -257,6 +257,8 @@ class OrdersProjection(Projection):
 
     name = "orders"
     tables = (OrderSummary, OrderDetail, OrderStatusCount, CatalogName)
+    # Skipping a forgetting would leave the customer's personal data readable in the rows.
+    never_skipped = frozenset({CustomerForgotten.__name__})
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Callable
 from typing import Any
@@ -10,13 +11,16 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.api.views import CancelOrderView, ConfirmOrderView, ShipOrderView
-from orders.commands import ConfirmOrder, PayOrder
+from orders.commands import ConfirmOrder, ForgetCustomer, PayOrder
+from orders.customers import customer_stream_id
 from projector.models import DeadLetter
 from readmodels.models import OrderSummary
 from tests.factories import (
@@ -27,6 +31,7 @@ from tests.factories import (
     SuperuserFactory,
     total_of,
 )
+from tests.integration.test_dead_letter_decisions import least_privileged
 from writeside.api.views import CommandView
 from writeside.bus import handle
 
@@ -389,3 +394,50 @@ def test_the_order_list_search_box_is_the_api_search(staff: Client) -> None:
     assert listed.status_code == 200
     assert str(other.order_id) in listed.content.decode()
     assert str(ada.order_id) not in listed.content.decode()
+
+
+def test_only_rebuildable_projections_offer_a_rebuild_and_the_others_are_refused_with_the_reason(
+    staff: Client,
+) -> None:
+    page = staff.get("/admin/projections/").content.decode()
+    assert 'name="projection" value="orders"' in page
+    # The process manager sends commands: a replay would send them again.
+    assert 'name="projection" value="fulfilment"' not in page
+    response = staff.post("/admin/projections/", {"action": "rebuild", "projection": "fulfilment"}, follow=True)
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert "Fulfilment acts on the world (sends commands or messages) and is never rebuilt" in page
+    with pytest.raises(CommandError, match="fulfilment acts on the world"):
+        call_command("rebuild_projections", "fulfilment")
+
+
+def test_a_dead_lettered_forgetting_is_refused_a_skip_with_the_reason(staff: Client) -> None:
+    handle(CreateOrderFactory(customer_id="c-forget"))
+    handle(ForgetCustomer(customer_id="c-forget"))
+    forgotten = StoredEvent.objects.get(stream_id=customer_stream_id("c-forget"))
+    letter = DeadLetter.objects.create(
+        projection="orders",
+        position=forgotten.position,
+        event_id=forgotten.event_id,
+        event_type="CustomerForgotten",
+        stream_id=forgotten.stream_id,
+        status=DeadLetter.Status.PARKED,
+        attempts=5,
+        error="RuntimeError: bug",
+    )
+    skip = {"action": "skip", "projection": "orders", "stream_id": forgotten.stream_id}
+    page = html.unescape(staff.post("/admin/projections/", skip, follow=True).content.decode())
+    assert "Orders may not skip CustomerForgotten" in page
+    assert "Fix the cause, then retry it." in page
+    letter.refresh_from_db()
+    assert letter.status == DeadLetter.Status.PARKED
+
+
+def test_the_page_and_the_command_say_when_a_rebuild_stops_live_projection(staff: Client) -> None:
+    note = "live projection of the projection being rebuilt stops until the rebuild finishes"
+    assert note not in staff.get("/admin/projections/").content.decode()  # the owner: blue/green
+    with least_privileged():
+        assert note in staff.get("/admin/projections/").content.decode()
+        said = io.StringIO()
+        call_command("rebuild_projections", "orders", stderr=said, stdout=io.StringIO())
+        assert "live projection of the projections being rebuilt waits until this finishes" in said.getvalue()

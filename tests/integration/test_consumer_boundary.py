@@ -84,8 +84,8 @@ def test_text_no_column_holds_and_an_unforeseen_failure_are_dead_lettered_while_
     refused = {
         "source: contains a NUL character": paying(source="/payments/\x00psp"),
         "source: contains a lone surrogate U+D800": paying(source="/payments/\ud800"),
-        # Recorded as the user `integration:<source>`: the audit's column holds 150 characters.
-        "source: longer than 138 characters": paying(source="/" + "p" * 138),
+        # Recorded as the user `integration:<source>`: the audit's column is sized for 255.
+        "source: longer than 255 characters": paying(source="/" + "p" * 255),
         "id: contains a NUL character": paying(id="pay-\x00-1"),
         "id: contains a lone surrogate U+DC00": paying(id="pay-\udc00-1"),
         "subject: contains a NUL character": paying(subject="order\x00"),

@@ -1,7 +1,8 @@
 """The blue/green rebuild on real PostgreSQL (projector/shadow.py): live projection goes on
 while the shadow loads, the swapped tables equal a projection from scratch, readers see the
-old table or the new one and nothing in between, and a killed rebuild changes nothing live
-and can be run again."""
+old table or the new one and nothing in between, events committed (and projected live)
+between the rebuild's catch-up and its swap are in the swapped-in tables, and a killed
+rebuild changes nothing live and can be run again."""
 
 from __future__ import annotations
 
@@ -161,6 +162,27 @@ def test_a_killed_rebuild_leaves_the_live_tables_untouched_and_can_be_restarted(
     assert heads["orders"] == EventStore().head_position()
     assert read_models() == live
     assert shadow_rows(OrderDetail._meta.db_table) is None
+
+
+def test_commands_committed_between_the_catch_up_and_the_swap_stay_visible_after_it(settings: Any) -> None:
+    # Each command is projected into the live tables as it commits, as a worker answering
+    # its doorbell would: no later doorbell comes for it.
+    settings.PROJECTIONS_INLINE = True
+    drive_orders(5, seed=35)
+    late: list[str] = []
+
+    def phase(step: str) -> None:
+        if step == "swapping":
+            # The shadow's catch-up is over and the swap has not begun: these commit and
+            # are projected live in between.
+            late.extend(handle(CreateOrderFactory()).stream_id for _ in range(3))
+            assert OrderSummary.objects.filter(order_id__in=late).count() == 3
+
+    heads = rebuild_by_name(["orders"], phase=phase)
+    assert len(late) == 3
+    assert OrderSummary.objects.filter(order_id__in=late).count() == 3  # still visible, nothing re-rung
+    assert heads["orders"] == EventStore().head_position()
+    assert converged()
 
 
 def test_a_second_rebuild_is_refused_while_one_runs() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from projector.dead_letters import SkipRefused
 from projector.loop import Projector, read_database
 from projector.models import DeadLetter
 from projector.registry import all_projections
@@ -35,7 +36,10 @@ class Command(BaseCommand):
         projections = all_projections()
         if name not in projections or not stream:
             raise CommandError(f"--projection (one of {', '.join(projections)}) and --stream are required")
-        unblocked = Projector(projections[name]).retry_stream(stream, skip_first=options["action"] == "skip")
+        try:
+            unblocked = Projector(projections[name]).retry_stream(stream, skip_first=options["action"] == "skip")
+        except SkipRefused as error:
+            raise CommandError(str(error)) from None
         if unblocked:
             self.stdout.write(self.style.SUCCESS(f"Stream {stream} is unblocked in {name}"))
         else:

@@ -17,7 +17,8 @@ class Command(BaseCommand):
     help = "Rebuild projections from the event log (all if no name is given), with progress."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("names", nargs="*", help=f"projections: {', '.join(all_projections())}")
+        rebuildable = [name for name, projection in all_projections().items() if projection.rebuildable]
+        parser.add_argument("names", nargs="*", help=f"projections (all if none): {', '.join(rebuildable)}")
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Rebuild each named projection, one progress bar each."""
@@ -33,6 +34,12 @@ class Command(BaseCommand):
 
         def phase(step: str) -> None:
             self.stderr.write(f"rebuild: {step}")
+            if step == "in place":
+                # Said before the replay starts: blue/green needs the role that owns the tables.
+                self.stderr.write(
+                    "rebuild: live projection of the projections being rebuilt waits until this finishes"
+                    " (SQLite, or a role that may not create tables: see docs/operations.md)"
+                )
 
         try:
             heads = rebuild_by_name(options["names"], progress=progress, phase=phase)
