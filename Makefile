@@ -137,7 +137,9 @@ consumer: migrate ## The inbound integration consumer (payment and shipment even
 
 # Web and workers share one metrics directory (prometheus_client multiprocess mode), emptied here.
 METRICS_DIR ?= $(or $(PROMETHEUS_MULTIPROC_DIR),$(or $(TMPDIR),/tmp)/backoffice-metrics)
-up: migrate ## The full stack from the Procfile (honcho)
+# Each Procfile entry runs under ops/keep-running, which starts it again when it exits: honcho
+# alone stops the whole stack as soon as one process does.
+up: migrate ## The full stack from the Procfile (honcho; a process that dies is restarted)
 	$(PY) manage.py collectstatic --noinput -v0
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) PORT=$(PORT) $(VENV)/bin/honcho start

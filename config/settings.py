@@ -191,6 +191,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker waits out a broker outage of any length (Celery gives up after 100 attempts by
+# default, some 45 minutes, and the worker exits); reconnects back off up to 30 s apart.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with the guard that keeps a worker alive when Redis goes away.
+    CELERY_BROKER_TRANSPORT = "config.redis_transport:Transport"
 # Celery's Django fixup closes every database connection before and after every task unless
 # it has counted this many task starts and ends; config/celery.py closes them as Django does
 # after a request instead (broken, or past CONN_MAX_AGE), so the fixup's closing is turned off.
