@@ -126,6 +126,8 @@ def _cmdline(pid: int) -> str:
 
 
 def _role(command: str) -> str | None:
+    if "keep-running" in command:  # the supervisor of a role, not the role: never killed by the soak
+        return None
     if "gunicorn" in command and "config.wsgi" in command:
         return "web"
     if "celery" in command and " worker" in command:
