@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 from django.db import connections
-from psycopg import sql
+from psycopg import generators, sql
 from psycopg.adapt import Transformer
 
 
@@ -58,11 +58,14 @@ def begin_with(driver: psycopg.Connection[Any], *queries: sql.Composed) -> list[
     afterwards (the connection's status is the server's) and sends no BEGIN of its own; the
     commit or rollback is Django's, as for any transaction."""
     text = b"; ".join([b"BEGIN", *(query.as_bytes(driver) for query in queries)])
-    results = []
     with driver.lock:
         driver.pgconn.send_query(text)
-        while (result := driver.pgconn.get_result()) is not None:  # every one, so the connection is ready again
-            results.append(result)
+        # Every result, so the connection is ready again, read as psycopg's cursors read theirs:
+        # waiting on the socket with the GIL released (a blocking get_result() held it, stopping
+        # every other thread of the process while the server answered), and a connection lost
+        # meanwhile raised as OperationalError (get_result() made it a result with no SQLSTATE,
+        # raised below as the base DatabaseError: a failure of the command, not an outage).
+        results = driver.wait(generators.execute(driver.pgconn))
     for result in results:
         if result.status not in (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK):
             raise psycopg.errors.error_from_result(result, encoding=driver.info.encoding)

@@ -10,8 +10,12 @@ subscriptions put a worker on the code path where a lost Redis once stopped it.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,28 +57,57 @@ def alive(service: Service) -> bool:
     return service.process is not None and service.process.poll() is None
 
 
+@contextmanager
+def orders_placed_meanwhile() -> Iterator[None]:
+    """Orders placed and moved on in a thread of this process for as long as the block runs."""
+    stopping = threading.Event()
+
+    def place() -> None:
+        try:
+            for seed in itertools.count(100):
+                if stopping.is_set():
+                    return
+                drive_orders(2, seed=seed)
+        finally:
+            connections.close_all()
+
+    placing = threading.Thread(target=place)
+    placing.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        placing.join(60)
+
+
 def test_a_worker_rides_out_a_redis_cut_and_projects_what_was_committed_meanwhile(
     worker_env: None, tmp_path: Path, running: list[Service]
 ) -> None:
     host, port, database = redis_address()
     with TcpProxy(host, port) as redis:
-        # The worker's broker (and cache) through the proxy; this process rings Redis directly,
-        # so the doorbells of the orders placed during the cut wait in the queue.
-        worker = as_in_the_procfile(celery("worker", tmp_path, CELERY_BROKER_URL=redis.url("redis", database)))
-        running.append(worker)
-        worker.start()
-        drive_orders(3)
-        eventually(converged, message="the worker to project before the cut", log=worker.log)
-
-        since = worker.log.stat().st_size
-        redis.cut()
-        eventually(
-            lambda: logged_since(worker, since, "Connection to broker lost", "Unrecoverable error"),
-            message="the worker to notice the cut",
-            log=worker.log,
-        )
-        drive_orders(10, seed=5)
-        redis.restore()
+        # The worker's broker (and cache) through the proxy, beat's too, as on one host where
+        # Redis restarts; this process rings Redis directly. Doorbells the worker had fetched
+        # but not acknowledged come back only after the visibility timeout, and a ring held
+        # back by a pending mark is not repeated: beat's catch-up projects those events.
+        url = redis.url("redis", database)
+        worker = as_in_the_procfile(celery("worker", tmp_path, CELERY_BROKER_URL=url))
+        beat = celery("beat", tmp_path, CELERY_BROKER_URL=url, CATCH_UP_INTERVAL_SECONDS="0.5")
+        for service in (worker, beat):
+            running.append(service)
+            service.start()
+        # Orders keep coming up to the cut and during it: the worker is cut off at work, as it
+        # was when a lost Redis used to stop it. That took deliveries it had not acknowledged
+        # yet, a race: before the fix this test failed in about half of its runs.
+        with orders_placed_meanwhile():
+            eventually(lambda: logged_since(worker, 0, "succeeded"), message="the worker at work", log=worker.log)
+            since = worker.log.stat().st_size
+            redis.cut()
+            eventually(
+                lambda: logged_since(worker, since, "Connection to broker lost") or not alive(worker),
+                message="the worker to notice the cut",
+                log=worker.log,
+            )
+            redis.restore()
 
         # A worker that died will never converge: stop waiting as soon as it has.
         eventually(
@@ -84,7 +117,8 @@ def test_a_worker_rides_out_a_redis_cut_and_projects_what_was_committed_meanwhil
             log=worker.log,
         )
         assert alive(worker), worker.log.read_text(errors="replace")[-4000:]
-        worker.stop()  # while Redis is reachable: it hands back what it holds
+        for service in (beat, worker):
+            service.stop()  # while Redis is reachable: the worker hands back what it holds
 
 
 def test_beat_rides_out_a_redis_cut_and_its_catch_up_projects_orders_whose_doorbell_was_lost(
