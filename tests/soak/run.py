@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -35,8 +36,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CUTS = ("postgres", "redis", "rabbitmq")
-FAULTS = (*(f"cut:{s}" for s in CUTS), *(f"reset:{s}" for s in ("redis", "rabbitmq")),
-          "kill:web", "kill:worker", "kill:beat", "kill:consumer")
+FAULTS = (
+    *(f"cut:{s}" for s in CUTS),
+    *(f"reset:{s}" for s in ("redis", "rabbitmq")),
+    "kill:web",
+    "kill:worker",
+    "kill:beat",
+    "kill:consumer",
+)
 RECOVERY_SECONDS = 30.0  # the target: lag back under 1 s within this long after a fault ends
 CATCH_UP_SECONDS = 240.0  # the end's wait for the read side and the inbound queue to drain
 
@@ -73,28 +80,40 @@ class StackDown(Exception):
 
 
 class Watch:
-    """Polls each role's pid: a change is a restart, expected only after the soak killed it."""
+    """Each role's restarts, as its supervisor logs them (`make up`'s `ops/keep-running`:
+    "<role>.1 | keep-running: started <name> (pid N)" and "... exited with status ..."), the
+    pid it started last, and whether `make up` itself still runs. A restart is expected only
+    after the soak killed that role."""
+
+    LINE = re.compile(r"^\S+ (\w+)\.\d+\s+\| keep-running: (?:started \S+ \(pid (\d+)\)|(\S+) exited)")
 
     def __init__(self, stack: Any) -> None:
         self.stack = stack
-        self.pids = stack.mains()
-        self.restarts: dict[str, int] = dict.fromkeys(self.pids, 0)
-        self.killed: dict[str, int] = dict.fromkeys(self.pids, 0)
-        self.missing_since: dict[str, float] = {}
+        self.offset = 0
+        self.pids: dict[str, int] = {}
+        self.restarts: dict[str, int] = {}
+        self.killed: dict[str, int] = {}
+        self.poll()
 
     def poll(self) -> None:
         if self.stack.process.poll() is not None:
             raise StackDown(f"make up exited with {self.stack.process.returncode}")
-        now_pids = self.stack.mains()
-        for role, pid in self.pids.items():
-            current = now_pids.get(role)
-            if current is None:
-                self.missing_since.setdefault(role, time.monotonic())
+        with self.stack.log.open("rb") as log:
+            log.seek(self.offset)
+            chunk = log.read()
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.decode(errors="replace").splitlines():
+            found = self.LINE.match(line)
+            if found is None:
                 continue
-            self.missing_since.pop(role, None)
-            if current != pid:
+            role, pid, exited = found.groups()
+            self.restarts.setdefault(role, 0)
+            self.killed.setdefault(role, 0)
+            if pid is not None:
+                self.pids[role] = int(pid)
+            if exited is not None:
                 self.restarts[role] += 1
-                self.pids[role] = current
 
     def unexpected(self) -> dict[str, int]:
         return {role: n - self.killed[role] for role, n in self.restarts.items() if n > self.killed[role]}
@@ -107,7 +126,7 @@ def inject(fault: str, stack: Any, services: Any, rng: random.Random, watch: Wat
     record: dict[str, Any] = {"fault": fault, "at": round(time.monotonic(), 1)}
     if kind == "kill":
         record["pid"] = stack.kill(target)
-        watch.killed[target] += 1
+        watch.killed[target] = watch.killed.get(target, 0) + 1
         return record
     proxy = services.proxies[target]
     proxy.cut()
@@ -156,10 +175,8 @@ def settle(stack: Any, tally: Any, services: Any) -> dict[str, Any]:
     deadline = time.monotonic() + CATCH_UP_SECONDS
     mismatched: dict[str, tuple[str, str | None]] = {}
     while time.monotonic() < deadline:
-        statuses = dict(
-            OrderSummary.objects.filter(order_id__in=list(tally.expected)).values_list("order_id", "status")
-        )
-        statuses = {str(order_id): status for order_id, status in statuses.items()}
+        rows = OrderSummary.objects.filter(order_id__in=list(tally.expected)).values_list("order_id", "status")
+        statuses = {str(order_id): status for order_id, status in rows}
         mismatched = {
             order_id: (expected, statuses.get(order_id))
             for order_id, expected in tally.expected.items()
@@ -272,7 +289,9 @@ def failures(report: dict[str, Any]) -> list[str]:
     if books["doubled_events"]:
         found.append(f"events applied twice: {books['doubled_events']}")
     if books["inbound_dead_letters"] != books["hostile_sent"]:
-        found.append(f"{books['inbound_dead_letters']} inbound dead letters for {books['hostile_sent']} hostile messages")
+        found.append(
+            f"{books['inbound_dead_letters']} inbound dead letters for {books['hostile_sent']} hostile messages"
+        )
     if books["verify_exit"] != 0:
         found.append("manage.py verify found divergences")
     if set(report["running_at_end"]) != set(ROLES):

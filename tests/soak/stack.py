@@ -98,14 +98,22 @@ class Services:
 
 
 def _children() -> dict[int, list[int]]:
-    """Every process's children, from /proc."""
+    """Every live process's children, from /proc. A zombie (killed, not yet reaped) is left
+    out with what still hangs under it: its children are dying too, and one of them must not
+    be taken for the role's next process."""
     tree: dict[int, list[int]] = {}
+    zombies = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            tree.setdefault(int(fields[1]), []).append(int(entry.name))
+            if fields[0] in ("Z", "X"):
+                zombies.add(int(entry.name))
+            else:
+                tree.setdefault(int(fields[1]), []).append(int(entry.name))
+    for zombie in zombies:
+        tree.pop(zombie, None)
     return tree
 
 

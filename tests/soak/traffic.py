@@ -120,12 +120,14 @@ class Partner:
 def order_story(client: Client, partner: Partner, rng: random.Random, hostile_rate: float) -> None:
     """One order taken along a random path; records the status it must end in."""
     tally = client.tally
-    lines = [
-        {"sku": sku, "quantity": rng.randint(1, 3), "unit_price": f"{rng.randint(100, 9999) / 100:.2f}"}
-        for sku in rng.sample(SKUS, rng.randint(1, len(SKUS)))
+    priced = [
+        (sku, rng.randint(1, 3), Decimal(rng.randint(100, 9999)) / 100) for sku in rng.sample(SKUS, rng.randint(1, 3))
     ]
-    total = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal("0"))
-    created = client.command("/api/orders/", {"customer_id": f"soak-{rng.randrange(50)}", "currency": "EUR", "items": lines})
+    lines = [{"sku": sku, "quantity": quantity, "unit_price": f"{price:.2f}"} for sku, quantity, price in priced]
+    total = sum((price * quantity for _, quantity, price in priced), Decimal("0"))
+    created = client.command(
+        "/api/orders/", {"customer_id": f"soak-{rng.randrange(50)}", "currency": "EUR", "items": lines}
+    )
     if created is None:
         return
     order_id = created["order_id"]
@@ -174,8 +176,15 @@ def order_story(client: Client, partner: Partner, rng: random.Random, hostile_ra
 
 
 def drive(
-    base: str, token: str, amqp_url: str, exchange: str, stop: threading.Event, seed: int, clients: int,
-    rate: float, hostile_rate: float,
+    base: str,
+    token: str,
+    amqp_url: str,
+    exchange: str,
+    stop: threading.Event,
+    seed: int,
+    clients: int,
+    rate: float,
+    hostile_rate: float,
 ) -> Tally:
     """`clients` threads, each starting about `rate` orders a second, until `stop` is set."""
     tally = Tally()
