@@ -10,8 +10,8 @@ PORT ?= 8000
 # Tests and benchmarks run the production settings (DEBUG off) with a throwaway secret, over
 # plain HTTP: TLS belongs to the proxy in front, which the test client and servers do not have.
 THROWAWAY_SECRET := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
-lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime bench bench-peer bench-http bench-crud: export SECRET_KEY ?= $(THROWAWAY_SECRET)
-lint test-unit pytest test-embedded test-rabbitmq test-two-databases check-runtime bench bench-peer bench-http bench-crud: export HTTPS ?= false
+lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime soak bench bench-peer bench-http bench-crud: export SECRET_KEY ?= $(THROWAWAY_SECRET)
+lint test-unit pytest test-embedded test-rabbitmq test-two-databases check-runtime soak bench bench-peer bench-http bench-crud: export HTTPS ?= false
 # The benchmarks' app is installed only for them (config/settings.py).
 bench bench-peer bench-http bench-crud: export BENCH = 1
 # The test suite proves guarantees on the real services; these are the machine's defaults.
@@ -20,7 +20,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: help bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http bench-crud clean
+.PHONY: help soak bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http bench-crud clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | expand -t 22
@@ -93,7 +93,7 @@ test-rabbitmq: install ## The real-worker tests with RabbitMQ as the broker
 test-two-databases: install ## The read side's tests with read models in a second database
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} READ_DATABASE_URL=$(TEST_READ_DATABASE_URL) \
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
-		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser and not one_database" $(PYTEST_ARGS)
+		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser and not one_database and not soak" $(PYTEST_ARGS)
 
 # Django's deployment checks on an environment file (the production example by default; the
 # suite runs the same in tests/unit/test_production_settings.py): no warning may remain.
@@ -143,6 +143,17 @@ up: migrate ## The full stack from the Procfile (honcho; a process that dies is 
 	$(PY) manage.py collectstatic --noinput -v0
 	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) PORT=$(PORT) $(VENV)/bin/honcho start
+
+# The chaos soak (tests/soak/): `make up` on a database, Redis database and RabbitMQ vhost of its
+# own, behind proxies it cuts, while it kills processes, for SOAK_MINUTES (default 10) of traffic;
+# then it proves the books. The report goes to bench/results/ (JSON, and the stack's log beside it).
+# `make test` runs a short one (tests/e2e/test_soak.py).
+SOAK_MINUTES ?= 10
+SOAK_SEED ?= 1
+soak: install ## The chaos soak: faults on a schedule, then the books proven (SOAK_MINUTES, SOAK_SEED)
+	mkdir -p bench/results
+	$(PY) -m tests.soak.run --minutes $(SOAK_MINUTES) --seed $(SOAK_SEED) \
+		--report bench/results/soak-$$(date -u +%Y%m%dT%H%M%SZ).json
 
 # Benchmarks on their own PostgreSQL database (created if missing), never the test one.
 # Arguments: BENCH_ARGS, e.g. BENCH_ARGS="--orders 200 --seconds 5 --read-orders 2000 --json".
