@@ -10,8 +10,8 @@ PORT ?= 8000
 # Tests and benchmarks run the production settings (DEBUG off) with a throwaway secret, over
 # plain HTTP: TLS belongs to the proxy in front, which the test client and servers do not have.
 THROWAWAY_SECRET := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
-lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases check-deploy check-runtime soak bench bench-peer bench-http bench-crud: export SECRET_KEY ?= $(THROWAWAY_SECRET)
-lint test-unit pytest test-embedded test-rabbitmq test-two-databases check-runtime soak bench bench-peer bench-http bench-crud: export HTTPS ?= false
+lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases test-model check-deploy check-runtime soak bench bench-peer bench-http bench-crud: export SECRET_KEY ?= $(THROWAWAY_SECRET)
+lint test-unit pytest test-embedded test-rabbitmq test-two-databases test-model check-runtime soak bench bench-peer bench-http bench-crud: export HTTPS ?= false
 # The benchmarks' app is installed only for them (config/settings.py).
 bench bench-peer bench-http bench-crud: export BENCH = 1
 # The test suite proves guarantees on the real services; these are the machine's defaults.
@@ -20,7 +20,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: help soak bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases web worker beat up bench bench-peer bench-http bench-crud clean
+.PHONY: help soak bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases test-model web worker beat up bench bench-peer bench-http bench-crud clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | expand -t 22
@@ -94,6 +94,12 @@ test-two-databases: install ## The read side's tests with read models in a secon
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} READ_DATABASE_URL=$(TEST_READ_DATABASE_URL) \
 		CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 		$(PY) -m pytest tests/integration tests/e2e -m "not embedded and not browser and not one_database and not soak" $(PYTEST_ARGS)
+
+# The model-based test (tests/integration/test_model.py) at length: Hypothesis' long profile
+# (200 runs of 50 steps; `make test` runs its short "ci" profile). docs/reliability.md has the last result.
+test-model: install ## The model-based test's long profile (minutes; HYPOTHESIS_PROFILE=long)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+		HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/integration/test_model.py --timeout 0 $(PYTEST_ARGS)
 
 # Django's deployment checks on an environment file (the production example by default; the
 # suite runs the same in tests/unit/test_production_settings.py): no warning may remain.
