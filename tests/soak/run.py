@@ -46,6 +46,7 @@ FAULTS = (
 )
 RECOVERY_SECONDS = 30.0  # the target: lag back under 1 s within this long after a fault ends
 CATCH_UP_SECONDS = 240.0  # the end's wait for the read side and the inbound queue to drain
+WARM_UP_COMMANDS = 40  # answered before the first fault and the first memory figures
 
 
 def _django(database_url: str, amqp_url: str) -> None:
@@ -211,7 +212,7 @@ def settle(stack: Any, tally: Any, services: Any) -> dict[str, Any]:
 
 def soak(minutes: float, seed: int, workdir: Path, hostile_rate: float) -> dict[str, Any]:
     from tests.soak.stack import Services, running
-    from tests.soak.traffic import drive
+    from tests.soak.traffic import Tally, drive
 
     rng = random.Random(seed)
     end_at = time.monotonic() + minutes * 60
@@ -229,17 +230,22 @@ def soak(minutes: float, seed: int, workdir: Path, hostile_rate: float) -> dict[
                 f"{stack.base}/api/auth/token/", json={"username": "admin", "password": "admin"}, timeout=10
             ).json()["token"]
             stop = threading.Event()
-            holder: dict[str, Any] = {}
+            tally = Tally()
             traffic = threading.Thread(
-                target=lambda: holder.setdefault(
-                    "tally",
-                    drive(stack.base, token, services.amqp_url, "backoffice.inbound", stop, seed, 2, 2.0, hostile_rate),
-                ),
+                target=drive,
+                args=(tally, stack.base, token, services.amqp_url, "backoffice.inbound", stop, seed, 2, 2.0),
+                kwargs={"hostile_rate": hostile_rate},
                 daemon=True,
             )
             traffic.start()
             watch = Watch(stack)
-            time.sleep(10)  # warm-up: the first figures are of a stack that has served traffic
+            # Warm-up: the first figures are of a stack that has served traffic.
+            warm_by = time.monotonic() + 60
+            while tally.commands() < WARM_UP_COMMANDS:
+                if time.monotonic() > warm_by:
+                    raise RuntimeError(f"the stack answered {tally.commands()} commands in its first minute")
+                watch.poll()
+                time.sleep(0.2)
             report["rss_kib_start"] = rss(stack)
             faults: list[str] = []
             try:
@@ -262,7 +268,6 @@ def soak(minutes: float, seed: int, workdir: Path, hostile_rate: float) -> dict[
             report["rss_kib_end"] = rss(stack)
             stop.set()
             traffic.join(200)
-            tally = holder["tally"]
             report["commands"] = tally.commands()
             report["answers"] = dict(tally.answers)
             report["client_retries"] = tally.retries

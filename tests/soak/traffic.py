@@ -43,7 +43,9 @@ class Tally:
     hostile: list[str] = field(default_factory=list)  # order ids a hostile message named
 
     def commands(self) -> int:
-        return sum(self.answers.values())
+        """Commands answered so far (read while the clients still add to it)."""
+        with self.lock:
+            return sum(self.answers.values())
 
 
 class Client:
@@ -176,6 +178,7 @@ def order_story(client: Client, partner: Partner, rng: random.Random, hostile_ra
 
 
 def drive(
+    tally: Tally,
     base: str,
     token: str,
     amqp_url: str,
@@ -185,9 +188,9 @@ def drive(
     clients: int,
     rate: float,
     hostile_rate: float,
-) -> Tally:
-    """`clients` threads, each starting about `rate` orders a second, until `stop` is set."""
-    tally = Tally()
+) -> None:
+    """`clients` threads, each starting about `rate` orders a second, until `stop` is set;
+    what they do and see goes in `tally` as it happens."""
     partner = Partner(amqp_url, exchange, tally)
 
     def run(n: int) -> None:
@@ -205,4 +208,3 @@ def drive(
     for thread in threads:
         thread.join(GIVE_UP_SECONDS + 30)
     partner.close()
-    return tally
