@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "readmodels",
     "notifications",
     "integration",  # public events out, partner events in (AMQP)
+    "archive",  # closed order streams to cold storage (docs/operations.md, "Archive")
 ]
 # The benchmarks' app (`manage.py bench`) only where the Makefile's bench targets ask for it:
 # a production process never loads it.
@@ -152,6 +153,24 @@ LOGIN_URL = "/admin/login/"
 
 # Event store
 SNAPSHOT_EVERY = env.int("SNAPSHOT_EVERY", default=50)
+# Archive (archive/, docs/operations.md): order streams closed (and owing nothing) longer than
+# this many days move to cold storage, when `manage.py archive_streams` or beat runs it.
+ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=180)
+# Beat runs the archiver this often; 0 (the default): only when an operator runs the command.
+ARCHIVE_INTERVAL_SECONDS = env.float("ARCHIVE_INTERVAL_SECONDS", default=0.0)
+# The alias the archiver works on (production: the log's database, as the archiver's role).
+ARCHIVE_DATABASE = EVENTLOG_DATABASE
+# Where segments live: the local filesystem by default; any Django storage backend by dotted
+# path, e.g. "storages.backends.s3.S3Storage" (django-storages) with ARCHIVE_STORAGE_OPTIONS
+# as JSON ({"bucket_name": ..., "endpoint_url": ...}).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "archive": {
+        "BACKEND": env("ARCHIVE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("ARCHIVE_STORAGE_OPTIONS", default={"location": str(BASE_DIR / "archive-segments")}),
+    },
+}
 # Events one order may have; item changes beyond what leaves room for its lifecycle get a 422
 # (orders/domain.py). Bounds every stream, its history and its replay. At least 6.
 MAX_EVENTS_PER_ORDER = env.int("MAX_EVENTS_PER_ORDER", default=1000)
@@ -429,3 +448,11 @@ SENTRY_ENABLED = init_sentry(
     release=env("SENTRY_RELEASE", default=""),
     traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
 )
+
+if ARCHIVE_INTERVAL_SECONDS > 0:
+    # Off by default: archiving is a choice of the operator (docs/operations.md, "Archive").
+    CELERY_BEAT_SCHEDULE["archive-streams"] = {
+        "task": "archive.archive_streams",
+        "schedule": ARCHIVE_INTERVAL_SECONDS,
+        "options": {"queue": env("ARCHIVE_QUEUE", default="archive"), "expires": ARCHIVE_INTERVAL_SECONDS},
+    }

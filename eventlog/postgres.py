@@ -191,7 +191,10 @@ class PostgresEventStore(EventStore):
         if limit is not None:
             sql += " LIMIT %s"
             params.append(limit)
-        return self._from_rows(self._fetch(sql, params))
+        events = self._from_rows(self._fetch(sql, params))
+        return events or self.read_archived_stream(
+            stream_id, after_version=after_version, to_version=to_version, until=until, limit=limit
+        )
 
     def read_all(
         self,

@@ -28,8 +28,9 @@ from django.db import IntegrityError, connections
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from eventlog import cold
 from eventlog.keys import SubjectKeys
-from eventlog.models import CORRELATION, Snapshot, StoredEvent
+from eventlog.models import CORRELATION, ArchivedStream, Snapshot, StoredEvent
 from eventlog.personal import key_ids, seal, unseal, unseal_all
 from eventlog.records import CommandEntry, append_outcome, insert_record
 from eventlog.serialization import EventRegistry, registry
@@ -233,7 +234,43 @@ class EventStore:
             query = query.filter(version__lte=to_version)
         if until is not None:
             query = query.filter(recorded_at__lte=until)
-        return self._recorded_all(query.order_by("version").values_list(*_COLUMNS)[:limit])
+        events = self._recorded_all(query.order_by("version").values_list(*_COLUMNS)[:limit])
+        return events or self.read_archived_stream(
+            stream_id, after_version=after_version, to_version=to_version, until=until, limit=limit
+        )
+
+    def archived(self, stream_id: str) -> ArchivedStream | None:
+        """The manifest row of a stream whose events are only in cold storage (eventlog/cold.py)."""
+        found: ArchivedStream | None = (
+            ArchivedStream.objects.using(self.using)
+            .filter(stream_id=stream_id, status=ArchivedStream.Status.ARCHIVED)
+            .first()
+        )
+        return found
+
+    def read_archived_stream(
+        self,
+        stream_id: str,
+        *,
+        after_version: int = 0,
+        to_version: int | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        """read_stream of an archived stream, from its segment (none if it is not archived).
+        Asked only when the log has no event of the slice, so the hot path pays nothing."""
+        manifest = self.archived(stream_id)
+        if manifest is None:
+            return []
+        segment = cold.read(manifest.segment, manifest.checksum)
+        wanted = [
+            event
+            for event in segment.events
+            if event["version"] > after_version
+            and (to_version is None or event["version"] <= to_version)
+            and (until is None or event["recorded_at"] <= until)
+        ][:limit]
+        return self._recorded_all(tuple(event[column] for column in _COLUMNS) for event in wanted)
 
     def read_all(
         self,
@@ -261,6 +298,8 @@ class EventStore:
         last = (
             self._objects().filter(stream_id=stream_id).order_by("-version").values_list("version", flat=True).first()
         )
+        if last is None and (manifest := self.archived(stream_id)) is not None:
+            return manifest.last_version
         return int(last or 0)
 
     def existing_streams(self, stream_ids: Iterable[str]) -> set[str]:

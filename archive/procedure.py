@@ -1,0 +1,177 @@
+"""The archiver: one stream at a time, its events go to a verified segment, and only then out of
+the log; killed at any point and run again, no event is lost or stored twice.
+
+The steps, each safe to repeat and each leaving the stream readable:
+
+1. `written`: the stream's rows (position order) and snapshot are encoded and stored under a
+   name fixed by the stream and its positions (the same bytes again on a re-run).
+2. `read back`: the stored segment is read from the storage and decoded, its checksums
+   checked, and its events compared with the log's rows; any difference stops the stream.
+3. `recorded`: the manifest row says `verified`, with the segment's checksum. The events are
+   still in the log and served from there.
+4. `removed`: one transaction on the log's database, holding the append lock (no command
+   appends meanwhile) and the rebuild lock (no rebuild or shadow replay is reading the log),
+   checks the stream is still at the manifest's version, deletes its rows (the database lets
+   the DELETE through only for rows a verified manifest row covers, eventlog/migrations/0006)
+   and its snapshot, and marks the row `archived`. If the stream moved on since step 1 the
+   manifest row is dropped instead and the stream stays hot.
+
+A kill before 3 leaves an unreferenced segment, replaced or reused by the next run; between 3
+and 4 a verified row, finished first by the next run; 4 is one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.utils import timezone
+
+from archive.policy import applied_everywhere, candidates, is_closed
+from eventlog import cold
+from eventlog.models import ArchivedStream, Snapshot, StoredEvent
+from eventlog.store import APPEND_LOCK_KEY, event_store
+from orders.repository import EventSourcedOrders
+from projector import shadow
+from projector.loop import read_database
+
+logger = logging.getLogger(__name__)
+
+STEPS = ("written", "read back", "recorded", "removed")
+EVENT_FIELDS = (
+    "position",
+    "event_id",
+    "stream_id",
+    "stream_type",
+    "bucket",
+    "version",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "recorded_at",
+)
+SNAPSHOT_FIELDS = ("stream_type", "version", "state_version", "state")
+
+
+class SegmentMismatch(Exception):
+    """The segment read back differs from the log: nothing is removed."""
+
+
+@dataclass
+class Outcome:
+    """What one run did."""
+
+    archived: list[str] = field(default_factory=list)
+    events: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def database() -> str:
+    """The alias the archiver works on: the log's, reached with the archiver's own role in
+    production (docs/operations.md)."""
+    return str(settings.ARCHIVE_DATABASE)
+
+
+def archive_due(
+    *, now: datetime | None = None, limit: int | None = None, step: Callable[[str, str], None] | None = None
+) -> Outcome:
+    """Archive the streams due now (at most `limit`); `step` is called after each step of
+    each stream (tests stop the procedure there)."""
+    outcome = Outcome()
+    for stream_id in candidates(database(), now=now, limit=limit):
+        reason = archive_stream(stream_id, step=step)
+        if reason is None:
+            outcome.archived.append(stream_id)
+            outcome.events += ArchivedStream.objects.using(database()).get(stream_id=stream_id).event_count
+        else:
+            outcome.skipped[stream_id] = reason
+    return outcome
+
+
+def archive_stream(stream_id: str, *, step: Callable[[str, str], None] | None = None) -> str | None:
+    """Move one closed stream to cold storage; None when done, else why it stays hot."""
+    using = database()
+    mark = step or (lambda _step, _stream: None)
+    events = list(StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("position").values(*EVENT_FIELDS))
+    if not events:
+        return None if event_store(using).archived(stream_id) is not None else "no events"
+    if not applied_everywhere(events[-1]["bucket"], events[-1]["position"]):
+        return "not applied by every projection yet"
+    state = EventSourcedOrders(event_store(using), int(settings.SNAPSHOT_EVERY)).get(stream_id).state
+    if not is_closed(state):
+        return f"not closed ({state.status}, refund due {state.refund_due})"
+    snapshot = Snapshot.objects.using(using).filter(stream_id=stream_id).values(*SNAPSHOT_FIELDS).first()
+    segment = cold.Segment(
+        stream_id=stream_id, stream_type=events[0]["stream_type"], events=events, snapshot=snapshot
+    )
+    blob = cold.encode(segment)
+    name = cold.segment_name(segment.stream_type, stream_id, segment.first_position, segment.last_position)
+    checksum = cold.checksum(blob)
+    manifest = ArchivedStream.objects.using(using).filter(stream_id=stream_id).first()
+    if manifest is not None and (manifest.segment, manifest.checksum) != (name, checksum):
+        manifest.delete()  # verified for events the stream has since moved past
+        manifest = None
+    if manifest is None:
+        cold.write(name, blob)
+        mark("written", stream_id)
+    _read_back(name, checksum, segment)
+    mark("read back", stream_id)
+    if manifest is None:
+        ArchivedStream.objects.using(using).create(
+            stream_id=stream_id,
+            stream_type=segment.stream_type,
+            status=ArchivedStream.Status.VERIFIED,
+            segment=name,
+            format_version=cold.FORMAT_VERSION,
+            checksum=checksum,
+            event_count=len(events),
+            last_version=segment.last_version,
+            first_position=segment.first_position,
+            last_position=segment.last_position,
+            verified_at=timezone.now(),
+        )
+        mark("recorded", stream_id)
+    reason = _remove(stream_id, mark)
+    if reason is None:
+        mark("removed", stream_id)
+    return reason
+
+
+def _read_back(name: str, checksum: str, written: cold.Segment) -> None:
+    """Read the stored segment afresh (not from the cache) and compare it with the log."""
+    with cold.archive_storage().open(name, "rb") as stored:
+        found = cold.decode(stored.read(), checksum)
+    if found != written:
+        raise SegmentMismatch(f"the segment stored as {name} differs from the log")
+
+
+def _remove(stream_id: str, mark: Callable[[str, str], None]) -> str | None:
+    """Step 4: the stream's rows out of the log, in one transaction."""
+    using = database()
+    rebuild_lock = shadow.exclusive(read_database()) if connections[read_database()].vendor == "postgresql" else nullcontext()
+    with rebuild_lock:
+        with transaction.atomic(using=using):
+            if connections[using].vendor == "postgresql":
+                with connections[using].cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+            manifest = ArchivedStream.objects.using(using).select_for_update().get(stream_id=stream_id)
+            last = StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("-version").first()
+            if last is None or last.version != manifest.last_version:
+                manifest.delete()
+                return "appended to since its segment was written"
+            deleted, _ = StoredEvent.objects.using(using).filter(stream_id=stream_id).delete()
+            if deleted != manifest.event_count:
+                raise SegmentMismatch(f"removed {deleted} events of {stream_id}, the segment holds {manifest.event_count}")
+            mark("deleted", stream_id)
+            Snapshot.objects.using(using).filter(stream_id=stream_id).delete()
+            manifest.status = ArchivedStream.Status.ARCHIVED
+            manifest.archived_at = timezone.now()
+            manifest.save(update_fields=["status", "archived_at"])
+    return None
+

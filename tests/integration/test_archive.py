@@ -1,0 +1,235 @@
+"""Archiving closed order streams to cold storage on the real databases: an archived order's
+history, as-of and at-version reads equal what they were; the archiver killed after every one
+of its steps and run again loses and doubles nothing; a command on an archived order is a 409;
+restore_stream brings it back exactly; forgetting the customer makes the archived copy
+unreadable; open orders, and events a projection has not applied, stay in the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from archive import procedure
+from archive.procedure import STEPS, archive_due, archive_stream
+from archive.restoring import restore_stream
+from eventlog import cold
+from eventlog.models import ArchivedStream, Snapshot, StoredEvent
+from eventlog.store import event_store
+from orders.commands import ForgetCustomer
+from projector.models import ProjectionCheckpoint
+from projector.partitions import partition_of_bucket
+from readmodels.selectors.history import order_as_of, order_at_version, order_history
+from tests.factories import (
+    ConfirmOrderFactory,
+    CreateOrderFactory,
+    DeliverOrderFactory,
+    PayOrderFactory,
+    ShipOrderFactory,
+    total_of,
+)
+from tests.integration.conftest import ON_BOTH_DATABASES
+from writeside.bus import handle
+from writeside.errors import StreamArchived
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+EMAIL = "archived-7q3z@example.org"
+LATER = timedelta(days=10_000)
+
+
+@pytest.fixture(autouse=True)
+def cold_storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
+    """Commands projected as they commit; segments in a directory of this test's own."""
+    settings.PROJECTIONS_INLINE = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    cold._cache.clear()
+    yield tmp_path
+    cold._cache.clear()
+
+
+def delivered_order(customer_id: str = "c-archive") -> UUID:
+    """An order placed, confirmed, paid, shipped and delivered."""
+    create = CreateOrderFactory(customer_id=customer_id, customer_email=EMAIL)
+    handle(create)
+    handle(ConfirmOrderFactory(order_id=create.order_id))
+    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
+    handle(ShipOrderFactory(order_id=create.order_id))
+    handle(DeliverOrderFactory(order_id=create.order_id))
+    return create.order_id
+
+
+def as_read(order_id: UUID) -> dict[str, Any]:
+    """Everything the history endpoints serve of an order, to compare before and after."""
+    events = event_store().read_stream(str(order_id))
+    return {
+        "events": [(e.event_id, e.position, e.version, e.event_type, e.data, e.metadata, e.recorded_at) for e in events],
+        "history": order_history(order_id, limit=1000),
+        "versions": [order_at_version(order_id, version) for version in range(1, len(events) + 1)],
+        "as_of": [order_as_of(order_id, event.recorded_at) for event in events],
+    }
+
+
+def hot(order_id: UUID) -> int:
+    return StoredEvent.objects.filter(stream_id=str(order_id)).count()
+
+
+@ON_BOTH_DATABASES
+def test_an_archived_order_reads_as_it_did_and_leaves_the_log(vendor: str) -> None:
+    assert connection.vendor == vendor
+    order_id = delivered_order()
+    before = as_read(order_id)
+    outcome = archive_due(now=timezone.now() + LATER)
+    assert outcome.archived == [str(order_id)]
+    assert hot(order_id) == 0
+    assert ArchivedStream.objects.get(stream_id=str(order_id)).status == ArchivedStream.Status.ARCHIVED
+    assert as_read(order_id) == before
+    assert archive_due(now=timezone.now() + LATER).archived == []  # nothing twice
+
+
+@ON_BOTH_DATABASES
+@pytest.mark.parametrize("killed_after", [*STEPS[:3], "deleted", STEPS[3]])
+def test_the_archiver_killed_after_any_step_and_run_again_loses_and_doubles_nothing(
+    vendor: str, killed_after: str
+) -> None:
+    assert connection.vendor == vendor
+    order_id = delivered_order()
+    before = as_read(order_id)
+
+    class Killed(BaseException):
+        pass
+
+    def kill(step: str, _stream: str) -> None:
+        if step == killed_after:
+            raise Killed
+
+    with pytest.raises(Killed):
+        archive_due(now=timezone.now() + LATER, step=kill)
+    # Until it is run again the order is served from wherever its events are, all of them once.
+    assert as_read(order_id) == before
+    archive_due(now=timezone.now() + LATER)
+    assert hot(order_id) == 0
+    assert as_read(order_id) == before
+    restore_stream(str(order_id))
+    assert as_read(order_id) == before
+    assert hot(order_id) == len(before["events"])
+
+
+@ON_BOTH_DATABASES
+def test_a_command_on_an_archived_order_is_refused_and_restore_brings_it_back_exactly(vendor: str) -> None:
+    assert connection.vendor == vendor
+    order_id = delivered_order()
+    rows = list(StoredEvent.objects.filter(stream_id=str(order_id)).order_by("position").values())
+    archive_due(now=timezone.now() + LATER)
+    with pytest.raises(StreamArchived, match="archived"):
+        handle(DeliverOrderFactory(order_id=order_id))
+    with pytest.raises(StreamArchived):
+        handle(CreateOrderFactory(order_id=order_id))
+    assert hot(order_id) == 0
+    call_command("restore_stream", str(order_id), verbosity=0)
+    assert list(StoredEvent.objects.filter(stream_id=str(order_id)).order_by("position").values()) == rows
+    assert not ArchivedStream.objects.filter(stream_id=str(order_id)).exists()
+
+
+@pytest.mark.postgres
+def test_the_api_answers_409_for_a_command_on_an_archived_order(client: Any) -> None:
+    from tests.factories import StaffUserFactory, token_for
+
+    order_id = delivered_order()
+    archive_due(now=timezone.now() + LATER)
+    user = StaffUserFactory(permissions=["orders.cancel_order"])
+    response = client.post(
+        f"/api/orders/{order_id}/cancel/",
+        {"reason": "late"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {token_for(user)}",
+    )
+    assert response.status_code == 409, response.content
+    assert response.json()["type"].endswith("/archived")
+    assert "restore_stream" in response.json()["detail"]
+
+
+@ON_BOTH_DATABASES
+def test_forgetting_the_customer_makes_the_archived_copy_unreadable(vendor: str, cold_storage: Path) -> None:
+    assert connection.vendor == vendor
+    order_id = delivered_order(customer_id="c-forget-archived")
+    archive_due(now=timezone.now() + LATER)
+    created = event_store().read_stream(str(order_id), to_version=1)[0]
+    assert created.data["customer_email"] == EMAIL
+    # Sealed in the segment itself: the bytes never hold the address in the clear.
+    assert all(EMAIL.encode() not in cold.gzip.decompress(path.read_bytes()) for path in cold_storage.rglob("*.seg.gz"))
+    handle(ForgetCustomer(customer_id="c-forget-archived"))
+    cold._cache.clear()
+    created = event_store().read_stream(str(order_id), to_version=1)[0]
+    assert created.data["customer_email"] is None
+
+
+@ON_BOTH_DATABASES
+def test_open_orders_and_events_not_applied_everywhere_stay_in_the_log(vendor: str) -> None:
+    assert connection.vendor == vendor
+    open_order = CreateOrderFactory()
+    handle(open_order)
+    delivered = delivered_order()
+    # One projection's partition is behind the delivered order's last event: it may still read it.
+    last = StoredEvent.objects.filter(stream_id=str(delivered)).order_by("-position").first()
+    assert last is not None
+    checkpoint = ProjectionCheckpoint.objects.get(projection="sales", partition=partition_of_bucket(last.bucket))
+    behind, checkpoint.position = checkpoint.position, last.position - 1
+    checkpoint.save()
+    assert archive_due(now=timezone.now() + LATER).archived == []
+    checkpoint.position = behind
+    checkpoint.save()
+    assert archive_due(now=timezone.now() + LATER).archived == [str(delivered)]
+    assert archive_stream(str(open_order.order_id)) is not None
+    assert hot(open_order.order_id) > 0
+    assert archive_due(now=timezone.now()).archived == []  # not old enough
+
+
+@pytest.mark.postgres
+def test_the_database_removes_only_events_a_verified_segment_covers() -> None:
+    order_id = delivered_order()
+    other = delivered_order()
+    with pytest.raises(_Stop):
+        archive_stream(str(order_id), step=_stop_after("recorded"))
+    with connection.cursor() as cursor:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            cursor.execute("DELETE FROM eventlog_storedevent WHERE stream_id = %s", [str(other)])
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            cursor.execute("UPDATE eventlog_storedevent SET event_type = 'Forged' WHERE stream_id = %s", [str(order_id)])
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            cursor.execute("TRUNCATE eventlog_storedevent")
+    assert hot(order_id) == 5 and hot(other) == 5
+
+
+class _Stop(BaseException):
+    """The archiver stopped where a test asked."""
+
+
+def _stop_after(wanted: str) -> Any:
+    def step(name: str, _stream: str) -> None:
+        if name == wanted:
+            raise _Stop
+
+    return step
+
+
+def test_snapshots_travel_with_the_stream(settings: Any) -> None:
+    settings.SNAPSHOT_EVERY = 2
+    order_id = delivered_order()
+    snapshot = Snapshot.objects.filter(stream_id=str(order_id)).values("version", "state").first()
+    assert snapshot is not None
+    archive_due(now=timezone.now() + LATER)
+    assert not Snapshot.objects.filter(stream_id=str(order_id)).exists()
+    restore_stream(str(order_id))
+    assert Snapshot.objects.filter(stream_id=str(order_id)).values("version", "state").first() == snapshot
+    handle(CreateOrderFactory(order_id=uuid4()))
+    assert procedure.database() == "default"
