@@ -82,9 +82,7 @@ def candidates(using: str, *, now: datetime | None = None, limit: int | None = N
     )
     skip = set(resumed)
     due = [
-        stream
-        for stream, bucket, last in query
-        if stream not in skip and applied_everywhere(bucket, last, applied)
+        stream for stream, bucket, last in query if stream not in skip and applied_everywhere(bucket, last, applied)
     ][:limit]
     held = set(
         DeadLetter.objects.using(read_database())

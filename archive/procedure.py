@@ -98,7 +98,9 @@ def archive_stream(stream_id: str, *, step: Callable[[str, str], None] | None = 
     """Move one closed stream to cold storage; None when done, else why it stays hot."""
     using = database()
     mark = step or (lambda _step, _stream: None)
-    events = list(StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("position").values(*EVENT_FIELDS))
+    events = list(
+        StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("position").values(*EVENT_FIELDS)
+    )
     if not events:
         return None if event_store(using).archived(stream_id) is not None else "no events"
     if not applied_everywhere(events[-1]["bucket"], events[-1]["position"]):
@@ -107,9 +109,7 @@ def archive_stream(stream_id: str, *, step: Callable[[str, str], None] | None = 
     if not is_closed(state):
         return f"not closed ({state.status}, refund due {state.refund_due})"
     snapshot = Snapshot.objects.using(using).filter(stream_id=stream_id).values(*SNAPSHOT_FIELDS).first()
-    segment = cold.Segment(
-        stream_id=stream_id, stream_type=events[0]["stream_type"], events=events, snapshot=snapshot
-    )
+    segment = cold.Segment(stream_id=stream_id, stream_type=events[0]["stream_type"], events=events, snapshot=snapshot)
     blob = cold.encode(segment)
     name = cold.segment_name(segment.stream_type, stream_id, segment.first_position, segment.last_position)
     checksum = cold.checksum(blob)
@@ -154,24 +154,24 @@ def _read_back(name: str, checksum: str, written: cold.Segment) -> None:
 def _remove(stream_id: str, mark: Callable[[str, str], None]) -> str | None:
     """Step 4: the stream's rows out of the log, in one transaction."""
     using = database()
-    rebuild_lock = shadow.exclusive(read_database()) if connections[read_database()].vendor == "postgresql" else nullcontext()
-    with rebuild_lock:
-        with transaction.atomic(using=using):
-            if connections[using].vendor == "postgresql":
-                with connections[using].cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
-            manifest = ArchivedStream.objects.using(using).select_for_update().get(stream_id=stream_id)
-            last = StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("-version").first()
-            if last is None or last.version != manifest.last_version:
-                manifest.delete()
-                return "appended to since its segment was written"
-            deleted, _ = StoredEvent.objects.using(using).filter(stream_id=stream_id).delete()
-            if deleted != manifest.event_count:
-                raise SegmentMismatch(f"removed {deleted} events of {stream_id}, the segment holds {manifest.event_count}")
-            mark("deleted", stream_id)
-            Snapshot.objects.using(using).filter(stream_id=stream_id).delete()
-            manifest.status = ArchivedStream.Status.ARCHIVED
-            manifest.archived_at = timezone.now()
-            manifest.save(update_fields=["status", "archived_at"])
+    rebuild_lock = (
+        shadow.exclusive(read_database()) if connections[read_database()].vendor == "postgresql" else nullcontext()
+    )
+    with rebuild_lock, transaction.atomic(using=using):
+        if connections[using].vendor == "postgresql":
+            with connections[using].cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
+        manifest = ArchivedStream.objects.using(using).select_for_update().get(stream_id=stream_id)
+        last = StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("-version").first()
+        if last is None or last.version != manifest.last_version:
+            manifest.delete()
+            return "appended to since its segment was written"
+        deleted, _ = StoredEvent.objects.using(using).filter(stream_id=stream_id).delete()
+        if deleted != manifest.event_count:
+            raise SegmentMismatch(f"removed {deleted} events of {stream_id}, the segment holds {manifest.event_count}")
+        mark("deleted", stream_id)
+        Snapshot.objects.using(using).filter(stream_id=stream_id).delete()
+        manifest.status = ArchivedStream.Status.ARCHIVED
+        manifest.archived_at = timezone.now()
+        manifest.save(update_fields=["status", "archived_at"])
     return None
-

@@ -46,8 +46,8 @@ from typing import Any
 
 from django.db import connections, models, transaction
 
-from eventlog.models import StoredEvent
 from eventlog.history import whole_log
+from eventlog.models import StoredEvent
 from eventlog.store import EventStore, event_store
 from projector import shadow
 from projector.dead_letters import BLOCKING
