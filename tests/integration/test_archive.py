@@ -7,6 +7,7 @@ unreadable; open orders, and events a projection has not applied, stay in the lo
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
@@ -38,6 +39,7 @@ from tests.factories import (
     total_of,
 )
 from tests.integration.conftest import ON_BOTH_DATABASES, read_models
+from tests.integration.test_append_only import documented_grants
 from tests.integration.workload import drive_orders
 from writeside.bus import handle
 from writeside.errors import StreamArchived
@@ -285,3 +287,43 @@ def verify_exit() -> int:
         print(out.getvalue())  # shown with the failure
         return int(error.returncode)
     return 0
+
+
+def documented_archiver_grants() -> str:
+    """The SQL block docs/architecture.md gives the owner for the archiver's role."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    match = re.search(r"<!-- tests/integration/test_archive.py [^>]*-->\s*```sql\n(.*?)```", text, re.S)
+    assert match, "docs/architecture.md lost the archiver's grants"
+    return match.group(1)
+
+
+@pytest.mark.postgres
+def test_only_the_archivers_role_removes_events_and_the_apps_role_still_cannot() -> None:
+    archived, covered = delivered_order(), delivered_order()
+    with pytest.raises(_Stop):  # `covered` left verified: the database would let its DELETE through
+        archive_stream(str(covered), step=_stop_after("recorded"))
+    archiver, app = f"test_archiver_{uuid4().hex[:10]}", f"test_app_{uuid4().hex[:10]}"
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(f"CREATE ROLE {archiver} NOLOGIN")
+            cursor.execute(f"CREATE ROLE {app} NOLOGIN")
+            cursor.execute(documented_archiver_grants().replace("backoffice_archiver", archiver))
+            cursor.execute(documented_grants().replace("backoffice_app", app))
+            cursor.execute(f"SET ROLE {app}")
+            for sql in (
+                "DELETE FROM eventlog_storedevent WHERE stream_id = %s",
+                "UPDATE eventlog_archivedstream SET status = 'verified' WHERE stream_id = %s",
+            ):
+                with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+                    cursor.execute(sql, [str(covered)])
+            cursor.execute(f"SET ROLE {archiver}")
+            assert archive_stream(str(archived)) is None
+            assert hot(archived) == 0
+            restore_stream(str(archived))
+            assert hot(archived) == 5
+        finally:
+            cursor.execute("RESET ROLE")
+            for role in (archiver, app):
+                cursor.execute(f"DROP OWNED BY {role}")
+                cursor.execute(f"DROP ROLE {role}")
+    assert hot(covered) == 5
