@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
@@ -17,7 +19,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from archive import procedure
@@ -29,6 +31,7 @@ from eventlog.store import event_store
 from orders.commands import ForgetCustomer
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
+from projector.status import applied_through
 from readmodels.selectors.history import order_as_of, order_at_version, order_history
 from tests.factories import (
     ConfirmOrderFactory,
@@ -38,7 +41,7 @@ from tests.factories import (
     ShipOrderFactory,
     total_of,
 )
-from tests.integration.conftest import ON_BOTH_DATABASES, read_models
+from tests.integration.conftest import ON_BOTH_DATABASES, Service, eventually, read_models
 from tests.integration.test_append_only import documented_grants
 from tests.integration.workload import drive_orders
 from writeside.bus import handle
@@ -327,3 +330,46 @@ def test_only_the_archivers_role_removes_events_and_the_apps_role_still_cannot()
                 cursor.execute(f"DROP OWNED BY {role}")
                 cursor.execute(f"DROP ROLE {role}")
     assert hot(covered) == 5
+
+
+@pytest.mark.postgres
+def test_archiving_while_a_worker_projects_and_commands_commit_loses_and_doubles_nothing(
+    worker: Service, beat: Service, cold_storage: Path
+) -> None:
+    """A live Celery worker projects (and beat catches up) while a writer places and delivers
+    orders and the archiver runs again and again: every stream ends with each of its events
+    once (hot or archived), the engine never skips one (the read models equal a replay of the
+    whole log), and an order archived mid-way took no event after its segment."""
+    placed: list[tuple[UUID, int]] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        try:
+            while not stop.is_set() or len(placed) < 12:
+                placed.append((delivered_order(customer_id=f"c-live-{len(placed) % 4}"), 5))
+                create = CreateOrderFactory(customer_id=f"c-live-{len(placed) % 4}")
+                handle(create)
+                placed.append((create.order_id, 1))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    archived: set[str] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(archived) < 4 and time.monotonic() < deadline:
+            archived.update(archive_due(now=timezone.now() + LATER).archived)
+    finally:
+        stop.set()
+        thread.join(timeout=120)
+    assert len(archived) >= 4, "the archiver found delivered orders applied by every projection"
+    head = event_store().head_position()
+    eventually(lambda: applied_through(head), timeout=60, message="the worker to apply the log", log=worker.log)
+    archived.update(archive_due(now=timezone.now() + LATER).archived)
+    for order_id, count in placed:
+        versions = [event.version for event in event_store().read_stream(str(order_id))]
+        assert versions == list(range(1, count + 1)), order_id
+        in_log = StoredEvent.objects.filter(stream_id=str(order_id)).count()
+        assert in_log == (0 if str(order_id) in archived else count)
+    assert verify_exit() == 0
