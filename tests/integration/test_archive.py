@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
+from urllib.parse import urlencode
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -373,3 +374,33 @@ def test_archiving_while_a_worker_projects_and_commands_commit_loses_and_doubles
         in_log = StoredEvent.objects.filter(stream_id=str(order_id)).count()
         assert in_log == (0 if str(order_id) in archived else count)
     assert verify_exit() == 0
+
+
+@pytest.mark.postgres
+def test_the_api_serves_an_archived_orders_history_as_of_and_version_and_the_admin_says_archived(
+    client: Any,
+) -> None:
+    from tests.factories import SuperuserFactory, token_for
+
+    order_id = delivered_order()
+    events = event_store().read_stream(str(order_id))
+    user = SuperuserFactory()
+    auth = {"HTTP_AUTHORIZATION": f"Token {token_for(user)}"}
+    urls = [
+        f"/api/orders/{order_id}/history/",
+        f"/api/orders/{order_id}/history/?after_version=2&limit=2",
+        *(f"/api/orders/{order_id}/?version={version}" for version in range(1, len(events) + 1)),
+        *(f"/api/orders/{order_id}/?{urlencode({'as_of': e.recorded_at.isoformat()})}" for e in events),
+    ]
+    before = {url: client.get(url, **auth) for url in urls}
+    assert all(response.status_code == 200 for response in before.values())
+    archive_due(now=timezone.now() + LATER)
+    assert hot(order_id) == 0
+    for url, response in before.items():
+        after = client.get(url, **auth)
+        assert (after.status_code, after.json()) == (200, response.json()), url
+    client.force_login(user)
+    page = client.get(f"/admin/readmodels/orderdetail/{order_id}/change/")
+    assert page.status_code == 200
+    assert "id='archived'" in page.content.decode() or 'id="archived"' in page.content.decode()
+    assert f"restore_stream {order_id}" in page.content.decode()
