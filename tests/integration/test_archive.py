@@ -13,9 +13,9 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
-from urllib.parse import urlencode
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 import pytest
