@@ -60,7 +60,13 @@ def cutoff(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(days=int(settings.ARCHIVE_AFTER_DAYS))
 
 
-def candidates(using: str, *, now: datetime | None = None, limit: int | None = None) -> list[str]:
+def candidates(
+    using: str,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    applied: dict[tuple[str, int], int] | None = None,
+) -> list[str]:
     """Order streams old enough and applied everywhere, oldest first: streams a killed run
     left verified come first (they are finished before anything new is started). Whether
     each is closed is checked on its state by the procedure."""
@@ -70,7 +76,7 @@ def candidates(using: str, *, now: datetime | None = None, limit: int | None = N
         .order_by("first_position")
         .values_list("stream_id", flat=True)
     )
-    applied = checkpoints()
+    applied = checkpoints() if applied is None else applied
     query: Any = (
         StoredEvent.objects.using(using)
         .filter(stream_type=ORDER_STREAM)

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from archive.policy import applied_everywhere, candidates, is_closed
+from archive.policy import applied_everywhere, candidates, checkpoints, is_closed
 from eventlog import cold
 from eventlog.models import ArchivedStream, Snapshot, StoredEvent
 from eventlog.store import APPEND_LOCK_KEY, event_store
@@ -84,8 +84,11 @@ def archive_due(
     """Archive the streams due now (at most `limit`); `step` is called after each step of
     each stream (tests stop the procedure there)."""
     outcome = Outcome()
-    for stream_id in candidates(database(), now=now, limit=limit):
-        reason = archive_stream(stream_id, step=step)
+    # Read once per run: checkpoints only move forward (a rebuild that moves them holds the
+    # rebuild lock the removal takes), so an older reading is only more cautious.
+    applied = checkpoints()
+    for stream_id in candidates(database(), now=now, limit=limit, applied=applied):
+        reason = archive_stream(stream_id, step=step, applied=applied)
         if reason is None:
             outcome.archived.append(stream_id)
             outcome.events += ArchivedStream.objects.using(database()).get(stream_id=stream_id).event_count
@@ -94,7 +97,12 @@ def archive_due(
     return outcome
 
 
-def archive_stream(stream_id: str, *, step: Callable[[str, str], None] | None = None) -> str | None:
+def archive_stream(
+    stream_id: str,
+    *,
+    step: Callable[[str, str], None] | None = None,
+    applied: dict[tuple[str, int], int] | None = None,
+) -> str | None:
     """Move one closed stream to cold storage; None when done, else why it stays hot."""
     using = database()
     mark = step or (lambda _step, _stream: None)
@@ -103,7 +111,7 @@ def archive_stream(stream_id: str, *, step: Callable[[str, str], None] | None = 
     )
     if not events:
         return None if event_store(using).archived(stream_id) is not None else "no events"
-    if not applied_everywhere(events[-1]["bucket"], events[-1]["position"]):
+    if not applied_everywhere(events[-1]["bucket"], events[-1]["position"], applied):
         return "not applied by every projection yet"
     state = EventSourcedOrders(event_store(using), int(settings.SNAPSHOT_EVERY)).get(stream_id).state
     if not is_closed(state):

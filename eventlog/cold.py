@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -150,6 +152,23 @@ def write(name: str, blob: bytes) -> None:
     saved = storage.save(name, ContentFile(blob))
     if saved != name:
         raise CorruptSegment(f"the storage stored {name} as {saved}")
+    _flush_to_disk(storage, name)
+
+
+def _flush_to_disk(storage: Storage, name: str) -> None:
+    """On a local filesystem, fsync the segment and its directory: the log's rows are deleted
+    only after this, so a power cut cannot take the segment with it (an object store's PUT is
+    durable when it returns)."""
+    try:
+        path = Path(storage.path(name))
+    except NotImplementedError:
+        return
+    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))):
+        descriptor = os.open(target, flags)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def read(name: str, expected_checksum: str) -> Segment:
