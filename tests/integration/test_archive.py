@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 from uuid import UUID, uuid4
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
@@ -404,3 +406,30 @@ def test_the_api_serves_an_archived_orders_history_as_of_and_version_and_the_adm
     assert page.status_code == 200
     assert "id='archived'" in page.content.decode() or 'id="archived"' in page.content.decode()
     assert f"restore_stream {order_id}" in page.content.decode()
+
+
+class CorruptingStorage(FileSystemStorage):
+    """A disk that flips one bit of what it is given: the read back must catch it."""
+
+    def _save(self, name: str, content: Any) -> str:
+        data = bytearray(content.read())
+        data[len(data) // 2] ^= 0x01
+        return super()._save(name, ContentFile(bytes(data)))
+
+
+@ON_BOTH_DATABASES
+def test_a_segment_that_does_not_read_back_as_written_removes_nothing(
+    vendor: str, settings: Any, cold_storage: Path
+) -> None:
+    assert connection.vendor == vendor
+    order_id = delivered_order()
+    before = as_read(order_id)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {"BACKEND": f"{__name__}.CorruptingStorage", "OPTIONS": {"location": str(cold_storage)}},
+    }
+    with pytest.raises(cold.CorruptSegment):
+        archive_due(now=timezone.now() + LATER)
+    assert hot(order_id) == 5
+    assert not ArchivedStream.objects.exists()
+    assert as_read(order_id) == before
