@@ -16,6 +16,8 @@ The steps, each safe to repeat and each leaving the stream readable:
    and its snapshot, and marks the row `archived`. If the stream moved on since step 1 the
    manifest row is dropped instead and the stream stays hot.
 
+Streams go in rounds of WRITE_BATCH: the round's segments are written, then flushed to disk
+together (one wait for the disk, not one per stream), then each stream takes steps 2 to 4.
 A kill before 3 leaves an unreferenced segment, replaced or reused by the next run; between 3
 and 4 a verified row, finished first by the next run; 4 is one transaction.
 """
@@ -43,6 +45,8 @@ from projector.loop import read_database
 logger = logging.getLogger(__name__)
 
 STEPS = ("written", "read back", "recorded", "removed")
+# Streams whose segments are written, then flushed to disk together, per round.
+WRITE_BATCH = 200
 EVENT_FIELDS = (
     "position",
     "event_id",
@@ -87,13 +91,14 @@ def archive_due(
     # Read once per run: checkpoints only move forward (a rebuild that moves them holds the
     # rebuild lock the removal takes), so an older reading is only more cautious.
     applied = checkpoints()
-    for stream_id in candidates(database(), now=now, limit=limit, applied=applied):
-        reason = archive_stream(stream_id, step=step, applied=applied)
-        if reason is None:
-            outcome.archived.append(stream_id)
-            outcome.events += ArchivedStream.objects.using(database()).get(stream_id=stream_id).event_count
-        else:
-            outcome.skipped[stream_id] = reason
+    due = candidates(database(), now=now, limit=limit, applied=applied)
+    for start in range(0, len(due), WRITE_BATCH):
+        for stream_id, reason in archive_streams(due[start : start + WRITE_BATCH], step=step, applied=applied).items():
+            if reason is None:
+                outcome.archived.append(stream_id)
+                outcome.events += ArchivedStream.objects.using(database()).get(stream_id=stream_id).event_count
+            else:
+                outcome.skipped[stream_id] = reason
     return outcome
 
 
@@ -104,8 +109,48 @@ def archive_stream(
     applied: dict[tuple[str, int], int] | None = None,
 ) -> str | None:
     """Move one closed stream to cold storage; None when done, else why it stays hot."""
-    using = database()
+    return archive_streams([stream_id], step=step, applied=applied)[stream_id]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    segment: cold.Segment
+    name: str
+    checksum: str
+    recorded: bool  # a verified manifest row for exactly this segment exists (a killed run's)
+
+
+def archive_streams(
+    stream_ids: list[str],
+    *,
+    step: Callable[[str, str], None] | None = None,
+    applied: dict[tuple[str, int], int] | None = None,
+) -> dict[str, str | None]:
+    """Move closed streams to cold storage; for each, None when done, else why it stays hot.
+    Their segments are written first and flushed to disk together (one wait for the disk
+    instead of one per stream), then each is read back, recorded and removed in turn."""
     mark = step or (lambda _step, _stream: None)
+    outcome: dict[str, str | None] = {}
+    prepared: dict[str, _Prepared] = {}
+    for stream_id in stream_ids:
+        found = _prepare(stream_id, applied)
+        if isinstance(found, _Prepared):
+            prepared[stream_id] = found
+        else:
+            outcome[stream_id] = found
+    for stream_id, ready in prepared.items():
+        if not ready.recorded:
+            cold.write(ready.name, cold.encode(ready.segment), synced=False)
+            mark("written", stream_id)
+    cold.flush([ready.name for ready in prepared.values() if not ready.recorded])
+    for stream_id, ready in prepared.items():
+        outcome[stream_id] = _verify_record_remove(stream_id, ready, mark)
+    return outcome
+
+
+def _prepare(stream_id: str, applied: dict[tuple[str, int], int] | None) -> _Prepared | str | None:
+    """The stream's segment as the log holds it now, or why it is not archived (None: it is already)."""
+    using = database()
     events = list(
         StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("position").values(*EVENT_FIELDS)
     )
@@ -118,27 +163,29 @@ def archive_stream(
         return f"not closed ({state.status}, refund due {state.refund_due})"
     snapshot = Snapshot.objects.using(using).filter(stream_id=stream_id).values(*SNAPSHOT_FIELDS).first()
     segment = cold.Segment(stream_id=stream_id, stream_type=events[0]["stream_type"], events=events, snapshot=snapshot)
-    blob = cold.encode(segment)
     name = cold.segment_name(segment.stream_type, stream_id, segment.first_position, segment.last_position)
-    checksum = cold.checksum(blob)
+    checksum = cold.checksum(cold.encode(segment))
     manifest = ArchivedStream.objects.using(using).filter(stream_id=stream_id).first()
     if manifest is not None and (manifest.segment, manifest.checksum) != (name, checksum):
         manifest.delete()  # verified for events the stream has since moved past
         manifest = None
-    if manifest is None:
-        cold.write(name, blob)
-        mark("written", stream_id)
-    _read_back(name, checksum, segment)
+    return _Prepared(segment=segment, name=name, checksum=checksum, recorded=manifest is not None)
+
+
+def _verify_record_remove(stream_id: str, ready: _Prepared, mark: Callable[[str, str], None]) -> str | None:
+    """Steps 2 to 4 of one stream whose segment is stored and flushed."""
+    _read_back(ready.name, ready.checksum, ready.segment)
     mark("read back", stream_id)
-    if manifest is None:
-        ArchivedStream.objects.using(using).create(
+    if not ready.recorded:
+        segment = ready.segment
+        ArchivedStream.objects.using(database()).create(
             stream_id=stream_id,
             stream_type=segment.stream_type,
             status=ArchivedStream.Status.VERIFIED,
-            segment=name,
+            segment=ready.name,
             format_version=cold.FORMAT_VERSION,
-            checksum=checksum,
-            event_count=len(events),
+            checksum=ready.checksum,
+            event_count=len(segment.events),
             last_version=segment.last_version,
             first_position=segment.first_position,
             last_position=segment.last_position,

@@ -139,10 +139,11 @@ def archive_storage() -> Storage:
     return storages["archive"]
 
 
-def write(name: str, blob: bytes) -> None:
+def write(name: str, blob: bytes, *, synced: bool = True) -> None:
     """Store `blob` under `name`. A segment already there with the same bytes (a run killed
     after writing it) is kept; one with other bytes was never verified (only a manifest row
-    vouches for a segment, and the caller has none for it) and is replaced."""
+    vouches for a segment, and the caller has none for it) and is replaced. Not `synced`:
+    the caller flushes it (`flush`) before anything relies on it."""
     storage = archive_storage()
     if storage.exists(name):
         with storage.open(name, "rb") as existing:
@@ -152,18 +153,25 @@ def write(name: str, blob: bytes) -> None:
     saved = storage.save(name, ContentFile(blob))
     if saved != name:
         raise CorruptSegment(f"the storage stored {name} as {saved}")
-    _flush_to_disk(storage, name)
+    if synced:
+        flush([name])
 
 
-def _flush_to_disk(storage: Storage, name: str) -> None:
-    """On a local filesystem, fsync the segment and its directory: the log's rows are deleted
-    only after this, so a power cut cannot take the segment with it (an object store's PUT is
-    durable when it returns)."""
+def flush(names: Sequence[str]) -> None:
+    """On a local filesystem, fsync the segments and their directories: the log's rows are
+    deleted only after this, so a power cut cannot take a segment with them (an object
+    store's PUT is durable when it returns). Written first and synced together, the disk is
+    waited for about once, not once per segment."""
+    storage = archive_storage()
     try:
-        path = Path(storage.path(name))
+        paths = [Path(storage.path(name)) for name in names]
     except NotImplementedError:
         return
-    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))):
+    directories = {path.parent for path in paths} | {path.parent.parent for path in paths}
+    for target, flags in [
+        *((path, os.O_RDONLY) for path in paths),
+        *((directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) for directory in sorted(directories)),
+    ]:
         descriptor = os.open(target, flags)
         try:
             os.fsync(descriptor)
