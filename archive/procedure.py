@@ -17,7 +17,8 @@ The steps, each safe to repeat and each leaving the stream readable:
    manifest row is dropped instead and the stream stays hot.
 
 Streams go in rounds of WRITE_BATCH: the round's segments are written, then flushed to disk
-together (one wait for the disk, not one per stream), then each stream takes steps 2 to 4.
+together (one wait for the disk, not one per stream), each read back, their manifest rows
+recorded, and their rows removed in one transaction (step 4 for the round).
 A kill before 3 leaves an unreferenced segment, replaced or reused by the next run; between 3
 and 4 a verified row, finished first by the next run; 4 is one transaction.
 """
@@ -32,6 +33,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from archive.policy import applied_everywhere, candidates, checkpoints, is_closed
@@ -128,7 +130,8 @@ def archive_streams(
 ) -> dict[str, str | None]:
     """Move closed streams to cold storage; for each, None when done, else why it stays hot.
     Their segments are written first and flushed to disk together (one wait for the disk
-    instead of one per stream), then each is read back, recorded and removed in turn."""
+    instead of one per stream), then each is read back, the manifest rows recorded, and the
+    streams removed in one transaction."""
     mark = step or (lambda _step, _stream: None)
     outcome: dict[str, str | None] = {}
     prepared: dict[str, _Prepared] = {}
@@ -143,8 +146,9 @@ def archive_streams(
             cold.write(ready.name, cold.encode(ready.segment), synced=False)
             mark("written", stream_id)
     cold.flush([ready.name for ready in prepared.values() if not ready.recorded])
-    for stream_id, ready in prepared.items():
-        outcome[stream_id] = _verify_record_remove(stream_id, ready, mark)
+    _verify_and_record(prepared, mark)
+    if prepared:
+        outcome.update(_remove(list(prepared), mark))
     return outcome
 
 
@@ -172,30 +176,33 @@ def _prepare(stream_id: str, applied: dict[tuple[str, int], int] | None) -> _Pre
     return _Prepared(segment=segment, name=name, checksum=checksum, recorded=manifest is not None)
 
 
-def _verify_record_remove(stream_id: str, ready: _Prepared, mark: Callable[[str, str], None]) -> str | None:
-    """Steps 2 to 4 of one stream whose segment is stored and flushed."""
-    _read_back(ready.name, ready.checksum, ready.segment)
-    mark("read back", stream_id)
-    if not ready.recorded:
-        segment = ready.segment
-        ArchivedStream.objects.using(database()).create(
+def _verify_and_record(prepared: dict[str, _Prepared], mark: Callable[[str, str], None]) -> None:
+    """Steps 2 and 3 of streams whose segments are stored and flushed: each read back, then
+    the new manifest rows in one statement."""
+    for stream_id, ready in prepared.items():
+        _read_back(ready.name, ready.checksum, ready.segment)
+        mark("read back", stream_id)
+    now = timezone.now()
+    ArchivedStream.objects.using(database()).bulk_create(
+        ArchivedStream(
             stream_id=stream_id,
-            stream_type=segment.stream_type,
+            stream_type=ready.segment.stream_type,
             status=ArchivedStream.Status.VERIFIED,
             segment=ready.name,
             format_version=cold.FORMAT_VERSION,
             checksum=ready.checksum,
-            event_count=len(segment.events),
-            last_version=segment.last_version,
-            first_position=segment.first_position,
-            last_position=segment.last_position,
-            verified_at=timezone.now(),
+            event_count=len(ready.segment.events),
+            last_version=ready.segment.last_version,
+            first_position=ready.segment.first_position,
+            last_position=ready.segment.last_position,
+            verified_at=now,
         )
-        mark("recorded", stream_id)
-    reason = _remove(stream_id, mark)
-    if reason is None:
-        mark("removed", stream_id)
-    return reason
+        for stream_id, ready in prepared.items()
+        if not ready.recorded
+    )
+    for stream_id, ready in prepared.items():
+        if not ready.recorded:
+            mark("recorded", stream_id)
 
 
 def _read_back(name: str, checksum: str, written: cold.Segment) -> None:
@@ -206,9 +213,11 @@ def _read_back(name: str, checksum: str, written: cold.Segment) -> None:
         raise SegmentMismatch(f"the segment stored as {name} differs from the log")
 
 
-def _remove(stream_id: str, mark: Callable[[str, str], None]) -> str | None:
-    """Step 4: the stream's rows out of the log, in one transaction."""
+def _remove(stream_ids: list[str], mark: Callable[[str, str], None]) -> dict[str, str | None]:
+    """Step 4: the streams' rows out of the log, in one transaction holding the rebuild lock
+    and the append lock; a stream appended to since its segment was written stays."""
     using = database()
+    outcome: dict[str, str | None] = {}
     rebuild_lock = (
         shadow.exclusive(read_database()) if connections[read_database()].vendor == "postgresql" else nullcontext()
     )
@@ -216,17 +225,34 @@ def _remove(stream_id: str, mark: Callable[[str, str], None]) -> str | None:
         if connections[using].vendor == "postgresql":
             with connections[using].cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
-        manifest = ArchivedStream.objects.using(using).select_for_update().get(stream_id=stream_id)
-        last = StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("-version").first()
-        if last is None or last.version != manifest.last_version:
-            manifest.delete()
-            return "appended to since its segment was written"
-        deleted, _ = StoredEvent.objects.using(using).filter(stream_id=stream_id).delete()
-        if deleted != manifest.event_count:
-            raise SegmentMismatch(f"removed {deleted} events of {stream_id}, the segment holds {manifest.event_count}")
-        mark("deleted", stream_id)
-        Snapshot.objects.using(using).filter(stream_id=stream_id).delete()
-        manifest.status = ArchivedStream.Status.ARCHIVED
-        manifest.archived_at = timezone.now()
-        manifest.save(update_fields=["status", "archived_at"])
-    return None
+        manifests = {
+            row.stream_id: row
+            for row in ArchivedStream.objects.using(using)
+            .select_for_update()
+            .filter(stream_id__in=stream_ids, status=ArchivedStream.Status.VERIFIED)
+        }
+        heads = dict(
+            StoredEvent.objects.using(using)
+            .filter(stream_id__in=list(manifests))
+            .values("stream_id")
+            .annotate(last=Max("version"))
+            .values_list("stream_id", "last")
+        )
+        moved = [stream for stream, row in manifests.items() if heads.get(stream) != row.last_version]
+        ArchivedStream.objects.using(using).filter(stream_id__in=moved).delete()
+        outcome.update(dict.fromkeys(moved, "appended to since its segment was written"))
+        removed = [stream for stream in manifests if stream not in moved]
+        deleted, _ = StoredEvent.objects.using(using).filter(stream_id__in=removed).delete()
+        expected = sum(manifests[stream].event_count for stream in removed)
+        if deleted != expected:
+            raise SegmentMismatch(f"removed {deleted} events, the segments hold {expected}")
+        for stream_id in removed:
+            mark("deleted", stream_id)
+        Snapshot.objects.using(using).filter(stream_id__in=removed).delete()
+        ArchivedStream.objects.using(using).filter(stream_id__in=removed).update(
+            status=ArchivedStream.Status.ARCHIVED, archived_at=timezone.now()
+        )
+        outcome.update(dict.fromkeys(removed))
+    for stream_id in removed:
+        mark("removed", stream_id)
+    return outcome
