@@ -414,7 +414,8 @@ class CorruptingStorage(FileSystemStorage):
     def _save(self, name: str, content: Any) -> str:
         data = bytearray(content.read())
         data[len(data) // 2] ^= 0x01
-        return super()._save(name, ContentFile(bytes(data)))
+        saved: str = super()._save(name, ContentFile(bytes(data)))  # type: ignore[misc]
+        return saved
 
 
 @ON_BOTH_DATABASES
