@@ -24,9 +24,7 @@ from retention import stores
 
 logger = logging.getLogger(__name__)
 
-PRUNED = Counter(
-    "backoffice_retention_pruned", "Rows removed (or emails blanked) by a retention policy.", ["policy"]
-)
+PRUNED = Counter("backoffice_retention_pruned", "Rows removed (or emails blanked) by a retention policy.", ["policy"])
 
 Batch = Callable[[str, datetime, int, datetime], int]
 

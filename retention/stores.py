@@ -14,6 +14,7 @@ The event log is not here: nothing in this package reads or writes it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connections, transaction
 
@@ -31,7 +32,7 @@ def _skip_locked(using: str) -> str:
     return " FOR UPDATE SKIP LOCKED" if connections[using].features.has_select_for_update_skip_locked else ""
 
 
-def _delete_batch(using: str, table: str, condition: str, params: list[object], order: str, batch: int) -> int:
+def _delete_batch(using: str, table: str, condition: str, params: list[Any], order: str, batch: int) -> int:
     """DELETE up to `batch` of `table`'s rows matching `condition`, checked again on each row."""
     sql = (
         f"DELETE FROM {table} WHERE {condition} AND id IN ("
@@ -74,7 +75,7 @@ def prune_resolved_dead_letters(using: str, cutoff: datetime, batch: int, now: d
     the letter was resolved. Skipped letters stay: a replay of their position honours them.
     """
     condition = "status = %s AND last_failed_at < %s"
-    params: list[object] = [DeadLetter.Status.RESOLVED.value, cutoff]
+    params: list[Any] = [DeadLetter.Status.RESOLVED.value, cutoff]
     return _delete_batch(using, DeadLetter._meta.db_table, condition, params, "id", batch)
 
 
@@ -83,10 +84,8 @@ def prune_notification_payloads(using: str, cutoff: datetime, batch: int, now: d
     `cutoff`; the rows stay (the event id is what keeps an event from owing a second email)."""
     table = Notification._meta.db_table
     # The condition of the partial index notification_payload_idx, which the batch is read from.
-    condition = (
-        "status IN (%s, %s) AND (recipient <> '' OR subject <> '' OR last_error <> '') AND occurred_at < %s"
-    )
-    params: list[object] = [Notification.Status.SENT.value, Notification.Status.FAILED.value, cutoff]
+    condition = "status IN (%s, %s) AND (recipient <> '' OR subject <> '' OR last_error <> '') AND occurred_at < %s"
+    params: list[Any] = [Notification.Status.SENT.value, Notification.Status.FAILED.value, cutoff]
     sql = (
         f"UPDATE {table} SET recipient = '', subject = '', last_error = '' WHERE {condition} AND event_id IN ("
         f"SELECT event_id FROM {table} WHERE {condition} LIMIT %s{_skip_locked(using)})"
