@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 PRUNED = Counter("backoffice_retention_pruned", "Rows removed (or emails blanked) by a retention policy.", ["policy"])
 
-Batch = Callable[[str, datetime, int, datetime], int]
+Batch = Callable[[str, datetime, int], int]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,7 +90,7 @@ def apply(policy: Policy, now: datetime, batch_size: int) -> int:
         return 0
     cutoff, using, pruned = now - timedelta(days=days), policy.database(), 0
     while True:
-        changed = policy.batch(using, cutoff, batch_size, now)
+        changed = policy.batch(using, cutoff, batch_size)
         pruned += changed
         PRUNED.labels(policy=policy.name).inc(changed)
         if changed < batch_size:

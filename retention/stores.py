@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections, transaction
+from django.utils import timezone
 
 from audit.models import CommandAudit
 from eventlog.models import CommandRecord
@@ -50,25 +51,25 @@ def _through_function(using: str, function: str, cutoff: datetime, batch: int) -
         return int(removed)
 
 
-def expire_command_records(using: str, cutoff: datetime, batch: int, now: datetime) -> int:
+def expire_command_records(using: str, cutoff: datetime, batch: int) -> int:
     """Remove up to `batch` command records recorded before `cutoff` (and a day ago)."""
     if connections[using].vendor == "postgresql":
         # The application role has no DELETE on the table: the function (SECURITY DEFINER)
         # is its one way to remove records, and only expired ones.
         return _through_function(using, "eventlog_expire_command_records", cutoff, batch)
-    before = min(cutoff, now - FLOOR)
+    before = min(cutoff, timezone.now() - FLOOR)  # the real clock, whatever a caller's cutoff
     return _delete_batch(using, CommandRecord._meta.db_table, "recorded_at < %s", [before], "recorded_at", batch)
 
 
-def prune_audit_rows(using: str, cutoff: datetime, batch: int, now: datetime) -> int:
+def prune_audit_rows(using: str, cutoff: datetime, batch: int) -> int:
     """Remove up to `batch` audit rows recorded before `cutoff` (and a day ago)."""
     if connections[using].vendor == "postgresql":
         return _through_function(using, "audit_prune_command_audit", cutoff, batch)
-    before = min(cutoff, now - FLOOR)
+    before = min(cutoff, timezone.now() - FLOOR)  # the real clock, whatever a caller's cutoff
     return _delete_batch(using, CommandAudit._meta.db_table, "recorded_at < %s", [before], "recorded_at", batch)
 
 
-def prune_resolved_dead_letters(using: str, cutoff: datetime, batch: int, now: datetime) -> int:
+def prune_resolved_dead_letters(using: str, cutoff: datetime, batch: int) -> int:
     """Remove up to `batch` dead letters resolved by a retry before `cutoff`.
 
     `last_failed_at` moves whenever a letter is saved, its resolution included, so it is when
@@ -79,7 +80,7 @@ def prune_resolved_dead_letters(using: str, cutoff: datetime, batch: int, now: d
     return _delete_batch(using, DeadLetter._meta.db_table, condition, params, "id", batch)
 
 
-def prune_notification_payloads(using: str, cutoff: datetime, batch: int, now: datetime) -> int:
+def prune_notification_payloads(using: str, cutoff: datetime, batch: int) -> int:
     """Blank recipient, subject and error of up to `batch` finished emails of events before
     `cutoff`; the rows stay (the event id is what keeps an event from owing a second email)."""
     table = Notification._meta.db_table
