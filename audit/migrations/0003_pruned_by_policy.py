@@ -1,8 +1,8 @@
 """Audit rows older than AUDIT_RETENTION_DAYS may be pruned, and still never change.
 
-The trigger of 0001 refused every DELETE. Now it lets one through only when
-`audit_prune_command_audit(cutoff, batch)` asked for it (a transaction-local setting) and the
-row is over a day old; UPDATE and TRUNCATE stay refused. The function (SECURITY DEFINER, so
+The trigger of 0001 refused every DELETE. Now (with the event log's guard, eventlog/0005) it
+lets one through only when `audit_prune_command_audit(cutoff, batch)` asked for it (a
+transaction-local setting) and the row is over a day old; UPDATE and TRUNCATE stay refused. The function (SECURITY DEFINER, so
 a role without DELETE can run it) removes one bounded batch of rows recorded before both
 `cutoff` and a day ago, oldest first, from the `recorded_at` index. SQLite has no audit
 trigger (0001): nothing to change there.
@@ -11,22 +11,10 @@ trigger (0001): nothing to change there.
 from django.db import migrations
 
 GUARD = """
-CREATE OR REPLACE FUNCTION audit_guard_command_audit() RETURNS trigger AS $$
-BEGIN
-    IF TG_OP = 'DELETE'
-       AND current_setting('audit.pruning', true) = 'on'
-       AND OLD.recorded_at < now() - interval '1 day' THEN
-        RETURN OLD;
-    END IF;
-    RAISE EXCEPTION '% is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'restrict_violation';
-END;
-$$ LANGUAGE plpgsql;
-
 DROP TRIGGER IF EXISTS audit_commandaudit_append_only ON audit_commandaudit;
 CREATE TRIGGER audit_commandaudit_append_only
     BEFORE UPDATE OR DELETE ON audit_commandaudit
-    FOR EACH ROW EXECUTE FUNCTION audit_guard_command_audit();
+    FOR EACH ROW EXECUTE FUNCTION eventlog_refuse_unless_expiring('audit.pruning');
 
 CREATE OR REPLACE FUNCTION audit_prune_command_audit(cutoff timestamptz, batch integer)
 RETURNS integer
@@ -55,7 +43,6 @@ DROP TRIGGER IF EXISTS audit_commandaudit_append_only ON audit_commandaudit;
 CREATE TRIGGER audit_commandaudit_append_only
     BEFORE UPDATE OR DELETE ON audit_commandaudit
     FOR EACH ROW EXECUTE FUNCTION eventlog_reject_change();
-DROP FUNCTION IF EXISTS audit_guard_command_audit();
 """
 
 
@@ -70,5 +57,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("audit", "0002_sized_to_their_sources")]
+    dependencies = [("audit", "0002_sized_to_their_sources"), ("eventlog", "0005_expiring_command_records")]
     operations = [migrations.RunPython(forwards, backwards)]

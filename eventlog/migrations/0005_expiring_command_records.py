@@ -19,11 +19,14 @@ SQLite (the embedded default): its DELETE trigger refuses records younger than a
 
 from django.db import migrations, models, transaction
 
+# The row guard of a table whose rows may expire: UPDATE refused, DELETE refused unless the
+# transaction-local setting named by the trigger's argument is on (only the table's expiring
+# function sets it) and the row is over a day old. The audit trail uses it too (audit/0003).
 GUARD = """
-CREATE OR REPLACE FUNCTION eventlog_guard_command_record() RETURNS trigger AS $$
+CREATE OR REPLACE FUNCTION eventlog_refuse_unless_expiring() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'DELETE'
-       AND current_setting('eventlog.expiring_command_records', true) = 'on'
+       AND current_setting(TG_ARGV[0], true) = 'on'
        AND OLD.recorded_at < now() - interval '1 day' THEN
         RETURN OLD;
     END IF;
@@ -35,7 +38,7 @@ $$ LANGUAGE plpgsql;
 DROP TRIGGER IF EXISTS eventlog_commandrecord_append_only ON eventlog_commandrecord;
 CREATE TRIGGER eventlog_commandrecord_append_only
     BEFORE UPDATE OR DELETE ON eventlog_commandrecord
-    FOR EACH ROW EXECUTE FUNCTION eventlog_guard_command_record();
+    FOR EACH ROW EXECUTE FUNCTION eventlog_refuse_unless_expiring('eventlog.expiring_command_records');
 
 CREATE OR REPLACE FUNCTION eventlog_expire_command_records(cutoff timestamptz, batch integer)
 RETURNS integer
@@ -65,7 +68,7 @@ DROP TRIGGER IF EXISTS eventlog_commandrecord_append_only ON eventlog_commandrec
 CREATE TRIGGER eventlog_commandrecord_append_only
     BEFORE UPDATE OR DELETE ON eventlog_commandrecord
     FOR EACH ROW EXECUTE FUNCTION eventlog_reject_change();
-DROP FUNCTION IF EXISTS eventlog_guard_command_record();
+DROP FUNCTION IF EXISTS eventlog_refuse_unless_expiring();
 """
 
 SQLITE_DELETE = "eventlog_commandrecord_no_delete"

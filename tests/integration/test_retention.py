@@ -14,12 +14,14 @@ from uuid import UUID, uuid4
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
 from django.db import connections, transaction
 from django.db.models.query import QuerySet
 from django.db.utils import Error as DatabaseError
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from audit.models import CommandAudit
 from eventlog.append_only import maintenance_window
@@ -38,6 +40,7 @@ from projector.status import applied_through
 from readmodels.models import ProductStock
 from retention.policies import prune
 from tests.factories import DeadLetterFactory, NotificationFactory, ReceiveStockFactory, RegisterProductFactory
+from tests.integration.test_append_only import documented_grants
 from writeside.bus import handle
 from writeside.unit_of_work import CommandResult
 
@@ -100,6 +103,27 @@ def test_command_records_expire_at_their_day_and_a_retry_after_is_a_new_command(
     assert received == 4
 
 
+def test_an_api_retry_after_its_key_expired_is_a_new_command(settings: Any) -> None:
+    settings.IDEMPOTENCY_RETENTION_DAYS = 30
+    client = APIClient()
+    client.force_authenticate(User.objects.create_superuser("boss", "boss@example.com", "pw"))
+    body = {"customer_id": "c-42", "currency": "EUR", "items": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}]}
+
+    def create() -> str:
+        response = client.post("/api/orders/", body, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+        assert response.status_code in (200, 201), response.content
+        return str(response.json()["order_id"])
+
+    first = create()
+    assert create() == first  # within the window: the first answer, nothing new
+    (command_id,) = CommandRecord.objects.filter(command_type="CreateOrder").values_list("command_id", flat=True)
+    backdate_records({command_id: 30 * DAY + MINUTE})
+    assert prune(["command-records"]) == {"command-records": 1}
+    second = create()  # after it: a new command, a second order
+    assert second != first
+    assert StoredEvent.objects.filter(event_type="OrderCreated").count() == 2
+
+
 def test_no_record_younger_than_a_day_can_be_removed_whatever_is_asked() -> None:
     handle(RegisterProductFactory(sku="FLOOR"))
     receive("FLOOR", 1, command_id="young")
@@ -124,6 +148,27 @@ def test_no_record_younger_than_a_day_can_be_removed_whatever_is_asked() -> None
         ):
             cursor.execute(statement)
     assert CommandRecord.objects.filter(command_id="young").exists()
+
+
+def test_the_documented_app_role_expires_records_only_through_the_policy() -> None:
+    handle(RegisterProductFactory(sku="ROLE"))
+    for name in ("role-old", "role-new"):
+        receive("ROLE", 1, command_id=name)
+    backdate_records({"role-old": 31 * DAY})
+    role = f"test_app_{uuid4().hex[:12]}"  # created in the test's transaction, gone with it
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(documented_grants().replace("backoffice_app", role))
+        cursor.execute(f"SET LOCAL ROLE {role}")
+        with pytest.raises(DatabaseError, match="permission denied"), transaction.atomic():
+            cursor.execute("DELETE FROM eventlog_commandrecord WHERE command_id = 'role-old'")
+        assert prune(["command-records", "audit"], now=timezone.now() + 400 * DAY) == {
+            "command-records": 1,
+            "audit": 0,  # AUDIT_RETENTION_DAYS=0
+        }
+        cursor.execute("SELECT command_id FROM eventlog_commandrecord WHERE command_id LIKE 'role-%%'")
+        assert cursor.fetchall() == [("role-new",)]
+        transaction.set_rollback(True)
 
 
 def test_audit_rows_are_kept_forever_by_default_and_pruned_past_their_day_when_set(settings: Any) -> None:
