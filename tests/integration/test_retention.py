@@ -4,6 +4,7 @@ moment: a retry of an expiring command, a process manager's replay, a dead lette
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -21,6 +22,7 @@ from django.db import connections, transaction
 from django.db.models.query import QuerySet
 from django.db.utils import Error as DatabaseError
 from django.utils import timezone
+from prometheus_client import REGISTRY
 from rest_framework.test import APIClient
 
 from audit.models import CommandAudit
@@ -190,7 +192,7 @@ def test_audit_rows_are_kept_forever_by_default_and_pruned_past_their_day_when_s
         cursor.execute("UPDATE audit_commandaudit SET reason = 'x'")
 
 
-def test_only_resolved_dead_letters_past_their_day_are_removed(settings: Any) -> None:
+def test_only_resolved_dead_letters_past_their_day_are_removed(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
     settings.DEAD_LETTER_RETENTION_DAYS = 30
     letters = {
         (status, age): DeadLetterFactory(status=status).pk
@@ -200,9 +202,14 @@ def test_only_resolved_dead_letters_past_their_day_are_removed(settings: Any) ->
     for (_status, age), pk in letters.items():
         DeadLetter.objects.filter(pk=pk).update(last_failed_at=timezone.now() - age)
 
-    assert prune(["dead-letters"], batch_size=1) == {"dead-letters": 1}
+    counted = REGISTRY.get_sample_value("backoffice_retention_pruned_total", {"policy": "dead-letters"}) or 0.0
+    with caplog.at_level(logging.INFO, logger="retention.policies"):
+        assert prune(["dead-letters"], batch_size=1) == {"dead-letters": 1}
     gone = {key for key, pk in letters.items() if not DeadLetter.objects.filter(pk=pk).exists()}
     assert gone == {(DeadLetter.Status.RESOLVED, 30 * DAY + MINUTE)}
+    # Said on /metrics and in the log.
+    assert REGISTRY.get_sample_value("backoffice_retention_pruned_total", {"policy": "dead-letters"}) == counted + 1
+    assert "Retention dead-letters: 1 resolved dead letters removed (older than 30 days" in caplog.text
 
 
 def test_finished_emails_lose_their_personal_data_past_their_day_and_keep_their_row(settings: Any) -> None:
