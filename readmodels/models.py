@@ -38,6 +38,12 @@ class OrderSummary(models.Model):
     # What the order search matches (readmodels/search.py); on PostgreSQL a pg_trgm GIN
     # index (migration 0009, not declared here: SQLite has none) keeps `LIKE '%word%'` fast.
     search_text = models.TextField(blank=True, default="", db_default="")
+    # Whose order it is, for staff reading the list: the shipping address's name and the
+    # e-mail. Empty when the order has none or its customer was forgotten; the `orders`
+    # projection writes them from the same view as the detail row, so a forgetting's refold
+    # and a rebuild empty them exactly as they null the detail's copies.
+    customer_name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    customer_email = models.CharField(max_length=254, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name_plural = "order summaries"

@@ -96,7 +96,18 @@ def address_block(address: dict[str, str] | None) -> str:
 
 @admin.register(OrderSummary)
 class OrderSummaryAdmin(ReadOnlyAdmin):
-    list_display = ("order_number", "status", "customer", "item_count", "total", "created_at", "updated_at", "links")
+    list_display = (
+        "order_number",
+        "status",
+        "customer",
+        "customer_name",
+        "customer_email",
+        "item_count",
+        "total",
+        "created_at",
+        "updated_at",
+        "links",
+    )
     list_filter = ("status", "currency")
     # The API's search (?q=, readmodels/search.py), so staff find the same orders in both;
     # get_search_results reads it, and an order id finds its order.

@@ -27,6 +27,13 @@ class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     version = serializers.IntegerField()
+    customer_name = serializers.CharField(
+        allow_null=True,
+        help_text="The shipping address's name; null when the order has none, or once the customer was forgotten.",
+    )
+    customer_email = serializers.EmailField(
+        allow_null=True, help_text="Null when the order has none, or once the customer was forgotten."
+    )
 
 
 class OrderPageOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -78,9 +85,6 @@ class OrderDetailOut(OrderSummaryOut):
     """OrderDetail: the summary plus lines, addresses, payment, shipping and timeline."""
 
     items = OrderLineOut(many=True)
-    customer_email = serializers.EmailField(
-        allow_null=True, help_text="Null when the order has none, or once the customer was forgotten."
-    )
     shipping_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
     billing_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
     payment_method = serializers.ChoiceField(choices=[method.value for method in PaymentMethod], allow_null=True)

@@ -240,6 +240,18 @@ def count_statuses(using: str, moves: Sequence[tuple[str | None, str]]) -> None:
     )
 
 
+def summary_row(view: View) -> View:
+    """The order's list row: the summary fields, whose order it is, and its search text."""
+    shipping = view["shipping_address"] or {}
+    return {
+        "order_id": view["order_id"],
+        **{field: view[field] for field in SUMMARY_FIELDS},
+        "customer_name": shipping.get("name") or "",
+        "customer_email": view["customer_email"] or "",
+        "search_text": search_text(view),
+    }
+
+
 def _forgets(recorded: RecordedEvent) -> bool:
     return isinstance(recorded.event, CustomerForgotten)
 
@@ -332,10 +344,7 @@ class OrdersProjection(Projection):
         names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
         for row in rows:
             row["lines"] = name_lines(row["lines"], names)
-        summaries = [
-            {"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}, "search_text": search_text(row)}
-            for row in rows
-        ]
+        summaries = [summary_row(row) for row in rows]
         for model, table_rows in ((OrderDetail, rows), (OrderSummary, summaries)):
             new = [row for row in table_rows if str(row["order_id"]) not in stored]
             copy_rows(using, model, new)

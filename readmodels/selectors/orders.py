@@ -29,6 +29,8 @@ SUMMARY_FIELDS = (
     "updated_at",
     "version",
 )
+# Whose order it is, on list rows; on the detail they come from its e-mail and shipping address.
+CUSTOMER_FIELDS = ("customer_name", "customer_email")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,6 +47,10 @@ class OrderSummaryDTO:
     created_at: datetime
     updated_at: datetime
     version: int
+    # The shipping address's name and the e-mail; None when the order has none or once the
+    # customer was forgotten.
+    customer_name: str | None
+    customer_email: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,8 +98,6 @@ class OrderDetailDTO(OrderSummaryDTO):
     cancel_reason: str
     # What a cancellation owes the customer back (0.00 unless a paid order was cancelled).
     refund_due: Decimal
-    # None where the order has none (orders placed before these existed have none).
-    customer_email: str | None
     shipping_address: AddressDTO | None
     billing_address: AddressDTO | None
     payment_method: str | None
@@ -129,7 +133,9 @@ class OrderSummaryRows(Sequence[OrderSummaryDTO]):
 
 
 def _summary_dto(row: dict[str, Any]) -> OrderSummaryDTO:
-    return OrderSummaryDTO(**{field: row[field] for field in SUMMARY_FIELDS})
+    return OrderSummaryDTO(
+        **{field: row[field] for field in SUMMARY_FIELDS}, **{field: row[field] or None for field in CUSTOMER_FIELDS}
+    )
 
 
 def matching(rows: QuerySet[OrderSummary], text: str | None) -> QuerySet[OrderSummary]:
@@ -164,7 +170,7 @@ def order_summary_list(
     if status:
         rows = rows.filter(status=status)
     # order_id breaks ties so that pages neither repeat nor skip rows.
-    ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS)
+    ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
     if narrowing or search_words(text or ""):
         return OrderSummaryRows(ordered)
     # Filtered by status alone (or not at all): the projection keeps that total, and
@@ -187,6 +193,7 @@ def _address_dto(stored: dict[str, Any] | None) -> AddressDTO | None:
 def detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
     return OrderDetailDTO(
         **{field: view[field] for field in SUMMARY_FIELDS},
+        customer_name=(view["shipping_address"] or {}).get("name") or None,
         items=tuple(
             OrderLineDTO(
                 sku=line["sku"],

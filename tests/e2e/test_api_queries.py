@@ -40,6 +40,8 @@ SUMMARY_KEYS = {
     "created_at",
     "updated_at",
     "version",
+    "customer_name",
+    "customer_email",
 }
 
 
