@@ -39,7 +39,13 @@ class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
 class OrderPageOut(serializers.Serializer):  # type: ignore[type-arg]
     """A page of the order list."""
 
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(
+        help_text="How many rows match; with `q`, exact up to 1000 matches and 1000 beyond (see count_exact)."
+    )
+    count_exact = serializers.BooleanField(
+        help_text="False when `count` is a lower bound: a search with more than 1000 matches, whose pages reach "
+        "the first 1000."
+    )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = OrderSummaryOut(many=True)
@@ -174,7 +180,13 @@ class ProductStockOut(serializers.Serializer):  # type: ignore[type-arg]
 class ProductPageOut(serializers.Serializer):  # type: ignore[type-arg]
     """A page of the product list."""
 
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(
+        help_text="How many rows match; with `q`, exact up to 1000 matches and 1000 beyond (see count_exact)."
+    )
+    count_exact = serializers.BooleanField(
+        help_text="False when `count` is a lower bound: a search with more than 1000 matches, whose pages reach "
+        "the first 1000."
+    )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = ProductStockOut(many=True)

@@ -15,7 +15,7 @@ from django.db.models import QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
 from readmodels.models import OrderDetail, OrderStatusCount, OrderSummary
-from readmodels.search import search_words
+from readmodels.search import SEARCH_COUNT_LIMIT, search_words
 
 SUMMARY_FIELDS = (
     "order_id",
@@ -111,11 +111,19 @@ DEFAULT_ORDERING = ("-created_at",)
 
 class OrderSummaryRows(Sequence[OrderSummaryDTO]):
     """A lazy, sliceable list of order summaries: a paginator counts it and slices one page,
-    so only that page is read, and it comes out as DTOs."""
+    so only that page is read, and it comes out as DTOs. `count_exact` is False when its
+    length is a lower bound (a search past SEARCH_COUNT_LIMIT matches): pages reach that far."""
 
-    def __init__(self, rows: QuerySet[OrderSummary, dict[str, Any]], count: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        rows: QuerySet[OrderSummary, dict[str, Any]],
+        count: Callable[[], int] | None = None,
+        *,
+        count_exact: bool = True,
+    ) -> None:
         self._rows = rows
         self._count = count or rows.count
+        self.count_exact = count_exact
 
     def __len__(self) -> int:
         return self._count()
@@ -171,11 +179,29 @@ def order_summary_list(
         rows = rows.filter(status=status)
     # order_id breaks ties so that pages neither repeat nor skip rows.
     ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
-    if narrowing or search_words(text or ""):
+    if search_words(text or ""):
+        return _searched(rows, ordered)
+    if narrowing:
         return OrderSummaryRows(ordered)
     # Filtered by status alone (or not at all): the projection keeps that total, and
     # counting a status's rows grows with the table (about 10 ms at 100,000 orders).
     return OrderSummaryRows(ordered, count=partial(orders_in_status, status))
+
+
+def _searched(rows: QuerySet[OrderSummary], ordered: QuerySet[OrderSummary, dict[str, Any]]) -> OrderSummaryRows:
+    """A search's rows, counted exactly up to SEARCH_COUNT_LIMIT matches and "at least
+    that many" beyond, so no search visits more than that many matches to count them.
+
+    The ids of up to one more match than the limit are read first, unordered (the trigram
+    index, stopping there). Within the limit, the page is sorted from those ids alone: left
+    to itself, the planner may walk the `created_at` index through most of the table to
+    find a few old matches. Past it, matches are common, so that walk finds a page soon.
+    """
+    found = list(rows.values_list("order_id", flat=True)[: SEARCH_COUNT_LIMIT + 1])
+    if len(found) > SEARCH_COUNT_LIMIT:
+        return OrderSummaryRows(ordered, count=lambda: SEARCH_COUNT_LIMIT, count_exact=False)
+    # The filters stay: a row that stopped matching since is not shown.
+    return OrderSummaryRows(ordered.filter(order_id__any=found) if found else ordered.none(), count=found.__len__)
 
 
 def orders_in_status(status: str | None = None) -> int:
