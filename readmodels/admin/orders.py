@@ -25,6 +25,7 @@ from readmodels.selectors.orders import matching
 from writeside import bus
 from writeside.commands import Command, CommandMetadata
 from writeside.errors import DomainError
+from writeside.money import Money
 
 
 def dispatch_each(
@@ -143,7 +144,7 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="total", ordering="total_amount")
     def total(self, order: OrderSummary) -> str:
-        return f"{order.total_amount} {order.currency}"
+        return str(Money(order.total_amount, order.currency))
 
     @admin.display(description="open")
     def links(self, order: OrderSummary) -> str:
@@ -291,7 +292,7 @@ class CustomerOrderStatsAdmin(ReadOnlyAdmin):
     @admin.display(description="lifetime value (paid, not cancelled)")
     def lifetime(self, stats: CustomerOrderStats) -> str:
         values = CustomerLifetimeValue.objects.filter(customer_id=stats.customer_id).order_by("currency")
-        return ", ".join(f"{value.amount} {value.currency}" for value in values) or "-"
+        return ", ".join(str(Money(value.amount, value.currency)) for value in values) or "-"
 
     @admin.display(description="orders")
     def orders(self, stats: CustomerOrderStats) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from operator import itemgetter
 from typing import Any, overload
 from uuid import UUID
 
@@ -142,7 +143,9 @@ class OrderSummaryRows(Sequence[OrderSummaryDTO]):
 
 def _summary_dto(row: dict[str, Any]) -> OrderSummaryDTO:
     return OrderSummaryDTO(
-        **{field: row[field] for field in SUMMARY_FIELDS}, **{field: row[field] or None for field in CUSTOMER_FIELDS}
+        **{field: row[field] for field in SUMMARY_FIELDS},
+        customer_name=row["customer_name"] or None,
+        customer_email=row["customer_email"] or None,
     )
 
 
@@ -163,7 +166,7 @@ def order_summary_list(
     total_min: Decimal | None = None,
     total_max: Decimal | None = None,
     ordering: Sequence[str] = DEFAULT_ORDERING,
-) -> OrderSummaryRows:
+) -> Sequence[OrderSummaryDTO]:
     """Order summaries matching the filters and the search `text`, in `ordering` (field
     names, "-" for descending)."""
     lookups = {
@@ -180,7 +183,7 @@ def order_summary_list(
     # order_id breaks ties so that pages neither repeat nor skip rows.
     ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
     if search_words(text or ""):
-        return _searched(rows, ordered)
+        return _searched(rows, ordered, ordering or DEFAULT_ORDERING)
     if narrowing:
         return OrderSummaryRows(ordered)
     # Filtered by status alone (or not at all): the projection keeps that total, and
@@ -188,20 +191,58 @@ def order_summary_list(
     return OrderSummaryRows(ordered, count=partial(orders_in_status, status))
 
 
-def _searched(rows: QuerySet[OrderSummary], ordered: QuerySet[OrderSummary, dict[str, Any]]) -> OrderSummaryRows:
+def _searched(
+    rows: QuerySet[OrderSummary], ordered: QuerySet[OrderSummary, dict[str, Any]], ordering: Sequence[str]
+) -> Sequence[OrderSummaryDTO]:
     """A search's rows, counted exactly up to SEARCH_COUNT_LIMIT matches and "at least
     that many" beyond, so no search visits more than that many matches to count them.
 
-    The ids of up to one more match than the limit are read first, unordered (the trigram
-    index, stopping there). Within the limit, the page is sorted from those ids alone: left
-    to itself, the planner may walk the `created_at` index through most of the table to
-    find a few old matches. Past it, matches are common, so that walk finds a page soon.
+    Up to one more match than the limit is read first, unsorted (the trigram index, stopping
+    there), with the fields the list sorts by. Within the limit those are all the matches:
+    they are sorted here and a page is read by primary key. Left to itself the planner may
+    instead walk the `created_at` index through most of the table to find a few old matches.
+    Past the limit matches are common, so that walk finds a page soon.
     """
-    found = list(rows.values_list("order_id", flat=True)[: SEARCH_COUNT_LIMIT + 1])
+    keys = [field.lstrip("-") for field in ordering]
+    # order_by(): unsorted, so the scan stops at the limit (the model's ordering would sort every match).
+    found = list(rows.order_by().values_list("order_id", *keys)[: SEARCH_COUNT_LIMIT + 1])
     if len(found) > SEARCH_COUNT_LIMIT:
         return OrderSummaryRows(ordered, count=lambda: SEARCH_COUNT_LIMIT, count_exact=False)
-    # The filters stay: a row that stopped matching since is not shown.
-    return OrderSummaryRows(ordered.filter(order_id__any=found) if found else ordered.none(), count=found.__len__)
+    # Stable sorts, least significant key first: order_id (the tie-breaker, ascending), then
+    # the ordering's fields from last to first, each in its direction.
+    found.sort(key=itemgetter(0))
+    for index, field in reversed(list(enumerate(ordering, start=1))):
+        found.sort(key=itemgetter(index), reverse=field.startswith("-"))
+    return FoundRows([row[0] for row in found])
+
+
+class FoundRows(Sequence[OrderSummaryDTO]):
+    """Order summaries whose ids are known and sorted: a page reads its rows by primary key.
+    A row that changed since the ids were read shows as it is now."""
+
+    count_exact = True
+
+    def __init__(self, order_ids: list[UUID]) -> None:
+        self._ids = order_ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> OrderSummaryDTO: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[OrderSummaryDTO]: ...
+
+    def __getitem__(self, index: int | slice) -> OrderSummaryDTO | list[OrderSummaryDTO]:
+        if isinstance(index, int):
+            return self[index : index + 1 or None][0]
+        page = self._ids[index]
+        if not page:
+            return []
+        rows = OrderSummary.objects.order_by().filter(order_id__any=page).values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
+        by_id = {row["order_id"]: row for row in rows}
+        return [_summary_dto(by_id[order_id]) for order_id in page if order_id in by_id]
 
 
 def orders_in_status(status: str | None = None) -> int:

@@ -46,7 +46,7 @@ def test_more_than_a_thousand_matches_count_as_a_thousand_and_pages_reach_the_ne
         for row in page(admin_client_api, q="WIDG", page=number, page_size=200)["results"]
     ]
     assert shown == newest
-    beyond = admin_client_api.get("/api/orders/", {"q": "widget", "page": 6, "page_size": 200})
+    beyond = admin_client_api.get("/api/orders/", {"q": "widget", "page": "6", "page_size": "200"})
     assert beyond.status_code == 404
     assert beyond["Content-Type"] == "application/problem+json"
     oldest = page(admin_client_api, q="widget", ordering="created_at")
