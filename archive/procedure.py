@@ -12,7 +12,7 @@ The steps, each safe to repeat and each leaving the stream readable:
 4. `removed`: one transaction on the log's database, holding the append lock (no command
    appends meanwhile) and the rebuild lock (no rebuild or shadow replay is reading the log),
    checks the stream is still at the manifest's version, deletes its rows (the database lets
-   the DELETE through only for rows a verified manifest row covers, eventlog/migrations/0006)
+   the DELETE through only for rows a verified manifest row covers, eventlog/migrations/0007)
    and its snapshot, and marks the row `archived`. If the stream moved on since step 1 the
    manifest row is dropped instead and the stream stays hot.
 

@@ -2,7 +2,7 @@
 same ids, versions, positions and times, and its snapshot.
 
 One transaction, holding the append lock: the manifest row goes (so the database accepts the
-stream's events again, eventlog/migrations/0006) and the segment's rows are inserted with
+stream's events again, eventlog/migrations/0007) and the segment's rows are inserted with
 their own positions. Those positions are below every projection's checkpoint (a stream is
 archived only once every projection applied it), so no projection applies them a second time.
 The segment is deleted from the storage only after the commit; a kill in between leaves an

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('eventlog', '0004_subjectkey'),
+        ('eventlog', '0005_expiring_command_records'),
     ]
 
     operations = [

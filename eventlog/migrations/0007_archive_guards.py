@@ -109,5 +109,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("eventlog", "0005_archivedstream")]
+    dependencies = [("eventlog", "0006_archivedstream")]
     operations = [migrations.RunPython(forwards, backwards)]
