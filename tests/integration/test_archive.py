@@ -30,8 +30,9 @@ from archive.procedure import STEPS, archive_due, archive_stream
 from archive.restoring import restore_stream
 from eventlog import cold
 from eventlog.models import ArchivedStream, Snapshot, StoredEvent
-from eventlog.store import event_store
+from eventlog.store import StreamVersionConflict, event_store
 from orders.commands import ForgetCustomer
+from orders.events import OrderDelivered
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.status import applied_through
@@ -460,3 +461,21 @@ def test_manage_py_archive_streams_archives_what_is_due_and_keeps_a_stream_a_pro
     assert "archived 1 streams (5 events)" in out.getvalue()
     assert hot(due) == 0
     assert hot(held) == 5
+
+
+@ON_BOTH_DATABASES
+def test_a_writer_that_loaded_the_order_before_it_was_archived_cannot_append_after(vendor: str) -> None:
+    """The database, not only the repository, refuses the stream's next event: a command
+    that read the order just before the archiver removed it appends at version 6, which no
+    unique constraint catches any more (versions 1 to 5 left the log)."""
+    assert connection.vendor == vendor
+    order_id = delivered_order()
+    archive_due(now=timezone.now() + LATER)
+    store = event_store()
+    with pytest.raises(StreamVersionConflict), transaction.atomic():
+        store.append(str(order_id), "order", 5, [OrderDelivered(order_id=order_id)])
+    with pytest.raises(StreamVersionConflict), transaction.atomic():
+        store.append(str(order_id), "order", 0, [OrderDelivered(order_id=order_id)])
+    assert hot(order_id) == 0
+    restore_stream(str(order_id))
+    assert [event.version for event in event_store().read_stream(str(order_id))] == [1, 2, 3, 4, 5]
