@@ -23,7 +23,7 @@ from fulfilment.models import FulfilmentProcess
 from fulfilment.process import Decision, Fulfilment, LineStatus, ProcessStatus
 from inventory.events import StockReservationFailed, StockReserved
 from orders.domain import Order
-from orders.events import OrderCancelled, OrderConfirmed
+from orders.events import OrderCancelled, OrderConfirmed, OrderShipped
 from projector.projection import Projection
 from writeside import bus
 from writeside.commands import Command
@@ -32,7 +32,7 @@ from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)
 
-REACTS_TO = (OrderConfirmed, OrderCancelled, StockReserved, StockReservationFailed)
+REACTS_TO = (OrderConfirmed, OrderCancelled, OrderShipped, StockReserved, StockReservationFailed)
 
 
 def _load(row: FulfilmentProcess) -> Fulfilment:
@@ -62,7 +62,8 @@ def reacts_to(event: RecordedEvent) -> bool:
 
 
 class FulfilmentProcessManager(Projection):
-    """Reserves stock for confirmed orders and settles each order's fate from the outcome."""
+    """Reserves stock for confirmed orders, settles each order's fate from the outcome, and
+    consumes the reservations of the orders that ship."""
 
     name: ClassVar[str] = "fulfilment"
     tables: ClassVar[tuple[Any, ...]] = (FulfilmentProcess,)
@@ -117,6 +118,8 @@ class FulfilmentProcessManager(Projection):
                 decision = process.stock_reserved(current, sku, event.event_id)
             case StockReservationFailed(sku=sku):
                 decision = process.reservation_failed(current, sku, event.event_id)
+            case OrderShipped():
+                decision = process.order_shipped(current, event.event_id)
             case _:
                 decision = process.order_cancelled(current, event.event_id)
         self._carry_out(decision, alias)
