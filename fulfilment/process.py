@@ -67,16 +67,27 @@ def _metadata(process: Fulfilment, cause: UUID) -> CommandMetadata:
     return CommandMetadata(correlation_id=process.correlation_id, causation_id=cause, source=SOURCE)
 
 
-def _release(process: Fulfilment, cause: UUID, skus: list[str]) -> tuple[Command, ...]:
+def _per_line(
+    command_type: type[ReleaseStock] | type[ConsumeStock], step: str, process: Fulfilment, cause: UUID, skus: list[str]
+) -> tuple[Command, ...]:
+    # One stock command per line, each with an id derived from the event that caused it.
     return tuple(
-        ReleaseStock(
-            command_id=f"{SOURCE}:{cause}:release:{sku}",
+        command_type(
+            command_id=f"{SOURCE}:{cause}:{step}:{sku}",
             metadata=_metadata(process, cause),
             sku=sku,
             order_id=process.order_id,
         )
         for sku in skus
     )
+
+
+def _release(process: Fulfilment, cause: UUID, skus: list[str]) -> tuple[Command, ...]:
+    return _per_line(ReleaseStock, "release", process, cause, skus)
+
+
+def _consume(process: Fulfilment, cause: UUID, skus: list[str]) -> tuple[Command, ...]:
+    return _per_line(ConsumeStock, "consume", process, cause, skus)
 
 
 def start(order_id: UUID, correlation_id: UUID, cause: UUID, quantities: Mapping[str, int]) -> Decision:
@@ -153,18 +164,6 @@ def order_cancelled(process: Fulfilment, cause: UUID) -> Decision:
     return Decision(
         process=replace(process, status=ProcessStatus.RELEASED),
         commands=_release(process, cause, list(process.lines)),
-    )
-
-
-def _consume(process: Fulfilment, cause: UUID, skus: list[str]) -> tuple[Command, ...]:
-    return tuple(
-        ConsumeStock(
-            command_id=f"{SOURCE}:{cause}:consume:{sku}",
-            metadata=_metadata(process, cause),
-            sku=sku,
-            order_id=process.order_id,
-        )
-        for sku in skus
     )
 
 

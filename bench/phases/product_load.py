@@ -12,15 +12,16 @@ intervals, the same tail): `large_worst` against `same_tail` is what history its
 from __future__ import annotations
 
 import json
+import random
+import time
 from decimal import Decimal
-from functools import partial
 from typing import Any
 from uuid import uuid4
 
 from django.conf import settings
 from django.test.utils import override_settings
 
-from bench.workload import timed
+from bench.spec import latency_figures
 from eventlog.store import EventStore, event_store
 from inventory.commands import AdjustStock, ConsumeStock, RegisterProduct, ReserveStock
 from inventory.domain import Product, product_stream
@@ -82,7 +83,7 @@ def _product(store: EventStore, sku: str, events: int, tail: int) -> dict[str, A
     }
 
 
-def product_load(large: int = 100_000, repeats: int = 300) -> dict[str, Any]:
+def product_load(large: int = 100_000, repeats: int = 1000, seed: int = 1) -> dict[str, Any]:
     """Time `repository.get` of each product; their shapes, times and the p50 ratios."""
     every = settings.SNAPSHOT_EVERY
     assert every > OPEN_ORDERS + 1, "SNAPSHOT_EVERY too small for this phase"
@@ -99,16 +100,28 @@ def product_load(large: int = 100_000, repeats: int = 300) -> dict[str, Any]:
     with override_settings(EVENT_SUBSCRIBERS=[]):
         for name, (events, tail) in shapes.items():
             result[name] = _product(store, f"BENCH-{name}-{run}", events, tail)
-    for name in shapes:
-        sku = f"BENCH-{name}-{run}"
-        products = EventSourcedProducts(store, every)
-        for _ in range(20):
+    products = EventSourcedProducts(store, every)
+    skus = {name: f"BENCH-{name}-{run}" for name in shapes}
+    for _ in range(20):
+        for sku in skus.values():
             products.get(sku)
-        result[name].update(timed((partial(products.get, sku) for _ in range(repeats)), "loads"))
+    # Interleaved, one load of each product per round in a shuffled order: a busy neighbour
+    # slows all four alike, and none always runs first (or right after the largest).
+    latencies: dict[str, list[float]] = {name: [] for name in shapes}
+    shuffler = random.Random(seed)
+    began = time.perf_counter()
+    for _ in range(repeats):
+        for name in shuffler.sample(list(skus), len(skus)):
+            started = time.perf_counter()
+            products.get(skus[name])
+            latencies[name].append((time.perf_counter() - started) * 1000)
+    seconds = (time.perf_counter() - began) / len(shapes)
+    for name, sku in skus.items():
+        result[name].update(latency_figures(latencies[name], seconds, "loads"))
         result[name]["open_reservations"] = len(products.get(sku).state.reservations)
 
     def ratio(over: str, under: str) -> float:
-        return round(result[over]["p50_ms"] / result[under]["p50_ms"], 2)
+        return round(float(result[over]["p50_ms"]) / float(result[under]["p50_ms"]), 2)
 
     result["ratio_p50"] = ratio("large", "small")
     result["worst_ratio_p50"] = ratio("large_worst", "small")

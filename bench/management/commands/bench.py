@@ -91,7 +91,7 @@ class Command(BaseCommand):
         if phase == "product_load":
             from bench.phases.product_load import product_load
 
-            return product_load(options["product_events"])
+            return product_load(options["product_events"], seed=seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
         if phase == "personal":
