@@ -11,6 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from inventory.api.permissions import ADJUST, MANAGE
 from inventory.api.serializers import (
     AdjustStockIn,
     ProductCommandResultOut,
@@ -27,10 +28,6 @@ from writeside.api.views import COMMAND_HEADERS, CommandView
 from writeside.commands import Command
 from writeside.errors import InvalidValue
 from writeside.unit_of_work import CommandResult
-
-# Permissions carried by inventory.models.ProductPermissions.
-MANAGE = "inventory.manage_products"
-ADJUST = "inventory.adjust_stock"
 
 ERRORS = problem_responses(
     {
