@@ -20,7 +20,10 @@ from inventory.commands import ConsumeStock
 from inventory.domain import product_stream
 from orders.commands import CancelOrder, MarkStockReserved, PayOrder, ShipOrder
 from projector.models import ProjectionCheckpoint
+from projector.rebuild import rebuild_by_name
 from projector.tasks import project_partition
+from readmodels.models import ProductStock
+from tests.factories import AdjustStockFactory
 from tests.integration.conftest import Service, eventually
 from tests.integration.test_fulfilment import converged, has, order, row, stock, types
 from writeside.bus import handle
@@ -199,3 +202,26 @@ def test_orders_shipped_before_consumption_are_consumed_once_by_the_command(work
     head = EventStore().head_position()
     manager.apply([manual(old, "OrderShipped")], "default")
     assert EventStore().head_position() == head
+
+
+def stock_rows() -> list[tuple[str, int, int, int, int]]:
+    return list(ProductStock.objects.order_by("sku").values_list("sku", "on_hand", "reserved", "available", "version"))
+
+
+@WORKER
+def test_rebuilding_the_read_models_keeps_consumed_and_adjusted_stock_and_sends_nothing(worker: Service) -> None:
+    stock("A", 10)
+    shipped = paid(("A", 3), worker=worker)
+    open_order = paid(("A", 2), worker=worker)
+    handle(ShipOrder(order_id=shipped, tracking_number="T-1", carrier="DHL"))
+    handle(AdjustStockFactory(sku="A", quantity_delta=-1, reason="damaged"))
+    eventually(lambda: consumed("A") == 1, message="the consumption", log=worker.log)
+    eventually(converged, message="convergence", log=worker.log)
+    assert stock_rows()[0][1:4] == (6, 2, 4)
+    before, head = stock_rows(), EventStore().head_position()
+    rebuild_by_name(["products"])
+    assert stock_rows() == before
+    assert EventStore().head_position() == head
+    with pytest.raises(ValueError, match="fulfilment"):
+        rebuild_by_name(["fulfilment"])
+    assert FulfilmentProcess.objects.get(order_id=open_order).status == "RESERVED"
