@@ -43,6 +43,10 @@ class ProcessStatus(StrEnum):
     SHIPPED = "SHIPPED"
 
 
+# Where a process holds reservations a shipment would consume.
+HOLDING_STOCK = (ProcessStatus.RESERVING, ProcessStatus.RESERVED)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Fulfilment:
     """One order's process: its tracked lines and their reservations."""
@@ -174,7 +178,7 @@ def order_shipped(process: Fulfilment, cause: UUID) -> Decision:
     consumed when the reservation lands (`stock_reserved`). An order that ran out of stock
     or was cancelled gave its reservations back already: there is nothing left to consume.
     """
-    if process.status not in (ProcessStatus.RESERVING, ProcessStatus.RESERVED):
+    if process.status not in HOLDING_STOCK:
         return Decision(process=process)  # shipped already (a redelivery), or nothing is held
     reserved = [sku for sku, status in process.lines.items() if status is LineStatus.RESERVED]
     lines = {**process.lines, **dict.fromkeys(reserved, LineStatus.CONSUMED)}

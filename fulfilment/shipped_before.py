@@ -18,12 +18,11 @@ from django.conf import settings
 from eventlog.store import RecordedEvent, event_store
 from fulfilment.manager import FulfilmentProcessManager
 from fulfilment.models import FulfilmentProcess
-from fulfilment.process import LineStatus, ProcessStatus
+from fulfilment.process import HOLDING_STOCK, LineStatus
 from orders.events import OrderShipped
 
 # Orders handed over per transaction: each holds the append lock while it consumes.
 BATCH = 100
-HOLDING = (ProcessStatus.RESERVING.value, ProcessStatus.RESERVED.value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +37,7 @@ def _shipped_holding_stock() -> Iterator[tuple[RecordedEvent, int]]:
     """Each shipped order whose process still holds stock: its OrderShipped, the units held."""
     alias = str(settings.EVENTLOG_DATABASE)
     store = event_store(alias)
-    rows = FulfilmentProcess.objects.using(alias).filter(status__in=HOLDING).order_by("started_at", "order_id")
+    rows = FulfilmentProcess.objects.using(alias).filter(status__in=HOLDING_STOCK).order_by("started_at", "order_id")
     for process in rows.iterator(chunk_size=BATCH):
         shipped = next(
             (event for event in store.read_stream(str(process.order_id)) if isinstance(event.event, OrderShipped)),

@@ -225,3 +225,46 @@ def test_rebuilding_the_read_models_keeps_consumed_and_adjusted_stock_and_sends_
     with pytest.raises(ValueError, match="fulfilment"):
         rebuild_by_name(["fulfilment"])
     assert FulfilmentProcess.objects.get(order_id=open_order).status == "RESERVED"
+
+
+def test_a_batch_that_starts_the_process_and_ships_the_order_consumes_once(worker_env: None) -> None:
+    # The process's row is lost (a state restored from before the order's confirmation) and
+    # its confirmation, reservation and shipment come back in one batch: the shipment must
+    # not be passed over for want of a row that the same batch creates.
+    stock("A", 5)
+    order_id, total = order(("A", 2))
+    manager = FulfilmentProcessManager()
+    confirmed = manual(order_id, "OrderConfirmed")
+    manager.apply([confirmed], "default")
+    reserved = manual(order_id, "StockReserved", product_stream("A"))
+    manager.apply([reserved], "default")
+    handle(PayOrder(order_id=order_id, payment_id="p-1", amount=total))
+    handle(ShipOrder(order_id=order_id, tracking_number="T-1", carrier="DHL"))
+    FulfilmentProcess.objects.filter(order_id=order_id).delete()
+    batch = [confirmed, reserved, manual(order_id, "OrderShipped")]
+    assert not manager.can_share(batch)
+    manager.apply(batch, "default")
+    assert consumed("A") == 1
+    assert FulfilmentProcess.objects.get(order_id=order_id).status == "SHIPPED"
+    manager.apply(batch, "default")
+    assert consumed("A") == 1
+
+
+def test_only_the_shipment_of_an_order_holding_stock_takes_the_process_its_own_transaction(
+    worker_env: None,
+) -> None:
+    stock("A", 5)
+    tracked, tracked_total = order(("A", 2))
+    untracked, untracked_total = order(("UNTRACKED", 1))
+    manager = FulfilmentProcessManager()
+    manager.apply([manual(tracked, "OrderConfirmed")], "default")
+    manager.apply([manual(tracked, "StockReserved", product_stream("A"))], "default")
+    for order_id, total in ((tracked, tracked_total), (untracked, untracked_total)):
+        handle(PayOrder(order_id=order_id, payment_id=f"p-{order_id}", amount=total))
+        handle(ShipOrder(order_id=order_id, tracking_number="T", carrier="DHL"))
+    # An order tracking no stock ships in the read models' shared batch, without the lock.
+    assert manager.can_share([manual(untracked, "OrderShipped")])
+    assert not manager.can_share([manual(tracked, "OrderShipped"), manual(untracked, "OrderShipped")])
+    manager.apply([manual(tracked, "OrderShipped")], "default")
+    # Once consumed, its shipment replayed holds nothing either.
+    assert manager.can_share([manual(tracked, "OrderShipped")])
