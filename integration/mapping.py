@@ -22,6 +22,8 @@ from inventory.events import (
     ProductEvent,
     ProductRegistered,
     ProductRenamed,
+    StockAdjusted,
+    StockConsumed,
     StockReceived,
     StockReleased,
     StockReservationFailed,
@@ -71,7 +73,14 @@ ORDER_PUBLISHED = (
     OrderCancelled,
     PaymentCapturedAfterCancellation,
 )
-STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased)
+STOCK_PUBLISHED = (
+    StockReceived,
+    StockReserved,
+    StockReleased,
+    # Goods leaving with a shipment, and counts or write-offs, change on hand.
+    StockConsumed,
+    StockAdjusted,
+)
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
 
 

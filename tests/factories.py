@@ -14,7 +14,7 @@ from knox.models import AuthToken
 
 from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
-from inventory.commands import ReceiveStock, RegisterProduct
+from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct
 from orders.addresses import Address
 from orders.commands import (
     AddOrderItem,
@@ -122,6 +122,14 @@ class ReceiveStockFactory(factory.Factory):
         model = ReceiveStock
 
     quantity = 10
+
+
+class AdjustStockFactory(factory.Factory):
+    class Meta:
+        model = AdjustStock
+
+    quantity_delta = -1
+    reason = "damaged"
 
 
 def total_of(command: CreateOrder) -> Decimal:

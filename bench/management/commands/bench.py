@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "archive"]
+EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive"]
 
 
 class Command(BaseCommand):
@@ -39,6 +39,9 @@ class Command(BaseCommand):
         parser.add_argument("--orders-per-day", type=int, default=500, help="archive phase: orders per simulated day")
         parser.add_argument("--archive-every", type=int, default=30, help="archive phase: days between archiver runs")
         parser.add_argument("--archive-after", type=int, default=30, help="archive phase: ARCHIVE_AFTER_DAYS")
+        parser.add_argument(
+            "--product-events", type=int, default=100_000, help="product_load phase: events of the large product"
+        )
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--fresh", action="store_true", help="empty the bench database's event log first")
@@ -89,6 +92,10 @@ class Command(BaseCommand):
             return read.read(options["reads"], seed)
         if phase == "load":
             return load.load(seed)
+        if phase == "product_load":
+            from bench.phases.product_load import product_load
+
+            return product_load(options["product_events"], seed=seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
         if phase == "archive":
