@@ -274,8 +274,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-# Authentication (issue 10): expiring, revocable tokens (django-rest-knox) and lockout after
-# repeated failures (django-axes, database handler: a login needs only PostgreSQL).
+# Authentication: a stolen token must stop working and guessing must not pay — expiring,
+# revocable tokens (django-rest-knox) and lockout after repeated failures (django-axes,
+# database handler: a login needs only PostgreSQL).
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.float("TOKEN_TTL_HOURS", default=10.0)),
     "AUTH_HEADER_PREFIX": "Token",  # the contract's scheme: `Authorization: Token <token>`
@@ -346,8 +347,9 @@ NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
 
-# Integration events (issue 12, integration/ and docs/events.md). Unset (the embedded default,
-# `make run`): no relay and no consumer; nothing is published or consumed.
+# Integration events (integration/ and docs/events.md): other systems learn of orders without
+# reading our tables. Unset (the embedded default, `make run`): no relay and no consumer;
+# nothing is published or consumed.
 INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
 if INTEGRATION_BROKER_URL:  # the outbound relay, after the read models
     PROJECTIONS = [*PROJECTIONS, "integration.relay.RelayProjection"]
@@ -375,7 +377,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
 
-# --- Operability (issue 13): health probes, metrics, the beat heartbeat -------------------
+# --- Operability: health probes, metrics, the beat heartbeat (what an operator watches) ---
 INSTALLED_APPS += ["django_prometheus", "monitoring", "audit"]
 # Request metrics (django-prometheus): first and last, so they time everything in between.
 MIDDLEWARE = [
