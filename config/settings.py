@@ -91,6 +91,11 @@ def _database(url: str) -> dict[str, object]:
         # IMMEDIATE takes the write lock at BEGIN, so concurrent requests queue instead of
         # failing with "database is locked" when a read transaction upgrades to a write.
         config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        # Tests get a file too, as `make run` has, not Django's shared in-memory database: there
+        # a writer meeting another fails at once ("table is locked") instead of queueing, so
+        # concurrent writers would not be tested as the embedded default runs them.
+        if config["NAME"] not in ("", ":memory:"):
+            config["TEST"] = {"NAME": f"{config['NAME']}-test"}
     else:
         config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
