@@ -9,8 +9,8 @@ from pathlib import Path
 import environ
 
 from config.secrets import secret_key
-from monitoring.logs import logging_config
-from monitoring.sentry import init_sentry
+from telemetry.logs import logging_config
+from telemetry.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -409,7 +409,7 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # whoever starts the host's processes: `make up` does.)
 if env("PROMETHEUS_MULTIPROC_DIR", default=""):
     Path(env("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
-EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "monitoring.metrics.count_appended"]
+EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "telemetry.counters.count_appended"]
 CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "task": "monitoring.heartbeat",
     "schedule": CATCH_UP_INTERVAL_SECONDS,
@@ -424,12 +424,12 @@ COMMAND_MIDDLEWARE = [
 ]
 # The query bus's middleware (readmodels/queries.py): the same logging and metrics for queries.
 QUERY_MIDDLEWARE = ["monitoring.pipeline.log_query", "monitoring.pipeline.measure_query"]
-# Structured logs (monitoring/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
+# Structured logs (telemetry/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="WARNING"), env("APP_LOG_LEVEL", default="INFO"))
-# Worker and beat keep this configuration instead of Celery's own (monitoring.logs).
+# Worker and beat keep this configuration instead of Celery's own (telemetry.logs).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Error tracking (monitoring/sentry.py): nothing is initialised without SENTRY_DSN.
+# Error tracking (telemetry/sentry.py): nothing is initialised without SENTRY_DSN.
 SENTRY_ENABLED = init_sentry(
     env("SENTRY_DSN", default=""),
     environment=env("SENTRY_ENVIRONMENT", default=""),

@@ -28,7 +28,6 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
-from monitoring.logs import events_fields
 from projector.dead_letters import (
     BLOCKING,
     NOTHING_STANDING,
@@ -41,6 +40,7 @@ from projector.dead_letters import (
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import buckets_of, partition_count, partition_of_bucket
 from projector.projection import Projection
+from telemetry.logs import events_fields
 
 logger = logging.getLogger(__name__)
 
