@@ -1,6 +1,7 @@
 """The documentation holds together: every link between README.md and docs/ resolves (file and
 heading), every page in docs/ is listed in the README, every `docs/<page>.md` a document or a
-module names exists, and no document points outside the repository."""
+module names exists, no document points outside the repository, and docs/architecture.md's map
+of the tree names every package and only files that exist."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 NAMED_PAGE = re.compile(r"\bdocs/[a-z0-9-]+\.md\b")
+MAP_ROW = re.compile(r"^\| `([a-z_]+)/` \|")
 SOURCES = [
     path
     for pattern in ("*.py", "*.toml", "*.yml", "*.txt", "Makefile", "Procfile")
@@ -51,3 +53,18 @@ def test_every_page_a_document_or_module_names_exists() -> None:
     }
     missing = sorted(f"{path}: {page}" for path, page in named if not (ROOT / page).exists())
     assert not missing, "\n".join(missing)
+
+
+def test_the_architecture_map_names_every_package_and_only_files_that_exist() -> None:
+    rows = [line for line in (ROOT / "docs/architecture.md").read_text().splitlines() if MAP_ROW.match(line)]
+    mapped = {MAP_ROW.match(row)[1] for row in rows}  # type: ignore[index]
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")} - {"tests"}
+    assert mapped == packages
+    missing = [
+        f"{package}/: {name}"
+        for row in rows
+        for package in [MAP_ROW.match(row)[1]]  # type: ignore[index]
+        for name in re.findall(r"`([a-z_/]+\.py|[a-z_]+/)`", row)
+        if not (ROOT / package / name).exists() and not (ROOT / name).exists()
+    ]
+    assert not missing, missing

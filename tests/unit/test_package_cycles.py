@@ -3,6 +3,7 @@ and that contract does catch one: a cycle through any packages, siblings of one 
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from pathlib import Path
 
@@ -50,3 +51,13 @@ def test_two_packages_importing_each_other_are_a_cycle_and_a_hierarchy_is_not() 
     assert contract(["top", "leaf"]).check(graph, verbose=False).kept
     graph.add_import(importer="leaf.counters", imported="top")
     assert package_cycles(package_edges(graph, ["top", "leaf"])) == [["leaf", "top"]]
+
+
+def test_every_package_says_its_side_what_it_owns_and_what_it_may_import() -> None:
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    for package in settings["root_packages"]:
+        module = ast.parse((ROOT / package / "__init__.py").read_text())
+        lines = (ast.get_docstring(module) or "").splitlines()
+        assert len(lines) == 3, f"{package}/__init__.py: {lines}"
+        assert lines[1].startswith("Owns"), f"{package}/__init__.py: {lines[1]}"
+        assert lines[2].startswith(("May import", "Imports")), f"{package}/__init__.py: {lines[2]}"
