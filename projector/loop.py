@@ -6,7 +6,7 @@ partition), read the head, read the log after the lowest checkpoint up to that h
 (gap-safe, see eventlog.store), apply to each projection what it has not applied, and move
 every checkpoint. A crash rolls all of it back; a repeated run finds nothing new. Sharing
 a batch makes a doorbell cheap enough to answer at a hundred commits a second: one lock
-statement, one read and decode of the log, one checkpoint update (docs/performance.md).
+statement, one read and decode of the log, one checkpoint update (docs/performance-log.md).
 
 A batch that raises is run again isolating the failure: each projection in a savepoint
 (so the others keep their work) and the failing one event by event, so the failing event
