@@ -10,8 +10,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.secrets import secret_key
-from monitoring.logs import logging_config
-from monitoring.sentry import init_sentry
+from telemetry.logs import logging_config
+from telemetry.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -94,6 +94,11 @@ def _database(url: str) -> dict[str, object]:
         # IMMEDIATE takes the write lock at BEGIN, so concurrent requests queue instead of
         # failing with "database is locked" when a read transaction upgrades to a write.
         config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        # Tests get a file too, as `make run` has, not Django's shared in-memory database: there
+        # a writer meeting another fails at once ("table is locked") instead of queueing, so
+        # concurrent writers would not be tested as the embedded default runs them.
+        if config["NAME"] not in ("", ":memory:"):
+            config["TEST"] = {"NAME": f"{config['NAME']}-test"}
     else:
         config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
@@ -335,8 +340,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-# Authentication (issue 10): expiring, revocable tokens (django-rest-knox) and lockout after
-# repeated failures (django-axes, database handler: a login needs only PostgreSQL).
+# Authentication: a stolen token must stop working and guessing must not pay — expiring,
+# revocable tokens (django-rest-knox) and lockout after repeated failures (django-axes,
+# database handler: a login needs only PostgreSQL).
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.float("TOKEN_TTL_HOURS", default=10.0)),
     "AUTH_HEADER_PREFIX": "Token",  # the contract's scheme: `Authorization: Token <token>`
@@ -407,8 +413,9 @@ NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
 
-# Integration events (issue 12, integration/ and docs/events.md). Unset (the embedded default,
-# `make run`): no relay and no consumer; nothing is published or consumed.
+# Integration events (integration/ and docs/events.md): other systems learn of orders without
+# reading our tables. Unset (the embedded default, `make run`): no relay and no consumer;
+# nothing is published or consumed.
 INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
 if INTEGRATION_BROKER_URL:  # the outbound relay, after the read models
     PROJECTIONS = [*PROJECTIONS, "integration.relay.RelayProjection"]
@@ -436,7 +443,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
 
-# --- Operability (issue 13): health probes, metrics, the beat heartbeat -------------------
+# --- Operability: health probes, metrics, the beat heartbeat (what an operator watches) ---
 INSTALLED_APPS += ["django_prometheus", "monitoring", "audit"]
 # Request metrics (django-prometheus): first and last, so they time everything in between.
 MIDDLEWARE = [
@@ -463,7 +470,7 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # whoever starts the host's processes: `make up` does.)
 if env("PROMETHEUS_MULTIPROC_DIR", default=""):
     Path(env("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
-EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "monitoring.metrics.count_appended"]
+EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "telemetry.counters.count_appended"]
 CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "task": "monitoring.heartbeat",
     "schedule": CATCH_UP_INTERVAL_SECONDS,
@@ -478,12 +485,12 @@ COMMAND_MIDDLEWARE = [
 ]
 # The query bus's middleware (readmodels/queries.py): the same logging and metrics for queries.
 QUERY_MIDDLEWARE = ["monitoring.pipeline.log_query", "monitoring.pipeline.measure_query"]
-# Structured logs (monitoring/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
+# Structured logs (telemetry/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="WARNING"), env("APP_LOG_LEVEL", default="INFO"))
-# Worker and beat keep this configuration instead of Celery's own (monitoring.logs).
+# Worker and beat keep this configuration instead of Celery's own (telemetry.logs).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Error tracking (monitoring/sentry.py): nothing is initialised without SENTRY_DSN.
+# Error tracking (telemetry/sentry.py): nothing is initialised without SENTRY_DSN.
 SENTRY_ENABLED = init_sentry(
     env("SENTRY_DSN", default=""),
     environment=env("SENTRY_ENVIRONMENT", default=""),

@@ -1,9 +1,16 @@
 """The event store: append with optimistic concurrency, read streams and the global log.
 
-Gap safety (see docs/architecture.md): on PostgreSQL every append takes one
-transaction-level advisory lock just before its INSERT and holds it to commit, so global
-positions become visible in increasing order. A subscriber that has seen position N can
-never later find a committed event below N, so a plain `position > checkpoint` read is safe.
+One implementation per database, each kept by the same contract suite
+(tests/integration/test_event_log_contract.py): this portable one (the ORM) on SQLite, the
+embedded default, and PostgresEventStore (eventlog/postgres.py) on PostgreSQL; the settings
+name which (`event_store`).
+
+Gap safety (see docs/architecture.md): global positions become visible in increasing order,
+so a subscriber that has seen position N can never later find a committed event below N, and
+a plain `position > checkpoint` read is safe. On PostgreSQL every append takes one
+transaction-level advisory lock with its INSERT and holds it to commit; on SQLite a write
+transaction holds the database's one write lock from BEGIN (IMMEDIATE, config/settings.py)
+to commit, which serializes appends just the same.
 
 Personal data: events are sealed on the way in and unsealed on the way out here
 (eventlog/personal.py), so no caller ever stores it in the clear; `RecordedEvent.data` and
@@ -36,7 +43,8 @@ from eventlog.records import CommandEntry, append_outcome, insert_record
 from eventlog.serialization import EventRegistry, registry
 
 BUCKETS = 256
-# pg_advisory_xact_lock key for appends; any constant that nothing else in the database uses.
+# pg_advisory_xact_lock key for appends on PostgreSQL (eventlog/postgres.py); any constant that
+# nothing else in the database uses.
 APPEND_LOCK_KEY = 0x4556_4C4F_4731  # "EVLOG1"
 
 
@@ -96,7 +104,8 @@ _COLUMNS = (
 
 
 class EventStore:
-    """Reads and appends events on one database alias."""
+    """Reads and appends events on one database alias, through the ORM: the implementation
+    for SQLite, and the base of PostgreSQL's (which replaces the hot calls with SQL)."""
 
     def __init__(self, using: str | None = None, events: EventRegistry = registry) -> None:
         self.using = using or settings.EVENTLOG_DATABASE
@@ -171,10 +180,8 @@ class EventStore:
         encoded = self._encode(events)
         if not encoded:
             return []
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
-        # Taken after the lock so recorded_at grows with position.
+        # Taken inside the write transaction (SQLite's one write lock is held from BEGIN), so
+        # recorded_at grows with position.
         now = timezone.now()
         bucket = bucket_of(stream_id)
         rows = [

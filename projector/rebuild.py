@@ -60,7 +60,7 @@ def rebuild_together(
     returns the head the new tables reached.
 
     Each batch of the log is read and decoded once and handed to every projection: the
-    decoding costs as much as a light projection's work (docs/performance.md).
+    decoding costs as much as a light projection's work (docs/performance-log.md).
     """
     refuse_process_managers(projections)
     # The whole log: the archived streams' events too (eventlog/history.py).
