@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rest_framework import serializers
 
 from inventory.events import MAX_PRODUCT_SKU, MAX_RECEIPT, PRODUCT_SKU_PATTERN
+from writeside.api.serializers import amount_in
 
 
 class RegisterProductIn(serializers.Serializer):  # type: ignore[type-arg]
@@ -18,7 +17,7 @@ class RegisterProductIn(serializers.Serializer):  # type: ignore[type-arg]
         error_messages={"invalid": "Use letters, digits, '.', '_' or '-', starting with a letter or digit."},
     )
     name = serializers.CharField(max_length=200)
-    price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    price = amount_in()
 
 
 class ReceiveStockIn(serializers.Serializer):  # type: ignore[type-arg]

@@ -25,6 +25,7 @@ from readmodels.selectors.orders import matching
 from writeside import bus
 from writeside.commands import Command, CommandMetadata
 from writeside.errors import DomainError
+from writeside.money import Money
 
 
 def dispatch_each(
@@ -96,7 +97,18 @@ def address_block(address: dict[str, str] | None) -> str:
 
 @admin.register(OrderSummary)
 class OrderSummaryAdmin(ReadOnlyAdmin):
-    list_display = ("order_number", "status", "customer", "item_count", "total", "created_at", "updated_at", "links")
+    list_display = (
+        "order_number",
+        "status",
+        "customer",
+        "customer_name",
+        "customer_email",
+        "item_count",
+        "total",
+        "created_at",
+        "updated_at",
+        "links",
+    )
     list_filter = ("status", "currency")
     # The API's search (?q=, readmodels/search.py), so staff find the same orders in both;
     # get_search_results reads it, and an order id finds its order.
@@ -132,7 +144,7 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="total", ordering="total_amount")
     def total(self, order: OrderSummary) -> str:
-        return f"{order.total_amount} {order.currency}"
+        return str(Money(order.total_amount, order.currency))
 
     @admin.display(description="open")
     def links(self, order: OrderSummary) -> str:
@@ -280,7 +292,7 @@ class CustomerOrderStatsAdmin(ReadOnlyAdmin):
     @admin.display(description="lifetime value (paid, not cancelled)")
     def lifetime(self, stats: CustomerOrderStats) -> str:
         values = CustomerLifetimeValue.objects.filter(customer_id=stats.customer_id).order_by("currency")
-        return ", ".join(f"{value.amount} {value.currency}" for value in values) or "-"
+        return ", ".join(str(Money(value.amount, value.currency)) for value in values) or "-"
 
     @admin.display(description="orders")
     def orders(self, stats: CustomerOrderStats) -> str:
