@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 
+from bench.phases.common import ROOT
 from bench.phases.write import doorbell
 from bench.workload import workload
 from writeside.bus import handle
@@ -51,10 +52,10 @@ def cpu(orders: int, seed: int, rounds: int, *, ring: bool = True, profile: Path
         if profile is not None:
             profiler = cProfile.Profile(time.process_time)  # CPU, not time spent waiting
             profiler.enable()
-            _round(orders, seed + rounds + 1)
+            _, _, count = _round(orders, seed + rounds + 1)
             profiler.disable()
             profile.parent.mkdir(parents=True, exist_ok=True)
-            profile.write_text(summary(profiler))
+            profile.write_text(summary(profiler, count))
     return {
         "cpu_us_per_command": round(statistics.median(per_command), 1),
         "cpu_us_per_command_rounds": [round(value, 1) for value in per_command],
@@ -67,10 +68,34 @@ def cpu(orders: int, seed: int, rounds: int, *, ring: bool = True, profile: Path
     }
 
 
-def summary(profiler: cProfile.Profile) -> str:
-    """The profile's functions by cumulative time, then by own time (text)."""
+def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
+    """Own CPU seconds summed by top-level package (Django by subpackage, the standard
+    library by module, C functions as `built-in`): where the time goes, flame-graph style."""
+    totals: dict[str, float] = {}
+    for (filename, _, _), row in stats.stats.items():  # type: ignore[attr-defined]
+        path = filename.split("site-packages/")[-1].removeprefix(str(ROOT) + "/")
+        if filename.startswith("~") or filename.startswith("<"):
+            name = "built-in"
+        elif path.startswith("django/"):
+            name = "/".join(path.split("/")[:2])
+        elif "/python3." in path:
+            name = "stdlib " + path.split("/python3.")[1].split("/", 1)[-1].split("/")[0].removesuffix(".py")
+        else:
+            name = path.split("/")[0].removesuffix(".py")
+        totals[name] = totals.get(name, 0.0) + row[2]
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
+def summary(profiler: cProfile.Profile, commands: int) -> str:
+    """Own CPU per command by package, then the functions by cumulative and by own time."""
     out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats = pstats.Stats(profiler, stream=out)
+    packages = by_package(stats)
+    total = sum(seconds for _, seconds in packages) or 1.0
+    out.write(f"own CPU by package, microseconds per command under the profiler ({commands} commands)\n")
+    for name, seconds in packages[: PROFILE_LINES // 2]:
+        out.write(f"  {name:<40} {seconds / commands * 1e6:8.0f}  {seconds / total:6.1%}\n")
+    stats.strip_dirs()
     stats.sort_stats("cumulative").print_stats(PROFILE_LINES)
     stats.sort_stats("tottime").print_stats(PROFILE_LINES)
     return out.getvalue()
