@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import operator
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -210,7 +211,11 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         where = f"{row.get('git_revision') or ''}, {row.get('load_average_1m') or ''}" if row["report"] else ""
         status = f"[{styles[row['status']]}]{row['status']}[/]"
         table.add_row(row["target"], row["wanted"], figure, status, scale, row["report"] or "-", where)
-    Console(width=None if sys.stdout.isatty() else 180).print(table)
+    console = Console(width=None if sys.stdout.isatty() else 180)
+    console.print(table)
+    cores = os.cpu_count() or 1
+    if any((row.get("load_average_1m") or 0) >= cores for row in rows):
+        console.print(f"A run began at a load of {cores} (the cores) or more: its figures measure the neighbours too.")
 
 
 def main(argv: list[str] | None = None) -> int:
