@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+from uuid import uuid5
 
 from eventlog.store import EventStore, RecordedEvent
 from integration import language
@@ -37,9 +38,11 @@ from orders.events import (
     OrderItemAdded,
     OrderItemRemoved,
     OrderPaid,
+    OrderReturned,
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundPaid,
     ShippingAddressChanged,
 )
 from orders.state import OrderState, evolve_order
@@ -70,6 +73,8 @@ ORDER_PUBLISHED = (
     OrderDelivered,
     OrderCancelled,
     PaymentCapturedAfterCancellation,
+    OrderReturned,
+    RefundPaid,
 )
 STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased)
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
@@ -91,6 +96,27 @@ def _lines(state: OrderState) -> dict[str, Any]:
         ],
         "total": money(state.total.amount),
     }
+
+
+def _refund_due(state: OrderState, change: Decimal, reason: str) -> tuple[str, dict[str, Any]]:
+    return language.ORDER_REFUND_DUE, {
+        **_order_base(state),
+        "refund_due": money(state.refund_due),
+        "change": money(change),
+        "currency": state.currency,
+        "reason": reason,
+    }
+
+
+def _order_payloads(event: OrderEvent, state: OrderState, paid: Decimal) -> list[tuple[str, dict[str, Any]]]:
+    """The public types and data of an order event, given the state after it: one, or two when
+    the event also makes money owed (billing pays refunds from refund_due.v1 alone)."""
+    match event:
+        case OrderCancelled() if paid:
+            return [_order_payload(event, state, paid), _refund_due(state, paid, language.CANCELLED_AFTER_PAYMENT)]
+        case OrderReturned(amount=amount):
+            return [_order_payload(event, state, paid), _refund_due(state, amount, language.RETURNED)]
+    return [_order_payload(event, state, paid)]
 
 
 def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple[str, dict[str, Any]]:
@@ -121,12 +147,21 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
             }
         case PaymentCapturedAfterCancellation(amount=amount):
             # No backoffice.order.paid.v1: the order stays cancelled, and billing refunds from this.
-            return language.ORDER_REFUND_DUE, {
+            return _refund_due(state, amount, language.PAID_AFTER_CANCELLATION)
+        case OrderReturned(lines=lines, restock=restock):
+            return language.ORDER_RETURNED, {
                 **base,
-                "refund_due": money(state.refund_due),
-                "change": money(amount),
+                "lines": [{"sku": line.sku, "quantity": line.quantity} for line in lines],
+                "restock": restock,
                 "currency": state.currency,
-                "reason": language.PAID_AFTER_CANCELLATION,
+            }
+        case RefundPaid(refund_id=refund_id, amount=amount):
+            return language.ORDER_REFUNDED, {
+                **base,
+                "refund_id": refund_id,
+                "amount": money(amount),
+                "currency": state.currency,
+                "refund_due": money(state.refund_due),
             }
     raise UnmappableEvent(f"no public type for {type(event).__name__}")
 
@@ -135,10 +170,11 @@ def _stock_payload(state: ProductState) -> dict[str, Any]:
     return {"sku": state.sku, "on_hand": state.on_hand, "reserved": state.reserved, "available": state.available}
 
 
-def _public(recorded: RecordedEvent, type_: str, data: dict[str, Any]) -> PublicEvent:
+def _public(recorded: RecordedEvent, type_: str, data: dict[str, Any], *, first: bool = True) -> PublicEvent:
     metadata = recorded.metadata or {}
     return PublicEvent(
-        id=str(recorded.event_id),
+        # A second public event of one stored event gets an id of its own, as stable.
+        id=str(recorded.event_id if first else uuid5(recorded.event_id, type_)),
         type=type_,
         subject=str(data.get("order_id") or data.get("sku")),
         sequence=recorded.version,
@@ -165,8 +201,8 @@ def _translate_stream(history: Sequence[RecordedEvent], wanted: set[int]) -> lis
             order = evolve_order(order, event)
             paid = event.amount if isinstance(event, OrderPaid) else paid
             if due and isinstance(event, ORDER_PUBLISHED):
-                type_, data = _order_payload(event, order, paid)
-                published.append(_public(recorded, type_, data))
+                for index, (type_, data) in enumerate(_order_payloads(event, order, paid)):
+                    published.append(_public(recorded, type_, data, first=index == 0))
         elif isinstance(event, ProductEvent):
             product = evolve_product(product, event)
             if due and isinstance(event, STOCK_PUBLISHED):
@@ -183,9 +219,9 @@ def translate(events: Sequence[RecordedEvent], store: EventStore) -> list[Public
     wanted: dict[str, set[int]] = {}
     for recorded in events:
         wanted.setdefault(recorded.stream_id, set()).add(recorded.version)
-    by_id: dict[str, PublicEvent] = {}
+    by_stored: dict[tuple[str, int], list[PublicEvent]] = {}
     for stream_id, versions in wanted.items():
         history = store.read_stream(stream_id, to_version=max(versions))
         for public in _translate_stream(history, versions):
-            by_id[public.id] = public
-    return [by_id[str(recorded.event_id)] for recorded in events if str(recorded.event_id) in by_id]
+            by_stored.setdefault((stream_id, public.sequence), []).append(public)
+    return [public for recorded in events for public in by_stored.get((recorded.stream_id, recorded.version), [])]

@@ -39,6 +39,8 @@ class ListOrders(Query):
     text: str | None = None
     total_min: Decimal | None = None
     total_max: Decimal | None = None
+    # True: only orders still owing money back; False: only those owing nothing.
+    refund_due: bool | None = None
     ordering: Sequence[str] = DEFAULT_ORDERING
 
 
@@ -97,6 +99,7 @@ def _list_orders(query: ListOrders) -> Any:
         text=query.text,
         total_min=query.total_min,
         total_max=query.total_max,
+        refund_due=query.refund_due,
         ordering=query.ordering,
     )
 

@@ -19,6 +19,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     PaymentCapturedAfterCancellation,
+    ReturnedLine,
 )
 from orders.state import OrderStatus
 from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
@@ -41,6 +42,9 @@ ACTIONS: dict[str, Callable[[Order], object]] = {
     "cancel_unpaid": lambda o: o.cancel_unpaid("payment deadline passed"),
     "add": lambda o: o.add_item("B", 1, Decimal("1.00")),
     "remove": lambda o: o.remove_item("Z"),
+    "return": lambda o: o.take_back(
+        [ReturnedLine(sku=line.sku, quantity=line.quantity) for line in o.state.lines], "all back", restock=False
+    ),
 }
 PATH = ["confirm", "pay", "ship", "deliver"]
 STATUS_AFTER = {
@@ -50,14 +54,16 @@ STATUS_AFTER = {
     OrderStatus.SHIPPED: ["confirm", "pay", "ship"],
     OrderStatus.DELIVERED: ["confirm", "pay", "ship", "deliver"],
     OrderStatus.CANCELLED: ["cancel"],
+    OrderStatus.RETURNED: ["confirm", "pay", "ship", "deliver", "return"],
 }
 ALLOWED = {
     OrderStatus.PENDING: {"confirm", "cancel", "add", "remove"},
     OrderStatus.CONFIRMED: {"pay", "cancel", "cancel_unpaid"},
     OrderStatus.PAID: {"ship", "cancel"},
     OrderStatus.SHIPPED: {"deliver"},
-    OrderStatus.DELIVERED: set(),
+    OrderStatus.DELIVERED: {"return"},
     OrderStatus.CANCELLED: {"pay"},  # a payment captured too late is recorded and owed back
+    OrderStatus.RETURNED: set(),
 }
 
 
