@@ -27,6 +27,7 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
 )
 from orders.events import (
     CustomerForgotten,
@@ -76,7 +77,7 @@ ORDER_PUBLISHED = (
     OrderReturned,
     RefundPaid,
 )
-STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased)
+STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased, StockRestocked)
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
 
 

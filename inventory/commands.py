@@ -61,3 +61,15 @@ class ReleaseStock(Command):
 
     sku: str
     order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestockReturned(Command):
+    """Put units an order's customer returned back on hand (sent by the fulfilment process,
+    once per return and SKU: its id derives from the return)."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
+
+    sku: str
+    order_id: UUID
+    quantity: int

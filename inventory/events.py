@@ -106,6 +106,17 @@ class StockReleased(ProductEvent):
     quantity: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class StockRestocked(ProductEvent):
+    """Units an order's customer sent back went on hand again (a return with restock)."""
+
+    order_id: UUID
+    quantity: int
+
+    def __post_init__(self) -> None:
+        check_stock_quantity(self.quantity, MAX_RESERVATION)
+
+
 PRODUCT_EVENTS: tuple[type[ProductEvent], ...] = (
     ProductRegistered,
     ProductRenamed,
@@ -113,4 +124,5 @@ PRODUCT_EVENTS: tuple[type[ProductEvent], ...] = (
     StockReserved,
     StockReservationFailed,
     StockReleased,
+    StockRestocked,
 )

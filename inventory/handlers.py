@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from inventory.commands import ReceiveStock, RegisterProduct, ReleaseStock, RenameProduct, ReserveStock
+from inventory.commands import (
+    ReceiveStock,
+    RegisterProduct,
+    ReleaseStock,
+    RenameProduct,
+    ReserveStock,
+    RestockReturned,
+)
 from inventory.domain import Product
 from inventory.errors import ProductAlreadyExists
 from writeside.bus import Handler
@@ -44,6 +51,13 @@ def release_stock(command: ReleaseStock, uow: AbstractUnitOfWork) -> CommandResu
     return uow.commit() if product.release(command.order_id) else uow.unchanged(product)
 
 
+def restock_returned(command: RestockReturned, uow: AbstractUnitOfWork) -> CommandResult:
+    """Put returned units back on hand."""
+    product = uow.repository(Product).get(command.sku, command.expected_version)
+    product.restock(command.order_id, command.quantity)
+    return uow.commit()
+
+
 # The product's handlers, registered with the bus by InventoryConfig.ready().
 HANDLERS: dict[type[Command], Handler] = {
     RegisterProduct: register_product,
@@ -51,4 +65,5 @@ HANDLERS: dict[type[Command], Handler] = {
     ReceiveStock: receive_stock,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
+    RestockReturned: restock_returned,
 }

@@ -14,6 +14,7 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
 )
 from projector.projection import Projection
 from readmodels.models import ProductStock
@@ -44,6 +45,8 @@ def fold_product_row(row: Row | None, recorded: RecordedEvent) -> Row:
                 row["reserved"] -= quantity
             case StockReservationFailed():
                 pass
+            case StockRestocked(quantity=quantity):
+                row["on_hand"] += quantity
     row["available"] = row["on_hand"] - row["reserved"]
     row["updated_at"] = recorded.recorded_at
     row["version"] = recorded.version

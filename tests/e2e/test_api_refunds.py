@@ -12,8 +12,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
+from eventlog.store import EventStore
+from fulfilment.manager import FulfilmentProcessManager
+from inventory.domain import product_stream
 from projector.rebuild import rebuild_by_name
-from readmodels.models import DailySales, OrderDetail, OrderSummary
+from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
+from tests.factories import ReceiveStockFactory, RegisterProductFactory
+from writeside.bus import handle
 
 pytestmark = [
     pytest.mark.postgres,
@@ -239,3 +244,30 @@ def test_a_refund_after_the_customer_is_forgotten(admin_client_api: APIClient, p
     shown = detail(admin_client_api, order)
     assert (shown["refund_due"], shown["refunded"], shown["customer_email"]) == ("0.00", "19.98", None)
     assert shown["shipping_address"]["name"] is None
+
+
+def test_a_restocking_return_puts_registered_skus_back_on_hand_once(
+    admin_client_api: APIClient, delivered: Callable[[], str]
+) -> None:
+    handle(RegisterProductFactory(sku="SKU-1"))
+    handle(ReceiveStockFactory(sku="SKU-1", quantity=10))
+    order = delivered()  # SKU-1 is a registered product (reserved at confirmation); SKU-2 is not
+
+    def on_hand() -> int:
+        return int(ProductStock.objects.get(sku="SKU-1").on_hand)
+
+    before = on_hand()
+    kept = {"lines": [{"sku": "SKU-1", "quantity": 1}], "reason": "damaged", "restock": False}
+    step(admin_client_api, order, "return", kept)
+    assert on_hand() == before  # goods kept aside do not go back on hand
+    back = {"lines": [{"sku": "SKU-1", "quantity": 1}, {"sku": "SKU-2", "quantity": 1}], "reason": "r", "restock": True}
+    step(admin_client_api, order, "return", back)
+    assert on_hand() == before + 1
+    restocked = StoredEvent.objects.get(stream_id=product_stream("SKU-1"), event_type="StockRestocked")
+    assert restocked.data["order_id"] == order
+    assert restocked.data["quantity"] == 1
+    # The return handled again (a redelivery, a replay from checkpoint 0) restocks nothing more.
+    (returned,) = [e for e in EventStore().read_stream(order) if e.event_type == "OrderReturned" and e.event.restock]
+    FulfilmentProcessManager().apply([returned], "default")
+    assert on_hand() == before + 1
+    assert StoredEvent.objects.filter(event_type="StockRestocked").count() == 1

@@ -17,6 +17,7 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
 )
 from orders.events import OrderConfirmed
 from writeside.errors import InvalidValue
@@ -119,6 +120,7 @@ def test_product_events_round_trip_through_the_registry() -> None:
         StockReserved(sku="S", order_id=order, quantity=1),
         StockReservationFailed(sku="S", order_id=order, quantity=9, available=2),
         StockReleased(sku="S", order_id=order, quantity=1),
+        StockRestocked(sku="S", order_id=order, quantity=1),
     ]
     assert {type(sample) for sample in samples} == set(PRODUCT_EVENTS)
     for sample in samples:
@@ -135,3 +137,10 @@ def test_order_confirmed_stored_before_inventory_reads_as_tracking_nothing() -> 
 def test_a_product_sku_must_be_safe_in_a_url(sku: str) -> None:
     with pytest.raises(InvalidValue, match="sku"):
         Product.register(sku, "Mug", Decimal("9.99"))
+
+
+def test_returned_units_go_back_on_hand() -> None:
+    product, order = stocked(5), uuid4()
+    product.restock(order, 2)
+    assert (product.state.on_hand, product.state.available) == (7, 7)
+    assert product.collect_events()[-1] == StockRestocked(sku="SKU-1", order_id=order, quantity=2)
