@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
-from uuid import uuid5
 
 from eventlog.store import EventStore, RecordedEvent
 from integration import language
@@ -30,6 +29,8 @@ from inventory.events import (
     StockRestocked,
 )
 from orders.events import (
+    CANCELLED_AFTER_PAYMENT,
+    RETURNED,
     CustomerForgotten,
     OrderCancelled,
     OrderConfirmed,
@@ -43,6 +44,7 @@ from orders.events import (
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
     RefundPaid,
     ShippingAddressChanged,
 )
@@ -75,10 +77,15 @@ ORDER_PUBLISHED = (
     OrderCancelled,
     PaymentCapturedAfterCancellation,
     OrderReturned,
+    RefundOwed,
     RefundPaid,
 )
 STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased, StockRestocked)
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
+
+
+# Why an order owes money back, in the published language's words.
+REFUND_REASONS = {CANCELLED_AFTER_PAYMENT: language.CANCELLED_AFTER_PAYMENT, RETURNED: language.RETURNED}
 
 
 class UnmappableEvent(Exception):
@@ -107,17 +114,6 @@ def _refund_due(state: OrderState, change: Decimal, reason: str) -> tuple[str, d
         "currency": state.currency,
         "reason": reason,
     }
-
-
-def _order_payloads(event: OrderEvent, state: OrderState, paid: Decimal) -> list[tuple[str, dict[str, Any]]]:
-    """The public types and data of an order event, given the state after it: one, or two when
-    the event also makes money owed (billing pays refunds from refund_due.v1 alone)."""
-    match event:
-        case OrderCancelled() if paid:
-            return [_order_payload(event, state, paid), _refund_due(state, paid, language.CANCELLED_AFTER_PAYMENT)]
-        case OrderReturned(amount=amount):
-            return [_order_payload(event, state, paid), _refund_due(state, amount, language.RETURNED)]
-    return [_order_payload(event, state, paid)]
 
 
 def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple[str, dict[str, Any]]:
@@ -156,6 +152,8 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
                 "restock": restock,
                 "currency": state.currency,
             }
+        case RefundOwed(amount=amount, reason=reason):
+            return _refund_due(state, amount, REFUND_REASONS[reason])
         case RefundPaid(refund_id=refund_id, amount=amount):
             return language.ORDER_REFUNDED, {
                 **base,
@@ -171,11 +169,10 @@ def _stock_payload(state: ProductState) -> dict[str, Any]:
     return {"sku": state.sku, "on_hand": state.on_hand, "reserved": state.reserved, "available": state.available}
 
 
-def _public(recorded: RecordedEvent, type_: str, data: dict[str, Any], *, first: bool = True) -> PublicEvent:
+def _public(recorded: RecordedEvent, type_: str, data: dict[str, Any]) -> PublicEvent:
     metadata = recorded.metadata or {}
     return PublicEvent(
-        # A second public event of one stored event gets an id of its own, as stable.
-        id=str(recorded.event_id if first else uuid5(recorded.event_id, type_)),
+        id=str(recorded.event_id),
         type=type_,
         subject=str(data.get("order_id") or data.get("sku")),
         sequence=recorded.version,
@@ -202,8 +199,8 @@ def _translate_stream(history: Sequence[RecordedEvent], wanted: set[int]) -> lis
             order = evolve_order(order, event)
             paid = event.amount if isinstance(event, OrderPaid) else paid
             if due and isinstance(event, ORDER_PUBLISHED):
-                for index, (type_, data) in enumerate(_order_payloads(event, order, paid)):
-                    published.append(_public(recorded, type_, data, first=index == 0))
+                type_, data = _order_payload(event, order, paid)
+                published.append(_public(recorded, type_, data))
         elif isinstance(event, ProductEvent):
             product = evolve_product(product, event)
             if due and isinstance(event, STOCK_PUBLISHED):
@@ -220,9 +217,9 @@ def translate(events: Sequence[RecordedEvent], store: EventStore) -> list[Public
     wanted: dict[str, set[int]] = {}
     for recorded in events:
         wanted.setdefault(recorded.stream_id, set()).add(recorded.version)
-    by_stored: dict[tuple[str, int], list[PublicEvent]] = {}
+    by_id: dict[str, PublicEvent] = {}
     for stream_id, versions in wanted.items():
         history = store.read_stream(stream_id, to_version=max(versions))
         for public in _translate_stream(history, versions):
-            by_stored.setdefault((stream_id, public.sequence), []).append(public)
-    return [public for recorded in events for public in by_stored.get((recorded.stream_id, recorded.version), [])]
+            by_id[public.id] = public
+    return [by_id[str(recorded.event_id)] for recorded in events if str(recorded.event_id) in by_id]

@@ -12,7 +12,9 @@ from orders.addresses import Address, PaymentMethod, check_new_address
 from orders.commands import LineItem
 from orders.errors import LineNotFound, StockNotReserved
 from orders.events import (
+    CANCELLED_AFTER_PAYMENT,
     MAX_QUANTITY,
+    RETURNED,
     UNKNOWN_CARRIER,
     OrderCancelled,
     OrderConfirmed,
@@ -27,6 +29,7 @@ from orders.events import (
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
     RefundPaid,
     ReturnedLine,
     ShippingAddressChanged,
@@ -55,9 +58,9 @@ MAX_TOTAL = Decimal("1e12")
 
 # The most events one order's stream may hold (the handlers pass MAX_EVENTS_PER_ORDER in).
 # Item changes stop LIFECYCLE_EVENTS short of it: the longest way on from PENDING
-# (confirmed, stock reserved, paid, shipped, delivered; a cancel is shorter) always fits,
-# so an order whose items used up their share can still be confirmed, paid or cancelled,
-# and lifecycle commands never need the check.
+# (confirmed, stock reserved, paid, shipped, delivered; or confirmed, stock reserved, paid,
+# cancelled, refund owed) always fits, so an order whose items used up their share can still
+# be confirmed, paid or cancelled, and lifecycle commands never need the check.
 MAX_EVENTS = 1000
 LIFECYCLE_EVENTS = 5
 
@@ -229,6 +232,8 @@ class Order(Aggregate[OrderState, OrderEvent]):
         """Call off an order that is pending, confirmed or paid; a paid one owes its payment back."""
         state = self._require(CANCELLABLE, "cancel")
         self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
+        if state.amount_paid:
+            self._record(RefundOwed(order_id=self.order_id, amount=state.amount_paid, reason=CANCELLED_AFTER_PAYMENT))
 
     def cancel_unpaid(self, reason: str) -> None:
         """Call off a confirmed order that was never paid. Unlike `cancel`, a paid order is
@@ -236,9 +241,9 @@ class Order(Aggregate[OrderState, OrderEvent]):
         state = self._require({OrderStatus.CONFIRMED}, "cancel as unpaid")
         self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
 
-    def _require_room(self, what: str) -> None:
-        # Refunds and returns come after the lifecycle: each needs a place of its own in the stream.
-        if self.version >= self.max_events:
+    def _require_room(self, what: str, events: int = 1) -> None:
+        # Refunds and returns come after the lifecycle: each needs places of its own in the stream.
+        if self.version + events > self.max_events:
             raise BusinessRuleViolated(
                 f"Order {self.id} holds the most events an order may ({self.max_events}); "
                 f"{what} cannot be recorded on it"
@@ -282,8 +287,9 @@ class Order(Aggregate[OrderState, OrderEvent]):
                 )
             amount += line.quantity * ordered.unit_price
         event = OrderReturned(order_id=self.order_id, lines=wanted, reason=reason, restock=restock, amount=amount)
-        self._require_room("the return")
+        self._require_room("the return", events=2)
         self._record(event)
+        self._record(RefundOwed(order_id=self.order_id, amount=amount, reason=RETURNED))
 
 
 def _check_payment(state: OrderState, amount: Decimal, currency: str) -> None:

@@ -249,6 +249,30 @@ class OrderReturned(OrderEvent):
         check_price(self.amount, "amount")
 
 
+# Why an order came to owe money back (besides a payment captured after its cancellation,
+# which is its own event).
+CANCELLED_AFTER_PAYMENT = "cancelled_after_payment"
+RETURNED = "returned"
+REFUND_REASONS = (CANCELLED_AFTER_PAYMENT, RETURNED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundOwed(OrderEvent):
+    """The order came to owe `amount` more, for `reason`: recorded right after the event that
+    made it so (the cancellation of a paid order, a return), whose fold already counts it.
+
+    It is a fact of its own so that it has its own place in the stream: partners learn of it
+    as `backoffice.order.refund_due.v1` with a `sequence` of its own (docs/events.md)."""
+
+    amount: Decimal
+    reason: str
+
+    def __post_init__(self) -> None:
+        check_price(self.amount, "amount")
+        if self.reason not in REFUND_REASONS:
+            raise InvalidValue("reason", f"must be one of {', '.join(REFUND_REASONS)}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class RefundPaid(OrderEvent):
     """The shop paid money back to the customer, at most what it owed; `refund_id` names the
@@ -290,5 +314,6 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     ShippingAddressChanged,
     PaymentCapturedAfterCancellation,
     OrderReturned,
+    RefundOwed,
     RefundPaid,
 )

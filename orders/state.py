@@ -25,6 +25,7 @@ from orders.events import (
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
     RefundPaid,
     ReturnedLine,
     ShippingAddressChanged,
@@ -184,6 +185,8 @@ def evolve_order(state: OrderState | None, event: OrderEvent) -> OrderState:
                 returned = merge_returned(returned, line)
             state = replace(state, returned=returned, refund_due=state.refund_due + amount)
             return replace(state, status=OrderStatus.RETURNED) if state.fully_returned else state
+        case RefundOwed():
+            return state  # counted by the cancellation or return it follows
         case RefundPaid(refund_id=refund_id, amount=amount):
             return replace(
                 state,

@@ -43,6 +43,7 @@ from orders.events import (
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
     RefundPaid,
     ShippingAddressChanged,
 )
@@ -160,6 +161,8 @@ def describe(event: Any, currency: str) -> str:
             goods = ", ".join(f"{line.quantity} x {line.sku}" for line in lines)
             restocked = ", restocked" if restock else ""
             return f"Returned {goods} ({reason}){restocked}: {_money(amount)} {currency} owed back"
+        case RefundOwed(amount=amount, reason=reason):
+            return f"Refund owed: {_money(amount)} {currency} ({reason.replace('_', ' ')})"
         case RefundPaid(refund_id=refund_id, amount=amount):
             return f"Refunded {_money(amount)} {currency} (refund {refund_id})"
     return type(event).__name__

@@ -95,7 +95,9 @@ def test_happy_path_records_one_event_per_step() -> None:
 def test_allowed_transitions(status: OrderStatus, action: str) -> None:
     order = order_in(status)
     ACTIONS[action](order)
-    assert len(order.collect_events()) == 1
+    # A cancelled payment and a return owe money back: a RefundOwed follows them.
+    owing = (status, action) in {(OrderStatus.PAID, "cancel"), (OrderStatus.DELIVERED, "return")}
+    assert len(order.collect_events()) == 1 + owing
 
 
 @pytest.mark.parametrize(
@@ -120,7 +122,7 @@ def test_refusal_message_names_the_action_and_status() -> None:
 def test_cancel_records_the_reason(status: OrderStatus) -> None:
     order = order_in(status)
     order.cancel("out of budget")
-    (event,) = order.collect_events()
+    event, *_ = order.collect_events()
     assert isinstance(event, OrderCancelled)
     assert order.state.cancel_reason == "out of budget"
 

@@ -26,6 +26,7 @@ from orders.events import (
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
     RefundPaid,
     ReturnedLine,
     ShippingAddressChanged,
@@ -63,6 +64,7 @@ SAMPLES: list[Any] = [
         restock=True,
         amount=Decimal("9.99"),
     ),
+    RefundOwed(order_id=ORDER, amount=Decimal("9.99"), reason="returned"),
     RefundPaid(order_id=ORDER, refund_id="rf-1", amount=Decimal("9.99")),
 ]
 
