@@ -7,23 +7,16 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, PayOrder, RefundOrder
 from readmodels.models import OrderSummary
-from tests.factories import CreateOrderFactory, SuperuserFactory, total_of
+from tests.e2e.test_admin import staff  # noqa: F401 (fixture: a signed-in superuser)
+from tests.factories import CreateOrderFactory, total_of
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHANGELIST = "/admin/readmodels/ordersummary/"
-
-
-@pytest.fixture
-def staff(client: Client, inline: None) -> Client:
-    SuperuserFactory(username="boss")
-    client.force_login(User.objects.get(username="boss"))
-    return client
 
 
 def cancelled_after_payment() -> tuple[UUID, Decimal]:
@@ -39,7 +32,7 @@ def number(order_id: UUID) -> str:
     return str(OrderSummary.objects.get(order_id=order_id).order_number)
 
 
-def test_the_order_list_filters_and_shows_who_is_owed(staff: Client) -> None:
+def test_the_order_list_filters_and_shows_who_is_owed(staff: Client) -> None:  # noqa: F811
     owing, total = cancelled_after_payment()
     paid_back, paid_total = cancelled_after_payment()
     handle(RefundOrder(order_id=paid_back, refund_id="rf-1", amount=paid_total))

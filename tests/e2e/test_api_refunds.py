@@ -33,7 +33,7 @@ TWO_LINES = [
 TOTAL = "24.98"
 
 
-def post(client: APIClient, order_id: str, action: str, body: Any = None, **headers: str) -> Any:
+def post(client: APIClient, order_id: str, action: str, body: Any = None, **headers: Any) -> Any:
     return client.post(f"/api/orders/{order_id}/{action}/", body or {}, format="json", **headers)
 
 

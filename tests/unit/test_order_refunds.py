@@ -42,12 +42,10 @@ def back(sku: str, quantity: int) -> ReturnedLine:
 def test_a_return_owes_the_returned_lines_value_and_a_full_one_is_returned() -> None:
     order = delivered()
     order.take_back([back("A", 1)], "too big", restock=True)
-    assert order.state.status is OrderStatus.DELIVERED
-    assert order.state.refund_due == Decimal("9.99")
+    assert (order.state.status, order.state.refund_due) == (OrderStatus.DELIVERED, Decimal("9.99"))
     # The rest of the order comes back, and it is RETURNED.
     order.take_back([back("A", 1), back("B", 1)], "all of it", restock=False)
-    assert order.state.status is OrderStatus.RETURNED
-    assert order.state.refund_due == Decimal("24.98")
+    assert (order.state.status, order.state.refund_due) == (OrderStatus.RETURNED, Decimal("24.98"))
     events = order.collect_events()
     assert events[0] == OrderReturned(
         order_id=order.order_id, lines=(back("A", 1),), reason="too big", restock=True, amount=Decimal("9.99")
