@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
@@ -17,7 +18,7 @@ from fulfilment.manager import FulfilmentProcessManager
 from inventory.domain import product_stream
 from projector.rebuild import rebuild_by_name
 from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
-from tests.factories import ReceiveStockFactory, RegisterProductFactory
+from tests.factories import ReceiveStockFactory, RegisterProductFactory, UserFactory, token_for
 from writeside.bus import handle
 
 pytestmark = [
@@ -274,3 +275,56 @@ def test_a_restocking_return_puts_registered_skus_back_on_hand_once(
     FulfilmentProcessManager().apply([returned], "default")
     assert on_hand() == before + 1
     assert StoredEvent.objects.filter(event_type="StockRestocked").count() == 1
+
+
+def test_daily_sales_show_refunds_paid_beside_revenue(
+    admin_client_api: APIClient, make_client: Callable[..., APIClient], delivered: Callable[[], str]
+) -> None:
+    order = delivered()
+    step(
+        admin_client_api, order, "return", {"lines": [{"sku": "SKU-2", "quantity": 1}], "reason": "r", "restock": False}
+    )
+    step(admin_client_api, order, "refund", {"refund_id": "rf-1", "amount": "5.00"})
+    today = str(timezone.now().date())
+    answer = admin_client_api.get("/api/sales/daily/")
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {
+        "results": [
+            {
+                "day": today,
+                "currency": "EUR",
+                "orders_placed": 1,
+                "orders_paid": 1,
+                "revenue": TOTAL,
+                "refunds_paid": "5.00",
+                "cancellations": 0,
+                "refunded": "0.00",
+            }
+        ]
+    }
+    assert admin_client_api.get("/api/sales/daily/", {"currency": "USD"}).json() == {"results": []}
+    assert admin_client_api.get("/api/sales/daily/", {"since": today, "until": today}).json() == answer.json()
+    analyst = APIClient()
+    analyst.credentials(
+        HTTP_AUTHORIZATION=f"Token {token_for(UserFactory(permissions=['readmodels.view_dailysales']))}"
+    )
+    assert analyst.get("/api/sales/daily/").json() == answer.json()
+    denied = make_client("refund_order").get("/api/sales/daily/")
+    assert (denied.status_code, denied["Content-Type"]) == (403, PROBLEM)
+    assert APIClient().get("/api/sales/daily/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"since": "2026-13-01"},
+        {"until": "yesterday"},
+        {"since": "2026-02-02", "until": "2026-02-01"},
+        {"since": "2024-01-01", "until": "2025-01-01"},  # 367 days
+        {"currency": "eur"},
+        {"currency": "EURO"},
+    ],
+)
+def test_a_bad_daily_sales_window_is_a_400(admin_client_api: APIClient, params: dict[str, str]) -> None:
+    response = admin_client_api.get("/api/sales/daily/", params)
+    assert (response.status_code, response["Content-Type"]) == (400, PROBLEM)
