@@ -64,6 +64,7 @@ urlpatterns = [
     path("api/products/", ProductCollectionView.as_view(), name="products"),
     path(PRODUCT, product_queries.ProductDetailView.as_view(), name="product-detail"),
     path(PRODUCT + "receive/", product_commands.ReceiveStockView.as_view(), name="product-receive"),
+    path(PRODUCT + "adjust/", product_commands.AdjustStockView.as_view(), name="product-adjust"),
     path(PRODUCT + "rename/", product_commands.RenameProductView.as_view(), name="product-rename"),
     path("api/customers/<str:customer_id>/stats/", queries.CustomerStatsView.as_view(), name="customer-stats"),
     path("api/customers/<str:customer_id>/forget/", commands.ForgetCustomerView.as_view(), name="customer-forget"),

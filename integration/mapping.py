@@ -22,6 +22,8 @@ from inventory.events import (
     ProductEvent,
     ProductRegistered,
     ProductRenamed,
+    StockAdjusted,
+    StockConsumed,
     StockReceived,
     StockReleased,
     StockReservationFailed,
@@ -80,7 +82,16 @@ ORDER_PUBLISHED = (
     RefundOwed,
     RefundPaid,
 )
-STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased, StockRestocked)
+STOCK_PUBLISHED = (
+    StockReceived,
+    StockReserved,
+    StockReleased,
+    # Goods leaving with a shipment, and counts or write-offs, change on hand.
+    StockConsumed,
+    StockAdjusted,
+    # Goods a customer sent back, restocked.
+    StockRestocked,
+)
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
 
 
@@ -100,17 +111,18 @@ def _lines(state: OrderState) -> dict[str, Any]:
     return {
         "currency": state.currency,
         "lines": [
-            {"sku": line.sku, "quantity": line.quantity, "unit_price": money(line.unit_price)} for line in state.lines
+            {"sku": line.sku, "quantity": line.quantity, "unit_price": money(line.unit_price, state.currency)}
+            for line in state.lines
         ],
-        "total": money(state.total.amount),
+        "total": money(state.total.amount, state.currency),
     }
 
 
 def _refund_due(state: OrderState, change: Decimal, reason: str) -> tuple[str, dict[str, Any]]:
     return language.ORDER_REFUND_DUE, {
         **_order_base(state),
-        "refund_due": money(state.refund_due),
-        "change": money(change),
+        "refund_due": money(state.refund_due, state.currency),
+        "change": money(change, state.currency),
         "currency": state.currency,
         "reason": reason,
     }
@@ -128,7 +140,7 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
             return language.ORDER_PAID, {
                 **base,
                 "payment_id": payment_id,
-                "amount": money(amount),
+                "amount": money(amount, state.currency),
                 "currency": state.currency,
             }
         case OrderShipped(tracking_number=tracking_number):
@@ -139,7 +151,7 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
             return language.ORDER_CANCELLED, {
                 **base,
                 "reason": reason,
-                "refund_due": money(paid),
+                "refund_due": money(paid, state.currency),
                 "currency": state.currency,
             }
         case PaymentCapturedAfterCancellation(amount=amount):
@@ -158,9 +170,9 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
             return language.ORDER_REFUNDED, {
                 **base,
                 "refund_id": refund_id,
-                "amount": money(amount),
+                "amount": money(amount, state.currency),
                 "currency": state.currency,
-                "refund_due": money(state.refund_due),
+                "refund_due": money(state.refund_due, state.currency),
             }
     raise UnmappableEvent(f"no public type for {type(event).__name__}")
 

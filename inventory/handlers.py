@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from inventory.commands import (
+    AdjustStock,
+    ConsumeStock,
     ReceiveStock,
     RegisterProduct,
     ReleaseStock,
@@ -51,6 +53,19 @@ def release_stock(command: ReleaseStock, uow: AbstractUnitOfWork) -> CommandResu
     return uow.commit() if product.release(command.order_id) else uow.unchanged(product)
 
 
+def consume_stock(command: ConsumeStock, uow: AbstractUnitOfWork) -> CommandResult:
+    """The order's reservation left with its shipment; consuming nothing changes nothing."""
+    product = uow.repository(Product).get(command.sku, command.expected_version)
+    return uow.commit() if product.consume(command.order_id) else uow.unchanged(product)
+
+
+def adjust_stock(command: AdjustStock, uow: AbstractUnitOfWork) -> CommandResult:
+    """Correct stock on hand after a count or a write-off."""
+    product = uow.repository(Product).get(command.sku, command.expected_version)
+    product.adjust(command.quantity_delta, command.reason)
+    return uow.commit()
+
+
 def restock_returned(command: RestockReturned, uow: AbstractUnitOfWork) -> CommandResult:
     """Put returned units back on hand."""
     product = uow.repository(Product).get(command.sku, command.expected_version)
@@ -65,5 +80,7 @@ HANDLERS: dict[type[Command], Handler] = {
     ReceiveStock: receive_stock,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
+    ConsumeStock: consume_stock,
+    AdjustStock: adjust_stock,
     RestockReturned: restock_returned,
 }

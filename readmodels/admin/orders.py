@@ -26,6 +26,7 @@ from readmodels.selectors.orders import matching
 from writeside import bus
 from writeside.commands import Command, CommandMetadata
 from writeside.errors import DomainError
+from writeside.money import Money
 
 
 def dispatch_each(
@@ -101,6 +102,8 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         "order_number",
         "status",
         "customer",
+        "customer_name",
+        "customer_email",
         "item_count",
         "total",
         refund_owed,
@@ -143,7 +146,7 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="total", ordering="total_amount")
     def total(self, order: OrderSummary) -> str:
-        return f"{order.total_amount} {order.currency}"
+        return str(Money(order.total_amount, order.currency))
 
     @admin.display(description="open")
     def links(self, order: OrderSummary) -> str:
@@ -291,7 +294,7 @@ class CustomerOrderStatsAdmin(ReadOnlyAdmin):
     @admin.display(description="lifetime value (paid, not cancelled)")
     def lifetime(self, stats: CustomerOrderStats) -> str:
         values = CustomerLifetimeValue.objects.filter(customer_id=stats.customer_id).order_by("currency")
-        return ", ".join(f"{value.amount} {value.currency}" for value in values) or "-"
+        return ", ".join(str(Money(value.amount, value.currency)) for value in values) or "-"
 
     @admin.display(description="orders")
     def orders(self, stats: CustomerOrderStats) -> str:

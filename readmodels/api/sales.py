@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from readmodels.api.serializers import money
+from readmodels.api.serializers import InCurrency, money
 from readmodels.api.views import MIN_POSITION, QUERY_ERRORS, STALE, QueryView, answer, read_your_writes
 from readmodels.models import MONEY_SUM_DIGITS, DailySales
 from readmodels.queries import ListDailySales, ask
@@ -65,8 +65,8 @@ class DailySalesFilter(django_filters.FilterSet):  # type: ignore[misc]
         return {"since": since, "until": until, "currency": currency}
 
 
-class DailySalesOut(serializers.Serializer):  # type: ignore[type-arg]
-    """One day's sales in one currency."""
+class DailySalesOut(InCurrency):
+    """One day's sales in one currency (its amounts with that currency's decimals)."""
 
     day = serializers.DateField()
     currency = serializers.CharField()

@@ -81,6 +81,23 @@ def test_the_order_list_links_detail_customer_and_events(staff: Client) -> None:
     assert created.items[0].sku in detail
 
 
+def test_the_order_list_shows_whose_order_it_is_until_they_are_forgotten(staff: Client) -> None:
+    named = CreateOrderFactory(
+        customer_id="c-named",
+        customer_email="vera.named@example.org",
+        shipping_address=AddressFactory(name="Vera Named"),
+    )
+    handle(named)
+    html = staff.get(CHANGELIST).content.decode()
+    assert "Vera Named" in html
+    assert "vera.named@example.org" in html
+    handle(ForgetCustomer(customer_id="c-named"))
+    html = staff.get(CHANGELIST).content.decode()
+    assert "Vera Named" not in html
+    assert "vera.named@example.org" not in html
+    assert "c-named" in html
+
+
 def test_confirm_action_goes_through_the_bus_and_reports_refusals(staff: Client) -> None:
     pending, paid = order(), order()
     handle(ConfirmOrder(order_id=paid.order_id))
