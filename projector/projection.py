@@ -36,6 +36,9 @@ class Projection(abc.ABC):
     # Event types an operator may never skip when one is dead-lettered (the erasure of a
     # customer's personal data): the failure must be fixed and the event retried.
     never_skipped: ClassVar[frozenset[str]] = frozenset()
+    # False for a consumer whose lag does not stop a web process serving (it feeds another
+    # service, not the pages and API answers): its lag is reported, never failing readiness.
+    guards_readiness: ClassVar[bool] = True
 
     def can_share(self, events: Sequence[RecordedEvent]) -> bool:
         """Whether these events may be applied in a batch shared with others (if not, this
