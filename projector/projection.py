@@ -22,6 +22,10 @@ class Projection(abc.ABC):
     name: ClassVar[str]
     # The tables this projection owns; a rebuild empties and refills exactly these.
     tables: ClassVar[tuple[type[models.Model], ...]]
+    # Tables it writes but does not own (an outbox, bookkeeping shared with other projections):
+    # a rebuild leaves them in place and writes on into them; a verification's fresh replay
+    # (projector/comparison.py) writes into throwaway copies of them, never the live rows.
+    writes_beside: ClassVar[tuple[type[models.Model], ...]] = ()
     # False for a consumer whose effects are not its tables (a process manager sending
     # commands): "rebuild everything" leaves it alone.
     rebuildable: ClassVar[bool] = True
