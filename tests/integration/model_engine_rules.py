@@ -8,16 +8,16 @@ alone (as a worker runs it) or in a batch it shares with the read models.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from hypothesis import strategies as st
-from hypothesis.stateful import precondition, rule
+from hypothesis.stateful import multiple, precondition, rule
 
 from eventlog.store import bucket_of
 from fulfilment.deadlines import expire_due
 from integration.broker import BrokerUnavailable
 from integration.relay import RelayProjection
-from orders.state import OrderStatus
 from projector.loop import Projector, read_database, run_batch
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
@@ -25,44 +25,57 @@ from projector.rebuild import rebuild_by_name
 from projector.registry import all_projections
 from tests.factories import PayOrderFactory
 from tests.integration.model_levers import BrokenOrders, project
-from tests.integration.model_machine import CUSTOMERS, ORDERS
-from tests.integration.model_rules import InboundRules, OrderRules
+from tests.integration.model_machine import CUSTOMERS, ORDERS, MachineBase
+from tests.integration.model_rules import OrderRules
 from tests.integration.test_dead_letter_decisions import least_privileged
 
+NO_RACE, PAYMENT_FIRST, CHECK_FIRST = "no payment races it", "paid just before", "paid just after"
+RACES = (NO_RACE, PAYMENT_FIRST, CHECK_FIRST)
 
-class ClockRules(InboundRules):
+
+class ClockRules(MachineBase):
     """The payment deadlines of orders confirmed at different times, checked at chosen moments
     (PAYMENT_DEADLINE_SECONDS is an hour: nothing falls due by itself during a run)."""
 
-    @precondition(lambda self: bool(self.model.open_deadlines()))
-    @rule(data=st.data(), at_the_instant=st.booleans())
-    def deadline_check(self, data: st.DataObject, at_the_instant: bool) -> None:
-        """The checker runs at one open deadline's instant (that order and every order due
-        before it are cancelled, those due after are not) or a microsecond before it."""
-        due = data.draw(st.sampled_from(self.model.open_deadlines()))
-        moment = due if at_the_instant else due - timedelta(microseconds=1)
+    @rule(
+        target=ORDERS,
+        customers=st.lists(CUSTOMERS, min_size=1, max_size=3),
+        data=st.data(),
+        at_the_instant=st.booleans(),
+        race=st.sampled_from(RACES),
+        by_message=st.booleans(),
+    )
+    def deadlines_fall_due(
+        self, customers: list[str], data: st.DataObject, at_the_instant: bool, race: str, by_message: bool
+    ) -> Any:
+        """Orders placed and confirmed one after another, then the checker run at a moment
+        picked among every open deadline: at one order's instant (that order and every order
+        due before it are cancelled, those due after are not) or a microsecond before it.
+        Or a payment races the checker at one new order's instant, with nothing projected in
+        between (its deadline still reads open): paid first, the checker's cancel is refused
+        and the order stays paid; checked first, it is cancelled and the payment owed back."""
+        placed = [self.placed(customer, 1) for customer in customers]
+        for order in placed:
+            self.confirmed(order)
         project()
-        self.deadlines_checked(moment)
+        if race == NO_RACE:
+            due = data.draw(st.sampled_from(self.model.open_deadlines()))
+            moment = due if at_the_instant else due - timedelta(microseconds=1)
+            self.deadlines_checked(moment)
+        else:
+            raced = data.draw(st.sampled_from(placed))
+            raced_due = self.model.orders[raced].due_at
+            assert raced_due is not None
+            moment = raced_due
+            if race == PAYMENT_FIRST:
+                self.payment(raced, by_message)
+            self.deadlines_checked(moment)
+            if race != PAYMENT_FIRST:
+                self.payment(raced, by_message)
         # Projected, the cancelled orders' deadlines are closed: a second check sends nothing.
         project()
         assert expire_due(now=moment) == 0
-
-    @precondition(lambda self: bool(self.model.open_deadlines()))
-    @rule(data=st.data(), payment_first=st.booleans(), by_message=st.booleans())
-    def payment_races_the_deadline(self, data: st.DataObject, payment_first: bool, by_message: bool) -> None:
-        """A confirmed order's payment and the check at its due instant, in either order, with
-        nothing projected in between (the checker's row still reads open): paid first, the
-        checker's cancel is refused and the order stays paid; checked first, it is cancelled
-        and the payment is owed back. Others due by then are cancelled either way."""
-        confirmed = [order for order, state in self.model.orders.items() if state.status is OrderStatus.CONFIRMED]
-        order = data.draw(st.sampled_from(confirmed))
-        moment = self.model.orders[order].due_at
-        assert moment is not None
-        if payment_first:
-            self.payment(order, by_message)
-        self.deadlines_checked(moment)
-        if not payment_first:
-            self.payment(order, by_message)
+        return multiple(*placed)
 
     def deadlines_checked(self, moment: datetime) -> None:
         cancelled = self.model.due_by(moment)
@@ -130,7 +143,7 @@ class EngineRules(OrderRules):
         self.replayed()
 
 
-class BrokerRules(OrderRules):
+class BrokerRules(MachineBase):
     """The integration broker cut and restored under the relay."""
 
     @precondition(lambda self: self.broker.up)
@@ -144,13 +157,17 @@ class BrokerRules(OrderRules):
     def broker_restored(self) -> None:
         self.broker.restore()
 
-    @rule(target=ORDERS, customer=CUSTOMERS)
-    def relay_shares_a_batch(self, customer: str) -> UUID:
-        """An order placed, and its partition run in one batch the relay shares with the read
-        models (run_batch, as a deployment letting the relay share would run it). With the
-        broker cut the batch raises BrokerUnavailable whole, re-raised rather than isolated
+    @rule(target=ORDERS, customer=CUSTOMERS, broker_up=st.booleans())
+    def relay_shares_a_batch(self, customer: str, broker_up: bool) -> UUID:
+        """With the broker cut or up, an order placed and its partition run in one batch the
+        relay shares with the read models (run_batch, as a deployment letting the relay share
+        would run it). With the broker cut the batch raises BrokerUnavailable whole, re-raised rather than isolated
         into dead letters, and nothing of it stays: no checkpoint moved, no dead letter."""
-        order = self.create(customer, 1)
+        if broker_up:
+            self.broker.restore()
+        else:
+            self.broker.cut()
+        order = self.placed(customer, 1)
         partition = partition_of_bucket(bucket_of(str(order)))
         projections = {
             name: projection

@@ -17,9 +17,6 @@ from readmodels.selectors.products import product_stock
 from tests.integration.model_levers import BrokenOrders, project, snapshot_disagreements
 from tests.integration.model_machine import MachineBase
 
-# The books are checked after this many steps (a fresh replay of the log costs a second or so).
-VERIFY_EVERY = 5
-
 
 class Invariants(MachineBase):
     """What must hold after every step, and at the end of every example."""
@@ -50,7 +47,7 @@ class Invariants(MachineBase):
             product = product_stock(sku)
             assert product is not None, sku
             assert (product.name, product.on_hand) == (name, on_hand), sku
-        if self.steps % VERIFY_EVERY == 0:
+        if self.steps % self.verify_every == 0:
             self.books_verify()
 
     @invariant()
@@ -58,6 +55,16 @@ class Invariants(MachineBase):
         """Checked after every step, so right after each command that crossed SNAPSHOT_EVERY."""
         disagreements = snapshot_disagreements()
         assert not disagreements, "\n".join(disagreements)
+
+    def teardown(self) -> None:
+        """The broker back: then the books must verify in full."""
+        try:
+            self.broker.restore()
+            project()
+            self.books_verify()
+        finally:
+            BrokenOrders.poisoned.clear()
+            self.broker.close()
 
     def books_verify(self) -> None:
         """No divergence; the read models are compared with a fresh replay only while no

@@ -6,35 +6,25 @@ back office must take or refuse it, and updates the model when it is taken.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from django.conf import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import initialize, multiple, rule
 
-from eventlog.models import StoredEvent
 from integration.language import PAYMENT_CAPTURED, SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED
 from inventory.commands import RenameProduct
 from orders.commands import ForgetCustomer
-from orders.events import OrderConfirmed
 from orders.state import OrderStatus
 from tests.factories import (
-    AddressFactory,
     CancelOrderFactory,
     ChangeShippingAddressFactory,
-    ConfirmOrderFactory,
-    CreateOrderFactory,
     DeliverOrderFactory,
-    LineItemFactory,
     PayOrderFactory,
     ReceiveStockFactory,
     RegisterProductFactory,
     ShipOrderFactory,
 )
-from tests.integration.backoffice_model import ModelOrder
 from tests.integration.model_levers import cloud_event, deliver
 from tests.integration.model_machine import CUSTOMER_IDS, CUSTOMERS, ORDERS, MachineBase
 
@@ -48,28 +38,15 @@ class OrderRules(MachineBase):
     @initialize(target=ORDERS, quantities=st.lists(st.integers(1, 3), min_size=3, max_size=3))
     def customers_order(self, quantities: list[int]) -> Any:
         """Each customer places an order first: the other rules have orders to work on."""
-        return multiple(*(self.create(customer, n) for customer, n in zip(CUSTOMER_IDS, quantities, strict=True)))
+        return multiple(*(self.placed(customer, n) for customer, n in zip(CUSTOMER_IDS, quantities, strict=True)))
 
     @rule(target=ORDERS, customer=CUSTOMERS, quantity=st.integers(1, 3))
     def create(self, customer: str, quantity: int) -> UUID:
-        command = CreateOrderFactory(
-            customer_id=customer,
-            customer_email=f"{customer}@example.org",
-            shipping_address=AddressFactory(),
-            items=(LineItemFactory(quantity=quantity, unit_price=Decimal("2.50")),),
-        )
-        self.expect(command, taken=True)
-        self.model.orders[command.order_id] = ModelOrder(customer=customer, total=Decimal("2.50") * quantity)
-        return UUID(str(command.order_id))
+        return self.placed(customer, quantity)
 
     @rule(order=ORDERS)
     def confirm(self, order: UUID) -> None:
-        """Confirmed at the database's time of the commit: its payment deadline runs from then."""
-        state = self.model.orders[order]
-        if self.expect(ConfirmOrderFactory(order_id=order), taken=state.may("confirm")):
-            state.status = OrderStatus.CONFIRMED
-            confirmed = StoredEvent.objects.get(stream_id=str(order), event_type=OrderConfirmed.__name__)
-            state.due_at = confirmed.recorded_at + timedelta(seconds=settings.PAYMENT_DEADLINE_SECONDS)
+        self.confirmed(order)
 
     @rule(order=ORDERS)
     def pay(self, order: UUID) -> None:
@@ -158,19 +135,3 @@ class InboundRules(MachineBase):
         assert deliver(body) == "dead-lettered"
         data = {"order_id": str(uuid4()), "tracking_number": f"{text}\u0000"}
         assert deliver(cloud_event(SHIPMENT_DISPATCHED, f"{text}\ud800", data)) == "dead-lettered"
-
-    def captured(self, order: UUID, *, twice: bool = False) -> None:
-        """payment.captured.v1 for the order's total: applied while the order may be paid (or,
-        cancelled, recorded as owed back), dead-lettered otherwise."""
-        state = self.model.orders[order]
-        payment_id = self.next_message()
-        body = cloud_event(
-            PAYMENT_CAPTURED,
-            payment_id,
-            {"order_id": str(order), "payment_id": payment_id, "amount": str(state.total), "currency": "EUR"},
-        )
-        expected = "applied" if state.may("pay") else "dead-lettered"
-        for _ in range(2 if twice else 1):
-            assert deliver(body) == expected
-        if expected == "applied":
-            state.pay(payment_id)
