@@ -29,53 +29,59 @@ from tests.integration.model_machine import CUSTOMERS, ORDERS, MachineBase
 from tests.integration.model_rules import OrderRules
 from tests.integration.test_dead_letter_decisions import least_privileged
 
-NO_RACE, PAYMENT_FIRST, CHECK_FIRST = "no payment races it", "paid just before", "paid just after"
-RACES = (NO_RACE, PAYMENT_FIRST, CHECK_FIRST)
+# Customers whose orders are confirmed one after another in a deadline rule.
+CONFIRMED_IN_TURN = st.lists(CUSTOMERS, min_size=1, max_size=3)
 
 
 class ClockRules(MachineBase):
     """The payment deadlines of orders confirmed at different times, checked at chosen moments
     (PAYMENT_DEADLINE_SECONDS is an hour: nothing falls due by itself during a run)."""
 
-    @rule(
-        target=ORDERS,
-        customers=st.lists(CUSTOMERS, min_size=1, max_size=3),
-        data=st.data(),
-        at_the_instant=st.booleans(),
-        race=st.sampled_from(RACES),
-        by_message=st.booleans(),
-    )
-    def deadlines_fall_due(
-        self, customers: list[str], data: st.DataObject, at_the_instant: bool, race: str, by_message: bool
-    ) -> Any:
+    @rule(target=ORDERS, customers=CONFIRMED_IN_TURN, data=st.data(), at_the_instant=st.booleans())
+    def deadlines_fall_due(self, customers: list[str], data: st.DataObject, at_the_instant: bool) -> Any:
         """Orders placed and confirmed one after another, then the checker run at a moment
         picked among every open deadline: at one order's instant (that order and every order
-        due before it are cancelled, those due after are not) or a microsecond before it.
-        Or a payment races the checker at one new order's instant, with nothing projected in
-        between (its deadline still reads open): paid first, the checker's cancel is refused
-        and the order stays paid; checked first, it is cancelled and the payment owed back."""
+        due before it are cancelled, those due after are not) or a microsecond before it."""
+        placed = self.confirmed_in_turn(customers)
+        due = data.draw(st.sampled_from(self.model.open_deadlines()))
+        self.checked_twice(due if at_the_instant else due - timedelta(microseconds=1))
+        return multiple(*placed)
+
+    @rule(target=ORDERS, customers=CONFIRMED_IN_TURN, data=st.data(), first=st.booleans(), by_message=st.booleans())
+    def payment_races_the_deadline(
+        self, customers: list[str], data: st.DataObject, first: bool, by_message: bool
+    ) -> Any:
+        """A payment (by command or a partner's message) and the checker at the order's due
+        instant, with nothing projected in between (its deadline still reads open): paid
+        first, the checker's cancel is refused and the order stays paid; checked first, it is
+        cancelled and the payment is owed back. Orders due by then are cancelled either way."""
+        placed = self.confirmed_in_turn(customers)
+        raced = data.draw(st.sampled_from(placed))
+        moment = self.model.orders[raced].due_at
+        assert moment is not None
+        if first:
+            self.payment(raced, by_message)
+        self.deadlines_checked(moment)
+        if not first:
+            self.payment(raced, by_message)
+        self.checked_twice(moment, already=True)
+        return multiple(*placed)
+
+    def confirmed_in_turn(self, customers: list[str]) -> list[UUID]:
+        """An order per customer, each confirmed in turn (so at a later time), projected."""
         placed = [self.placed(customer, 1) for customer in customers]
         for order in placed:
             self.confirmed(order)
         project()
-        if race == NO_RACE:
-            due = data.draw(st.sampled_from(self.model.open_deadlines()))
-            moment = due if at_the_instant else due - timedelta(microseconds=1)
+        return placed
+
+    def checked_twice(self, moment: datetime, *, already: bool = False) -> None:
+        """The check at `moment` (unless `already` run), then, projected, the cancelled
+        orders' deadlines are closed: a second check at the same moment sends nothing."""
+        if not already:
             self.deadlines_checked(moment)
-        else:
-            raced = data.draw(st.sampled_from(placed))
-            raced_due = self.model.orders[raced].due_at
-            assert raced_due is not None
-            moment = raced_due
-            if race == PAYMENT_FIRST:
-                self.payment(raced, by_message)
-            self.deadlines_checked(moment)
-            if race != PAYMENT_FIRST:
-                self.payment(raced, by_message)
-        # Projected, the cancelled orders' deadlines are closed: a second check sends nothing.
         project()
         assert expire_due(now=moment) == 0
-        return multiple(*placed)
 
     def deadlines_checked(self, moment: datetime) -> None:
         cancelled = self.model.due_by(moment)
