@@ -81,11 +81,13 @@ class ClockRules(MachineBase):
         if not already:
             self.deadlines_checked(moment)
         project()
-        assert expire_due(now=moment) == 0
+        again = expire_due(now=moment)
+        assert again == 0, f"a second check at {moment} cancelled {again} orders again"
 
     def deadlines_checked(self, moment: datetime) -> None:
         cancelled = self.model.due_by(moment)
-        assert expire_due(now=moment) == len(cancelled)
+        sent = expire_due(now=moment)
+        assert sent == len(cancelled), f"the check at {moment} cancelled {sent} orders; the model: {len(cancelled)}"
         for state in cancelled:
             state.cancel()
 
