@@ -29,7 +29,9 @@ def step(client: APIClient, order_id: str, action: str, body: dict[str, Any] | N
 
 def recorded(stream_id: str) -> dict[str, Any]:
     """Each event type of the stream and its stored data (the last of its type)."""
-    return {event.event_type: event.data for event in StoredEvent.objects.filter(stream_id=stream_id).order_by("version")}
+    return {
+        event.event_type: event.data for event in StoredEvent.objects.filter(stream_id=stream_id).order_by("version")
+    }
 
 
 # currency, what the requests write (unit price, added unit price, total, refund), and what
