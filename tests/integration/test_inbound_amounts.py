@@ -74,8 +74,8 @@ def test_amounts_from_partners_are_recorded_with_their_currencys_digits(
     process = consumer(tmp_path, inbound)
     process.start()
     try:
-        payments = [payment(paid[case], case[2], data={"currency": case[0]}) for case in CASES]
-        payments += [payment(late[case], case[2], data={"currency": case[0]}) for case in CASES]
+        payments = [payment(paid[case], Decimal(case[2]), data={"currency": case[0]}) for case in CASES]
+        payments += [payment(late[case], Decimal(case[2]), data={"currency": case[0]}) for case in CASES]
         send(*payments)
         eventually(lambda: all(events_of("OrderPaid", order) for order in paid.values()), log=process.log)
         for order_id in paid.values():
