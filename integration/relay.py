@@ -7,7 +7,9 @@ broker is unreachable, refuses a message (a nack) or does not confirm in time,
 BrokerUnavailable (a transient error) rolls the batch back, the checkpoint stays, and a
 later doorbell or catch-up, once the publisher's backoff has passed, publishes it again (at
 least once, same `id`). Only an event it cannot map becomes a dead letter, holding only its
-own stream: a broker's "no" is never the event's fault.
+own stream: a broker's "no" is never the event's fault. Each stream's fold after the batch is
+kept in the same transaction (integration/carried_state.py), so a batch costs what its own
+events cost, not its streams' histories.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Sequence
 
 from eventlog.store import RecordedEvent, event_store
 from integration.broker import BrokerUnavailable, publisher
-from integration.mapping import translate
+from integration.carried_state import carried_folds, carry
+from integration.mapping import translate_from
 from projector.projection import Projection
 
 
@@ -33,5 +36,9 @@ class RelayProjection(Projection):
     transient_errors = (BrokerUnavailable,)
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
-        """Map every event first (a mapping failure publishes nothing), then publish in order."""
-        publisher().publish(translate(events, event_store()))
+        """Map every event first (a mapping failure publishes nothing), keep each stream's fold
+        in this transaction, then publish in order."""
+        carried = carried_folds({event.stream_id for event in events}, using)
+        public, folds = translate_from(events, event_store(), carried)
+        carry(folds, using)
+        publisher().publish(public)
