@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load"]
+EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load", "relay_translate"]
 
 
 class Command(BaseCommand):
@@ -36,7 +36,10 @@ class Command(BaseCommand):
             "--events", type=int, default=1_000_000, help="memory and rebuild_live phases: events in the log"
         )
         parser.add_argument(
-            "--product-events", type=int, default=100_000, help="product_load phase: events of the large product"
+            "--product-events",
+            type=int,
+            default=100_000,
+            help="product_load, relay_translate phases: events of the large product",
         )
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
@@ -92,6 +95,10 @@ class Command(BaseCommand):
             from bench.phases.product_load import product_load
 
             return product_load(options["product_events"], seed=seed)
+        if phase == "relay_translate":
+            from bench.phases.relay_translate import relay_translate
+
+            return relay_translate(options["product_events"], seed=seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
         if phase == "personal":
