@@ -5,11 +5,13 @@ Guarantee: a public payload is the state after its event, exactly as a fold from
 first event would give it. The relay stores each touched stream's fold after the batch's last
 version (CarriedState) in the transaction that moves its checkpoint: a batch rolled back (a
 broker that refused it, a redelivery) rolls its folds back with it, so the next attempt starts
-from the fold before that batch. A stored fold is a starting point only when it ends before the
-batch's first version; otherwise (a replay from an older position, a held event retried after a
-dead letter, a release that changed a state's shape) the stream is folded from its first event,
-as it would be without this, and the result replaces the stored one. Events are immutable, so
-the fold at a version is the same however it was reached: a stored fold can be behind, never
+from the fold before that batch. A stored fold is a starting point only when it ends before
+the batch's first version and was made for the same shapes of state and the same published
+language. Otherwise (a replay from an older position, a held event retried after a dead
+letter, a release that changed a state's shape, or one that learned an event type whose events
+a dead letter's skip had let the fold pass) the stream is folded from its first event, as it
+would be without this, and the result replaces the stored one. Events are immutable, so the
+fold at a version is the same however it was reached: a stored fold can be behind, never
 wrong.
 
 The write side's snapshots are not used: one may be written at any version while the relay is
@@ -42,6 +44,12 @@ FOLD_VERSION = 1
 SHAPE = f"fold{FOLD_VERSION}/order{ORDER_STATE_VERSION}/product{PRODUCT_STATE_VERSION}"
 
 
+def shape(known: str) -> str:
+    """The shape of a fold made by a mapping that knows the event types `known` digests (a fold
+    skips the events of types it does not know, which a dead letter's skip lets it pass)."""
+    return f"{SHAPE}/{known}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class StreamFold:
     """What the mapping knows of a stream after folding it up to `version` (0: nothing yet)."""
@@ -64,19 +72,19 @@ def _stored(fold: StreamFold) -> dict[str, Any]:
     return data
 
 
-def carried_folds(stream_ids: Iterable[str], using: str) -> dict[str, StreamFold]:
+def carried_folds(stream_ids: Iterable[str], using: str, known: str) -> dict[str, StreamFold]:
     """The stored folds of these streams (those of the current shape), in one query."""
-    rows = CarriedState.objects.using(using).filter(stream_id__in=list(stream_ids), shape=SHAPE)
+    rows = CarriedState.objects.using(using).filter(stream_id__in=list(stream_ids), shape=shape(known))
     return {stream_id: from_data(state, StreamFold) for stream_id, state in rows.values_list("stream_id", "state")}
 
 
-def carry(folds: Mapping[str, StreamFold], using: str) -> None:
+def carry(folds: Mapping[str, StreamFold], using: str, known: str) -> None:
     """Store each stream's fold, replacing what was stored, in one statement."""
     if not folds:
         return
     CarriedState.objects.using(using).bulk_create(
         [
-            CarriedState(stream_id=stream_id, version=fold.version, shape=SHAPE, state=_stored(fold))
+            CarriedState(stream_id=stream_id, version=fold.version, shape=shape(known), state=_stored(fold))
             for stream_id, fold in folds.items()
         ],
         update_conflicts=True,

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from eventlog.store import RecordedEvent, event_store
 from integration.broker import BrokerUnavailable, publisher
 from integration.carried_state import carried_folds, carry
-from integration.mapping import translate_from
+from integration.mapping import known_digest, translate_from
 from projector.projection import Projection
 
 
@@ -38,7 +38,8 @@ class RelayProjection(Projection):
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Map every event first (a mapping failure publishes nothing), keep each stream's fold
         in this transaction, then publish in order."""
-        carried = carried_folds({event.stream_id for event in events}, using)
+        known = known_digest()
+        carried = carried_folds({event.stream_id for event in events}, using, known)
         public, folds = translate_from(events, event_store(), carried)
-        carry(folds, using)
+        carry(folds, using, known)
         publisher().publish(public)

@@ -29,7 +29,7 @@ from bench.phases.product_load import OPEN_ORDERS, build_product
 from bench.spec import latency_figures
 from eventlog.store import EventStore, RecordedEvent, event_store
 from integration.carried_state import carried_folds, carry
-from integration.mapping import translate, translate_from
+from integration.mapping import known_digest, translate, translate_from
 from inventory.domain import product_stream
 from projector.loop import read_database
 
@@ -57,15 +57,16 @@ def _ways(store: EventStore, sku: str, using: str) -> dict[str, Callable[[], Any
     stream = batch[0].stream_id
     _, before = translate_from(store.read_stream(stream, to_version=batch[0].version - 1), store, {})
 
-    carry(before, using)
+    carry(before, using, known_digest())
 
     def carried() -> Any:
         # As in RelayProjection.apply, in the transaction that moves the checkpoint: rolled back
         # here, so the commit (which the relay pays for its checkpoint anyway) is not timed and
         # the stored fold stays the one before the event.
         with transaction.atomic(using=using):
-            public, folds = translate_from(batch, store, carried_folds([stream], using))
-            carry(folds, using)
+            known = known_digest()
+            public, folds = translate_from(batch, store, carried_folds([stream], using, known))
+            carry(folds, using, known)
             transaction.set_rollback(True, using=using)
         return public
 

@@ -1,7 +1,8 @@
 """The relay's carried fold (integration/carried_state.py) on the real services: what reaches
 a subscriber is the state after each event when a write-side snapshot falls inside a batch,
 when the relay replays from position 0, when the broker refuses a batch and it is sent again,
-and when the customer of an order in flight is forgotten; and the stored fold commits with
+when the customer of an order in flight is forgotten, and when a release learns an event type
+whose dead letter was skipped; and the stored fold commits with
 the checkpoint and holds no personal data."""
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from uuid import uuid4
 import pytest
 
 from eventlog.store import event_store
-from integration import language
+from integration import language, mapping
 from integration.broker import BrokerUnavailable
 from integration.models import CarriedState
 from integration.relay import RelayProjection
 from inventory.commands import AdjustStock, ConsumeStock, ReleaseStock, ReserveStock
 from inventory.domain import product_stream
+from inventory.events import StockReceived
 from orders.commands import ConfirmOrder, DeliverOrder, ForgetCustomer, PayOrder, ShipOrder
 from projector.loop import Projector, all_partitions
 from projector.models import DeadLetter, ProjectionCheckpoint
@@ -192,3 +194,27 @@ def test_an_order_whose_customer_is_forgotten_in_flight_publishes_its_state_and_
     assert carried_version(order) == 5
     for personal in ("grace@example.com", "Grace Hopper"):
         assert personal not in stored()
+
+
+def test_a_fold_that_passed_a_skipped_unknown_event_is_not_used_once_a_release_knows_its_type(
+    subscriber: Subscriber,  # noqa: F811
+    own_publisher: None,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A release whose published language lost StockReceived: the receipt is parked, then
+    # skipped by a person, and the relay folds past it for the events held behind it.
+    monkeypatch.setattr(mapping, "KNOWN", mapping.KNOWN - {StockReceived})
+    sku = f"JUG-{uuid4().hex[:6]}"
+    handle(RegisterProductFactory(sku=sku))
+    handle(ReceiveStockFactory(sku=sku, quantity=10))  # v2: parked
+    handle(ReserveStock(sku=sku, order_id=uuid4(), quantity=3))  # v3: held behind it
+    relay()
+    assert Projector(RelayProjection()).retry_stream(product_stream(sku), skip_first=True)
+    assert carried_version(product_stream(sku)) == 3
+    subscriber.until(lambda _: 3 in stock(subscriber, sku), timeout=30, message="the held reservation")
+
+    monkeypatch.undo()  # the next release knows the type again
+    handle(ReserveStock(sku=sku, order_id=uuid4(), quantity=2))  # v4
+    relay()
+    subscriber.until(lambda _: 4 in stock(subscriber, sku), timeout=30, message="the next reservation")
+    assert stock(subscriber, sku)[4] == (10, 5, 5), "folded from a fold that lacks the receipt"

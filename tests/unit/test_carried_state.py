@@ -12,9 +12,11 @@ import pytest
 
 from eventlog.serialization import from_data
 from eventlog.store import EventStore, RecordedEvent
-from integration.carried_state import StreamFold, _stored
+from integration import mapping
+from integration.carried_state import StreamFold, _stored, shape
 from integration.mapping import translate, translate_from
 from inventory.commands import ConsumeStock, ReleaseStock, ReserveStock
+from inventory.events import StockReceived
 from orders.commands import CancelOrder, ConfirmOrder, PayOrder
 from tests.factories import (
     AddressFactory,
@@ -133,3 +135,22 @@ def test_an_orders_stored_fold_holds_no_personal_data_and_publishes_the_same() -
         assert personal not in stored
     later, _ = translate_from(mine[3:], store, {order: stored_and_loaded(folds[order])})
     assert payloads(later) == payloads(translate(mine[3:], store))
+
+
+def test_a_fold_made_while_an_event_type_was_unknown_is_not_used_once_the_mapping_knows_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A dead-lettered StockReceived, skipped by a person: the relay's next batch folded past
+    # it. A release that learns the type must not start from that fold, which lacks the receipt.
+    log, product, _ = shop()
+    store = streams(log)
+    stock = [e for e in log.published if e.stream_id == product]
+    assert stock[1].event_type == "StockReceived"
+    monkeypatch.setattr(mapping, "KNOWN", mapping.KNOWN - {StockReceived})
+    unknowing = mapping.known_digest()
+    _, folds = translate_from(stock[2:3], store, {})
+    monkeypatch.undo()
+    rest = stock[3:]
+    stale, _ = translate_from(rest, store, folds)
+    assert payloads(stale) != payloads(translate(rest, store)), "the fold lacks the receipt"
+    assert shape(unknowing) != shape(mapping.known_digest()), "so its shape must differ"
