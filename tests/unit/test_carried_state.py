@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 
 from eventlog.serialization import from_data
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.store import EventStore
 from integration import mapping
 from integration.carried_state import StreamFold, _stored, shape
 from integration.mapping import translate, translate_from
@@ -29,26 +29,13 @@ from tests.factories import (
     total_of,
 )
 from tests.fakes import FakeLog, FakeUnitOfWork
+from tests.unit.test_stock_changed_published import PublishedStreams
 from writeside.bus import MessageBus
-
-
-class Streams:
-    """The read side of the fake log, as the mapping reads a stream (a slice of it)."""
-
-    def __init__(self, log: FakeLog) -> None:
-        self.log = log
-
-    def read_stream(self, stream_id: str, after_version: int = 0, to_version: int | None = None) -> list[RecordedEvent]:
-        return [
-            e
-            for e in self.log.published
-            if e.stream_id == stream_id and after_version < e.version <= (to_version or e.version)
-        ]
 
 
 def streams(log: FakeLog) -> EventStore:
     """The fake log where the mapping takes an event store (it only reads streams)."""
-    return cast(EventStore, Streams(log))
+    return cast(EventStore, PublishedStreams(log))
 
 
 def shop() -> tuple[FakeLog, str, str]:
