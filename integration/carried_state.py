@@ -65,7 +65,8 @@ class StreamFold:
         return self.version < first_version
 
 
-def _stored(fold: StreamFold) -> dict[str, Any]:
+def stored_form(fold: StreamFold) -> dict[str, Any]:
+    """The fold as the table holds it: JSON, an order's personal fields None."""
     data: dict[str, Any] = to_data(fold)
     if data["order"] is not None:
         data["order"] = redact(OrderState, data["order"])
@@ -84,7 +85,7 @@ def carry(folds: Mapping[str, StreamFold], using: str, known: str) -> None:
         return
     CarriedState.objects.using(using).bulk_create(
         [
-            CarriedState(stream_id=stream_id, version=fold.version, shape=shape(known), state=_stored(fold))
+            CarriedState(stream_id=stream_id, version=fold.version, shape=shape(known), state=stored_form(fold))
             for stream_id, fold in folds.items()
         ],
         update_conflicts=True,

@@ -174,7 +174,10 @@ def _translate_stream(
     history: Sequence[RecordedEvent], wanted: set[int], start: StreamFold
 ) -> tuple[list[PublicEvent], StreamFold]:
     """Fold one stream's history on from `start`; the public events of the versions in
-    `wanted`, and the fold after the last event read."""
+    `wanted`, and the fold after the last event read.
+
+    Whatever the fold carries from one event to the next belongs in StreamFold: a batch may
+    start from a stored one (integration/carried_state.py; bump its FOLD_VERSION then)."""
     published: list[PublicEvent] = []
     order, product, paid = start.order, start.product, start.paid
     for recorded in history:

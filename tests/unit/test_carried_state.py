@@ -13,7 +13,7 @@ import pytest
 from eventlog.serialization import from_data
 from eventlog.store import EventStore
 from integration import mapping
-from integration.carried_state import StreamFold, _stored, shape
+from integration.carried_state import StreamFold, shape, stored_form
 from integration.mapping import translate, translate_from
 from inventory.commands import ConsumeStock, ReleaseStock, ReserveStock
 from inventory.events import StockReceived
@@ -70,7 +70,7 @@ def payloads(events: Sequence[Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def stored_and_loaded(fold: StreamFold) -> StreamFold:
     """The fold as the relay's table gives it back."""
-    return from_data(json.loads(json.dumps(_stored(fold))), StreamFold)
+    return from_data(json.loads(json.dumps(stored_form(fold))), StreamFold)
 
 
 def test_every_split_of_the_log_publishes_what_a_fold_from_the_first_event_does() -> None:
@@ -117,7 +117,7 @@ def test_an_orders_stored_fold_holds_no_personal_data_and_publishes_the_same() -
     state = folds[order].order
     assert state is not None
     assert state.customer_email == "ada@example.com"
-    stored = json.dumps(_stored(folds[order]))
+    stored = json.dumps(stored_form(folds[order]))
     for personal in ("ada@example.com", "Ada Lovelace", "Ada L."):
         assert personal not in stored
     later, _ = translate_from(mine[3:], store, {order: stored_and_loaded(folds[order])})
