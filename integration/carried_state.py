@@ -2,17 +2,17 @@
 costs the same whatever the length of its stream's history.
 
 Guarantee: a public payload is the state after its event, exactly as a fold from the stream's
-first event would give it. The relay stores each touched stream's fold after the batch's last
-version (CarriedState) in the transaction that moves its checkpoint: a batch rolled back (a
-broker that refused it, a redelivery) rolls its folds back with it, so the next attempt starts
-from the fold before that batch. A stored fold is a starting point only when it ends before
-the batch's first version and was made for the same shapes of state and the same published
-language. Otherwise (a replay from an older position, a held event retried after a dead
-letter, a release that changed a state's shape, or one that learned an event type whose events
-a dead letter's skip had let the fold pass) the stream is folded from its first event, as it
-would be without this, and the result replaces the stored one. Events are immutable, so the
-fold at a version is the same however it was reached: a stored fold can be behind, never
-wrong.
+first event would give it. The relay stores the fold of each touched stream of
+CARRIED_FROM_VERSION events or more after the batch's last version (CarriedState), in the
+transaction that moves its checkpoint: a batch rolled back (a broker that refused it, a
+redelivery) rolls its folds back with it, so the next attempt starts from the fold before that
+batch. A stored fold is a starting point only when it ends before the batch's first version
+and was made for the same shapes of state and the same published language. Otherwise (a
+replay from an older position, a held event retried after a dead letter, a release that
+changed a state's shape, or one that learned an event type whose events a dead letter's skip
+had let the fold pass) the stream is folded from its first event, as it would be without
+this, and the result replaces the stored one. Events are immutable, so the fold at a version
+is the same however it was reached: a stored fold can be behind, never wrong.
 
 The write side's snapshots are not used: one may be written at any version while the relay is
 behind (usually after the batch's first version, so useless to it), it is sealed under keys
@@ -25,7 +25,7 @@ and this table holds nothing that forgetting a customer would have to reach.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -42,6 +42,13 @@ from orders.state import OrderState
 # release that changes either state folds every stream from its start once instead of misreading.
 FOLD_VERSION = 1
 SHAPE = f"fold{FOLD_VERSION}/order{ORDER_STATE_VERSION}/product{PRODUCT_STATE_VERSION}"
+
+
+# A stream is carried from this many events on. A shorter one is folded from its first event,
+# which costs about what reading and storing a fold costs (docs/performance.md): the common
+# batch (orders of a few events) pays no query for it, and the table holds a row per long
+# stream (a busy SKU, rarely an order), not one per order.
+CARRIED_FROM_VERSION = 50
 
 
 def shape(known: str) -> str:
@@ -73,22 +80,25 @@ def stored_form(fold: StreamFold) -> dict[str, Any]:
     return data
 
 
-def carried_folds(stream_ids: Iterable[str], using: str, known: str) -> dict[str, StreamFold]:
-    """The stored folds of these streams (those of the current shape), in one query."""
-    rows = CarriedState.objects.using(using).filter(stream_id__in=list(stream_ids), shape=shape(known))
+def carried_folds(first_versions: Mapping[str, int], using: str, known: str) -> dict[str, StreamFold]:
+    """The stored folds (of the current shape) of the streams whose batch starts past
+    CARRIED_FROM_VERSION, given each stream's first version in the batch, in one query."""
+    long = [stream_id for stream_id, first in first_versions.items() if first > CARRIED_FROM_VERSION]
+    if not long:
+        return {}
+    rows = CarriedState.objects.using(using).filter(stream_id__in=long, shape=shape(known))
     return {stream_id: from_data(state, StreamFold) for stream_id, state in rows.values_list("stream_id", "state")}
 
 
 def carry(folds: Mapping[str, StreamFold], using: str, known: str) -> None:
-    """Store each stream's fold, replacing what was stored, in one statement."""
-    if not folds:
-        return
-    CarriedState.objects.using(using).bulk_create(
-        [
-            CarriedState(stream_id=stream_id, version=fold.version, shape=shape(known), state=stored_form(fold))
-            for stream_id, fold in folds.items()
-        ],
-        update_conflicts=True,
-        unique_fields=["stream_id"],
-        update_fields=["version", "shape", "state"],
-    )
+    """Store the fold of each stream at CARRIED_FROM_VERSION or past it, replacing what was
+    stored, in one statement."""
+    rows = [
+        CarriedState(stream_id=stream_id, version=fold.version, shape=shape(known), state=stored_form(fold))
+        for stream_id, fold in folds.items()
+        if fold.version >= CARRIED_FROM_VERSION
+    ]
+    if rows:
+        CarriedState.objects.using(using).bulk_create(
+            rows, update_conflicts=True, unique_fields=["stream_id"], update_fields=["version", "shape", "state"]
+        )

@@ -39,7 +39,10 @@ class RelayProjection(Projection):
         """Map every event first (a mapping failure publishes nothing), keep each stream's fold
         in this transaction, then publish in order."""
         known = known_digest()
-        carried = carried_folds({event.stream_id for event in events}, using, known)
+        first_versions: dict[str, int] = {}
+        for event in events:  # in position order, so a stream's first is its lowest version
+            first_versions.setdefault(event.stream_id, event.version)
+        carried = carried_folds(first_versions, using, known)
         public, folds = translate_from(events, event_store(), carried)
         carry(folds, using, known)
         publisher().publish(public)

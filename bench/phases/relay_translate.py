@@ -65,7 +65,7 @@ def _ways(store: EventStore, sku: str, using: str) -> dict[str, Callable[[], Any
         # the stored fold stays the one before the event.
         with transaction.atomic(using=using):
             known = known_digest()
-            public, folds = translate_from(batch, store, carried_folds([stream], using, known))
+            public, folds = translate_from(batch, store, carried_folds({stream: batch[0].version}, using, known))
             carry(folds, using, known)
             transaction.set_rollback(True, using=using)
         return public
