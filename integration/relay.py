@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from eventlog.store import RecordedEvent, event_store
 from integration.broker import BrokerUnavailable, publisher
 from integration.carried_state import carried_folds, carry
+from integration.language import PublicEvent
 from integration.mapping import known_digest, translate_from
 from projector.projection import Projection
 
@@ -38,11 +39,16 @@ class RelayProjection(Projection):
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Map every event first (a mapping failure publishes nothing), keep each stream's fold
         in this transaction, then publish in order."""
-        known = known_digest()
-        first_versions: dict[str, int] = {}
-        for event in events:  # in position order, so a stream's first is its lowest version
-            first_versions.setdefault(event.stream_id, event.version)
-        carried = carried_folds(first_versions, using, known)
-        public, folds = translate_from(events, event_store(), carried)
-        carry(folds, using, known)
-        publisher().publish(public)
+        publisher().publish(public_events(events, using))
+
+
+def public_events(events: Sequence[RecordedEvent], using: str) -> list[PublicEvent]:
+    """The public events of a batch, folded on from the streams' carried folds, whose new ones
+    are stored on `using` (in the caller's transaction: the one that moves the checkpoint)."""
+    known = known_digest()
+    first_versions: dict[str, int] = {}
+    for event in events:  # in position order, so a stream's first is its lowest version
+        first_versions.setdefault(event.stream_id, event.version)
+    public, folds = translate_from(events, event_store(), carried_folds(first_versions, using, known))
+    carry(folds, using, known)
+    return public
