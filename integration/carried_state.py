@@ -45,7 +45,7 @@ SHAPE = f"fold{FOLD_VERSION}/order{ORDER_STATE_VERSION}/product{PRODUCT_STATE_VE
 
 
 # A stream is carried from this many events on. A shorter one is folded from its first event,
-# which costs about what reading and storing a fold costs (docs/performance.md): the common
+# which costs about what reading and storing a fold costs (docs/performance-log.md): the common
 # batch (orders of a few events) pays no query for it, and the table holds a row per long
 # stream (a busy SKU, rarely an order), not one per order.
 CARRIED_FROM_VERSION = 50

