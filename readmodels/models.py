@@ -40,7 +40,9 @@ class OrderSummary(models.Model):
     search_text = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
-        verbose_name_plural = "order summaries"
+        # Staff read "orders": the page shows the whole order, not this row.
+        verbose_name = "order"
+        verbose_name_plural = "orders"
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "-created_at"], name="summary_status_created_idx"),
@@ -110,7 +112,8 @@ class CustomerOrderStats(models.Model):
     last_order_at = models.DateTimeField(null=True)
 
     class Meta:
-        verbose_name_plural = "customer order stats"
+        verbose_name = "customer"
+        verbose_name_plural = "customers"
 
     def __str__(self) -> str:
         return self.customer_id
@@ -177,6 +180,8 @@ class ProductStock(models.Model):
     version = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = "product"
+        verbose_name_plural = "products"
         ordering = ["sku"]
 
     def __str__(self) -> str:
