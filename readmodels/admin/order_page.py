@@ -20,7 +20,13 @@ def address_lines(address: dict[str, str] | None) -> list[str]:
     if not address:
         return []
     city = f"{address.get('postal_code', '')} {address.get('city', '')}".strip()
-    lines = [address.get("name", ""), address.get("line1", ""), address.get("line2", ""), city, address.get("country", "")]
+    lines = [
+        address.get("name", ""),
+        address.get("line1", ""),
+        address.get("line2", ""),
+        city,
+        address.get("country", ""),
+    ]
     return [line for line in lines if line]
 
 
@@ -50,7 +56,9 @@ def action_forms(request: HttpRequest, summary: OrderSummary, detail: OrderDetai
             if action.own_page
             else action_url(action, summary.order_id)
         )
-        shown.append({"name": action.name, "label": action.label, "url": url, "form": form, "own_page": action.own_page})
+        shown.append(
+            {"name": action.name, "label": action.label, "url": url, "form": form, "own_page": action.own_page}
+        )
     return shown
 
 

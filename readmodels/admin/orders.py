@@ -180,4 +180,3 @@ class DailySalesAdmin(ReadOnlyAdmin):
     @admin.display(description="refunded", ordering="refunded")
     def refunds(self, sales: DailySales) -> str:
         return format_money(sales.refunded, sales.currency)
-

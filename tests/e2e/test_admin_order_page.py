@@ -230,7 +230,8 @@ def test_each_button_needs_exactly_its_api_endpoints_permission(client: Client, 
 def test_the_buttons_need_a_staff_login(client: Client, inline: None) -> None:
     created = order_in("PENDING")
     response = client.post(post_to(created.order_id, "confirm"))
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
     assert OrderSummary.objects.get(order_id=created.order_id).status == "PENDING"
     assert client.get(post_to(created.order_id, "confirm")).status_code == 302  # to the login too
 
@@ -244,17 +245,20 @@ def test_a_get_on_a_button_sends_nothing(boss: Client) -> None:
 def test_the_pages_users_know_still_lead_to_the_order(boss: Client) -> None:
     created = order_in("PENDING")
     detail = boss.get(f"/admin/readmodels/orderdetail/{created.order_id}/change/")
-    assert detail.status_code == 302 and detail["Location"] == page_of(created.order_id)
+    assert detail.status_code == 302
+    assert detail["Location"] == page_of(created.order_id)
     assert boss.get("/admin/readmodels/orderdetail/")["Location"] == "/admin/readmodels/ordersummary/"
     moved = boss.post("/admin/readmodels/ordersummary/phone-order/", {})
-    assert moved.status_code == 307 and moved["Location"] == "/admin/orders/phone-order/"
+    assert moved.status_code == 307
+    assert moved["Location"] == "/admin/orders/phone-order/"
 
 
 def test_the_menu_names_no_read_model(boss: Client) -> None:
     index = boss.get("/admin/").content.decode()
     for name in ("Order summaries", "Order details", "Customer order stats", "Read models", "Product stocks"):
         assert name not in index, name
-    assert ">Orders</a>" in index and ">Customers</a>" in index
+    assert ">Orders</a>" in index
+    assert ">Customers</a>" in index
     listing = boss.get("/admin/readmodels/ordersummary/").content.decode()
     assert "order summar" not in listing.lower()
 
