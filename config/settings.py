@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "readmodels",
     "notifications",
     "integration",  # public events out, partner events in (AMQP)
+    "demo",  # `manage.py seed_demo`: a shop's worth of demo data (make run)
 ]
 # The benchmarks' app (`manage.py bench`) only where the Makefile's bench targets ask for it:
 # a production process never loads it.
