@@ -23,8 +23,8 @@ from orders.api.views import (
     PayOrderView,
     ShipOrderView,
 )
-from orders.commands import ConfirmOrder, DeliverOrder, PayOrder, ShipOrder
-from readmodels.models import OrderSummary
+from orders.commands import ConfirmOrder, DeliverOrder, ForgetCustomer, PayOrder, ShipOrder
+from readmodels.models import OrderDetail, OrderSummary
 from tests.factories import (
     AddressFactory,
     CancelOrderFactory,
@@ -271,3 +271,45 @@ def test_the_dashboard_shows_money_in_the_currencys_minor_units(boss: Client) ->
     assert '<h3 id="revenue-EUR">15,101.70 EUR</h3>' in page
     assert '<h3 id="revenue-JPY">3,000 JPY</h3>' in page
     assert not re.search(r"\d\.\d{3,}", page)  # never a sum's extra digits
+
+
+def test_a_forgotten_customers_order_shows_no_personal_data_and_still_acts(boss: Client) -> None:
+    created = order_in(
+        "CONFIRMED",
+        customer_id="c-forget",
+        customer_email="eve@example.com",
+        shipping_address=AddressFactory(name="Eve Example"),
+    )
+    handle(ForgetCustomer(customer_id="c-forget"))
+    page = boss.get(page_of(created.order_id)).content.decode()
+    assert "Eve Example" not in page
+    assert "eve@example.com" not in page
+    assert buttons(page) == OFFERED["CONFIRMED"]
+    boss.post(post_to(created.order_id, "cancel"), {"reason": "forgotten"})
+    assert OrderSummary.objects.get(order_id=created.order_id).status == "CANCELLED"
+
+
+def test_the_page_of_an_order_whose_detail_lags_says_so(boss: Client) -> None:
+    created = order_in("PENDING")
+    OrderDetail.objects.filter(order_id=created.order_id).delete()  # as if its projection had not run yet
+    page = boss.get(page_of(created.order_id))
+    assert page.status_code == 200
+    assert "The lines show once the projection has run." in page.content.decode()
+    assert buttons(page.content.decode()) == OFFERED["PENDING"]
+
+
+def test_a_button_pressed_twice_is_refused_the_second_time(boss: Client) -> None:
+    created = order_in("PENDING")
+    boss.post(post_to(created.order_id, "confirm"))
+    again = boss.post(post_to(created.order_id, "confirm"), follow=True)
+    assert "Refused, Cannot confirm an order in status CONFIRMED" in messages_in(again)
+    assert StoredEvent.objects.filter(stream_id=str(created.order_id), event_type="OrderConfirmed").count() == 1
+
+
+def test_an_unknown_order_is_the_domains_refusal_and_an_unknown_page_404(boss: Client) -> None:
+    missing = "00000000-0000-0000-0000-000000000001"
+    refused = boss.post(post_to(missing, "confirm"))
+    assert refused.status_code == 302
+    assert boss.get(page_of(missing)).status_code == 404
+    assert boss.post(f"/admin/orders/{missing}/explode/").status_code == 404
+    assert not StoredEvent.objects.exists()
