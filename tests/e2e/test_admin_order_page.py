@@ -270,7 +270,10 @@ def test_the_dashboard_shows_money_in_the_currencys_minor_units(boss: Client) ->
     page = boss.get("/admin/dashboard/").content.decode()
     assert '<h3 id="revenue-EUR">15,101.70 EUR</h3>' in page
     assert '<h3 id="revenue-JPY">3,000 JPY</h3>' in page
-    assert not re.search(r"\d\.\d{3,}", page)  # never a sum's extra digits
+    # Every amount shown (headings, each day's bar) to the cent, or to the yen: never a sum's extra digits.
+    assert re.findall(r"[\d,.]+ EUR", page)
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2} EUR", amount) for amount in re.findall(r"[\d,.]+ EUR", page))
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})* JPY", amount) for amount in re.findall(r"[\d,.]+ JPY", page))
 
 
 def test_a_forgotten_customers_order_shows_no_personal_data_and_still_acts(boss: Client) -> None:

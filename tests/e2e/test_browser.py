@@ -77,6 +77,7 @@ def press(browser: webdriver.Chrome, wait: WebDriverWait[Any], action: str, **fi
         field.clear()
         field.send_keys(value)
     form.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait.until(expected_conditions.staleness_of(form))  # the order page again, not the last one's message
     message = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "ul.messagelist li")))
     return str(message.text)
 
