@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from config.secrets import secret_key
 from monitoring.logs import logging_config
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "readmodels",
     "notifications",
     "integration",  # public events out, partner events in (AMQP)
+    "retention",  # prunes command records, audit rows, dead letters, emails' payloads by policy
     "demo",  # `manage.py seed_demo`: a shop's worth of demo data (make run)
 ]
 # The benchmarks' app (`manage.py bench`) only where the Makefile's bench targets ask for it:
@@ -222,6 +224,46 @@ CELERY_BEAT_SCHEDULE = {
 }
 # A confirmed order not paid within this many seconds is cancelled ("payment deadline passed").
 PAYMENT_DEADLINE_SECONDS = env.float("PAYMENT_DEADLINE_SECONDS", default=172_800.0)
+
+# Retention (retention/, docs/operations.md "Retention"): what the hot tables keep, in days; 0
+# keeps forever. The event log is never pruned here. Beat runs `manage.py prune`'s policies
+# every RETENTION_INTERVAL_SECONDS, in batches of RETENTION_BATCH_SIZE rows, one transaction each.
+# A command record answers a retry of its command (Idempotency-Key, a partner's message id, a
+# process manager's derived id) this long; a retry after that is a new command. Never under 1
+# day: the database refuses younger ones (eventlog/migrations/0005).
+IDEMPOTENCY_RETENTION_DAYS = env.int("IDEMPOTENCY_RETENTION_DAYS", default=30)
+# Who asked for what: kept forever by default (a shop's books may need years). When set, at
+# least IDEMPOTENCY_RETENTION_DAYS: `verify` expects an audit row for every command record.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=0)
+# Projection dead letters resolved by a retry, counted from their resolution. Skipped ones are
+# operator decisions every replay honours: never pruned, nor are unresolved ones.
+DEAD_LETTER_RETENTION_DAYS = env.int("DEAD_LETTER_RETENTION_DAYS", default=30)
+# Sent (or given up) customer emails: their recipient, subject and error are blanked this long
+# after the event; the row stays, so the event still owes no second email.
+NOTIFICATION_PAYLOAD_RETENTION_DAYS = env.int("NOTIFICATION_PAYLOAD_RETENTION_DAYS", default=30)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_INTERVAL_SECONDS = env.float("RETENTION_INTERVAL_SECONDS", default=3600.0)
+if (
+    min(
+        IDEMPOTENCY_RETENTION_DAYS,
+        AUDIT_RETENTION_DAYS,
+        DEAD_LETTER_RETENTION_DAYS,
+        NOTIFICATION_PAYLOAD_RETENTION_DAYS,
+    )
+    < 0
+    or RETENTION_BATCH_SIZE < 1
+):
+    raise ImproperlyConfigured("Retention days must be 0 (keep) or more, and RETENTION_BATCH_SIZE at least 1")
+if AUDIT_RETENTION_DAYS and not 0 < IDEMPOTENCY_RETENTION_DAYS <= AUDIT_RETENTION_DAYS:
+    raise ImproperlyConfigured(
+        "AUDIT_RETENTION_DAYS must be 0 (keep) or at least IDEMPOTENCY_RETENTION_DAYS (and that not 0):"
+        " every command record keeps its audit row"
+    )
+CELERY_BEAT_SCHEDULE["prune-by-retention-policy"] = {
+    "task": "retention.prune",
+    "schedule": RETENTION_INTERVAL_SECONDS,
+    "options": {"expires": RETENTION_INTERVAL_SECONDS},  # the next one prunes the same rows
+}
 
 # Projections. PROJECTION_PARTITIONS splits each projection's streams into partitions
 # projected in parallel; changing it on a live system needs `rebuild_projections`.

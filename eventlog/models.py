@@ -64,13 +64,17 @@ class Snapshot(models.Model):
 
 class CommandRecord(models.Model):
     """A handled command and its result, written in the same transaction as its events and,
-    like them, never changed (the database refuses it: eventlog/migrations/0003)."""
+    like them, never changed (the database refuses it: eventlog/migrations/0003). It expires
+    after IDEMPOTENCY_RETENTION_DAYS, never before a day (eventlog/migrations/0005)."""
 
     command_id = models.CharField(max_length=320, unique=True)
     command_type = models.CharField(max_length=100)
     fingerprint = models.CharField(max_length=64)
     result = models.JSONField()
     recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["recorded_at"], name="eventlog_command_recorded_idx")]
 
     def __str__(self) -> str:
         return f"{self.command_type} {self.command_id}"

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from django.db import models
 
+# A finished email (sent, or given up) whose recipient, subject or error is still stored.
+PAYLOAD_KEPT = models.Q(status__in=["sent", "failed"]) & (
+    ~models.Q(recipient="") | ~models.Q(subject="") | ~models.Q(last_error="")
+)
+
 
 class CustomerDirectory(models.Model):
     """Each customer's latest known address, from the orders they placed with one."""
@@ -61,6 +66,9 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx"),
             models.Index(fields=["order_id"], name="notification_order_idx"),
+            # The finished emails that still carry personal data: what retention blanks
+            # (retention/stores.py) is read from here, never from the whole outbox.
+            models.Index(fields=["occurred_at"], name="notification_payload_idx", condition=PAYLOAD_KEPT),
         ]
 
     def __str__(self) -> str:

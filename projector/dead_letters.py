@@ -88,6 +88,13 @@ def hold(projection: str, events: Sequence[RecordedEvent], using: str) -> None:
     """
     if not events:
         return
+    # Resolved letters first: the UPDATE locks them, and retention prunes only resolved
+    # letters it can lock. Inserting first, the insert could find a resolved letter and add
+    # nothing, retention remove that letter, and the UPDATE find none: the event held with
+    # no letter, never applied. A letter retention removed before the UPDATE is inserted anew.
+    DeadLetter.objects.using(using).filter(
+        projection=projection, position__any=[event.position for event in events], status=DeadLetter.Status.RESOLVED
+    ).update(status=DeadLetter.Status.HELD, attempts=0, next_attempt_at=None)
     DeadLetter.objects.using(using).bulk_create(
         [
             DeadLetter(
@@ -102,9 +109,6 @@ def hold(projection: str, events: Sequence[RecordedEvent], using: str) -> None:
         ],
         ignore_conflicts=True,
     )
-    DeadLetter.objects.using(using).filter(
-        projection=projection, position__any=[event.position for event in events], status=DeadLetter.Status.RESOLVED
-    ).update(status=DeadLetter.Status.HELD, attempts=0, next_attempt_at=None)
 
 
 def record_failure(

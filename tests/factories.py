@@ -3,7 +3,7 @@ events as the log hands them to projections (and the in-memory unit of work reco
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -204,3 +204,40 @@ class InboundEventFactory(factory.DictFactory):
     time = "2026-01-01T12:00:00Z"
     datacontenttype = "application/json"
     data = factory.LazyFunction(dict)
+
+
+class DeadLetterFactory(factory.django.DjangoModelFactory):
+    """A projection's dead letter (resolved unless told); its times are set after creation
+    (`last_failed_at` is the save's own moment)."""
+
+    class Meta:
+        model = "projector.DeadLetter"
+
+    projection = "orders"
+    position = factory.Sequence(lambda n: 1_000_000 + n)
+    event_id = factory.LazyFunction(uuid4)
+    event_type = "OrderConfirmed"
+    stream_id = factory.LazyFunction(lambda: str(uuid4()))
+    status = "resolved"
+    attempts = 1
+    error = "ValueError: boom"
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """An email the notifications projection owes, sent to a customer unless told otherwise."""
+
+    class Meta:
+        model = "notifications.Notification"
+
+    event_id = factory.LazyFunction(uuid4)
+    kind = "order_confirmed"
+    order_id = factory.LazyFunction(uuid4)
+    order_version = 2
+    position = factory.Sequence(lambda n: 2_000_000 + n)
+    status = "sent"
+    recipient = "ada@example.com"
+    subject = "Your order #1 is confirmed"
+    attempts = 1
+    next_attempt_at = factory.LazyFunction(lambda: datetime.now(UTC))
+    occurred_at = factory.LazyFunction(lambda: datetime.now(UTC))
+    sent_at = factory.LazyFunction(lambda: datetime.now(UTC))

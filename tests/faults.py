@@ -86,16 +86,18 @@ class TcpProxy:
     def _pipe(self, client: socket.socket, server: socket.socket) -> None:
         peers = {client: server, server: client}
         with selectors.DefaultSelector() as selector:
-            for end in peers:
-                selector.register(end, selectors.EVENT_READ)
             try:
+                # A cut between accept and here has closed the sockets already (fd -1): that
+                # connection is simply over, as after any other cut.
+                for end in peers:
+                    selector.register(end, selectors.EVENT_READ)
                 while not self._stopping.is_set():
                     for key, _ in selector.select(timeout=0.2):
                         data = key.fileobj.recv(65536)  # type: ignore[union-attr]
                         if not data:
                             return
                         peers[key.fileobj].sendall(data)  # type: ignore[index]
-            except OSError:
+            except (OSError, ValueError):
                 return
             finally:
                 with self._lock:
