@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from eventlog.admin import ReadOnlyAdmin
+from eventlog.models import StoredEvent
 from orders.admin.forms import AddressForm, offered_actions
 from readmodels.admin.order_page import order_page_context
 from readmodels.amounts import format_money
@@ -83,7 +84,9 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         """The whole order, with the buttons its status allows the user."""
         if not self.has_view_permission(request):
             return super().change_view(request, object_id, form_url, extra_context)
-        summary = get_object_or_404(OrderSummary, order_id=object_id)
+        summary = OrderSummary.objects.filter(order_id=object_id).first()
+        if summary is None:
+            return self.not_projected_yet(request, object_id)
         return TemplateResponse(
             request,
             "admin/readmodels/order_page.html",
@@ -93,6 +96,20 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
                 "opts": self.model._meta,
             },
         )
+
+    def not_projected_yet(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """An order just placed (a phone order under Celery) may be in the log before it is
+        in the list: say so on the list rather than a 404; an order nobody placed is a 404."""
+        try:
+            stream = str(UUID(object_id))
+        except ValueError:
+            raise Http404 from None
+        if not StoredEvent.objects.filter(stream_id=stream).exists():
+            raise Http404
+        messages.info(
+            request, "The order is recorded; its page fills in once the projection has run. Try again shortly."
+        )
+        return HttpResponseRedirect(reverse("admin:readmodels_ordersummary_changelist"))
 
     def address_page(self, request: HttpRequest, order_id: UUID) -> HttpResponse:
         """The address form with the order's current address; it posts to the write side."""

@@ -316,3 +316,17 @@ def test_an_unknown_order_is_the_domains_refusal_and_an_unknown_page_404(boss: C
     assert boss.get(page_of(missing)).status_code == 404
     assert boss.post(f"/admin/orders/{missing}/explode/").status_code == 404
     assert not StoredEvent.objects.exists()
+
+
+def test_an_order_in_the_log_but_not_yet_in_the_list_says_so(client: Client, settings: Any) -> None:
+    """Under Celery (no worker here) a phone order's page may be asked for before the
+    projection has run: the list says it is coming, no 404."""
+    settings.PROJECTIONS_INLINE = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    client.force_login(SuperuserFactory(username="boss"))
+    created = CreateOrderFactory()
+    handle(created)
+    assert not OrderSummary.objects.filter(order_id=created.order_id).exists()
+    response = client.get(page_of(created.order_id), follow=True)
+    assert response.redirect_chain[-1][0] == "/admin/readmodels/ordersummary/"
+    assert any("fills in once the projection has run" in message for message in messages_in(response))
