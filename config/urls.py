@@ -42,8 +42,9 @@ urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/projections/", admin.site.admin_view(projection_status_view), name="admin-projections"),
     path("admin/inbound/", admin.site.admin_view(inbound_dead_letters_view), name="admin-inbound-dead-letters"),
-    # The admin's command pages (the write side's, orders/admin): ahead of the site's own URLs.
+    # The admin's command pages (each context's: orders/admin, inventory/admin): ahead of the site's own URLs.
     path("admin/orders/", include("orders.admin.urls")),
+    path("admin/products/", include("inventory.admin.adjust")),
     path("admin/", admin.site.urls),
     path("api/auth/token/", accounts.TokenView.as_view(), name="api-token"),
     path("api/auth/logout/", accounts.RevokeTokenView.as_view(), name="api-logout"),
@@ -62,6 +63,7 @@ urlpatterns = [
     path("api/products/", ProductCollectionView.as_view(), name="products"),
     path(PRODUCT, product_queries.ProductDetailView.as_view(), name="product-detail"),
     path(PRODUCT + "receive/", product_commands.ReceiveStockView.as_view(), name="product-receive"),
+    path(PRODUCT + "adjust/", product_commands.AdjustStockView.as_view(), name="product-adjust"),
     path(PRODUCT + "rename/", product_commands.RenameProductView.as_view(), name="product-rename"),
     path("api/customers/<str:customer_id>/stats/", queries.CustomerStatsView.as_view(), name="customer-stats"),
     path("api/customers/<str:customer_id>/forget/", commands.ForgetCustomerView.as_view(), name="customer-forget"),

@@ -23,7 +23,7 @@ from fulfilment.models import FulfilmentProcess
 from fulfilment.process import Decision, Fulfilment, LineStatus, ProcessStatus
 from inventory.events import StockReservationFailed, StockReserved
 from orders.domain import Order
-from orders.events import OrderCancelled, OrderConfirmed
+from orders.events import OrderCancelled, OrderConfirmed, OrderShipped
 from projector.projection import Projection
 from writeside import bus
 from writeside.commands import Command
@@ -32,7 +32,7 @@ from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)
 
-REACTS_TO = (OrderConfirmed, OrderCancelled, StockReserved, StockReservationFailed)
+REACTS_TO = (OrderConfirmed, OrderCancelled, OrderShipped, StockReserved, StockReservationFailed)
 
 
 def _load(row: FulfilmentProcess) -> Fulfilment:
@@ -62,7 +62,8 @@ def reacts_to(event: RecordedEvent) -> bool:
 
 
 class FulfilmentProcessManager(Projection):
-    """Reserves stock for confirmed orders and settles each order's fate from the outcome."""
+    """Reserves stock for confirmed orders, settles each order's fate from the outcome, and
+    consumes the reservations of the orders that ship."""
 
     name: ClassVar[str] = "fulfilment"
     tables: ClassVar[tuple[Any, ...]] = (FulfilmentProcess,)
@@ -77,11 +78,34 @@ class FulfilmentProcessManager(Projection):
         shared with the read models would hold while they wait on their rows (stalling every
         writer). With nothing to react to, its checkpoint moves with theirs, in their
         transaction, rather than in one of its own per doorbell."""
-        return not any(reacts_to(event) for event in events)
+        return not self._relevant(events)
+
+    @staticmethod
+    def _relevant(events: Sequence[RecordedEvent]) -> list[RecordedEvent]:
+        """The events the process may act on. A shipment counts only if its order's process
+        still holds stock: most orders track none, and their shipments must not cost the
+        lock. Which processes hold stock cannot change under this look: a process holds
+        stock from the confirmation (which the shipment follows, in the same partition)
+        until its shipment, its cancellation or its running out, after which it never
+        holds any again."""
+        relevant = [event for event in events if reacts_to(event)]
+        shipped = {event.event.order_id for event in relevant if isinstance(event.event, OrderShipped)}
+        if not shipped:
+            return relevant
+        holding = set(
+            FulfilmentProcess.objects.using(str(settings.EVENTLOG_DATABASE))
+            .filter(order_id__in=shipped, status__in=process.HOLDING_STOCK)
+            .values_list("order_id", flat=True)
+        )
+        # A process this very batch starts (a replay into a state restored without it) holds too.
+        holding |= {event.event.order_id for event in relevant if isinstance(event.event, OrderConfirmed)}
+        return [
+            event for event in relevant if not isinstance(event.event, OrderShipped) or event.event.order_id in holding
+        ]
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """React to the events this process cares about, in log order."""
-        relevant = [event for event in events if reacts_to(event)]
+        relevant = self._relevant(events)
         if not relevant:
             return
         alias = str(settings.EVENTLOG_DATABASE)
@@ -117,6 +141,8 @@ class FulfilmentProcessManager(Projection):
                 decision = process.stock_reserved(current, sku, event.event_id)
             case StockReservationFailed(sku=sku):
                 decision = process.reservation_failed(current, sku, event.event_id)
+            case OrderShipped():
+                decision = process.order_shipped(current, event.event_id)
             case _:
                 decision = process.order_cancelled(current, event.event_id)
         self._carry_out(decision, alias)

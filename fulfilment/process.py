@@ -2,7 +2,8 @@
 
 From a confirmed order's tracked lines to "stock reserved" or "out of stock": reserve every
 line; when all are reserved, tell the order; when one fails, release the others and cancel
-the order; when the order is cancelled, release everything.
+the order; when the order is cancelled, release everything; when it ships, consume every
+line's reservation (and a reservation that lands after the shipment as soon as it lands).
 
 Every command gets an id derived from the event that caused it, so an event delivered or
 replayed twice produces the same commands, which the bus answers from its command records
@@ -16,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from uuid import UUID
 
-from inventory.commands import ReleaseStock, ReserveStock
+from inventory.commands import ConsumeStock, ReleaseStock, ReserveStock
 from orders.commands import CancelOrder, MarkStockReserved
 from writeside.commands import Command, CommandMetadata
 
@@ -29,6 +30,7 @@ class LineStatus(StrEnum):
     PENDING = "PENDING"
     RESERVED = "RESERVED"
     FAILED = "FAILED"
+    CONSUMED = "CONSUMED"
 
 
 class ProcessStatus(StrEnum):
@@ -38,6 +40,11 @@ class ProcessStatus(StrEnum):
     RESERVED = "RESERVED"
     OUT_OF_STOCK = "OUT_OF_STOCK"
     RELEASED = "RELEASED"
+    SHIPPED = "SHIPPED"
+
+
+# Where a process holds reservations a shipment would consume.
+HOLDING_STOCK = (ProcessStatus.RESERVING, ProcessStatus.RESERVED)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,16 +71,27 @@ def _metadata(process: Fulfilment, cause: UUID) -> CommandMetadata:
     return CommandMetadata(correlation_id=process.correlation_id, causation_id=cause, source=SOURCE)
 
 
-def _release(process: Fulfilment, cause: UUID, skus: list[str]) -> tuple[Command, ...]:
+def _per_line(
+    command_type: type[ReleaseStock] | type[ConsumeStock], step: str, process: Fulfilment, cause: UUID, skus: list[str]
+) -> tuple[Command, ...]:
+    # One stock command per line, each with an id derived from the event that caused it.
     return tuple(
-        ReleaseStock(
-            command_id=f"{SOURCE}:{cause}:release:{sku}",
+        command_type(
+            command_id=f"{SOURCE}:{cause}:{step}:{sku}",
             metadata=_metadata(process, cause),
             sku=sku,
             order_id=process.order_id,
         )
         for sku in skus
     )
+
+
+def _release(process: Fulfilment, cause: UUID, skus: list[str]) -> tuple[Command, ...]:
+    return _per_line(ReleaseStock, "release", process, cause, skus)
+
+
+def _consume(process: Fulfilment, cause: UUID, skus: list[str]) -> tuple[Command, ...]:
+    return _per_line(ConsumeStock, "consume", process, cause, skus)
 
 
 def start(order_id: UUID, correlation_id: UUID, cause: UUID, quantities: Mapping[str, int]) -> Decision:
@@ -102,6 +120,10 @@ def stock_reserved(process: Fulfilment, sku: str, cause: UUID) -> Decision:
     """A line's stock was reserved: the order is told once every line is."""
     if sku not in process.lines:
         return Decision(process=process)
+    if process.lines[sku] in (LineStatus.RESERVED, LineStatus.CONSUMED):
+        return Decision(process=process)  # seen already (a redelivery)
+    if process.status is ProcessStatus.SHIPPED:
+        return _late_reservation_of_shipped(process, sku, cause)
     process = replace(process, lines={**process.lines, sku: LineStatus.RESERVED})
     if process.status is ProcessStatus.RESERVING:
         if all(status is LineStatus.RESERVED for status in process.lines.values()):
@@ -140,9 +162,35 @@ def reservation_failed(process: Fulfilment, sku: str, cause: UUID) -> Decision:
 
 def order_cancelled(process: Fulfilment, cause: UUID) -> Decision:
     """The order was called off: give back every reservation it holds."""
-    if process.status in (ProcessStatus.OUT_OF_STOCK, ProcessStatus.RELEASED):
-        return Decision(process=process)  # released when it ran out of stock, or already
+    if process.status in (ProcessStatus.OUT_OF_STOCK, ProcessStatus.RELEASED, ProcessStatus.SHIPPED):
+        # Released when it ran out of stock, or already; a shipped order's goods are gone.
+        return Decision(process=process)
     return Decision(
         process=replace(process, status=ProcessStatus.RELEASED),
         commands=_release(process, cause, list(process.lines)),
+    )
+
+
+def order_shipped(process: Fulfilment, cause: UUID) -> Decision:
+    """The order left with a carrier: its reserved units left with it.
+
+    Each reserved line is consumed now; a line still waiting for its reservation is
+    consumed when the reservation lands (`stock_reserved`). An order that ran out of stock
+    or was cancelled gave its reservations back already: there is nothing left to consume.
+    """
+    if process.status not in HOLDING_STOCK:
+        return Decision(process=process)  # shipped already (a redelivery), or nothing is held
+    reserved = [sku for sku, status in process.lines.items() if status is LineStatus.RESERVED]
+    lines = {**process.lines, **dict.fromkeys(reserved, LineStatus.CONSUMED)}
+    return Decision(
+        process=replace(process, status=ProcessStatus.SHIPPED, lines=lines),
+        commands=_consume(process, cause, reserved),
+    )
+
+
+def _late_reservation_of_shipped(process: Fulfilment, sku: str, cause: UUID) -> Decision:
+    # The order shipped before this line's reservation landed: the units left already.
+    return Decision(
+        process=replace(process, lines={**process.lines, sku: LineStatus.CONSUMED}),
+        commands=_consume(process, cause, [sku]),
     )

@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from writeside.money import amount_text
+
 SOURCE = "/backoffice"
 
 ORDER_PLACED = "backoffice.order.placed.v1"
@@ -45,9 +47,9 @@ SHIPMENT_DELIVERED = "shipment.delivered.v1"
 INBOUND_TYPES = (PAYMENT_CAPTURED, SHIPMENT_DISPATCHED, SHIPMENT_DELIVERED)
 
 
-def money(amount: Decimal) -> str:
-    """A decimal string with exactly two places (never a float)."""
-    return str(amount.quantize(Decimal("0.01")))
+def money(amount: Decimal, currency: str) -> str:
+    """A decimal string with exactly the currency's ISO 4217 minor-unit digits (never a float)."""
+    return amount_text(amount, currency)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

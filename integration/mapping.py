@@ -22,6 +22,8 @@ from inventory.events import (
     ProductEvent,
     ProductRegistered,
     ProductRenamed,
+    StockAdjusted,
+    StockConsumed,
     StockReceived,
     StockReleased,
     StockReservationFailed,
@@ -71,7 +73,14 @@ ORDER_PUBLISHED = (
     OrderCancelled,
     PaymentCapturedAfterCancellation,
 )
-STOCK_PUBLISHED = (StockReceived, StockReserved, StockReleased)
+STOCK_PUBLISHED = (
+    StockReceived,
+    StockReserved,
+    StockReleased,
+    # Goods leaving with a shipment, and counts or write-offs, change on hand.
+    StockConsumed,
+    StockAdjusted,
+)
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
 
 
@@ -87,9 +96,10 @@ def _lines(state: OrderState) -> dict[str, Any]:
     return {
         "currency": state.currency,
         "lines": [
-            {"sku": line.sku, "quantity": line.quantity, "unit_price": money(line.unit_price)} for line in state.lines
+            {"sku": line.sku, "quantity": line.quantity, "unit_price": money(line.unit_price, state.currency)}
+            for line in state.lines
         ],
-        "total": money(state.total.amount),
+        "total": money(state.total.amount, state.currency),
     }
 
 
@@ -105,7 +115,7 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
             return language.ORDER_PAID, {
                 **base,
                 "payment_id": payment_id,
-                "amount": money(amount),
+                "amount": money(amount, state.currency),
                 "currency": state.currency,
             }
         case OrderShipped(tracking_number=tracking_number):
@@ -116,15 +126,15 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
             return language.ORDER_CANCELLED, {
                 **base,
                 "reason": reason,
-                "refund_due": money(paid),
+                "refund_due": money(paid, state.currency),
                 "currency": state.currency,
             }
         case PaymentCapturedAfterCancellation(amount=amount):
             # No backoffice.order.paid.v1: the order stays cancelled, and billing refunds from this.
             return language.ORDER_REFUND_DUE, {
                 **base,
-                "refund_due": money(state.refund_due),
-                "change": money(amount),
+                "refund_due": money(state.refund_due, state.currency),
+                "change": money(amount, state.currency),
                 "currency": state.currency,
                 "reason": language.PAID_AFTER_CANCELLATION,
             }

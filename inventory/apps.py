@@ -12,7 +12,7 @@ class InventoryConfig(AppConfig):
 
         from eventlog.serialization import registry
         from inventory.domain import Product
-        from inventory.errors import ProductAlreadyExists, ProductNotFound
+        from inventory.errors import ProductAlreadyExists, ProductNotFound, StockBelowReserved
         from inventory.events import PRODUCT_EVENTS
         from inventory.handlers import HANDLERS
         from inventory.repository import EventSourcedProducts
@@ -25,3 +25,4 @@ class InventoryConfig(AppConfig):
         register_repository(Product, lambda store: EventSourcedProducts(store, settings.SNAPSHOT_EVERY))
         register_problem(ProductNotFound, 404, "not-found", "Product not found")
         register_problem(ProductAlreadyExists, 409, "conflict", "Product already exists")
+        register_problem(StockBelowReserved, 409, "conflict", "Stock below reserved")

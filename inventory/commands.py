@@ -61,3 +61,27 @@ class ReleaseStock(Command):
 
     sku: str
     order_id: UUID
+
+
+# Stock leaving with the goods, and stock counted or written off.
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsumeStock(Command):
+    """The order's reserved units left with its shipment; nothing happens if it holds none."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
+
+    sku: str
+    order_id: UUID
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdjustStock(Command):
+    """Correct stock on hand after a count, or write units off, with a reason."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
+
+    sku: str
+    quantity_delta: int
+    reason: str

@@ -1,7 +1,9 @@
 """The Product aggregate: stock on hand, reservations per order, and the rules between them.
 
 available = on_hand - reserved, and reserved never exceeds on_hand, so neither on_hand nor
-available can go negative. Reservations are keyed by order: one per order and SKU.
+available can go negative. Reservations are keyed by order: one per order and SKU. The state
+holds only open reservations: a released or consumed one leaves it, so a product's state
+(and its snapshot) is as large as its open orders, never as its history.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
+from inventory.errors import StockBelowReserved
 from inventory.events import (
     MAX_RESERVATION,
     PRODUCT_STREAM_PREFIX,
     ProductEvent,
     ProductRegistered,
     ProductRenamed,
+    StockAdjusted,
+    StockConsumed,
     StockReceived,
     StockReleased,
     StockReservationFailed,
@@ -81,6 +86,14 @@ def evolve_product(state: ProductState | None, event: ProductEvent) -> ProductSt
             return replace(state, reservations=tuple(r for r in state.reservations if r.order_id != order_id))
         case StockReservationFailed():
             return state
+        case StockConsumed(order_id=order_id, quantity=quantity):
+            return replace(
+                state,
+                on_hand=state.on_hand - quantity,
+                reservations=tuple(r for r in state.reservations if r.order_id != order_id),
+            )
+        case StockAdjusted(quantity_delta=quantity_delta):
+            return replace(state, on_hand=state.on_hand + quantity_delta)
     raise TypeError(f"Product cannot apply {type(event).__name__}")
 
 
@@ -137,3 +150,28 @@ class Product(Aggregate[ProductState, ProductEvent]):
             return False
         self._record(StockReleased(sku=self.state.sku, order_id=order_id, quantity=reservation.quantity))
         return True
+
+    # Stock leaving with the goods, and stock counted or written off.
+
+    def consume(self, order_id: UUID) -> bool:
+        """The order's reserved units left with its shipment; False (nothing recorded) if it
+        holds no reservation (consumed already, released, or never made)."""
+        reservation = self.state.reservation(order_id)
+        if reservation is None:
+            return False
+        self._record(StockConsumed(sku=self.state.sku, order_id=order_id, quantity=reservation.quantity))
+        return True
+
+    def adjust(self, quantity_delta: int, reason: str) -> None:
+        """Correct stock on hand after a count, or write units off, saying why.
+
+        Units promised to orders cannot be counted away: on hand may not drop below reserved
+        (StockBelowReserved); the orders' reservations must be released first.
+        """
+        event = StockAdjusted(sku=self.state.sku, quantity_delta=quantity_delta, reason=reason)
+        if self.state.on_hand + quantity_delta < self.state.reserved:
+            raise StockBelowReserved(
+                f"Adjusting SKU {self.state.sku} by {quantity_delta} would leave {self.state.on_hand + quantity_delta}"
+                f" on hand, below the {self.state.reserved} reserved for orders"
+            )
+        self._record(event)

@@ -11,3 +11,7 @@ class ProductNotFound(DomainError):
 
 class ProductAlreadyExists(DomainError):
     """RegisterProduct for a SKU that is registered already."""
+
+
+class StockBelowReserved(DomainError):
+    """An adjustment would leave fewer units on hand than are promised to orders."""

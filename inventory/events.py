@@ -106,6 +106,43 @@ class StockReleased(ProductEvent):
     quantity: int
 
 
+# Stock leaving with the goods, and stock counted or written off: kept as a section of their
+# own so other stock movements can be added beside them.
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockConsumed(ProductEvent):
+    """An order's reserved units left with its shipment: on hand and reserved both drop."""
+
+    order_id: UUID
+    quantity: int
+
+
+# An adjustment corrects a count or writes stock off; as large as one receipt either way.
+MAX_ADJUSTMENT = MAX_RECEIPT
+MAX_ADJUSTMENT_REASON = 200
+
+
+def check_quantity_delta(quantity_delta: int) -> None:
+    """A non-zero whole number of units, at most MAX_ADJUSTMENT either way."""
+    if isinstance(quantity_delta, bool) or not isinstance(quantity_delta, int):
+        raise InvalidValue("quantity_delta", "must be an integer")
+    if quantity_delta == 0 or abs(quantity_delta) > MAX_ADJUSTMENT:
+        raise InvalidValue("quantity_delta", f"must be non-zero and between -{MAX_ADJUSTMENT} and {MAX_ADJUSTMENT}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockAdjusted(ProductEvent):
+    """Stock on hand was corrected after a count, or written off (damaged, lost), with why."""
+
+    quantity_delta: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        check_quantity_delta(self.quantity_delta)
+        check_text("reason", self.reason, MAX_ADJUSTMENT_REASON)
+
+
 PRODUCT_EVENTS: tuple[type[ProductEvent], ...] = (
     ProductRegistered,
     ProductRenamed,
@@ -113,4 +150,6 @@ PRODUCT_EVENTS: tuple[type[ProductEvent], ...] = (
     StockReserved,
     StockReservationFailed,
     StockReleased,
+    StockConsumed,
+    StockAdjusted,
 )

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from inventory.commands import ReceiveStock, RegisterProduct, ReleaseStock, RenameProduct, ReserveStock
+from inventory.commands import (
+    AdjustStock,
+    ConsumeStock,
+    ReceiveStock,
+    RegisterProduct,
+    ReleaseStock,
+    RenameProduct,
+    ReserveStock,
+)
 from inventory.domain import Product
 from inventory.errors import ProductAlreadyExists
 from writeside.bus import Handler
@@ -44,6 +52,19 @@ def release_stock(command: ReleaseStock, uow: AbstractUnitOfWork) -> CommandResu
     return uow.commit() if product.release(command.order_id) else uow.unchanged(product)
 
 
+def consume_stock(command: ConsumeStock, uow: AbstractUnitOfWork) -> CommandResult:
+    """The order's reservation left with its shipment; consuming nothing changes nothing."""
+    product = uow.repository(Product).get(command.sku, command.expected_version)
+    return uow.commit() if product.consume(command.order_id) else uow.unchanged(product)
+
+
+def adjust_stock(command: AdjustStock, uow: AbstractUnitOfWork) -> CommandResult:
+    """Correct stock on hand after a count or a write-off."""
+    product = uow.repository(Product).get(command.sku, command.expected_version)
+    product.adjust(command.quantity_delta, command.reason)
+    return uow.commit()
+
+
 # The product's handlers, registered with the bus by InventoryConfig.ready().
 HANDLERS: dict[type[Command], Handler] = {
     RegisterProduct: register_product,
@@ -51,4 +72,6 @@ HANDLERS: dict[type[Command], Handler] = {
     ReceiveStock: receive_stock,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
+    ConsumeStock: consume_stock,
+    AdjustStock: adjust_stock,
 }

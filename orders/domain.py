@@ -39,12 +39,12 @@ from orders.state import (
 )
 from writeside.aggregate import Aggregate
 from writeside.errors import BusinessRuleViolated, InvalidTransition
-from writeside.money import check_currency
+from writeside.money import check_currency, check_price
 
 MAX_LINES = 50
 # A payment must equal the total and is capped below this (check_price), so a larger total
-# could be placed but never paid. One order's amounts fit the read models' numeric(16,2);
-# sums over many orders are numeric(38,2) (readmodels/models.py), which no count of orders
+# could be placed but never paid. One order's amounts fit the read models' numeric(17,3);
+# sums over many orders are numeric(38,3) (readmodels/models.py), which no count of orders
 # below this cap can overflow.
 MAX_TOTAL = Decimal("1e12")
 
@@ -140,6 +140,7 @@ class Order(Aggregate[OrderState, OrderEvent]):
         state = self._require({OrderStatus.PENDING}, "add items to")
         self._require_room_for_edits()
         event = OrderItemAdded(order_id=self.order_id, sku=sku, quantity=quantity, unit_price=unit_price)
+        check_price(unit_price, currency=state.currency)
         _checked_merge(state.lines, sku, quantity, unit_price)
         self._record(event)
 
@@ -234,7 +235,9 @@ class Order(Aggregate[OrderState, OrderEvent]):
 
 
 def _check_payment(state: OrderState, amount: Decimal, currency: str) -> None:
-    """A payment is of exactly the order total, in the order's currency when the payer names one."""
+    """A payment is of exactly the order total, in the order's currency when the payer names
+    one; an amount finer than that currency's minor unit is invalid, not merely unequal."""
+    check_price(amount, "amount", state.currency)
     total = state.total
     if amount != total.amount or currency not in ("", state.currency):
         raise BusinessRuleViolated(

@@ -81,6 +81,8 @@ class OrderCreated(OrderEvent):
         check_currency(self.currency)
         if not self.lines:
             raise InvalidValue("items", "an order is created with at least one line")
+        for line in self.lines:  # each line checked its price; here, against the currency's decimals
+            check_price(line.unit_price, currency=self.currency)
         if self.customer_email:
             check_email(self.customer_email)
 

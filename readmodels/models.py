@@ -7,19 +7,24 @@ from __future__ import annotations
 
 from django.db import models
 
+from writeside.money import MAX_MINOR_UNITS
+
 # Digits of a running sum of amounts. One order's total is below 10^12 (orders/domain.py
-# MAX_TOTAL), so numeric(38,2) overflows only after more than 10^24 orders: never.
+# MAX_TOTAL), so numeric(38,3) overflows only after more than 10^23 orders: never.
 MONEY_SUM_DIGITS = 38
+# Decimals of a stored amount: those of the currency with the most (3: KWD, BHD, ...). The
+# answers write each amount with exactly its own currency's (writeside/money.py).
+MONEY_PLACES = MAX_MINOR_UNITS
 
 
 def money_field(**options: object) -> models.DecimalField:  # type: ignore[type-arg]
-    """A Decimal column for one order's amounts: 14 digits before the point, exactly 2 after."""
-    return models.DecimalField(max_digits=16, decimal_places=2, **options)  # type: ignore[arg-type]
+    """A Decimal column for one order's amounts: 14 digits before the point, 3 after."""
+    return models.DecimalField(max_digits=14 + MONEY_PLACES, decimal_places=MONEY_PLACES, **options)  # type: ignore[arg-type]
 
 
 def money_sum_field(**options: object) -> models.DecimalField:  # type: ignore[type-arg]
-    """A Decimal column for amounts added up over many orders: 36 digits before the point."""
-    return models.DecimalField(max_digits=MONEY_SUM_DIGITS, decimal_places=2, **options)  # type: ignore[arg-type]
+    """A Decimal column for amounts added up over many orders: 35 digits before the point."""
+    return models.DecimalField(max_digits=MONEY_SUM_DIGITS, decimal_places=MONEY_PLACES, **options)  # type: ignore[arg-type]
 
 
 class OrderSummary(models.Model):
@@ -38,6 +43,12 @@ class OrderSummary(models.Model):
     # What the order search matches (readmodels/search.py); on PostgreSQL a pg_trgm GIN
     # index (migration 0009, not declared here: SQLite has none) keeps `LIKE '%word%'` fast.
     search_text = models.TextField(blank=True, default="", db_default="")
+    # Whose order it is, for staff reading the list: the shipping address's name and the
+    # e-mail. Empty when the order has none or its customer was forgotten; the `orders`
+    # projection writes them from the same view as the detail row, so a forgetting's refold
+    # and a rebuild empty them exactly as they null the detail's copies.
+    customer_name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    customer_email = models.CharField(max_length=254, blank=True, default="", db_default="")
 
     class Meta:
         # Staff read "orders": the page shows the whole order, not this row.
@@ -47,7 +58,9 @@ class OrderSummary(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"], name="summary_status_created_idx"),
             models.Index(fields=["customer_id", "-created_at"], name="summary_customer_created_idx"),
-            models.Index(fields=["-created_at"], name="summary_created_idx"),
+            # With the tie-breaker the list sorts by (selectors/orders.py), so a page of a search
+            # past SEARCH_COUNT_LIMIT matches stops at its 50th match even among equal times.
+            models.Index(fields=["-created_at", "order_id"], name="summary_created_order_idx"),
         ]
 
     def __str__(self) -> str:

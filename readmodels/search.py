@@ -5,7 +5,8 @@ the SKUs on it and its shipping name and city, case-folded and joined by spaces.
 `orders` projection writes it from the order's view, so a rebuild writes the same text.
 A search splits the staff's text into words and keeps the orders whose text contains every
 word (partial words match); each word is a plain `LIKE '%word%'` over the column, which the
-pg_trgm GIN index (migration 0009) answers on PostgreSQL. Nothing here imports Django models.
+pg_trgm GIN index (migration 0009) answers on PostgreSQL. A search's count is exact up to
+SEARCH_COUNT_LIMIT matches and a lower bound beyond. Nothing here imports Django models.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from typing import Any
 # Words of one search: more add nothing a person types, and each costs an index probe.
 MAX_SEARCH_WORDS = 8
 MAX_SEARCH_LENGTH = 200
+# A search counts its matches exactly up to this many, then answers "at least this many"
+# (`count_exact` false) and pages through these first ones: counting every match of a common
+# word is what made a search slow, and nobody pages through more.
+SEARCH_COUNT_LIMIT = 1000
 
 
 def fold(text: str) -> str:

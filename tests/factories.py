@@ -3,7 +3,7 @@ events as the log hands them to projections (and the in-memory unit of work reco
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -14,7 +14,7 @@ from knox.models import AuthToken
 
 from eventlog.serialization import registry
 from eventlog.store import RecordedEvent
-from inventory.commands import ReceiveStock, RegisterProduct
+from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct
 from orders.addresses import Address
 from orders.commands import (
     AddOrderItem,
@@ -27,6 +27,7 @@ from orders.commands import (
     PayOrder,
     ShipOrder,
 )
+from readmodels.models import OrderSummary
 
 
 class LineItemFactory(factory.Factory):
@@ -123,6 +124,14 @@ class ReceiveStockFactory(factory.Factory):
     quantity = 10
 
 
+class AdjustStockFactory(factory.Factory):
+    class Meta:
+        model = AdjustStock
+
+    quantity_delta = -1
+    reason = "damaged"
+
+
 def total_of(command: CreateOrder) -> Decimal:
     """The total of a CreateOrder's lines."""
     return sum((item.quantity * item.unit_price for item in command.items), Decimal("0"))
@@ -186,6 +195,30 @@ class StaffUserFactory(UserFactory):
 class SuperuserFactory(UserFactory):
     is_staff = True
     is_superuser = True
+
+
+class OrderSummaryRowFactory(factory.django.DjangoModelFactory):
+    """A list row as the `orders` projection writes it, without the order behind it: for
+    lists too long to place order by order (build_batch, then bulk_create). `created_at`
+    grows by a second a row; `search_text` holds the number, customer and `word`."""
+
+    class Meta:
+        model = OrderSummary
+
+    class Params:
+        word = "plain"
+
+    order_id = factory.LazyFunction(uuid4)
+    order_number = factory.Sequence(lambda n: f"ORD-R{n:07d}")
+    customer_id = factory.Sequence(lambda n: f"c-row-{n}")
+    status = "PENDING"
+    item_count = 1
+    total_amount = Decimal("9.99")
+    currency = "EUR"
+    created_at = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n))
+    updated_at = factory.SelfAttribute("created_at")
+    version = 1
+    search_text = factory.LazyAttribute(lambda row: f"{row.order_number} {row.customer_id} {row.word}".casefold())
 
 
 def token_for(user: User) -> str:

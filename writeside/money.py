@@ -1,13 +1,23 @@
-"""Money as Decimal with a currency; never float."""
+"""Money as Decimal with a currency; never float. An amount has at most as many decimals as
+its currency's ISO 4217 minor units (JPY 0, EUR 2, KWD 3), and is written with exactly that many.
+
+The minor units come from the `iso4217` package, the ISO 4217 maintenance agency's published
+table; a code the table no longer lists (withdrawn since: ANG, BGN) keeps the 2 decimals
+every amount had before minor units were known, so orders placed in it still read.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
+
+from iso4217 import Currency
 
 from writeside.errors import InvalidValue
 
-CENT = Decimal("0.01")
+# What every currency had before minor units were known: the digits of a withdrawn code.
+WITHDRAWN_MINOR_UNITS = 2
 
 # ISO 4217 active codes. Kept inline: the set changes once in years and a lookup
 # library would add a dependency for 180 strings.
@@ -32,25 +42,53 @@ def check_currency(code: str) -> str:
     return code
 
 
-def check_price(value: Decimal, field: str = "unit_price") -> Decimal:
-    """Return a positive price with at most 2 decimals, else raise InvalidValue."""
+@cache
+def minor_units(currency: str) -> int:
+    """How many decimals amounts in `currency` have (ISO 4217: JPY 0, EUR 2, KWD 3)."""
+    try:
+        exponent = Currency(currency).exponent
+    except ValueError:
+        exponent = None
+    return WITHDRAWN_MINOR_UNITS if exponent is None else exponent
+
+
+# The most decimals of any accepted currency (3: BHD, IQD, JOD, KWD, LYD, OMR, TND): what an
+# amount may have where its currency is not at hand (a line added to an order, a product's price).
+MAX_MINOR_UNITS = max(minor_units(code) for code in ISO_4217)
+
+
+def check_price(value: Decimal, field: str = "unit_price", currency: str | None = None) -> Decimal:
+    """Return a positive price with at most the currency's decimals (MAX_MINOR_UNITS when
+    none is given), else raise InvalidValue."""
     if not isinstance(value, Decimal) or not value.is_finite():
         raise InvalidValue(field, "must be a decimal number")
     if value <= 0:
         raise InvalidValue(field, "must be greater than 0")
-    if value != value.quantize(CENT):
-        raise InvalidValue(field, "must have at most 2 decimal places")
+    digits = MAX_MINOR_UNITS if currency is None else minor_units(currency)
+    if value != value.quantize(Decimal(1).scaleb(-digits)):
+        where = f" ({currency} has {digits})" if currency is not None and digits != 2 else ""
+        raise InvalidValue(field, f"must have at most {digits} decimal places{where}")
     if value >= Decimal("1e12"):
         raise InvalidValue(field, "must be less than 1,000,000,000,000")
     return value
 
 
+def in_minor_units(amount: Decimal, currency: str) -> Decimal:
+    """The amount with exactly the currency's decimals ("1200" JPY, "9.90" EUR, "1.250" KWD)."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """The amount as a decimal string with exactly the currency's decimals."""
+    return str(in_minor_units(amount, currency))
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
-    """An amount in one currency, kept to the cent."""
+    """An amount in one currency, kept to its minor unit."""
 
     amount: Decimal
     currency: str
 
     def __str__(self) -> str:
-        return f"{self.amount.quantize(CENT)} {self.currency}"
+        return f"{amount_text(self.amount, self.currency)} {self.currency}"

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rest_framework import serializers
 
-from inventory.events import MAX_PRODUCT_SKU, MAX_RECEIPT, PRODUCT_SKU_PATTERN
+from inventory.events import (
+    MAX_ADJUSTMENT,
+    MAX_ADJUSTMENT_REASON,
+    MAX_PRODUCT_SKU,
+    MAX_RECEIPT,
+    PRODUCT_SKU_PATTERN,
+    check_quantity_delta,
+)
+from writeside.api.serializers import amount_in
+from writeside.errors import InvalidValue
 
 
 class RegisterProductIn(serializers.Serializer):  # type: ignore[type-arg]
@@ -18,7 +25,7 @@ class RegisterProductIn(serializers.Serializer):  # type: ignore[type-arg]
         error_messages={"invalid": "Use letters, digits, '.', '_' or '-', starting with a letter or digit."},
     )
     name = serializers.CharField(max_length=200)
-    price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    price = amount_in()
 
 
 class ReceiveStockIn(serializers.Serializer):  # type: ignore[type-arg]
@@ -31,6 +38,23 @@ class RenameProductIn(serializers.Serializer):  # type: ignore[type-arg]
     """Body of POST /api/products/{sku}/rename/."""
 
     name = serializers.CharField(max_length=200)
+
+
+class AdjustStockIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/products/{sku}/adjust/: a count's correction or a write-off."""
+
+    quantity_delta = serializers.IntegerField(
+        min_value=-MAX_ADJUSTMENT, max_value=MAX_ADJUSTMENT, help_text="Units added (positive) or removed (negative)."
+    )
+    reason = serializers.CharField(max_length=MAX_ADJUSTMENT_REASON, help_text="Why: a count, damaged, lost...")
+
+    def validate_quantity_delta(self, value: int) -> int:
+        """Non-zero, by the domain's own rule."""
+        try:
+            check_quantity_delta(value)
+        except InvalidValue as error:
+            raise serializers.ValidationError(error.message) from None
+        return value
 
 
 class ProductCommandResultOut(serializers.Serializer):  # type: ignore[type-arg]

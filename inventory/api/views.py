@@ -11,8 +11,15 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from inventory.api.serializers import ProductCommandResultOut, ReceiveStockIn, RegisterProductIn, RenameProductIn
-from inventory.commands import ReceiveStock, RegisterProduct, RenameProduct
+from inventory.api.permissions import ADJUST, MANAGE
+from inventory.api.serializers import (
+    AdjustStockIn,
+    ProductCommandResultOut,
+    ReceiveStockIn,
+    RegisterProductIn,
+    RenameProductIn,
+)
+from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct, RenameProduct
 from inventory.events import check_sku
 from writeside import bus
 from writeside.api.http import command_options
@@ -22,16 +29,14 @@ from writeside.commands import Command
 from writeside.errors import InvalidValue
 from writeside.unit_of_work import CommandResult
 
-# Permission carried by inventory.models.ProductPermissions.
-MANAGE = "inventory.manage_products"
-
 ERRORS = problem_responses(
     {
         400: "Malformed JSON, missing or invalid field, or X-Correlation-ID of another user's story",
         401: "Not authenticated",
         403: "Missing the permission for product commands",
         404: "Unknown product",
-        409: "The SKU is registered already, or still conflicting after retries",
+        409: "The SKU is registered already, an adjustment would leave on hand below reserved,"
+        " or still conflicting after retries",
         412: "If-Match does not match the product's version",
         415: "The body is not JSON, form data or a well-formed multipart body",
         422: "The Idempotency-Key was used with another body",
@@ -105,3 +110,15 @@ class RenameProductView(ProductCommandView):
         sku = self.path_sku(sku)
         data = self.valid(RenameProductIn, request)
         return self.dispatch_product_command(RenameProduct(sku=sku, **data, **command_options(request)), sku)
+
+
+class AdjustStockView(ProductCommandView):
+    """POST /api/products/{sku}/adjust/: correct stock on hand after a count, or write units off."""
+
+    required_permission = ADJUST
+
+    @product_command_schema(AdjustStockIn, status.HTTP_200_OK, "adjust_stock")
+    def post(self, request: Request, sku: str) -> Response:
+        sku = self.path_sku(sku)
+        data = self.valid(AdjustStockIn, request)
+        return self.dispatch_product_command(AdjustStock(sku=sku, **data, **command_options(request)), sku)

@@ -16,9 +16,9 @@ from rest_framework import serializers
 
 from orders.admin.forms import BY_NAME
 from orders.admin.phone_orders import order_page
-from orders.admin.sending import Build, require, send
 from orders.api.serializers import CancelOrderIn, PayOrderIn, ShipOrderIn
 from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, PayOrder, ShipOrder
+from writeside.sending import Build, require, send
 
 # Per action: the API's serializer of its body (None: no body), the command it sends, and
 # what the message says once it is accepted.

@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from orders.admin.forms import AddressForm, LineFormSet, PhoneOrderForm
-from orders.admin.sending import require, send
 from orders.api.permissions import PLACE
 from orders.api.serializers import ChangeShippingAddressIn, CreateOrderIn, create_order
 from orders.commands import ChangeShippingAddress
+from writeside.sending import require, send
 
 
 def command_page(request: HttpRequest, title: str, forms_shown: list[Any], **extra: Any) -> HttpResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -18,6 +17,7 @@ from orders.addresses import (
 )
 from orders.commands import CreateOrder, LineItem
 from orders.events import MAX_QUANTITY
+from writeside.api.serializers import amount_in
 
 
 class LineItemIn(serializers.Serializer):  # type: ignore[type-arg]
@@ -25,7 +25,7 @@ class LineItemIn(serializers.Serializer):  # type: ignore[type-arg]
 
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    unit_price = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    unit_price = amount_in()
 
 
 def _country(code: str) -> None:
@@ -90,7 +90,7 @@ class PayOrderIn(serializers.Serializer):  # type: ignore[type-arg]
     """Body of POST /api/orders/{id}/pay/."""
 
     payment_id = serializers.CharField(max_length=255)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
+    amount = amount_in()
 
 
 class ShipOrderIn(serializers.Serializer):  # type: ignore[type-arg]

@@ -35,7 +35,17 @@ def redirect_keeping_method(url: str) -> HttpResponse:
 
 @admin.register(OrderSummary)
 class OrderSummaryAdmin(ReadOnlyAdmin):
-    list_display = ("number", "status", "customer", "item_count", "total", "created_at", "updated_at")
+    list_display = (
+        "number",
+        "status",
+        "customer_name",
+        "customer_email",
+        "customer",
+        "item_count",
+        "total",
+        "created_at",
+        "updated_at",
+    )
     list_display_links = ("number",)
     list_filter = ("status", "currency")
     # The API's search (?q=, readmodels/search.py), so staff find the same orders in both;

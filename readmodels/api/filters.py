@@ -9,7 +9,7 @@ import django_filters
 from rest_framework import exceptions
 
 from orders.state import OrderStatus
-from readmodels.models import OrderSummary, ProductStock
+from readmodels.models import MONEY_PLACES, OrderSummary, ProductStock
 from readmodels.search import MAX_SEARCH_LENGTH, MAX_SEARCH_WORDS, search_words
 from readmodels.selectors.orders import DEFAULT_ORDERING
 
@@ -32,9 +32,14 @@ def searched(data: dict[str, Any]) -> str | None:
 
 
 def amount_filter(lookup: str) -> django_filters.NumberFilter:
-    """An order total bound: a decimal string with at most 2 decimals, like the amounts served."""
+    """An order total bound: a decimal string with at most 3 decimals (the most any currency's
+    amounts served have)."""
     return django_filters.NumberFilter(
-        field_name="total_amount", lookup_expr=lookup, max_digits=16, decimal_places=2, min_value=0
+        field_name="total_amount",
+        lookup_expr=lookup,
+        max_digits=14 + MONEY_PLACES,
+        decimal_places=MONEY_PLACES,
+        min_value=0,
     )
 
 

@@ -1,20 +1,53 @@
-"""Output serializers: DTOs to JSON (amounts as strings with 2 decimals, ISO 8601 times)."""
+"""Output serializers: DTOs to JSON (amounts as strings with exactly their currency's ISO 4217
+minor-unit digits, ISO 8601 times)."""
 
 from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
 
 from rest_framework import serializers
 
 from orders.addresses import PaymentMethod
-from readmodels.models import MONEY_SUM_DIGITS
+from readmodels.models import MONEY_PLACES, MONEY_SUM_DIGITS
+from writeside.money import amount_text
 
 
-def money(max_digits: int = 16, help_text: str | None = None) -> serializers.DecimalField:
-    """An amount rendered as a string with exactly 2 decimals (`max_digits` in all: DRF
-    refuses to render a wider value)."""
-    return serializers.DecimalField(max_digits=max_digits, decimal_places=2, coerce_to_string=True, help_text=help_text)
+def money(max_digits: int = 14 + MONEY_PLACES, help_text: str | None = None) -> serializers.DecimalField:
+    """An amount rendered as a decimal string (`max_digits` in all: DRF refuses to render a
+    wider value); a serializer with a currency (InCurrency) writes it with that currency's digits."""
+    return serializers.DecimalField(
+        max_digits=max_digits, decimal_places=MONEY_PLACES, coerce_to_string=True, help_text=help_text
+    )
 
 
-class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
+CATALOG_CENT = Decimal("0.01")
+
+
+def _in_currency(data: dict[str, Any], fields: Any, currency: str) -> None:
+    """Rewrite every amount of `data` (and of the lists of records nested in it) with the
+    currency's digits: any money field a serializer declares gets them, without naming it."""
+    for name, field in fields.items():
+        value = data.get(name)
+        if value is None:
+            continue
+        if isinstance(field, serializers.DecimalField):
+            data[name] = amount_text(Decimal(value), currency)
+        elif isinstance(field, serializers.ListSerializer) and isinstance(field.child, serializers.Serializer):
+            for item in value:
+                _in_currency(item, field.child.fields, currency)
+
+
+class InCurrency(serializers.Serializer):  # type: ignore[type-arg]
+    """A record with a `currency`: its amounts carry exactly that currency's decimals."""
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)
+        _in_currency(data, self.fields, instance.currency)
+        return data
+
+
+class OrderSummaryOut(InCurrency):
     """OrderSummary."""
 
     order_id = serializers.UUIDField()
@@ -27,12 +60,25 @@ class OrderSummaryOut(serializers.Serializer):  # type: ignore[type-arg]
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     version = serializers.IntegerField()
+    customer_name = serializers.CharField(
+        allow_null=True,
+        help_text="The shipping address's name; null when the order has none, or once the customer was forgotten.",
+    )
+    customer_email = serializers.EmailField(
+        allow_null=True, help_text="Null when the order has none, or once the customer was forgotten."
+    )
 
 
 class OrderPageOut(serializers.Serializer):  # type: ignore[type-arg]
     """A page of the order list."""
 
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(
+        help_text="How many rows match; with `q`, exact up to 1000 matches and 1000 beyond (see count_exact)."
+    )
+    count_exact = serializers.BooleanField(
+        help_text="False when `count` is a lower bound: a search with more than 1000 matches, whose pages reach "
+        "the first 1000."
+    )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = OrderSummaryOut(many=True)
@@ -78,9 +124,6 @@ class OrderDetailOut(OrderSummaryOut):
     """OrderDetail: the summary plus lines, addresses, payment, shipping and timeline."""
 
     items = OrderLineOut(many=True)
-    customer_email = serializers.EmailField(
-        allow_null=True, help_text="Null when the order has none, or once the customer was forgotten."
-    )
     shipping_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
     billing_address = AddressOut(allow_null=True, help_text="Null when the order has none.")
     payment_method = serializers.ChoiceField(choices=[method.value for method in PaymentMethod], allow_null=True)
@@ -150,8 +193,17 @@ class CustomerStatsOut(serializers.Serializer):  # type: ignore[type-arg]
     orders_count = serializers.IntegerField()
     open_orders_count = serializers.IntegerField()
     cancelled_orders_count = serializers.IntegerField()
-    lifetime_value = serializers.DictField(child=money(MONEY_SUM_DIGITS))
+    lifetime_value = serializers.DictField(
+        child=money(MONEY_SUM_DIGITS), help_text="Per currency, with that currency's decimals."
+    )
     last_order_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)
+        data["lifetime_value"] = {
+            currency: amount_text(Decimal(amount), currency) for currency, amount in data["lifetime_value"].items()
+        }
+        return data
 
 
 class ProductStockOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -159,18 +211,34 @@ class ProductStockOut(serializers.Serializer):  # type: ignore[type-arg]
 
     sku = serializers.CharField()
     name = serializers.CharField()
-    price = money()
+    price = money(
+        help_text="The catalog's list price, in no currency of its own: 2 decimals, 3 when the third is not 0."
+    )
     on_hand = serializers.IntegerField()
     reserved = serializers.IntegerField()
     available = serializers.IntegerField()
     updated_at = serializers.DateTimeField()
     version = serializers.IntegerField()
 
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)
+        # A product names no currency: its price reads as given up to 3 decimals, never fewer
+        # than the 2 it always had.
+        price = Decimal(data["price"])
+        data["price"] = str(price.quantize(CATALOG_CENT) if price == price.quantize(CATALOG_CENT) else price)
+        return data
+
 
 class ProductPageOut(serializers.Serializer):  # type: ignore[type-arg]
     """A page of the product list."""
 
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(
+        help_text="How many rows match; with `q`, exact up to 1000 matches and 1000 beyond (see count_exact)."
+    )
+    count_exact = serializers.BooleanField(
+        help_text="False when `count` is a lower bound: a search with more than 1000 matches, whose pages reach "
+        "the first 1000."
+    )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = ProductStockOut(many=True)

@@ -122,11 +122,30 @@ class QueryView(APIView):
 
 
 class OrderPagination(PageNumberPagination):
-    """?page= (and ?page_size=, up to 200)."""
+    """?page= (and ?page_size=, up to 200); the answer says whether `count` is exact (a
+    search counts up to SEARCH_COUNT_LIMIT matches, readmodels/search.py)."""
 
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: APIView | None = None) -> list[Any] | None:
+        page = super().paginate_queryset(queryset, request, view)
+        # Read after the paginator counted: a search knows only then.
+        self.count_exact = bool(getattr(queryset, "count_exact", True))
+        return page
+
+    def get_paginated_response(self, data: Any) -> Response:
+        assert self.page is not None  # paginate_queryset ran
+        return Response(
+            {
+                "count": self.page.paginator.count,
+                "count_exact": self.count_exact,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
 
 
 class OrderListView(QueryView):

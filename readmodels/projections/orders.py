@@ -51,8 +51,8 @@ from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.bulk import copy_rows, upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.search import search_text
+from writeside.money import amount_text
 
-CENT = Decimal("0.01")
 # The default of ORDER_TIMELINE_ENTRIES. Changing the setting reshapes rows only as their
 # orders move; `rebuild_projections orders` reshapes them all at once.
 TIMELINE_ENTRIES = 50
@@ -91,18 +91,14 @@ def order_number(position: int) -> str:
     return f"ORD-{position:07d}"
 
 
-def _money(value: Decimal) -> str:
-    return str(value.quantize(CENT))
-
-
-def _line(sku: str, quantity: int, unit_price: Decimal) -> dict[str, Any]:
+def _line(sku: str, quantity: int, unit_price: Decimal, currency: str) -> dict[str, Any]:
     return {
         "sku": sku,
         # Filled from the catalog when the row is written (catalog_names.py).
         "name": None,
         "quantity": quantity,
-        "unit_price": _money(unit_price),
-        "line_total": _money(quantity * unit_price),
+        "unit_price": amount_text(unit_price, currency),
+        "line_total": amount_text(quantity * unit_price, currency),
     }
 
 
@@ -118,9 +114,9 @@ def describe(event: Any, currency: str) -> str:
     match event:
         case OrderCreated(lines=lines):
             total = sum((line.line_total for line in lines), Decimal("0"))
-            return f"Order placed with {len(lines)} line(s), {_money(total)} {event.currency}"
+            return f"Order placed with {len(lines)} line(s), {amount_text(total, event.currency)} {event.currency}"
         case OrderItemAdded(sku=sku, quantity=quantity, unit_price=unit_price):
-            return f"Added {quantity} x {sku} at {_money(unit_price)} {currency}"
+            return f"Added {quantity} x {sku} at {amount_text(unit_price, currency)} {currency}"
         case OrderItemRemoved(sku=sku):
             return f"Removed {sku}"
         case OrderConfirmed():
@@ -128,7 +124,7 @@ def describe(event: Any, currency: str) -> str:
         case OrderStockReserved():
             return "Stock reserved for every tracked line"
         case OrderPaid(payment_id=payment_id, amount=amount):
-            return f"Paid {_money(amount)} {currency} (payment {payment_id})"
+            return f"Paid {amount_text(amount, currency)} {currency} (payment {payment_id})"
         case OrderShipped(tracking_number=tracking, carrier=carrier):
             return f"Shipped{' with ' + carrier if carrier else ''}, tracking {tracking}"
         case OrderDelivered():
@@ -138,7 +134,9 @@ def describe(event: Any, currency: str) -> str:
         case OrderCancelled(reason=reason):
             return f"Cancelled: {reason}"
         case PaymentCapturedAfterCancellation(payment_id=payment_id, amount=amount):
-            return f"Paid {_money(amount)} {currency} after cancellation (payment {payment_id}), owed back"
+            return (
+                f"Paid {amount_text(amount, currency)} {currency} after cancellation (payment {payment_id}), owed back"
+            )
     return type(event).__name__
 
 
@@ -169,7 +167,7 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
             "timeline_count": 0,
             "created_at": recorded.recorded_at,
         }
-        _with_totals(view, [_line(line.sku, line.quantity, line.unit_price) for line in event.lines])
+        _with_totals(view, [_line(line.sku, line.quantity, line.unit_price, event.currency) for line in event.lines])
     else:
         view = dict(view)
         match event:
@@ -177,9 +175,10 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
                 lines = [dict(line) for line in view["lines"]]
                 existing = next((line for line in lines if line["sku"] == sku), None)
                 if existing is None:
-                    lines.append(_line(sku, quantity, unit_price))
+                    lines.append(_line(sku, quantity, unit_price, view["currency"]))
                 else:
-                    existing.update(_line(sku, existing["quantity"] + quantity, Decimal(existing["unit_price"])))
+                    total_quantity = existing["quantity"] + quantity
+                    existing.update(_line(sku, total_quantity, Decimal(existing["unit_price"]), view["currency"]))
                 _with_totals(view, lines)
             case OrderItemRemoved(sku=sku):
                 _with_totals(view, [line for line in view["lines"] if line["sku"] != sku])
@@ -238,6 +237,18 @@ def count_statuses(using: str, moves: Sequence[tuple[str | None, str]]) -> None:
         ["orders"],
         [(status, delta) for status, delta in deltas.items() if delta],
     )
+
+
+def summary_row(view: View) -> View:
+    """The order's list row: the summary fields, whose order it is, and its search text."""
+    shipping = view["shipping_address"] or {}
+    return {
+        "order_id": view["order_id"],
+        **{field: view[field] for field in SUMMARY_FIELDS},
+        "customer_name": shipping.get("name") or "",
+        "customer_email": view["customer_email"] or "",
+        "search_text": search_text(view),
+    }
 
 
 def _forgets(recorded: RecordedEvent) -> bool:
@@ -332,10 +343,7 @@ class OrdersProjection(Projection):
         names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
         for row in rows:
             row["lines"] = name_lines(row["lines"], names)
-        summaries = [
-            {"order_id": row["order_id"], **{f: row[f] for f in SUMMARY_FIELDS}, "search_text": search_text(row)}
-            for row in rows
-        ]
+        summaries = [summary_row(row) for row in rows]
         for model, table_rows in ((OrderDetail, rows), (OrderSummary, summaries)):
             new = [row for row in table_rows if str(row["order_id"]) not in stored]
             copy_rows(using, model, new)

@@ -10,6 +10,8 @@ from inventory.domain import Product
 from inventory.events import (
     ProductRegistered,
     ProductRenamed,
+    StockAdjusted,
+    StockConsumed,
     StockReceived,
     StockReleased,
     StockReservationFailed,
@@ -44,6 +46,11 @@ def fold_product_row(row: Row | None, recorded: RecordedEvent) -> Row:
                 row["reserved"] -= quantity
             case StockReservationFailed():
                 pass
+            case StockConsumed(quantity=quantity):
+                row["on_hand"] -= quantity
+                row["reserved"] -= quantity
+            case StockAdjusted(quantity_delta=quantity_delta):
+                row["on_hand"] += quantity_delta
     row["available"] = row["on_hand"] - row["reserved"]
     row["updated_at"] = recorded.recorded_at
     row["version"] = recorded.version

@@ -4,7 +4,7 @@ Totals are kept as increments (upserts adding deltas), so partitions of the log 
 projected in parallel; the projection's own ledger remembers per order what later events
 need (customer, currency, status, amount paid).
 
-No order the write side accepts can make a shared row fail: the totals are numeric(38,2)
+No order the write side accepts can make a shared row fail: the totals are numeric(38,3)
 and bigint (models.MONEY_SUM_DIGITS), and the running sums are added up by PostgreSQL.
 Python adds up only one batch's deltas: at most a batch of amounts below 10^12 each, exact
 within Decimal's default 28 digits for any batch under 10^14 events.

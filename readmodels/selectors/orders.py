@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from operator import itemgetter
 from typing import Any, overload
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from django.db.models import QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
 from readmodels.models import OrderDetail, OrderStatusCount, OrderSummary
-from readmodels.search import search_words
+from readmodels.search import SEARCH_COUNT_LIMIT, search_words
 
 SUMMARY_FIELDS = (
     "order_id",
@@ -29,6 +30,8 @@ SUMMARY_FIELDS = (
     "updated_at",
     "version",
 )
+# Whose order it is, on list rows; on the detail they come from its e-mail and shipping address.
+CUSTOMER_FIELDS = ("customer_name", "customer_email")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -45,6 +48,10 @@ class OrderSummaryDTO:
     created_at: datetime
     updated_at: datetime
     version: int
+    # The shipping address's name and the e-mail; None when the order has none or once the
+    # customer was forgotten.
+    customer_name: str | None
+    customer_email: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -92,8 +99,6 @@ class OrderDetailDTO(OrderSummaryDTO):
     cancel_reason: str
     # What a cancellation owes the customer back (0.00 unless a paid order was cancelled).
     refund_due: Decimal
-    # None where the order has none (orders placed before these existed have none).
-    customer_email: str | None
     shipping_address: AddressDTO | None
     billing_address: AddressDTO | None
     payment_method: str | None
@@ -107,11 +112,19 @@ DEFAULT_ORDERING = ("-created_at",)
 
 class OrderSummaryRows(Sequence[OrderSummaryDTO]):
     """A lazy, sliceable list of order summaries: a paginator counts it and slices one page,
-    so only that page is read, and it comes out as DTOs."""
+    so only that page is read, and it comes out as DTOs. `count_exact` is False when its
+    length is a lower bound (a search past SEARCH_COUNT_LIMIT matches): pages reach that far."""
 
-    def __init__(self, rows: QuerySet[OrderSummary, dict[str, Any]], count: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        rows: QuerySet[OrderSummary, dict[str, Any]],
+        count: Callable[[], int] | None = None,
+        *,
+        count_exact: bool = True,
+    ) -> None:
         self._rows = rows
         self._count = count or rows.count
+        self.count_exact = count_exact
 
     def __len__(self) -> int:
         return self._count()
@@ -129,7 +142,11 @@ class OrderSummaryRows(Sequence[OrderSummaryDTO]):
 
 
 def _summary_dto(row: dict[str, Any]) -> OrderSummaryDTO:
-    return OrderSummaryDTO(**{field: row[field] for field in SUMMARY_FIELDS})
+    return OrderSummaryDTO(
+        **{field: row[field] for field in SUMMARY_FIELDS},
+        customer_name=row["customer_name"] or None,
+        customer_email=row["customer_email"] or None,
+    )
 
 
 def matching(rows: QuerySet[OrderSummary], text: str | None) -> QuerySet[OrderSummary]:
@@ -149,7 +166,7 @@ def order_summary_list(
     total_min: Decimal | None = None,
     total_max: Decimal | None = None,
     ordering: Sequence[str] = DEFAULT_ORDERING,
-) -> OrderSummaryRows:
+) -> Sequence[OrderSummaryDTO]:
     """Order summaries matching the filters and the search `text`, in `ordering` (field
     names, "-" for descending)."""
     lookups = {
@@ -164,12 +181,68 @@ def order_summary_list(
     if status:
         rows = rows.filter(status=status)
     # order_id breaks ties so that pages neither repeat nor skip rows.
-    ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS)
-    if narrowing or search_words(text or ""):
+    ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
+    if search_words(text or ""):
+        return _searched(rows, ordered, ordering or DEFAULT_ORDERING)
+    if narrowing:
         return OrderSummaryRows(ordered)
     # Filtered by status alone (or not at all): the projection keeps that total, and
     # counting a status's rows grows with the table (about 10 ms at 100,000 orders).
     return OrderSummaryRows(ordered, count=partial(orders_in_status, status))
+
+
+def _searched(
+    rows: QuerySet[OrderSummary], ordered: QuerySet[OrderSummary, dict[str, Any]], ordering: Sequence[str]
+) -> Sequence[OrderSummaryDTO]:
+    """A search's rows, counted exactly up to SEARCH_COUNT_LIMIT matches and "at least
+    that many" beyond, so no search visits more than that many matches to count them.
+
+    Up to one more match than the limit is read first, unsorted (the trigram index, stopping
+    there), with the fields the list sorts by. Within the limit those are all the matches:
+    they are sorted here and a page is read by primary key. Left to itself the planner may
+    instead walk the `created_at` index through most of the table to find a few old matches.
+    Past the limit matches are common, so that walk finds a page soon.
+    """
+    keys = [field.lstrip("-") for field in ordering]
+    # order_by(): unsorted, so the scan stops at the limit (the model's ordering would sort every match).
+    found = list(rows.order_by().values_list("order_id", *keys)[: SEARCH_COUNT_LIMIT + 1])
+    if len(found) > SEARCH_COUNT_LIMIT:
+        return OrderSummaryRows(ordered, count=lambda: SEARCH_COUNT_LIMIT, count_exact=False)
+    # Stable sorts, least significant key first: order_id (the tie-breaker, ascending), then
+    # the ordering's fields from last to first, each in its direction.
+    found.sort(key=itemgetter(0))
+    for index, field in reversed(list(enumerate(ordering, start=1))):
+        found.sort(key=itemgetter(index), reverse=field.startswith("-"))
+    return FoundRows([row[0] for row in found])
+
+
+class FoundRows(Sequence[OrderSummaryDTO]):
+    """Order summaries whose ids are known and sorted: a page reads its rows by primary key.
+    A row that changed since the ids were read shows as it is now."""
+
+    count_exact = True
+
+    def __init__(self, order_ids: list[UUID]) -> None:
+        self._ids = order_ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    @overload
+    def __getitem__(self, index: int) -> OrderSummaryDTO: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[OrderSummaryDTO]: ...
+
+    def __getitem__(self, index: int | slice) -> OrderSummaryDTO | list[OrderSummaryDTO]:
+        if isinstance(index, int):
+            return self[index : index + 1 or None][0]
+        page = self._ids[index]
+        if not page:
+            return []
+        rows = OrderSummary.objects.order_by().filter(order_id__any=page).values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
+        by_id = {row["order_id"]: row for row in rows}
+        return [_summary_dto(by_id[order_id]) for order_id in page if order_id in by_id]
 
 
 def orders_in_status(status: str | None = None) -> int:
@@ -187,6 +260,7 @@ def _address_dto(stored: dict[str, Any] | None) -> AddressDTO | None:
 def detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
     return OrderDetailDTO(
         **{field: view[field] for field in SUMMARY_FIELDS},
+        customer_name=(view["shipping_address"] or {}).get("name") or None,
         items=tuple(
             OrderLineDTO(
                 sku=line["sku"],

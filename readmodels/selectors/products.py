@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from readmodels.models import ProductStock
-from readmodels.search import search_words
+from readmodels.search import SEARCH_COUNT_LIMIT, search_words
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,13 +33,21 @@ FIELDS = ("sku", "name", "price", "on_hand", "reserved", "available", "updated_a
 
 
 class ProductStockRows(Sequence[ProductStockDTO]):
-    """Lazy and sliceable: a paginator counts it and reads only the page it slices."""
+    """Lazy and sliceable: a paginator counts it and reads only the page it slices. A
+    search's count is exact up to SEARCH_COUNT_LIMIT matches, as the order search's, and
+    `count_exact` says, once counted, whether it is."""
 
-    def __init__(self, rows: QuerySet[ProductStock, dict[str, Any]]) -> None:
+    def __init__(self, rows: QuerySet[ProductStock, dict[str, Any]], *, searched: bool = False) -> None:
         self._rows = rows
+        self._searched = searched
+        self.count_exact = True
 
     def __len__(self) -> int:
-        return self._rows.count()
+        if not self._searched:
+            return self._rows.count()
+        found = self._rows[: SEARCH_COUNT_LIMIT + 1].count()
+        self.count_exact = found <= SEARCH_COUNT_LIMIT
+        return min(found, SEARCH_COUNT_LIMIT)
 
     @overload
     def __getitem__(self, index: int) -> ProductStockDTO: ...
@@ -58,11 +66,12 @@ def product_stock_list(*, text: str | None = None, low_stock: bool = False) -> P
     low on stock (available at most LOW_STOCK_THRESHOLD) if `low_stock`; by SKU. The catalog
     is small next to the orders: these are plain scans, without a search index."""
     rows = ProductStock.objects.all()
-    for word in search_words(text or ""):
+    words = search_words(text or "")
+    for word in words:
         rows = rows.filter(Q(sku__icontains=word) | Q(name__icontains=word))
     if low_stock:
         rows = rows.filter(available__lte=int(settings.LOW_STOCK_THRESHOLD))
-    return ProductStockRows(rows.order_by("sku").values(*FIELDS))
+    return ProductStockRows(rows.order_by("sku").values(*FIELDS), searched=bool(words))
 
 
 def product_stock(sku: str) -> ProductStockDTO | None:

@@ -76,6 +76,23 @@ def test_the_order_list_links_the_order_and_customer_and_the_order_its_events(st
     assert "OrderCreated" in events.content.decode()
 
 
+def test_the_order_list_shows_whose_order_it_is_until_they_are_forgotten(staff: Client) -> None:
+    named = CreateOrderFactory(
+        customer_id="c-named",
+        customer_email="vera.named@example.org",
+        shipping_address=AddressFactory(name="Vera Named"),
+    )
+    handle(named)
+    html = staff.get(CHANGELIST).content.decode()
+    assert "Vera Named" in html
+    assert "vera.named@example.org" in html
+    handle(ForgetCustomer(customer_id="c-named"))
+    html = staff.get(CHANGELIST).content.decode()
+    assert "Vera Named" not in html
+    assert "vera.named@example.org" not in html
+    assert "c-named" in html
+
+
 def parked(created: Any) -> DeadLetter:
     """A dead letter parking the order's first event in the `orders` projection."""
     first = StoredEvent.objects.get(stream_id=str(created.order_id), version=1)

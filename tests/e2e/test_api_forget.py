@@ -169,7 +169,14 @@ def test_after_forgetting_every_read_answers_null_and_the_orders_keep_the_rest(
 
     for secret in (story["ada"]["customer_email"], story["ada"]["moved_to"]["name"]):
         assert ok(admin_client_api.get("/api/orders/", {"q": secret}))["count"] == 0
-    assert ok(admin_client_api.get("/api/orders/", {"q": "c-ada"}))["count"] == 2
+    listed = ok(admin_client_api.get("/api/orders/", {"q": "c-ada"}))
+    assert listed["count"] == 2
+    assert [(row["customer_name"], row["customer_email"]) for row in listed["results"]] == [(None, None)] * 2
+    (kept,) = ok(admin_client_api.get("/api/orders/", {"customer_id": "c-other"}))["results"]
+    assert (kept["customer_name"], kept["customer_email"]) == (
+        story["other"]["shipping_address"]["name"],
+        story["other"]["customer_email"],
+    )
     assert (
         ok(admin_client_api.get(f"/api/orders/{story['kept']}/"))["customer_email"] == story["other"]["customer_email"]
     )
@@ -192,6 +199,13 @@ def test_a_rebuild_after_forgetting_equals_the_live_read_models(
     live = read_models()
     rebuild_by_name([])
     assert read_models() == live
+    listed = ok(admin_client_api.get("/api/orders/", {"customer_id": "c-ada"}))["results"]
+    rows = {row["order_id"]: row for row in listed}
+    assert (rows[story["orders"][0]]["customer_name"], rows[story["orders"][0]]["customer_email"]) == (None, None)
+    assert (rows[newer]["customer_name"], rows[newer]["customer_email"]) == (
+        again["shipping_address"]["name"],
+        again["customer_email"],
+    )
     assert ok(admin_client_api.get(f"/api/orders/{newer}/"))["customer_email"] == again["customer_email"]
     assert ok(admin_client_api.get(f"/api/orders/{pending}/"))["shipping_address"] == {**again["shipping_address"]}
 

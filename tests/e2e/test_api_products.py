@@ -80,7 +80,7 @@ def test_receive_rename_then_list_and_detail_of_product_stock(admin_client_api: 
         {**PRODUCT, "sku": "X" * 65},
         {**PRODUCT, "name": ""},
         {**PRODUCT, "price": "0"},
-        {**PRODUCT, "price": "1.234"},
+        {**PRODUCT, "price": "1.2345"},
         {**PRODUCT, "price": "lots"},
     ],
 )
@@ -182,3 +182,12 @@ def test_q_searches_sku_and_name_and_low_stock_is_at_most_the_threshold(
 )
 def test_bad_product_list_parameters_are_400(admin_client_api: APIClient, params: dict[str, str], field: str) -> None:
     assert field in problem(admin_client_api.get("/api/products/", params), 400)["errors"]
+
+
+@COMMITS
+def test_a_price_reads_with_two_decimals_or_three_when_given_three(admin_client_api: APIClient) -> None:
+    register(admin_client_api, sku="NAIL-1", price="0.125")
+    register(admin_client_api, sku="SAW-1", price="12.5")
+    register(admin_client_api, sku="BOX-1", price="3")
+    prices = {row["sku"]: row["price"] for row in admin_client_api.get("/api/products/").json()["results"]}
+    assert prices == {"NAIL-1": "0.125", "SAW-1": "12.50", "BOX-1": "3.00"}

@@ -40,6 +40,8 @@ SUMMARY_KEYS = {
     "created_at",
     "updated_at",
     "version",
+    "customer_name",
+    "customer_email",
 }
 
 
@@ -48,7 +50,8 @@ def test_list_filters_orders_and_pages(admin_client_api: APIClient, place: Calla
     admin_client_api.post(f"/api/orders/{ids[0]}/confirm/")
     page = admin_client_api.get("/api/orders/").json()
     assert page["count"] == 5
-    assert set(page) == {"count", "next", "previous", "results"}
+    assert set(page) == {"count", "count_exact", "next", "previous", "results"}
+    assert page["count_exact"] is True
     assert set(page["results"][0]) == SUMMARY_KEYS
     assert page["results"][0]["order_id"] == ids[-1]  # newest first by default
     assert page["results"][0]["total_amount"] == "19.98"

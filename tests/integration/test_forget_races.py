@@ -103,6 +103,7 @@ def assert_erased(order_id: UUID) -> None:
     summary = OrderSummary.objects.using(read_database()).get(order_id=order_id)
     assert EMAIL not in summary.search_text
     assert NAME.lower() not in summary.search_text
+    assert (summary.customer_name, summary.customer_email) == ("", "")
     assert not CustomerDirectory.objects.using(read_database()).filter(customer_id=CUSTOMER).exists()
 
 
@@ -126,6 +127,8 @@ def test_an_order_projected_before_and_moved_by_a_stale_batch_after_the_forgetti
     order = place()
     apply(decoded(str(order)))
     assert detail(order)["customer_email"] == EMAIL
+    listed = OrderSummary.objects.using(read_database()).get(order_id=order)
+    assert (listed.customer_name, listed.customer_email) == (NAME, EMAIL)
     moved = Address(name="Other " + NAME, line1="Elsewhere 9", postal_code="10115", city="Berlin", country="DE")
     handle(ChangeShippingAddress(order_id=order, shipping_address=moved))
     stale = decoded(str(order))
@@ -152,6 +155,8 @@ def test_a_customer_who_orders_again_after_being_forgotten_keeps_the_new_orders_
 
     assert detail(old)["customer_email"] == ""
     assert (detail(new)["customer_email"], detail(new)["shipping_address"]["name"]) == (new_email, "Quorra Back")
+    listed = OrderSummary.objects.using(read_database()).get(order_id=new)
+    assert (listed.customer_name, listed.customer_email) == ("Quorra Back", new_email)
     directory = CustomerDirectory.objects.using(read_database()).get(customer_id=CUSTOMER)
     assert directory.email == new_email
 

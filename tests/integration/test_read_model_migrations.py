@@ -80,3 +80,16 @@ def test_orders_projected_before_the_search_get_their_search_text_and_index(sett
     with connections[read_database()].cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'summary_search_trgm_idx'")
         assert "gin_trgm_ops" in cursor.fetchone()[0]
+
+
+def test_orders_projected_before_list_rows_named_them_get_the_name_and_email(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+    named = CreateOrderFactory(customer_email="ada@example.com", shipping_address=AddressFactory(name="Ada L."))
+    anonymous = CreateOrderFactory(customer_email="", shipping_address=None)
+    handle(named)
+    handle(anonymous)
+    migrate([("readmodels", "0010_forgottencustomer")])  # drops the columns
+    migrate()
+    rows = OrderSummary.objects.in_bulk([named.order_id, anonymous.order_id])
+    assert (rows[named.order_id].customer_name, rows[named.order_id].customer_email) == ("Ada L.", "ada@example.com")
+    assert (rows[anonymous.order_id].customer_name, rows[anonymous.order_id].customer_email) == ("", "")

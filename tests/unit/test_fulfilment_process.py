@@ -6,7 +6,7 @@ from uuid import UUID, uuid4
 
 from fulfilment import process
 from fulfilment.process import Fulfilment, LineStatus, ProcessStatus
-from inventory.commands import ReleaseStock, ReserveStock
+from inventory.commands import ConsumeStock, ReleaseStock, ReserveStock
 from orders.commands import CancelOrder, MarkStockReserved
 from writeside.commands import CommandMetadata
 
@@ -105,3 +105,61 @@ def test_events_for_lines_it_does_not_track_change_nothing() -> None:
     state = started()
     assert process.stock_reserved(state, "OTHER", uuid4()).process == state
     assert process.reservation_failed(state, "OTHER", uuid4()).commands == ()
+
+
+# Shipping: the reservations leave with the goods.
+
+
+def reserved_process() -> Fulfilment:
+    state = process.stock_reserved(started(), "A", uuid4()).process
+    return process.stock_reserved(state, "B", uuid4()).process
+
+
+def test_shipping_consumes_every_reserved_line_with_ids_from_the_event() -> None:
+    cause = uuid4()
+    decision = process.order_shipped(reserved_process(), cause)
+    assert decision.process.status is ProcessStatus.SHIPPED
+    assert decision.process.lines == {"A": LineStatus.CONSUMED, "B": LineStatus.CONSUMED}
+    assert decision.commands == (
+        ConsumeStock(command_id=f"fulfilment:{cause}:consume:A", metadata=meta(cause), sku="A", order_id=ORDER),
+        ConsumeStock(command_id=f"fulfilment:{cause}:consume:B", metadata=meta(cause), sku="B", order_id=ORDER),
+    )
+    # Deterministic from the same event, and a redelivery after it decides nothing.
+    assert process.order_shipped(reserved_process(), cause).commands == decision.commands
+    assert process.order_shipped(decision.process, cause).commands == ()
+    assert process.order_shipped(decision.process, uuid4()).commands == ()
+
+
+def test_a_reservation_landing_after_the_shipment_is_consumed_once() -> None:
+    partly = process.stock_reserved(started(), "A", uuid4()).process
+    shipped = process.order_shipped(partly, uuid4())
+    assert [command.sku for command in shipped.commands if isinstance(command, ConsumeStock)] == ["A"]
+    assert shipped.process.lines["B"] is LineStatus.PENDING
+    cause = uuid4()
+    late = process.stock_reserved(shipped.process, "B", cause)
+    assert late.commands == (
+        ConsumeStock(command_id=f"fulfilment:{cause}:consume:B", metadata=meta(cause), sku="B", order_id=ORDER),
+    )
+    assert late.process.lines == {"A": LineStatus.CONSUMED, "B": LineStatus.CONSUMED}
+    # Redelivered, either reservation decides nothing more.
+    assert process.stock_reserved(late.process, "B", cause).commands == ()
+    assert process.stock_reserved(late.process, "A", uuid4()).commands == ()
+
+
+def test_a_reservation_failing_after_the_shipment_cancels_nothing() -> None:
+    shipped = process.order_shipped(started(), uuid4()).process
+    decision = process.reservation_failed(shipped, "A", uuid4())
+    assert decision.commands == ()
+    assert decision.process.status is ProcessStatus.SHIPPED
+
+
+def test_a_cancelled_or_out_of_stock_order_has_nothing_left_to_consume() -> None:
+    cancelled = process.order_cancelled(reserved_process(), uuid4()).process
+    assert process.order_shipped(cancelled, uuid4()).commands == ()
+    out_of_stock = process.reservation_failed(started(), "A", uuid4()).process
+    assert process.order_shipped(out_of_stock, uuid4()).commands == ()
+
+
+def test_a_shipped_order_releases_nothing_when_a_cancellation_follows() -> None:
+    shipped = process.order_shipped(reserved_process(), uuid4()).process
+    assert process.order_cancelled(shipped, uuid4()).commands == ()

@@ -13,6 +13,8 @@ from inventory.events import (
     PRODUCT_EVENTS,
     ProductRegistered,
     ProductRenamed,
+    StockAdjusted,
+    StockConsumed,
     StockReceived,
     StockReleased,
     StockReservationFailed,
@@ -119,6 +121,8 @@ def test_product_events_round_trip_through_the_registry() -> None:
         StockReserved(sku="S", order_id=order, quantity=1),
         StockReservationFailed(sku="S", order_id=order, quantity=9, available=2),
         StockReleased(sku="S", order_id=order, quantity=1),
+        StockConsumed(sku="S", order_id=order, quantity=1),
+        StockAdjusted(sku="S", quantity_delta=-2, reason="damaged"),
     ]
     assert {type(sample) for sample in samples} == set(PRODUCT_EVENTS)
     for sample in samples:

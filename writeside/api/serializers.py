@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+
+from writeside.money import MAX_MINOR_UNITS
 
 
 class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -24,6 +28,17 @@ class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
 
 
 PROBLEM_JSON = "application/problem+json"
+
+
+def amount_in() -> serializers.DecimalField:
+    """An amount in a request: a positive decimal with up to MAX_MINOR_UNITS decimals; the
+    domain then holds it to its currency's minor units (writeside/money.py), a 400 past them."""
+    return serializers.DecimalField(
+        max_digits=12 + MAX_MINOR_UNITS,
+        decimal_places=MAX_MINOR_UNITS,
+        min_value=Decimal(1).scaleb(-MAX_MINOR_UNITS),
+        help_text="A decimal string with at most the currency's ISO 4217 minor-unit digits (JPY 0, EUR 2, KWD 3).",
+    )
 
 
 def problem_responses(descriptions: dict[int, str]) -> dict[tuple[int, str], OpenApiResponse]:

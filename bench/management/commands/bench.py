@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live"]
+EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load"]
 
 
 class Command(BaseCommand):
@@ -34,6 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=20.0, help="lag phases: duration")
         parser.add_argument(
             "--events", type=int, default=1_000_000, help="memory and rebuild_live phases: events in the log"
+        )
+        parser.add_argument(
+            "--product-events", type=int, default=100_000, help="product_load phase: events of the large product"
         )
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
@@ -85,6 +88,10 @@ class Command(BaseCommand):
             return read.read(options["reads"], seed)
         if phase == "load":
             return load.load(seed)
+        if phase == "product_load":
+            from bench.phases.product_load import product_load
+
+            return product_load(options["product_events"], seed=seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
         if phase == "personal":

@@ -1,7 +1,7 @@
-"""Sending one command from an admin page: the API's serializer checks the input, the bus
-sends the command (with the person as its user and "admin" as its source), and every
-refusal, of the input or of the domain, becomes a message with its reason. Nothing is
-appended unless the command is accepted."""
+"""Sending one command from an admin page (each context's command pages: orders/admin,
+inventory/admin): the API's serializer checks the input, the bus sends the command (with
+the person as its user and "admin" as its source), and every refusal, of the input or of
+the domain, becomes a message with its reason. Nothing is appended unless it is accepted."""
 
 from __future__ import annotations
 
