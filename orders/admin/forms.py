@@ -62,7 +62,8 @@ LineFormSet = formset_factory(LineForm, extra=3)
 
 class PayForm(forms.Form):
     payment_id = forms.CharField(max_length=255, label="payment id")
-    amount = forms.DecimalField(max_digits=14, decimal_places=2, label="amount")
+    # No digits of its own: how many decimals the currency has is the API's rule (PayOrderIn).
+    amount = forms.DecimalField(label="amount")
 
 
 class ShipForm(forms.Form):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from orders.admin.forms import action_url, offered_actions
 from readmodels.amounts import format_money
 from readmodels.models import OrderDetail, OrderSummary
+from writeside.money import in_minor_units
 
 
 def address_lines(address: dict[str, str] | None) -> list[str]:
@@ -49,7 +50,7 @@ def action_forms(request: HttpRequest, summary: OrderSummary, detail: OrderDetai
         form = None
         if action.form is not None:
             # Paying records exactly the total; the field starts there.
-            initial = {"amount": summary.total_amount} if action.name == "pay" else {}
+            initial = {"amount": in_minor_units(summary.total_amount, summary.currency)} if action.name == "pay" else {}
             form = action.form(initial=initial, auto_id=f"id_{action.name}_%s")
         url = (
             reverse("admin:readmodels_ordersummary_address", args=[summary.order_id])
@@ -82,9 +83,9 @@ def order_page_context(request: HttpRequest, summary: OrderSummary) -> dict[str,
         "title": f"Order {summary.order_number}",
         "summary": summary,
         "detail": detail,
-        # The name the order ships to (a customer record of names is not kept separately).
-        "customer_name": getattr(detail, "customer_name", "") or (shipping or {}).get("name", ""),
-        "customer_email": detail.customer_email if detail else "",
+        # The list row's name (the shipping name) and e-mail, emptied when the customer is forgotten.
+        "customer_name": summary.customer_name or (shipping or {}).get("name") or "",
+        "customer_email": summary.customer_email or (detail.customer_email if detail else ""),
         "customer_url": reverse("admin:readmodels_customerorderstats_change", args=[summary.customer_id]),
         "lines": lines,
         "total": format_money(summary.total_amount, currency),

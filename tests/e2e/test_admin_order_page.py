@@ -330,3 +330,12 @@ def test_an_order_in_the_log_but_not_yet_in_the_list_says_so(client: Client, set
     response = client.get(page_of(created.order_id), follow=True)
     assert response.redirect_chain[-1][0] == "/admin/readmodels/ordersummary/"
     assert any("fills in once the projection has run" in message for message in messages_in(response))
+
+
+def test_a_yen_order_is_shown_and_paid_in_whole_yen(boss: Client) -> None:
+    created = order_in("CONFIRMED", currency="JPY", items=(LineItemFactory(quantity=2, unit_price=Decimal("1500")),))
+    page = boss.get(page_of(created.order_id)).content.decode()
+    assert 'id="order-total">3,000 JPY<' in page
+    assert 'name="amount" value="3000"' in page  # the pay form starts at the total, in yen
+    paid = boss.post(post_to(created.order_id, "pay"), {"payment_id": "p-jpy", "amount": "3000"}, follow=True)
+    assert any(message.startswith("Payment recorded.") for message in messages_in(paid)), messages_in(paid)
