@@ -79,7 +79,7 @@ def chromium(profile: Path) -> webdriver.Chrome:
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"):
         options.add_argument(flag)
-    options.add_argument("--window-size=1400,1000")
+    options.add_argument("--window-size=1680,1050")
     options.add_argument(f"--user-data-dir={profile}")
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
