@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 
+from eventlog.store import event_store
 from orders.admin.forms import action_url, offered_actions
 from readmodels.amounts import format_money
 from readmodels.models import OrderDetail, OrderSummary
@@ -79,6 +80,8 @@ def order_page_context(request: HttpRequest, summary: OrderSummary) -> dict[str,
     ]
     shipping = detail.shipping_address if detail else None
     events = reverse("admin:eventlog_storedevent_changelist") + f"?stream_id={summary.order_id}"
+    # An archived order's events are only in cold storage, and it takes no command until restored.
+    archived = event_store().archived(str(summary.order_id))
     return {
         "title": f"Order {summary.order_number}",
         "summary": summary,
@@ -95,5 +98,7 @@ def order_page_context(request: HttpRequest, summary: OrderSummary) -> dict[str,
         "timeline": timeline_rows(detail) if detail else [],
         "events_url": events,
         "story_url": reverse("order-history", args=[summary.order_id]) + "?story=true",
-        "actions": action_forms(request, summary, detail),
+        "archived": archived,
+        "history_url": reverse("order-history", args=[summary.order_id]),
+        "actions": [] if archived is not None else action_forms(request, summary, detail),
     }

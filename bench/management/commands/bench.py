@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load"]
+EXTRA_PHASES = ["cpu", "memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive"]
 
 
 class Command(BaseCommand):
@@ -35,9 +35,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--events", type=int, default=1_000_000, help="memory and rebuild_live phases: events in the log"
         )
+        parser.add_argument("--days", type=int, default=730, help="archive phase: simulated days of the shop")
+        parser.add_argument("--orders-per-day", type=int, default=500, help="archive phase: orders per simulated day")
+        parser.add_argument("--archive-every", type=int, default=30, help="archive phase: days between archiver runs")
+        parser.add_argument("--archive-after", type=int, default=30, help="archive phase: ARCHIVE_AFTER_DAYS")
         parser.add_argument(
             "--product-events", type=int, default=100_000, help="product_load phase: events of the large product"
         )
+        parser.add_argument("--rounds", type=int, default=5, help="cpu phase: rounds of N orders (median)")
+        parser.add_argument("--profile", type=Path, default=None, help="cpu phase: write a cProfile summary here")
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--fresh", action="store_true", help="empty the bench database's event log first")
@@ -78,6 +84,10 @@ class Command(BaseCommand):
             return write.write2(orders, seed + 1000, ring=ring)
         if phase == "project":
             return project.project()
+        if phase == "cpu":
+            from bench.phases.cpu import cpu
+
+            return cpu(orders, seed + 5000, options["rounds"], ring=ring, profile=options["profile"])
         if phase == "read":
             if options["read_orders"]:
                 project.synthesize(options["read_orders"] * 4, seed)
@@ -94,6 +104,12 @@ class Command(BaseCommand):
             return product_load(options["product_events"], seed=seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
+        if phase == "archive":
+            from bench.phases.archive import archive
+
+            return archive(
+                options["days"], options["orders_per_day"], options["archive_every"], options["archive_after"], seed
+            )
         if phase == "personal":
             from bench.phases.personal import personal
 
