@@ -16,8 +16,8 @@ from rest_framework import serializers
 
 from orders.admin.forms import BY_NAME
 from orders.admin.phone_orders import order_page
-from orders.api.serializers import CancelOrderIn, PayOrderIn, ShipOrderIn
-from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, PayOrder, ShipOrder
+from orders.api.serializers import CancelOrderIn, PayOrderIn, RefundOrderIn, ReturnOrderIn, ShipOrderIn
+from orders.commands import CancelOrder, ConfirmOrder, DeliverOrder, PayOrder, RefundOrder, ReturnOrder, ShipOrder
 from writeside.sending import Build, require, send
 
 # Per action: the API's serializer of its body (None: no body), the command it sends, and
@@ -45,7 +45,36 @@ SENDS: dict[str, tuple[Serializer, Callable[[UUID], Build], str]] = {
         lambda order_id: lambda data, meta: CancelOrder(order_id=order_id, metadata=meta, **data),
         "Cancelled.",
     ),
+    "refund": (
+        RefundOrderIn,
+        lambda order_id: lambda data, meta: RefundOrder(order_id=order_id, metadata=meta, **data),
+        "Refund recorded.",
+    ),
+    "return": (
+        ReturnOrderIn,
+        lambda order_id: (
+            lambda data, meta: ReturnOrder(
+                order_id=order_id,
+                lines=tuple(data["lines"]),
+                reason=data["reason"],
+                restock=data["restock"],
+                metadata=meta,
+            )
+        ),
+        "Return recorded.",
+    ),
 }
+
+
+def return_body(post: Any) -> dict[str, Any]:
+    """The return form as the API's body: a line per `return-<sku>` with a quantity, the
+    reason, and whether the goods go back in stock (an unticked box is not sent)."""
+    lines = [
+        {"sku": key.removeprefix("return-"), "quantity": value}
+        for key, value in post.items()
+        if key.startswith("return-") and value.strip() not in ("", "0")
+    ]
+    return {"lines": lines, "reason": post.get("reason", ""), "restock": "restock" in post}
 
 
 @require_POST
@@ -57,7 +86,11 @@ def order_action(request: HttpRequest, order_id: UUID, action: str) -> HttpRespo
     serializer, build, done = SENDS[action]
     # Only the fields sent: a missing one is the serializer's "required", as through the API.
     fields = serializer().fields if serializer else {}
-    body = {key: request.POST[key] for key in fields if key in request.POST}
+    body = (
+        return_body(request.POST)
+        if action == "return"
+        else {key: request.POST[key] for key in fields if key in request.POST}
+    )
     if send(request, serializer, body, build(order_id)):
         messages.success(request, f"{done} The page shows it once the projection has run.")
     return HttpResponseRedirect(order_page(order_id))

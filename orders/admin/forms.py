@@ -18,7 +18,7 @@ from django.forms import formset_factory
 from django.urls import reverse
 
 from orders.addresses import CITY_LENGTH, LINE_LENGTH, NAME_LENGTH, POSTAL_CODE_LENGTH, PaymentMethod
-from orders.api.permissions import CANCEL, FULFIL, PLACE
+from orders.api.permissions import CANCEL, FULFIL, PLACE, REFUND, RETURN
 from orders.state import BEFORE_SHIPMENT, CANCELLABLE, OrderStatus
 
 
@@ -71,6 +71,20 @@ class ShipForm(forms.Form):
     carrier = forms.CharField(max_length=64, required=False)
 
 
+class RefundForm(forms.Form):
+    refund_id = forms.CharField(max_length=255, label="refund id")
+    # No digits of its own: the currency's decimals are the API's rule (RefundOrderIn).
+    amount = forms.DecimalField(label="amount")
+
+
+class ReturnForm(forms.Form):
+    """Why the goods come back and whether they go back on the shelf; how many of each
+    line is asked beside each line (`return-<sku>`)."""
+
+    reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 30}))
+    restock = forms.BooleanField(required=False, initial=True, label="back in stock")
+
+
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 40}))
 
@@ -88,9 +102,12 @@ class OrderAction:
     form: type[forms.Form] | None = None
     # A page of its own (the address form) instead of a form on the order page.
     own_page: bool = False
+    # Offered whatever the status while the order owes money back (a refund), and only then.
+    when_owed: bool = False
 
-    def offered(self, status: str, user: Any) -> bool:
-        return status in self.statuses and bool(user.has_perm(self.permission))
+    def offered(self, status: str, user: Any, owed: bool = False) -> bool:
+        allowed = owed if self.when_owed else status in self.statuses
+        return allowed and bool(user.has_perm(self.permission))
 
 
 ACTIONS: tuple[OrderAction, ...] = (
@@ -100,14 +117,16 @@ ACTIONS: tuple[OrderAction, ...] = (
     OrderAction("deliver", "Mark delivered", FULFIL, frozenset({OrderStatus.SHIPPED})),
     OrderAction("cancel", "Cancel", CANCEL, frozenset(CANCELLABLE), CancelForm),
     OrderAction("address", "Change address", PLACE, frozenset(BEFORE_SHIPMENT), own_page=True),
-    # Refund and return join here once their commands exist (orders.commands).
+    OrderAction("refund", "Record refund paid", REFUND, frozenset(), RefundForm, when_owed=True),
+    OrderAction("return", "Record return", RETURN, frozenset({OrderStatus.DELIVERED}), ReturnForm),
 )
 BY_NAME = {action.name: action for action in ACTIONS}
 
 
-def offered_actions(status: str, user: Any) -> list[OrderAction]:
-    """The actions `user` may take on an order in `status`, in the page's order."""
-    return [action for action in ACTIONS if action.offered(status, user)]
+def offered_actions(status: str, user: Any, owed: bool = False) -> list[OrderAction]:
+    """The actions `user` may take on an order in `status` (`owed`: it owes money back), in
+    the page's order."""
+    return [action for action in ACTIONS if action.offered(status, user, owed)]
 
 
 def action_url(action: OrderAction, order_id: object) -> str:

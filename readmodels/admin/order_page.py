@@ -47,11 +47,14 @@ def timeline_rows(detail: OrderDetail) -> list[dict[str, str]]:
 def action_forms(request: HttpRequest, summary: OrderSummary, detail: OrderDetail | None) -> list[dict[str, Any]]:
     """A button (with its form, if it asks for input) per action the user may take now."""
     shown = []
-    for action in offered_actions(summary.status, request.user):
+    for action in offered_actions(summary.status, request.user, owed=summary.refund_due > 0):
         form = None
         if action.form is not None:
             # Paying records exactly the total; the field starts there.
-            initial = {"amount": in_minor_units(summary.total_amount, summary.currency)} if action.name == "pay" else {}
+            initial = {
+                "pay": {"amount": in_minor_units(summary.total_amount, summary.currency)},
+                "refund": {"amount": in_minor_units(summary.refund_due, summary.currency)},
+            }.get(action.name, {})
             form = action.form(initial=initial, auto_id=f"id_{action.name}_%s")
         url = (
             reverse("admin:readmodels_ordersummary_address", args=[summary.order_id])
@@ -92,7 +95,8 @@ def order_page_context(request: HttpRequest, summary: OrderSummary) -> dict[str,
         "customer_url": reverse("admin:readmodels_customerorderstats_change", args=[summary.customer_id]),
         "lines": lines,
         "total": format_money(summary.total_amount, currency),
-        "refund_due": format_money(detail.refund_due, currency) if detail and detail.refund_due else "",
+        "refund_due": format_money(summary.refund_due, currency) if summary.refund_due else "",
+        "refunded": format_money(summary.refunded, currency) if summary.refunded else "",
         "shipping": address_lines(shipping),
         "billing": address_lines(detail.billing_address if detail else None),
         "timeline": timeline_rows(detail) if detail else [],

@@ -21,6 +21,7 @@ from eventlog.admin import ReadOnlyAdmin
 from eventlog.models import StoredEvent
 from orders.admin.forms import AddressForm, offered_actions
 from readmodels.admin.order_page import order_page_context
+from readmodels.admin.refunds import RefundOwedFilter, refund_owed
 from readmodels.amounts import format_money
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
 from readmodels.selectors.orders import matching
@@ -43,11 +44,12 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         "customer",
         "item_count",
         "total",
+        refund_owed,
         "created_at",
         "updated_at",
     )
     list_display_links = ("number",)
-    list_filter = ("status", "currency")
+    list_filter = ("status", "currency", RefundOwedFilter)
     # The API's search (?q=, readmodels/search.py), so staff find the same orders in both;
     # get_search_results reads it, and an order id finds its order.
     search_fields = ("search_text",)
@@ -196,13 +198,26 @@ class CustomerOrderStatsAdmin(ReadOnlyAdmin):
 
 @admin.register(DailySales)
 class DailySalesAdmin(ReadOnlyAdmin):
-    list_display = ("day", "currency", "orders_placed", "orders_paid", "revenue_shown", "cancellations", "refunds")
+    list_display = (
+        "day",
+        "currency",
+        "orders_placed",
+        "orders_paid",
+        "revenue_shown",
+        "refunds_paid_shown",
+        "cancellations",
+        "refunds",
+    )
     list_filter = ("currency",)
     date_hierarchy = "day"
 
     @admin.display(description="revenue", ordering="revenue")
     def revenue_shown(self, sales: DailySales) -> str:
         return format_money(sales.revenue, sales.currency)
+
+    @admin.display(description="refunds paid", ordering="refunds_paid")
+    def refunds_paid_shown(self, sales: DailySales) -> str:
+        return format_money(sales.refunds_paid, sales.currency)
 
     @admin.display(description="refunded", ordering="refunded")
     def refunds(self, sales: DailySales) -> str:

@@ -21,6 +21,8 @@ from orders.api.views import (
     ConfirmOrderView,
     DeliverOrderView,
     PayOrderView,
+    RefundOrderView,
+    ReturnOrderView,
     ShipOrderView,
 )
 from orders.commands import ConfirmOrder, DeliverOrder, ForgetCustomer, PayOrder, ShipOrder
@@ -38,7 +40,7 @@ from writeside.api.views import CommandView
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-BUTTONS = ("confirm", "pay", "ship", "deliver", "cancel", "address")
+BUTTONS = ("confirm", "pay", "ship", "deliver", "cancel", "address", "refund", "return")
 # The API endpoint sending the same command as each button: the admin asks its permission.
 ENDPOINTS: dict[str, type[CommandView]] = {
     "confirm": ConfirmOrderView,
@@ -47,13 +49,15 @@ ENDPOINTS: dict[str, type[CommandView]] = {
     "deliver": DeliverOrderView,
     "cancel": CancelOrderView,
     "address": ChangeShippingAddressView,
+    "refund": RefundOrderView,
+    "return": ReturnOrderView,
 }
 OFFERED = {
     "PENDING": {"confirm", "cancel", "address"},
     "CONFIRMED": {"pay", "cancel", "address"},
     "PAID": {"ship", "cancel", "address"},
     "SHIPPED": {"deliver"},
-    "DELIVERED": set(),
+    "DELIVERED": {"return"},
     "CANCELLED": set(),
 }
 
@@ -77,6 +81,11 @@ def order_in(status: str, **changes: Any) -> Any:
         lambda: handle(DeliverOrder(order_id=create.order_id)),
     ]
     if status == "CANCELLED":
+        handle(CancelOrderFactory(order_id=create.order_id))
+        return create
+    if status == "REFUND_DUE":  # paid, then cancelled: the payment is owed back
+        for step in steps[:2]:
+            step()
         handle(CancelOrderFactory(order_id=create.order_id))
         return create
     for step in steps[: ["PENDING", "CONFIRMED", "PAID", "SHIPPED", "DELIVERED"].index(status)]:
@@ -125,6 +134,7 @@ def test_the_page_shows_the_whole_order_in_staff_words(boss: Client) -> None:
     assert "<strong>Ada &lt;b&gt;Lovelace&lt;/b&gt;</strong>" in page  # the name, escaped
     assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;<br>" + home.line1 + "<br>Hinterhaus<br>" in page
     assert f"{office.postal_code} Wien<br>AT<br>" in page
+    assert buttons(page) == {"refund"}  # paid, then cancelled: owed back
     for shown in ("ada@example.com", "card", "p-77", "changed her mind", "TEA-1", "OrderCancelled"):
         assert shown in page
     # Money in the currency's minor units, grouped: never the database's digits.
@@ -202,6 +212,8 @@ FORGED = {
     "deliver": ("SHIPPED", {}),
     "cancel": ("PENDING", {"reason": "forged"}),
     "address": ("PENDING", {"name": "X", "line1": "Y 1", "postal_code": "1", "city": "Z", "country": "DE"}),
+    "refund": ("REFUND_DUE", {"refund_id": "r-1", "amount": "0.01"}),
+    "return": ("DELIVERED", {"reason": "broken", "restock": "on"}),
 }
 
 
@@ -211,6 +223,8 @@ def test_each_button_needs_exactly_its_api_endpoints_permission(client: Client, 
     created = order_in(status)
     if action == "pay":
         body = {**body, "amount": str(total_of(created))}
+    if action == "return":
+        body = {**body, f"return-{created.items[0].sku}": "1"}
     needed = ENDPOINTS[action].required_permission
     without = StaffUserFactory(
         username="without", permissions=["readmodels.view_ordersummary", *({PLACE, FULFIL, CANCEL} - {needed})]
@@ -339,3 +353,27 @@ def test_a_yen_order_is_shown_and_paid_in_whole_yen(boss: Client) -> None:
     assert 'name="amount" value="3000"' in page  # the pay form starts at the total, in yen
     paid = boss.post(post_to(created.order_id, "pay"), {"payment_id": "p-jpy", "amount": "3000"}, follow=True)
     assert any(message.startswith("Payment recorded.") for message in messages_in(paid)), messages_in(paid)
+
+
+def test_a_refund_and_a_return_from_the_page(boss: Client) -> None:
+    owed = order_in("REFUND_DUE", items=(LineItemFactory(sku="MUG-9", quantity=2, unit_price=Decimal("10.00")),))
+    page = boss.get(page_of(owed.order_id)).content.decode()
+    assert 'name="amount" value="20.00"' in page  # the refund form starts at what is owed
+    too_much = boss.post(post_to(owed.order_id, "refund"), {"refund_id": "r-1", "amount": "25.00"}, follow=True)
+    assert any(
+        message.startswith("Refused, Refund 25") and "is more than" in message for message in messages_in(too_much)
+    )
+    paid = boss.post(post_to(owed.order_id, "refund"), {"refund_id": "r-1", "amount": "20.00"}, follow=True)
+    assert any(message.startswith("Refund recorded.") for message in messages_in(paid)), messages_in(paid)
+    assert 'id="refunded">20.00 EUR<' in paid.content.decode()
+    assert "refund" not in buttons(paid.content.decode())  # nothing owed any more
+
+    delivered = order_in("DELIVERED", items=(LineItemFactory(sku="MUG-8", quantity=2, unit_price=Decimal("10.00")),))
+    assert 'name="return-MUG-8"' in boss.get(page_of(delivered.order_id)).content.decode()
+    body = {"return-MUG-8": "1", "reason": "chipped", "restock": "on"}
+    returned = boss.post(post_to(delivered.order_id, "return"), body, follow=True)
+    assert any(message.startswith("Return recorded.") for message in messages_in(returned)), messages_in(returned)
+    assert 'id="refund-due">10.00 EUR<' in returned.content.decode()
+    assert buttons(returned.content.decode()) == {"return", "refund"}  # one mug left to return; 10.00 owed
+    event = StoredEvent.objects.get(stream_id=str(delivered.order_id), event_type="OrderReturned")
+    assert (event.data["reason"], event.data["restock"], event.metadata["source"]) == ("chipped", True, "admin")
