@@ -17,7 +17,7 @@ from eventlog.models import StoredEvent
 from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-EVERY_STATE = {"PENDING", "CONFIRMED", "PAID", "SHIPPED", "DELIVERED", "CANCELLED"}
+EVERY_STATE = {"PENDING", "CONFIRMED", "PAID", "SHIPPED", "DELIVERED", "CANCELLED", "RETURNED"}
 
 
 def seed(**options: object) -> None:
@@ -58,6 +58,9 @@ def test_the_demo_shop_spans_the_month_in_every_state_with_people_and_stock() ->
         assert address["city"]
         assert detail.payment_method
     assert OrderDetail.objects.filter(status="CANCELLED", refund_due__gt=0).exists()
+    assert OrderDetail.objects.filter(refunded__gt=0).exists()
+    assert StoredEvent.objects.filter(event_type="OrderReturned").exists()
+    assert StoredEvent.objects.filter(event_type="RefundPaid").exists()
     stock = ProductStock.objects.all()
     assert stock.count() >= 10
     assert all(product.name and product.on_hand > 0 for product in stock)

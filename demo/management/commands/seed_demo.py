@@ -2,7 +2,8 @@
 
 Products are registered and stocked, then N orders from named customers (e-mails,
 addresses) are placed over the last --days days and taken to every state: pending,
-confirmed, paid, shipped, delivered, cancelled before and after payment (money owed back).
+confirmed, paid, shipped, delivered, cancelled before and after payment (money owed back,
+some of it refunded), goods returned and refunded.
 Each command runs with the clock at its moment in the month, all of them in time order, so
 the event log's recorded_at grows with position as it does live and the read models,
 timelines and the dashboard's chart spread over the days. Projections run in-process while
@@ -32,7 +33,18 @@ from tqdm import tqdm
 from demo.shop import CATALOG, Customer, customers
 from eventlog.models import StoredEvent
 from inventory.commands import ReceiveStock, RegisterProduct
-from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, DeliverOrder, LineItem, PayOrder, ShipOrder
+from orders.commands import (
+    CancelOrder,
+    ConfirmOrder,
+    CreateOrder,
+    DeliverOrder,
+    LineItem,
+    PayOrder,
+    RefundOrder,
+    ReturnOrder,
+    ShipOrder,
+)
+from orders.events import ReturnedLine
 from writeside.bus import handle
 from writeside.commands import Command as BusCommand
 from writeside.commands import CommandMetadata
@@ -40,7 +52,7 @@ from writeside.commands import CommandMetadata
 # How far each order gets, in proportion: most are delivered, a few stay at every other stage.
 PLAN = [
     "DELIVERED", "DELIVERED", "DELIVERED", "DELIVERED", "DELIVERED", "SHIPPED", "SHIPPED", "PAID", "PAID",
-    "CONFIRMED", "PENDING", "CANCELLED", "REFUND_DUE",
+    "CONFIRMED", "PENDING", "CANCELLED", "REFUND_DUE", "REFUNDED", "RETURNED",
 ]  # fmt: skip
 # How old an order in each state is, in days (min, max): a delivered order is not from today.
 AGE_DAYS = {
@@ -51,6 +63,8 @@ AGE_DAYS = {
     "DELIVERED": (5.0, 30.0),
     "CANCELLED": (0.5, 30.0),
     "REFUND_DUE": (1.0, 30.0),
+    "REFUNDED": (3.0, 30.0),
+    "RETURNED": (8.0, 30.0),
 }
 CARRIERS = ["DHL", "UPS", "DPD", "PostNL"]
 REASONS = ["customer asked", "ordered twice", "found it cheaper", "address problem"]
@@ -174,22 +188,38 @@ class Command(BaseCommand):
             ),
             (timedelta(hours=rng.uniform(20, 70)), lambda: DeliverOrder(order_id=order_id, metadata=meta)),
         ]
-        stages = {
-            "PENDING": 0,
-            "CONFIRMED": 1,
-            "PAID": 2,
-            "SHIPPED": 3,
-            "DELIVERED": 4,
-            "CANCELLED": 1,
-            "REFUND_DUE": 2,
-        }
-        chosen = later[: stages[state]]
-        if state in ("CANCELLED", "REFUND_DUE"):
+        stages = {"PENDING": 0, "CONFIRMED": 1, "PAID": 2, "SHIPPED": 3, "DELIVERED": 4, "RETURNED": 4, "CANCELLED": 1}
+        chosen = later[: stages.get(state, 2)]  # the rest are paid, then cancelled
+        if state in ("CANCELLED", "REFUND_DUE", "REFUNDED"):
             reason = rng.choice(REASONS)
             chosen.append(
                 (
                     timedelta(hours=rng.uniform(1, 20)),
                     lambda: CancelOrder(order_id=order_id, reason=reason, metadata=meta),
+                )
+            )
+        owed = total
+        if state == "RETURNED":  # one line comes back, onto the shelf, and is paid back
+            first = items[0]
+            owed = first.quantity * first.unit_price
+            chosen.append(
+                (
+                    timedelta(days=rng.uniform(1, 4)),
+                    lambda: ReturnOrder(
+                        order_id=order_id,
+                        lines=(ReturnedLine(sku=first.sku, quantity=first.quantity),),
+                        reason="did not fit",
+                        restock=True,
+                        metadata=meta,
+                    ),
+                )
+            )
+        if state in ("REFUNDED", "RETURNED"):
+            refund_id = f"refund-{rng.randrange(10**8):08d}"
+            chosen.append(
+                (
+                    timedelta(hours=rng.uniform(2, 48)),
+                    lambda: RefundOrder(order_id=order_id, refund_id=refund_id, amount=owed, metadata=meta),
                 )
             )
         steps = [Step(placed, create)]
