@@ -20,7 +20,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: help soak bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases test-model web worker beat up bench bench-peer bench-http bench-crud bench-report bench-short clean
+.PHONY: help soak bench browser-deps screenshots install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases test-model web worker beat up bench bench-peer bench-http bench-crud bench-report bench-short clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | expand -t 22
@@ -69,6 +69,9 @@ typecheck: install ## mypy (strict on the write side)
 	$(VENV)/bin/mypy .
 
 # Debian's Chromium and ChromeDriver for the real-browser test (no browser download of its own).
+screenshots: install browser-deps ## The README's pictures of the admin (docs/images), from make run's demo data
+	env -u DATABASE_URL -u READ_DATABASE_URL -u CELERY_BROKER_URL $(PY) -m tests.screenshots
+
 browser-deps: ## Debian's Chromium and ChromeDriver for the browser test
 	@command -v chromedriver >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "integration",  # public events out, partner events in (AMQP)
     "archive",  # closed order streams to cold storage (docs/operations.md, "Archive")
     "retention",  # prunes command records, audit rows, dead letters, emails' payloads by policy
+    "demo",  # `manage.py seed_demo`: a shop's worth of demo data (make run)
 ]
 # The benchmarks' app (`manage.py bench`) only where the Makefile's bench targets ask for it:
 # a production process never loads it.

@@ -2,7 +2,7 @@
 readmodels/), its schema."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts
@@ -43,6 +43,9 @@ urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/projections/", admin.site.admin_view(projection_status_view), name="admin-projections"),
     path("admin/inbound/", admin.site.admin_view(inbound_dead_letters_view), name="admin-inbound-dead-letters"),
+    # The admin's command pages (each context's: orders/admin, inventory/admin): ahead of the site's own URLs.
+    path("admin/orders/", include("orders.admin.urls")),
+    path("admin/products/", include("inventory.admin.adjust")),
     path("admin/", admin.site.urls),
     path("api/auth/token/", accounts.TokenView.as_view(), name="api-token"),
     path("api/auth/logout/", accounts.RevokeTokenView.as_view(), name="api-logout"),

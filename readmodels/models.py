@@ -54,7 +54,9 @@ class OrderSummary(models.Model):
     refunded = money_field(default=0, db_default=0)
 
     class Meta:
-        verbose_name_plural = "order summaries"
+        # Staff read "orders": the page shows the whole order, not this row.
+        verbose_name = "order"
+        verbose_name_plural = "orders"
         ordering = ["-created_at"]
         indexes = [
             # Who is owed money (?refund_due=true, the admin's "refund owed"): few rows among many.
@@ -130,7 +132,8 @@ class CustomerOrderStats(models.Model):
     last_order_at = models.DateTimeField(null=True)
 
     class Meta:
-        verbose_name_plural = "customer order stats"
+        verbose_name = "customer"
+        verbose_name_plural = "customers"
 
     def __str__(self) -> str:
         return self.customer_id
@@ -200,6 +203,8 @@ class ProductStock(models.Model):
     version = models.PositiveIntegerField()
 
     class Meta:
+        verbose_name = "product"
+        verbose_name_plural = "products"
         ordering = ["sku"]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
-"""The dashboard: orders by status, revenue per day, and projection lag.
+"""The dashboard: orders by status, revenue per day, and projection lag; amounts in the
+currency's minor units (readmodels/amounts.py).
 
 It charts the DailySales rows (plus order counts per status), so it needs what the
 DailySales list needs (`readmodels.view_dailysales`); its projection-lag table shows only
@@ -7,6 +8,8 @@ to those who may see the projections page (projector/admin.py).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -14,6 +17,7 @@ from django.template.response import TemplateResponse
 from projector.admin import may_view, require_view
 from projector.models import DeadLetter
 from projector.status import projection_status
+from readmodels.amounts import format_money
 from readmodels.models import DailySales
 from readmodels.selectors.dashboard import orders_by_status, revenue_per_day
 
@@ -32,12 +36,13 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
                 "height": int(CHART_HEIGHT * day.revenue / top),
                 "y": CHART_HEIGHT - int(CHART_HEIGHT * day.revenue / top),
                 "day": day.day,
-                "revenue": day.revenue,
+                "revenue": format_money(day.revenue, currency),
                 "orders_paid": day.orders_paid,
             }
             for index, day in enumerate(days)
         ]
-        charts.append({"currency": currency, "bars": bars, "total": sum(day.revenue for day in days), "top": top})
+        total = sum((day.revenue for day in days), Decimal(0))
+        charts.append({"currency": currency, "bars": bars, "total": format_money(total, currency)})
     by_status = orders_by_status()
     return TemplateResponse(
         request,

@@ -1,16 +1,14 @@
-"""Product stock in the admin: the ProductStock read model, read-only, and one command page,
-"adjust stock" after a count or a write-off. It sends the API's very command (AdjustStock)
-through the bus, with the API endpoint's permission (inventory.adjust_stock) and serializer,
-so the admin accepts exactly what the API accepts; a refusal is a message with its reason
-and nothing is appended."""
+"""Product stock in the admin: the ProductStock read model, read-only, and the "adjust
+stock" form (after a count or a write-off) beside it. The form posts to the write side's
+admin (inventory/admin), which sends the API's very command (AdjustStock) through the bus
+with the API endpoint's permission and serializer; this module never sends."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -19,38 +17,29 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from eventlog.admin import ReadOnlyAdmin
+from inventory.admin.forms import AdjustStockForm
 from inventory.api.permissions import ADJUST
-from inventory.api.serializers import AdjustStockIn
-from inventory.commands import AdjustStock
 from inventory.domain import product_stream
-from inventory.events import MAX_ADJUSTMENT_REASON
-from readmodels.admin.phone_orders import send
 from readmodels.models import ProductStock
 
 
-class AdjustStockForm(forms.Form):
-    """Units counted in (positive) or out (negative), and why; the API's rules check them."""
-
-    quantity_delta = forms.CharField(label="quantity change", help_text="e.g. -3 for three damaged units")
-    reason = forms.CharField(max_length=MAX_ADJUSTMENT_REASON, help_text="a count, damaged, lost...")
-
-
 def adjust_stock(model_admin: ProductStockAdmin, request: HttpRequest, sku: str) -> HttpResponse:
-    """GET: the form; POST: AdjustStock through the bus, then back to the list."""
+    """The form beside what the read model knows of the stock; it posts to the write side
+    (inventory/admin), which sends the command. An old form's post is passed there (307)."""
     if not request.user.has_perm(ADJUST):
         raise PermissionDenied
-    stock = get_object_or_404(ProductStock, sku=sku)
-    form = AdjustStockForm(request.POST if request.method == "POST" else None)
+    post_to = reverse("admin-product-adjust", args=[sku])
     if request.method == "POST":
-        body = {key: request.POST.get(key, "") for key in AdjustStockForm.base_fields}
-        if send(request, AdjustStockIn, body, lambda valid, meta: AdjustStock(sku=sku, metadata=meta, **valid)):
-            messages.success(request, f"{sku}: stock adjusted. The list shows it once the projection has run.")
-            return HttpResponseRedirect(reverse("admin:readmodels_productstock_changelist"))
+        response = HttpResponseRedirect(post_to)
+        response.status_code = 307  # keeps a POST a POST, with its body
+        return response
+    stock = get_object_or_404(ProductStock, sku=sku)
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Adjust the stock of {sku}",
-        "form": form,
+        "form": AdjustStockForm(),
         "stock": stock,
+        "post_to": post_to,
         "opts": ProductStock._meta,
     }
     return TemplateResponse(request, "admin/readmodels/productstock/adjust_stock.html", context)

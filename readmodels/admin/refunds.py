@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from readmodels.amounts import format_money
 from readmodels.models import OrderSummary
 
 
@@ -33,4 +34,4 @@ class RefundOwedFilter(admin.SimpleListFilter):
 @admin.display(description="refund owed", ordering="refund_due")
 def refund_owed(order: OrderSummary) -> str:
     """What the order owes back, with its currency; blank when nothing."""
-    return f"{order.refund_due} {order.currency}" if order.refund_due else ""
+    return format_money(order.refund_due, order.currency) if order.refund_due else ""

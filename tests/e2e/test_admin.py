@@ -14,25 +14,20 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, RequestFactory
-from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from orders.api.permissions import CANCEL, FULFIL, PLACE
-from orders.api.views import CancelOrderView, ConfirmOrderView, ShipOrderView
 from orders.commands import ConfirmOrder, ForgetCustomer, PayOrder
 from orders.customers import customer_stream_id
 from projector.models import DeadLetter
 from readmodels.models import OrderSummary
 from tests.factories import (
     AddressFactory,
-    CancelOrderFactory,
     CreateOrderFactory,
     StaffUserFactory,
     SuperuserFactory,
     total_of,
 )
 from tests.integration.test_dead_letter_decisions import least_privileged
-from writeside.api.views import CommandView
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -63,22 +58,22 @@ def test_read_models_are_read_only(staff: Client) -> None:
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
     assert staff.post(f"{CHANGELIST}{created.order_id}/delete/").status_code == 403
-    lists = ("readmodels/orderdetail", "readmodels/customerorderstats", "readmodels/dailysales", "projector/deadletter")
+    lists = ("readmodels/customerorderstats", "readmodels/dailysales", "projector/deadletter")
     for path in lists:
         assert staff.get(f"/admin/{path}/").status_code == 200
 
 
-def test_the_order_list_links_detail_customer_and_events(staff: Client) -> None:
+def test_the_order_list_links_the_order_and_customer_and_the_order_its_events(staff: Client) -> None:
     created = order()
     html = staff.get(CHANGELIST).content.decode()
-    assert f"/admin/readmodels/orderdetail/{created.order_id}/change/" in html
+    assert f"/admin/readmodels/ordersummary/{created.order_id}/change/" in html
     assert f"/admin/readmodels/customerorderstats/{created.customer_id}/change/" in html
-    assert f"/admin/eventlog/storedevent/?stream_id={created.order_id}" in html
+    page = staff.get(f"{CHANGELIST}{created.order_id}/change/").content.decode()
+    assert created.items[0].sku in page
+    assert f"/admin/eventlog/storedevent/?stream_id={created.order_id}" in page
     events = staff.get(f"/admin/eventlog/storedevent/?stream_id={created.order_id}")
     assert events.status_code == 200
     assert "OrderCreated" in events.content.decode()
-    detail = staff.get(f"/admin/readmodels/orderdetail/{created.order_id}/change/").content.decode()
-    assert created.items[0].sku in detail
 
 
 def test_the_order_list_shows_whose_order_it_is_until_they_are_forgotten(staff: Client) -> None:
@@ -96,59 +91,6 @@ def test_the_order_list_shows_whose_order_it_is_until_they_are_forgotten(staff: 
     assert "Vera Named" not in html
     assert "vera.named@example.org" not in html
     assert "c-named" in html
-
-
-def test_confirm_action_goes_through_the_bus_and_reports_refusals(staff: Client) -> None:
-    pending, paid = order(), order()
-    handle(ConfirmOrder(order_id=paid.order_id))
-    handle(PayOrder(order_id=paid.order_id, payment_id="p", amount=total_of(paid)))
-    response = staff.post(
-        CHANGELIST, {"action": "confirm", "_selected_action": [str(pending.order_id), str(paid.order_id)]}, follow=True
-    )
-    text = response.content.decode()
-    assert "refused, Cannot confirm an order in status PAID" in text
-    assert OrderSummary.objects.get(order_id=pending.order_id).status == "CONFIRMED"
-    confirm = StoredEvent.objects.get(stream_id=str(pending.order_id), event_type="OrderConfirmed")
-    assert (confirm.metadata["source"], confirm.metadata["user"]) == ("admin", "boss")
-
-
-def test_cancel_action_asks_for_a_reason_then_cancels(staff: Client) -> None:
-    created = order()
-    ids = [str(created.order_id)]
-    form = staff.post(CHANGELIST, {"action": "cancel", "_selected_action": ids})
-    assert b'name="reason"' in form.content
-    assert OrderSummary.objects.get(order_id=created.order_id).status == "PENDING"
-    staff.post(CHANGELIST, {"action": "cancel", "_selected_action": ids, "apply": "1", "reason": "out of stock"})
-    assert OrderSummary.objects.get(order_id=created.order_id).status == "CANCELLED"
-    assert StoredEvent.objects.get(event_type="OrderCancelled").data["reason"] == "out of stock"
-
-
-def test_ship_action(staff: Client) -> None:
-    created = order()
-    handle(ConfirmOrder(order_id=created.order_id))
-    handle(PayOrder(order_id=created.order_id, payment_id="p", amount=total_of(created)))
-    data = {
-        "action": "ship",
-        "_selected_action": [str(created.order_id)],
-        "apply": "1",
-        "tracking_number": "T-9",
-        "carrier": "UPS",
-    }
-    staff.post(CHANGELIST, data)
-    assert OrderSummary.objects.get(order_id=created.order_id).status == "SHIPPED"
-
-
-def test_actions_need_the_command_permission(client: Client, inline: None) -> None:
-    created = order()
-    clerk = StaffUserFactory(permissions=["readmodels.view_ordersummary", "orders.place_order"])
-    client.force_login(clerk)
-    actions = client.get(CHANGELIST).content.decode()
-    assert 'value="confirm"' in actions
-    assert 'value="cancel"' not in actions
-    client.post(
-        CHANGELIST, {"action": "cancel", "_selected_action": [str(created.order_id)], "apply": "1", "reason": "x"}
-    )
-    assert OrderSummary.objects.get(order_id=created.order_id).status == "PENDING"
 
 
 def parked(created: Any) -> DeadLetter:
@@ -312,68 +254,6 @@ def test_the_event_log_and_everything_derived_from_it_are_read_only_in_the_admin
     assert {"eventlog.StoredEvent", "eventlog.CommandRecord", "readmodels.OrderSummary"} <= set(checked)
 
 
-def order_clerk(name: str, *permissions: str) -> User:
-    """A staff user who may list orders and holds the given `orders.*` command permissions."""
-    user: User = StaffUserFactory(username=name, permissions=["readmodels.view_ordersummary", *permissions])
-    return user
-
-
-@pytest.mark.parametrize(
-    ("action", "endpoint"), [("confirm", ConfirmOrderView), ("cancel", CancelOrderView), ("ship", ShipOrderView)]
-)
-def test_each_order_action_needs_exactly_the_permission_of_its_api_endpoint(
-    rf: RequestFactory, action: str, endpoint: type[CommandView]
-) -> None:
-    model_admin = admin.site.get_model_admin(OrderSummary)
-    needed = endpoint.required_permission
-    for user, offered in (
-        (order_clerk("with-it", needed), True),
-        (order_clerk("all-but-it", *({PLACE, FULFIL, CANCEL} - {needed})), False),
-    ):
-        request = rf.post(CHANGELIST)
-        request.user = user
-        assert (action in model_admin.get_actions(request)) == offered, user
-
-
-def test_the_api_and_the_admin_both_refuse_confirm_without_the_place_permission(client: Client, inline: None) -> None:
-    created = order()
-    clerk = order_clerk("shipper", FULFIL)
-    api = APIClient()
-    api.force_authenticate(clerk)
-    assert api.post(f"/api/orders/{created.order_id}/confirm/").status_code == 403
-    client.force_login(clerk)
-    actions = client.get(CHANGELIST).content.decode()
-    assert 'value="ship"' in actions
-    assert 'value="confirm"' not in actions
-    client.post(CHANGELIST, {"action": "confirm", "_selected_action": [str(created.order_id)]})
-    assert OrderSummary.objects.get(order_id=created.order_id).status == "PENDING"
-    assert not StoredEvent.objects.filter(event_type="OrderConfirmed").exists()
-
-
-def test_the_order_detail_page_shows_addresses_payment_method_and_refund_due(staff: Client) -> None:
-    home = AddressFactory(name="Ada <b>Lovelace</b>", line2="Hinterhaus")
-    office = AddressFactory(city="Wien", country="AT")
-    create = CreateOrderFactory(
-        customer_email="ada@example.com", shipping_address=home, billing_address=office, payment_method="card"
-    )
-    handle(create)
-    handle(ConfirmOrder(order_id=create.order_id))
-    handle(PayOrder(order_id=create.order_id, payment_id="p-1", amount=total_of(create)))
-    handle(CancelOrderFactory(order_id=create.order_id))
-    page = staff.get(f"/admin/readmodels/orderdetail/{create.order_id}/change/").content.decode()
-    assert "Ada &lt;b&gt;Lovelace&lt;/b&gt;<br>" + home.line1 + "<br>Hinterhaus<br>" in page
-    assert f"{office.postal_code} Wien<br>AT" in page
-    for shown in (
-        "ada@example.com",
-        "card",
-        "shipping address",
-        "billing address",
-        "refund due",
-        str(total_of(create)),
-    ):
-        assert shown in page.lower()
-
-
 def test_the_site_is_branded_and_its_index_shows_the_domain_sections(staff: Client) -> None:
     index = staff.get("/admin/").content.decode()
     assert "<title>Orders, stock and operations | Back office</title>" in index
@@ -387,7 +267,7 @@ def test_the_site_is_branded_and_its_index_shows_the_domain_sections(staff: Clie
     assert "/admin/readmodels/productstock/" not in sections[1]  # not under Orders
     assert "/admin/eventlog/storedevent/" in sections[3]  # Operations
     # An app's own page stays where it was, under its app's name.
-    assert "Read models" in staff.get("/admin/readmodels/").content.decode()
+    assert "Orders and sales" in staff.get("/admin/readmodels/").content.decode()
 
 
 def test_the_order_list_search_box_is_the_api_search(staff: Client) -> None:

@@ -1,7 +1,8 @@
-"""A person in the back office, in headless Chromium: log in, cancel an order, see the
-projection catch up, open the dashboard; place a phone order and change its address.
-Screenshots go to artifacts/screenshots/ (docs/images/admin-phone-order.png is
-7-order-page-after-phone-order.png from a run, copied by hand: a test never rewrites the docs)."""
+"""A person in the back office, in headless Chromium: log in, open an order from the list,
+take it through confirm, pay and ship with its page's buttons (a refusal shown too), open
+the dashboard; place a phone order and change its address. Screenshots go to
+artifacts/screenshots/; the README's are made by `make screenshots` (tests/screenshots.py)
+from the demo data: a test never rewrites the docs."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from eventlog.models import StoredEvent
 from orders.commands import ConfirmOrder, PayOrder
-from tests.factories import CreateOrderFactory, total_of
+from readmodels.models import OrderSummary
+from tests.factories import AddressFactory, CreateOrderFactory, total_of
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -60,51 +62,84 @@ def shot(driver: webdriver.Chrome, name: str) -> Path:
     return path
 
 
-def test_cancel_an_order_in_the_admin_and_see_it_projected(
+def log_in(browser: webdriver.Chrome, url: str, name: str, then: str) -> None:
+    browser.get(f"{url}/admin/login/?next={then}")
+    browser.find_element(By.NAME, "username").send_keys(name)
+    browser.find_element(By.NAME, "password").send_keys(name)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+
+
+def press(browser: webdriver.Chrome, wait: WebDriverWait[Any], action: str, **fields: str) -> str:
+    """Fill the action's fields on the order page, press its button; the message shown."""
+    form = wait.until(expected_conditions.presence_of_element_located((By.ID, f"action-{action}")))
+    for name, value in fields.items():
+        field = form.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+    form.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait.until(expected_conditions.staleness_of(form))  # the order page again, not the last one's message
+    message = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "ul.messagelist li")))
+    return str(message.text)
+
+
+def test_staff_take_an_order_through_its_life_from_its_page(
     browser: webdriver.Chrome, live_server: Any, settings: Any
 ) -> None:
     settings.PROJECTIONS_INLINE = True
     User.objects.create_superuser("admin", "admin@example.com", "admin")
-    orders = [CreateOrderFactory(customer_id=f"c-{n}") for n in range(6)]
-    for create in orders:
-        handle(create)
-    for create in orders[:3]:
-        handle(ConfirmOrder(order_id=create.order_id))
-    handle(PayOrder(order_id=orders[0].order_id, payment_id="pay-1", amount=total_of(orders[0])))
+    address = AddressFactory(name="Ada Lovelace", city="Köln")
+    create = CreateOrderFactory(customer_email="ada@example.com", shipping_address=address, payment_method="card")
+    handle(create)
+    other = CreateOrderFactory()
+    handle(other)
+    handle(ConfirmOrder(order_id=other.order_id))
+    handle(PayOrder(order_id=other.order_id, payment_id="pay-1", amount=total_of(other)))
     wait = WebDriverWait(browser, 15)
 
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
-    browser.find_element(By.NAME, "username").send_keys("admin")
-    browser.find_element(By.NAME, "password").send_keys("admin")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    log_in(browser, live_server.url, "admin", "/admin/")
     wait.until(expected_conditions.presence_of_element_located((By.LINK_TEXT, "Dashboard")))
+    menu = browser.find_element(By.ID, "content").text
+    assert "Order summaries" not in menu
+    assert "Order details" not in menu
     shot(browser, "1-admin-index")
 
-    browser.get(f"{live_server.url}/admin/readmodels/ordersummary/")
-    target = orders[1]
-    checkbox = wait.until(
-        expected_conditions.element_to_be_clickable(
-            (By.CSS_SELECTOR, f"input.action-select[value='{target.order_id}']")
-        )
-    )
+    browser.find_element(By.LINK_TEXT, "Orders").click()
+    number = OrderSummary.objects.get(order_id=create.order_id).order_number
+    wait.until(expected_conditions.element_to_be_clickable((By.LINK_TEXT, number)))
     shot(browser, "2-order-list")
-    checkbox.click()
-    Select(browser.find_element(By.NAME, "action")).select_by_value("cancel")
-    browser.find_element(By.NAME, "index").click()
-    reason = wait.until(expected_conditions.presence_of_element_located((By.NAME, "reason")))
-    reason.send_keys("customer called to cancel")
-    shot(browser, "3-cancel-reason")
-    browser.find_element(By.NAME, "apply").click()
+    browser.find_element(By.LINK_TEXT, number).click()
 
-    wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "ul.messagelist li.success")))
-    row = f"//input[@value='{target.order_id}']/ancestor::tr"
-    wait.until(lambda driver: "CANCELLED" in driver.find_element(By.XPATH, row).text)
-    shot(browser, "4-order-cancelled")
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "order-status"), "PENDING"))
+    page = browser.find_element(By.ID, "content").text
+    for shown in ("Ada Lovelace", "ada@example.com", "Köln", "card", create.items[0].sku):
+        assert shown in page
+    for internal in ("Search text", "Version", "Order id"):
+        assert internal not in page
+    shown_actions = {form.get_attribute("id") for form in browser.find_elements(By.CSS_SELECTOR, "#order-actions form")}
+    assert shown_actions == {"action-confirm", "action-cancel"}
+    shot(browser, "3-order-page")
+
+    assert press(browser, wait, "confirm").startswith("Confirmed.")
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "order-status"), "CONFIRMED"))
+    # The amount field starts at the total: paying records exactly that.
+    assert press(browser, wait, "pay", payment_id="pay-77").startswith("Payment recorded.")
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "order-status"), "PAID"))
+    refused = press(browser, wait, "ship", tracking_number=" ")
+    assert refused.startswith("Refused, tracking_number"), refused
+    assert press(browser, wait, "ship", tracking_number="00340434", carrier="DHL").startswith("Shipped.")
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "order-status"), "SHIPPED"))
+    assert "DHL, tracking 00340434" in browser.find_element(By.ID, "order-shipment").text
+    assert not browser.find_elements(By.ID, "action-cancel")  # shipped: no cancelling
+    shot(browser, "4-order-shipped")
+    events = {event.metadata["user"] for event in StoredEvent.objects.filter(stream_id=str(create.order_id))}
+    assert "admin" in events
 
     browser.get(f"{live_server.url}/admin/dashboard/")
     wait.until(expected_conditions.presence_of_element_located((By.ID, "dashboard")))
-    assert browser.find_element(By.ID, "status-CANCELLED").text == "1"
-    assert browser.find_elements(By.CSS_SELECTOR, "svg rect")
+    assert browser.find_element(By.ID, "status-SHIPPED").text == "1"
+    revenue = browser.find_element(By.ID, "revenue-EUR").text
+    assert revenue.endswith(" EUR")
+    assert len(revenue.split(" ")[0].split(".")[1]) == 2  # the euro's cents, never more digits
     shot(browser, "5-dashboard")
 
 
@@ -114,10 +149,7 @@ def test_a_phone_order_and_an_address_change_in_the_admin(
     settings.PROJECTIONS_INLINE = True
     User.objects.create_superuser("clerk", "clerk@example.com", "clerk")
     wait = WebDriverWait(browser, 15)
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/readmodels/ordersummary/")
-    browser.find_element(By.NAME, "username").send_keys("clerk")
-    browser.find_element(By.NAME, "password").send_keys("clerk")
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    log_in(browser, live_server.url, "clerk", "/admin/readmodels/ordersummary/")
     wait.until(expected_conditions.element_to_be_clickable((By.ID, "phone-order"))).click()
 
     fields = {
@@ -151,8 +183,6 @@ def test_a_phone_order_and_an_address_change_in_the_admin(
     assert "50667 Bonn" in page
     assert "ShippingAddressChanged" in page  # the timeline
     assert browser.find_element(By.PARTIAL_LINK_TEXT, "everything that happened").get_attribute("href")
-    # The address, payment and lines in view, with the message above them.
-    browser.execute_script("document.getElementById('change-address').scrollIntoView({block: 'center'})")
     shot(browser, "7-order-page-after-phone-order")
     events = list(StoredEvent.objects.filter(event_type__in=["OrderCreated", "ShippingAddressChanged"]))
     assert {(event.metadata["source"], event.metadata["user"]) for event in events} == {("admin", "clerk")}
