@@ -178,6 +178,8 @@ VERIFY_CHECKS = {
     "relay": "integration.verification.unpublished_events",
     "forgotten": "readmodels.verification.forgotten_customers",
     "audit": "audit.verification.unaudited_commands",
+    "stock": "readmodels.stock_balance.stock_balances",
+    "sales": "readmodels.sales_balance.daily_sales_balances",
 }
 
 # Celery: with no broker configured, projections run in-process after commit.
