@@ -1,0 +1,154 @@
+"""`manage.py verify`'s books checks on PostgreSQL: a shop whose stock and money balance
+verifies with exit 0; a discrepancy planted in the products or daily sales read model (on
+hand, reserved, available, a reservation left behind a shipment, revenue, what cancellations
+owed back) is named and exits 1; a read model still catching up is not reported."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from io import StringIO
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from eventlog.store import event_store
+from fulfilment.models import FulfilmentProcess
+from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct, ReserveStock
+from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
+from projector.loop import read_database
+from readmodels.models import DailySales, ProductStock
+from writeside.bus import handle
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
+
+PRICE = Decimal("10.00")
+
+
+@pytest.fixture(autouse=True)
+def inline(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+
+
+def verify(*checks: str) -> tuple[int, str]:
+    out = StringIO()
+    arguments = [argument for check in checks for argument in ("--check", check)]
+    try:
+        call_command("verify", *arguments, "--wait", "0", stdout=out)
+    except CommandError as error:
+        return error.returncode, out.getvalue()
+    return 0, out.getvalue()
+
+
+def product(sku: str, units: int) -> None:
+    handle(RegisterProduct(sku=sku, name=sku, price=PRICE))
+    handle(ReceiveStock(sku=sku, quantity=units))
+
+
+def order(sku: str, units: int, *, pay: bool = True) -> UUID:
+    order_id = uuid4()
+    line = LineItem(sku=sku, quantity=units, unit_price=PRICE)
+    handle(CreateOrder(order_id=order_id, customer_id="c-books", currency="EUR", items=(line,)))
+    handle(ConfirmOrder(order_id=order_id))
+    if pay:
+        handle(PayOrder(order_id=order_id, payment_id=f"p-{order_id}", amount=PRICE * units))
+    return order_id
+
+
+@pytest.fixture
+def shop() -> dict[str, UUID]:
+    """Stock received, adjusted, reserved, shipped; orders paid, shipped and cancelled."""
+    product("MUG", 20)
+    product("TEE", 5)
+    handle(AdjustStock(sku="MUG", quantity_delta=-2, reason="damaged"))
+    shipped, held, cancelled = order("MUG", 3), order("MUG", 4), order("TEE", 2)
+    unpaid = order("TEE", 1, pay=False)
+    handle(ShipOrder(order_id=shipped, tracking_number="T-1"))
+    handle(CancelOrder(order_id=cancelled, reason="changed their mind"))
+    return {"shipped": shipped, "held": held, "cancelled": cancelled, "unpaid": unpaid}
+
+
+def stock(sku: str) -> tuple[int, int, int]:
+    row = ProductStock.objects.using(read_database()).get(sku=sku)
+    return row.on_hand, row.reserved, row.available
+
+
+def test_a_shop_whose_books_balance_verifies(shop: dict[str, UUID]) -> None:
+    assert stock("MUG") == (15, 4, 11)  # 20 received - 2 written off - 3 shipped; 4 held
+    assert stock("TEE") == (5, 1, 4)
+    assert verify("stock", "sales") == (0, "The books verify: no divergence.\n")
+
+
+def test_stock_on_hand_that_does_not_balance_is_named(shop: dict[str, UUID]) -> None:
+    ProductStock.objects.using(read_database()).filter(sku="MUG").update(on_hand=18, available=14)
+
+    status, printed = verify("stock")
+
+    assert status == 1
+    subject = "[stock] product MUG (v6)"
+    assert f"{subject}: on_hand is 18; its movements make 15 (adjusted -2 + consumed -3 + received 20)" in printed
+    assert f"{subject}: available is 14; on hand less reserved is 11" in printed
+    assert "TEE" not in printed
+
+
+def test_stock_reserved_that_does_not_balance_is_named(shop: dict[str, UUID]) -> None:
+    ProductStock.objects.using(read_database()).filter(sku="TEE").update(reserved=3, available=2)
+
+    status, printed = verify("stock")
+
+    assert status == 1
+    assert "[stock] product TEE (v5): reserved is 3; its 1 open reservation(s) hold 1" in printed
+    assert "[stock] product TEE (v5): available is 2; on hand less reserved is 4" in printed
+
+
+def test_a_reservation_left_behind_a_shipment_is_named(shop: dict[str, UUID]) -> None:
+    # The process says the order shipped, yet the product still holds its units: stock was
+    # never consumed (as if the process manager's commands had been lost).
+    FulfilmentProcess.objects.filter(order_id=shop["held"]).update(status="SHIPPED")
+
+    status, printed = verify("stock")
+
+    assert status == 1
+    assert (
+        f"[stock] product MUG (v6): 4 unit(s) still reserved for order {shop['held']}, whose fulfilment is SHIPPED"
+        in printed
+    )
+
+
+def test_revenue_and_refunds_owed_that_do_not_balance_are_named(shop: dict[str, UUID]) -> None:
+    using = read_database()
+    row = DailySales.objects.using(using).get(currency="EUR")
+    assert (row.orders_paid, row.revenue, row.refunded) == (3, Decimal("90.00"), Decimal("20.00"))
+    DailySales.objects.using(using).filter(pk=row.pk).update(revenue=Decimal("100.00"), refunded=Decimal("0"))
+
+    status, printed = verify("sales")
+
+    assert status == 1
+    assert f"[sales] {row.day}/EUR: revenue is 100.000; the day's events say 90.00" in printed
+    assert f"[sales] {row.day}/EUR: refunded is 0.000; the day's events say 20.00" in printed
+    assert "orders_paid" not in printed
+
+
+def test_a_missing_day_is_named(shop: dict[str, UUID]) -> None:
+    using = read_database()
+    day = DailySales.objects.using(using).get(currency="EUR").day
+    DailySales.objects.using(using).all().delete()
+
+    status, printed = verify("sales")
+
+    assert status == 1
+    assert f"[sales] {day}/EUR: revenue is missing; the day's events say 90.00" in printed
+
+
+def test_read_models_still_catching_up_are_not_reported(shop: dict[str, UUID], settings: Any) -> None:
+    settings.EVENT_SUBSCRIBERS = []  # nothing projects what follows: the read models fall behind
+    handle(ReceiveStock(sku="MUG", quantity=7))
+    handle(ReserveStock(sku="TEE", order_id=uuid4(), quantity=1))
+    handle(PayOrder(order_id=shop["unpaid"], payment_id="p-late", amount=PRICE))
+    assert event_store().stream_version(str(shop["unpaid"])) == 4
+    assert stock("MUG") == (15, 4, 11)
+    assert DailySales.objects.using(read_database()).get().orders_paid == 3
+
+    assert verify("stock", "sales") == (0, "The books verify: no divergence.\n")
