@@ -17,10 +17,11 @@ still catching up is compared with the log where it stands, never reported as di
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from eventlog.store import RecordedEvent, bucket_of, event_store
 from orders.events import OrderCancelled, OrderCreated, OrderEvent, OrderPaid
@@ -91,7 +92,9 @@ class SalesTally:
 def daily_sales_balances(options: Options) -> list[Divergence]:
     """Every day and currency whose sales figures do not balance with the log (module docstring)."""
     applied = dict(
-        ProjectionCheckpoint.objects.using(read_database()).filter(projection="sales").values_list("partition", "position")
+        ProjectionCheckpoint.objects.using(read_database())
+        .filter(projection="sales")
+        .values_list("partition", "position")
     )
     tally = SalesTally()
     store, after = event_store(), 0
@@ -106,7 +109,8 @@ def daily_sales_balances(options: Options) -> list[Divergence]:
     }
     found: list[Divergence] = []
     for key in sorted(set(shown) | set(tally.days)):
-        row, said = shown.get(key, {}), tally.days.get(key, {})
+        row: dict[str, Any] = shown.get(key, {})
+        said: Mapping[str, Decimal] = tally.days.get(key, {})
         for column in COLUMNS:
             if Decimal(row.get(column, 0)) != said.get(column, ZERO):
                 found.append(

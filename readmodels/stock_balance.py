@@ -37,9 +37,6 @@ from projector.verification import Divergence, Options
 from readmodels.models import ProductStock
 
 CHECK = "stock"
-# Goods arriving on hand by event type, each with a `quantity` of units, under the name the
-# divergence gives them (goods returned and restocked join them as they are recorded).
-ARRIVALS: dict[type, str] = {StockReceived: "received"}
 
 
 @dataclass
@@ -73,8 +70,8 @@ class StockTally:
                 self.movements["consumed"] -= quantity
             case StockAdjusted(quantity_delta=delta):
                 self.movements["adjusted"] += delta
-            case _ if type(event) in ARRIVALS:
-                self.movements[ARRIVALS[type(event)]] += int(getattr(event, "quantity"))
+            case StockReceived(quantity=quantity):
+                self.movements["received"] += quantity
 
 
 def stock_balances(options: Options) -> list[Divergence]:
@@ -120,14 +117,17 @@ def _held_after_fulfilment(subject: str, holding: dict[UUID, int]) -> list[Diver
     """Open reservations of orders whose fulfilment process no longer holds stock."""
     ended = FulfilmentProcess.objects.using(settings.EVENTLOG_DATABASE).filter(order_id__in=list(holding))
     return [
-        Divergence(CHECK, subject, f"{holding[order_id]} unit(s) still reserved for order {order_id}, whose fulfilment is {status}")
-        for order_id, status in ended.exclude(status__in=list(HOLDING_STOCK)).order_by("order_id").values_list(
-            "order_id", "status"
+        Divergence(
+            CHECK,
+            subject,
+            f"{holding[order_id]} unit(s) still reserved for order {order_id}, whose fulfilment is {status}",
         )
+        for order_id, status in ended.exclude(status__in=list(HOLDING_STOCK))
+        .order_by("order_id")
+        .values_list("order_id", "status")
     ]
 
 
 def _checkpoints(projection: str) -> dict[int, int]:
     rows = ProjectionCheckpoint.objects.using(read_database()).filter(projection=projection)
     return dict(rows.values_list("partition", "position"))
-
