@@ -96,7 +96,7 @@ class Shop:
                 self.receive(sku, draw.randint(1, 12))
         if draw.random() < 0.3:
             self.adjust(draw.choice(list(PRICES)))
-        for _ in range(draw.randint(1, 4)):
+        for _ in range(draw.randint(1, 3)):
             self.order(draw.choice(CUSTOMERS))
         for order in self.books.in_status("PENDING"):
             if draw.random() < 0.8:
