@@ -1,2 +1,3 @@
-"""Who may call the API: tokens that expire and can be revoked, throttled token issue, and
-lockout after repeated failed logins (admin and API alike)."""
+"""Edge (both sides' HTTP): who may call the API.
+Owns API tokens (issue, expiry, revocation), throttled token issue, lockout after failed logins.
+May import writeside (the API plumbing) and eventlog; no context, no read side."""

@@ -1,1 +1,3 @@
-"""The command audit trail: every command tried, who sent it, what it asked and how it ended."""
+"""Operations, write side: the trail of every command tried.
+Owns the append-only audit rows (who sent what, how it ended), their admin and verify's check.
+May import writeside (a bus middleware), projector (verify) and eventlog; nothing above."""

@@ -20,14 +20,14 @@ from celery import Celery, signals
 from django.db import close_old_connections, connections
 
 from config.startup import settle
-from monitoring.logs import configure_celery_logging
+from telemetry.logs import configure_celery_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("backoffice")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Worker and beat log through Django's LOGGING (JSON lines, monitoring/logs.py), not Celery's format.
+# Worker and beat log through Django's LOGGING (JSON lines, telemetry/logs.py), not Celery's format.
 signals.setup_logging.connect(configure_celery_logging, weak=False)
 
 

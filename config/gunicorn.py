@@ -1,8 +1,8 @@
 """gunicorn settings for the web process (`gunicorn -c config/gunicorn.py config.wsgi`).
 
-With PROMETHEUS_MULTIPROC_DIR set, every worker writes its metrics to files there and a scrape
-sums them (monitoring/metrics.py); a worker that exits is marked dead so its live gauges
-(none of ours: lag and dead letters are read at scrape time) stop counting. The directory is
+With PROMETHEUS_MULTIPROC_DIR set, every worker writes its counters (telemetry/counters.py) to
+files there and a scrape sums them (monitoring/metrics.py); a worker that exits is marked dead
+so its live gauges (none of ours: lag and dead letters are read at scrape time) stop counting. The directory is
 emptied by whoever starts the process group (`make up`), never here: Celery workers on the
 same host share it, and their open files must not be unlinked under them. Each worker, once
 it has loaded the application, settles (config/startup.py).

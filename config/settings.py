@@ -10,8 +10,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.secrets import secret_key
-from monitoring.logs import logging_config
-from monitoring.sentry import init_sentry
+from telemetry.logs import logging_config
+from telemetry.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "readmodels",
     "notifications",
     "integration",  # public events out, partner events in (AMQP)
+    "archive",  # closed order streams to cold storage (docs/operations.md, "Archive")
     "retention",  # prunes command records, audit rows, dead letters, emails' payloads by policy
 ]
 # The benchmarks' app (`manage.py bench`) only where the Makefile's bench targets ask for it:
@@ -93,6 +94,11 @@ def _database(url: str) -> dict[str, object]:
         # IMMEDIATE takes the write lock at BEGIN, so concurrent requests queue instead of
         # failing with "database is locked" when a read transaction upgrades to a write.
         config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        # Tests get a file too, as `make run` has, not Django's shared in-memory database: there
+        # a writer meeting another fails at once ("table is locked") instead of queueing, so
+        # concurrent writers would not be tested as the embedded default runs them.
+        if config["NAME"] not in ("", ":memory:"):
+            config["TEST"] = {"NAME": f"{config['NAME']}-test"}
     else:
         config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         config["CONN_HEALTH_CHECKS"] = True
@@ -154,6 +160,24 @@ LOGIN_URL = "/admin/login/"
 
 # Event store
 SNAPSHOT_EVERY = env.int("SNAPSHOT_EVERY", default=50)
+# Archive (archive/, docs/operations.md): order streams closed (and owing nothing) longer than
+# this many days move to cold storage, when `manage.py archive_streams` or beat runs it.
+ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=180)
+# Beat runs the archiver this often; 0 (the default): only when an operator runs the command.
+ARCHIVE_INTERVAL_SECONDS = env.float("ARCHIVE_INTERVAL_SECONDS", default=0.0)
+# The alias the archiver works on (production: the log's database, as the archiver's role).
+ARCHIVE_DATABASE = EVENTLOG_DATABASE
+# Where segments live: the local filesystem by default; any Django storage backend by dotted
+# path, e.g. "storages.backends.s3.S3Storage" (django-storages) with ARCHIVE_STORAGE_OPTIONS
+# as JSON ({"bucket_name": ..., "endpoint_url": ...}).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "archive": {
+        "BACKEND": env("ARCHIVE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("ARCHIVE_STORAGE_OPTIONS", default={"location": str(BASE_DIR / "archive-segments")}),
+    },
+}
 # Events one order may have; item changes beyond what leaves room for its lifecycle get a 422
 # (orders/domain.py). Bounds every stream, its history and its replay. At least 6.
 MAX_EVENTS_PER_ORDER = env.int("MAX_EVENTS_PER_ORDER", default=1000)
@@ -318,8 +342,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
-# Authentication (issue 10): expiring, revocable tokens (django-rest-knox) and lockout after
-# repeated failures (django-axes, database handler: a login needs only PostgreSQL).
+# Authentication: a stolen token must stop working and guessing must not pay — expiring,
+# revocable tokens (django-rest-knox) and lockout after repeated failures (django-axes,
+# database handler: a login needs only PostgreSQL).
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env.float("TOKEN_TTL_HOURS", default=10.0)),
     "AUTH_HEADER_PREFIX": "Token",  # the contract's scheme: `Authorization: Token <token>`
@@ -390,8 +415,9 @@ NOTIFICATION_MAX_AGE_SECONDS = env.float("NOTIFICATION_MAX_AGE_SECONDS", default
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=8)
 NOTIFICATION_RETRY_BASE_SECONDS = env.float("NOTIFICATION_RETRY_BASE_SECONDS", default=30.0)
 
-# Integration events (issue 12, integration/ and docs/events.md). Unset (the embedded default,
-# `make run`): no relay and no consumer; nothing is published or consumed.
+# Integration events (integration/ and docs/events.md): other systems learn of orders without
+# reading our tables. Unset (the embedded default, `make run`): no relay and no consumer;
+# nothing is published or consumed.
 INTEGRATION_BROKER_URL = env("INTEGRATION_BROKER_URL", default="")
 if INTEGRATION_BROKER_URL:  # the outbound relay, after the read models
     PROJECTIONS = [*PROJECTIONS, "integration.relay.RelayProjection"]
@@ -419,7 +445,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
 }
 
-# --- Operability (issue 13): health probes, metrics, the beat heartbeat -------------------
+# --- Operability: health probes, metrics, the beat heartbeat (what an operator watches) ---
 INSTALLED_APPS += ["django_prometheus", "monitoring", "audit"]
 # Request metrics (django-prometheus): first and last, so they time everything in between.
 MIDDLEWARE = [
@@ -446,7 +472,7 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 # whoever starts the host's processes: `make up` does.)
 if env("PROMETHEUS_MULTIPROC_DIR", default=""):
     Path(env("PROMETHEUS_MULTIPROC_DIR")).mkdir(parents=True, exist_ok=True)
-EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "monitoring.metrics.count_appended"]
+EVENT_SUBSCRIBERS = [*EVENT_SUBSCRIBERS, "telemetry.counters.count_appended"]
 CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "task": "monitoring.heartbeat",
     "schedule": CATCH_UP_INTERVAL_SECONDS,
@@ -461,15 +487,23 @@ COMMAND_MIDDLEWARE = [
 ]
 # The query bus's middleware (readmodels/queries.py): the same logging and metrics for queries.
 QUERY_MIDDLEWARE = ["monitoring.pipeline.log_query", "monitoring.pipeline.measure_query"]
-# Structured logs (monitoring/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
+# Structured logs (telemetry/logs.py): JSON lines, or LOG_FORMAT=console (`make run`).
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING = logging_config(LOG_FORMAT, env("LOG_LEVEL", default="WARNING"), env("APP_LOG_LEVEL", default="INFO"))
-# Worker and beat keep this configuration instead of Celery's own (monitoring.logs).
+# Worker and beat keep this configuration instead of Celery's own (telemetry.logs).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Error tracking (monitoring/sentry.py): nothing is initialised without SENTRY_DSN.
+# Error tracking (telemetry/sentry.py): nothing is initialised without SENTRY_DSN.
 SENTRY_ENABLED = init_sentry(
     env("SENTRY_DSN", default=""),
     environment=env("SENTRY_ENVIRONMENT", default=""),
     release=env("SENTRY_RELEASE", default=""),
     traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
 )
+
+if ARCHIVE_INTERVAL_SECONDS > 0:
+    # Off by default: archiving is a choice of the operator (docs/operations.md, "Archive").
+    CELERY_BEAT_SCHEDULE["archive-streams"] = {
+        "task": "archive.archive_streams",
+        "schedule": ARCHIVE_INTERVAL_SECONDS,
+        "options": {"queue": env("ARCHIVE_QUEUE", default="archive"), "expires": ARCHIVE_INTERVAL_SECONDS},
+    }

@@ -10,7 +10,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from eventlog.models import CORRELATION, CommandRecord, Snapshot, StoredEvent
+from eventlog.models import CORRELATION, ArchivedStream, CommandRecord, Snapshot, StoredEvent
 
 
 def pretty_json(value: Any) -> str:
@@ -116,3 +116,12 @@ class CommandRecordAdmin(ReadOnlyAdmin):
     list_display = ("command_type", "command_id", "recorded_at")
     list_filter = ("command_type",)
     search_fields = ("=command_id",)
+
+
+@admin.register(ArchivedStream)
+class ArchivedStreamAdmin(ReadOnlyAdmin):
+    """The archive's manifest: which streams live in cold storage, in which segment."""
+
+    list_display = ("stream_id", "stream_type", "status", "event_count", "last_position", "archived_at")
+    list_filter = ("status", "stream_type")
+    search_fields = ("=stream_id",)

@@ -94,3 +94,40 @@ class SubjectKey(models.Model):
 
     def __str__(self) -> str:
         return f"key {self.key_id} of {self.subject}"
+
+
+class ArchivedStream(models.Model):
+    """The manifest of cold storage: one row per stream whose events were written to a segment.
+
+    `verified`: the segment was written and read back equal to the hot rows, which are still
+    in the log; only then may the archiver remove them (the database refuses the DELETE of an
+    event no verified row covers: eventlog/migrations/0005). `archived`: the rows are gone from
+    the log, the segment is the stream's only copy, and the database refuses any new event of
+    the stream until it is restored.
+    """
+
+    class Status(models.TextChoices):
+        VERIFIED = "verified", "Segment verified, events still in the log"
+        ARCHIVED = "archived", "Events only in the segment"
+
+    stream_id = models.CharField(max_length=64, unique=True)
+    stream_type = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    segment = models.CharField(max_length=255)
+    format_version = models.PositiveSmallIntegerField()
+    checksum = models.CharField(max_length=64)  # sha256 of the stored (compressed) segment
+    event_count = models.PositiveIntegerField()
+    last_version = models.PositiveIntegerField()
+    first_position = models.BigIntegerField()
+    last_position = models.BigIntegerField()
+    verified_at = models.DateTimeField()
+    archived_at = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["first_position"], name="archived_first_position_idx"),
+            models.Index(fields=["last_position"], name="archived_last_position_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream_type} {self.stream_id} ({self.status})"

@@ -1,6 +1,8 @@
-"""PostgreSQL fast paths for the event store's hot calls.
+"""The event store and command log on PostgreSQL: the portable ORM implementation's hot calls
+in hand-written SQL, and the append lock that makes reading the log gap-safe.
 
-Same behaviour as the portable ORM implementation (tests run both), in hand-written SQL:
+Same contract as the portable implementation, which SQLite runs (one suite tests both,
+tests/integration/test_event_log_contract.py), in hand-written SQL:
 a command's six queries otherwise spend most of their time compiling ORM expressions,
 and projections decode JSON text straight with msgspec instead of json.loads.
 
@@ -191,7 +193,10 @@ class PostgresEventStore(EventStore):
         if limit is not None:
             sql += " LIMIT %s"
             params.append(limit)
-        return self._from_rows(self._fetch(sql, params))
+        events = self._from_rows(self._fetch(sql, params))
+        return events or self.read_archived_stream(
+            stream_id, after_version=after_version, to_version=to_version, until=until, limit=limit
+        )
 
     def read_all(
         self,

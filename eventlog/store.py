@@ -1,9 +1,16 @@
 """The event store: append with optimistic concurrency, read streams and the global log.
 
-Gap safety (see docs/architecture.md): on PostgreSQL every append takes one
-transaction-level advisory lock just before its INSERT and holds it to commit, so global
-positions become visible in increasing order. A subscriber that has seen position N can
-never later find a committed event below N, so a plain `position > checkpoint` read is safe.
+One implementation per database, each kept by the same contract suite
+(tests/integration/test_event_log_contract.py): this portable one (the ORM) on SQLite, the
+embedded default, and PostgresEventStore (eventlog/postgres.py) on PostgreSQL; the settings
+name which (`event_store`).
+
+Gap safety (see docs/architecture.md): global positions become visible in increasing order,
+so a subscriber that has seen position N can never later find a committed event below N, and
+a plain `position > checkpoint` read is safe. On PostgreSQL every append takes one
+transaction-level advisory lock with its INSERT and holds it to commit; on SQLite a write
+transaction holds the database's one write lock from BEGIN (IMMEDIATE, config/settings.py)
+to commit, which serializes appends just the same.
 
 Personal data: events are sealed on the way in and unsealed on the way out here
 (eventlog/personal.py), so no caller ever stores it in the clear; `RecordedEvent.data` and
@@ -28,14 +35,16 @@ from django.db import IntegrityError, connections
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from eventlog import cold
 from eventlog.keys import SubjectKeys
-from eventlog.models import CORRELATION, Snapshot, StoredEvent
+from eventlog.models import CORRELATION, ArchivedStream, Snapshot, StoredEvent
 from eventlog.personal import key_ids, seal, unseal, unseal_all
 from eventlog.records import CommandEntry, append_outcome, insert_record
 from eventlog.serialization import EventRegistry, registry
 
 BUCKETS = 256
-# pg_advisory_xact_lock key for appends; any constant that nothing else in the database uses.
+# pg_advisory_xact_lock key for appends on PostgreSQL (eventlog/postgres.py); any constant that
+# nothing else in the database uses.
 APPEND_LOCK_KEY = 0x4556_4C4F_4731  # "EVLOG1"
 
 
@@ -95,7 +104,8 @@ _COLUMNS = (
 
 
 class EventStore:
-    """Reads and appends events on one database alias."""
+    """Reads and appends events on one database alias, through the ORM: the implementation
+    for SQLite, and the base of PostgreSQL's (which replaces the hot calls with SQL)."""
 
     def __init__(self, using: str | None = None, events: EventRegistry = registry) -> None:
         self.using = using or settings.EVENTLOG_DATABASE
@@ -170,10 +180,8 @@ class EventStore:
         encoded = self._encode(events)
         if not encoded:
             return []
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [APPEND_LOCK_KEY])
-        # Taken after the lock so recorded_at grows with position.
+        # Taken inside the write transaction (SQLite's one write lock is held from BEGIN), so
+        # recorded_at grows with position.
         now = timezone.now()
         bucket = bucket_of(stream_id)
         rows = [
@@ -233,7 +241,43 @@ class EventStore:
             query = query.filter(version__lte=to_version)
         if until is not None:
             query = query.filter(recorded_at__lte=until)
-        return self._recorded_all(query.order_by("version").values_list(*_COLUMNS)[:limit])
+        events = self._recorded_all(query.order_by("version").values_list(*_COLUMNS)[:limit])
+        return events or self.read_archived_stream(
+            stream_id, after_version=after_version, to_version=to_version, until=until, limit=limit
+        )
+
+    def archived(self, stream_id: str) -> ArchivedStream | None:
+        """The manifest row of a stream whose events are only in cold storage (eventlog/cold.py)."""
+        found: ArchivedStream | None = (
+            ArchivedStream.objects.using(self.using)
+            .filter(stream_id=stream_id, status=ArchivedStream.Status.ARCHIVED)
+            .first()
+        )
+        return found
+
+    def read_archived_stream(
+        self,
+        stream_id: str,
+        *,
+        after_version: int = 0,
+        to_version: int | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        """read_stream of an archived stream, from its segment (none if it is not archived).
+        Asked only when the log has no event of the slice, so the hot path pays nothing."""
+        manifest = self.archived(stream_id)
+        if manifest is None:
+            return []
+        segment = cold.read(manifest.segment, manifest.checksum)
+        wanted = [
+            event
+            for event in segment.events
+            if event["version"] > after_version
+            and (to_version is None or event["version"] <= to_version)
+            and (until is None or event["recorded_at"] <= until)
+        ][:limit]
+        return self._recorded_all(tuple(event[column] for column in _COLUMNS) for event in wanted)
 
     def read_all(
         self,
@@ -261,6 +305,8 @@ class EventStore:
         last = (
             self._objects().filter(stream_id=stream_id).order_by("-version").values_list("version", flat=True).first()
         )
+        if last is None and (manifest := self.archived(stream_id)) is not None:
+            return manifest.last_version
         return int(last or 0)
 
     def existing_streams(self, stream_ids: Iterable[str]) -> set[str]:

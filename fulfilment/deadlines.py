@@ -23,9 +23,9 @@ from eventlog.store import RecordedEvent
 from fulfilment import models
 from fulfilment.manager import correlation_of
 from fulfilment.payment_deadline import FOLLOWS, DeadlineStatus, Followed, PaymentDeadline, expiry, follow
+from projector.bulk import upsert_rows
 from projector.loop import read_database
 from projector.projection import Projection
-from readmodels.projections.bulk import upsert_rows
 from writeside import bus
 from writeside.commands import Command
 from writeside.errors import ConcurrencyConflict, InvalidTransition

@@ -9,9 +9,9 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self) -> None:
-        """Count Celery task outcomes (monitoring/metrics.py) and name the task on its log lines
-        (monitoring/logs.py), in every process that runs tasks."""
-        from monitoring import logs, metrics
+        """Count Celery task outcomes (telemetry/counters.py) and name the task on its log lines
+        (telemetry/logs.py), in every process that runs tasks."""
+        from telemetry import counters, logs
 
-        metrics.connect_celery_signals()
+        counters.connect_celery_signals()
         logs.connect_task_context()

@@ -61,7 +61,7 @@ def broker() -> Check:
     """A connection to the Celery broker, when one is configured (none: projections run inline)."""
     if not settings.CELERY_BROKER_URL:
         return Check("broker", DISABLED)
-    from config.celery import app
+    from celery import current_app as app  # config/celery.py's in every thread (Celery's Django fixup)
 
     try:
         with app.connection_for_write() as connection:

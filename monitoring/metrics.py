@@ -1,65 +1,35 @@
-"""Prometheus metrics named `backoffice_*`: counted where they are events, read from the
-database at scrape time where they are state.
+"""The scrape: Prometheus metrics named `backoffice_*`, the counters where they are events
+(telemetry/counters.py), read from the database at scrape time where they are state.
 
-Counters and histograms live in prometheus_client's registry. Under gunicorn (several worker
-processes) and Celery (prefork children), PROMETHEUS_MULTIPROC_DIR makes every process write
-its values to files in that directory and a scrape sums them, so /metrics answers for all of
-them, not for whichever process took the request. The state (projection lag, dead letters,
-heartbeat age) is one set of rows in the database, read once per scrape by `StateCollector`,
-never kept in a process where it could go stale.
+Under gunicorn (several worker processes) and Celery (prefork children),
+PROMETHEUS_MULTIPROC_DIR makes every process write its counters to files in that directory and
+a scrape sums them, so /metrics answers for all of them, not for whichever process took the
+request. The state (projection lag, dead letters, heartbeat age) is one set of rows in the
+database, read once per scrape by `StateCollector`, never kept in a process where it could go
+stale.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from monitoring.health import beat_heartbeat, readiness
+from projector.status import projection_status
+
 logger = logging.getLogger(__name__)
-
-COMMANDS = Counter("backoffice_commands", "Commands handled, by type and outcome.", ["command_type", "outcome"])
-COMMAND_SECONDS = Histogram(
-    "backoffice_command_duration_seconds",
-    "Time to handle a command, retries included.",
-    ["command_type"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-)
-QUERIES = Counter("backoffice_queries", "Queries answered, by name and outcome.", ["query", "outcome"])
-QUERY_SECONDS = Histogram("backoffice_query_duration_seconds", "Time to answer a query.", ["query"])
-EVENTS_APPENDED = Counter("backoffice_events_appended", "Events committed to the log, by stream type.", ["stream_type"])
-DOORBELLS = Counter(
-    "backoffice_doorbells",
-    "Projection doorbells: sent, coalesced (one already waiting), failed (broker down), skipped (broker cooldown).",
-    ["outcome"],
-)
-CELERY_TASKS = Counter("backoffice_celery_tasks", "Celery task outcomes, by task.", ["task", "outcome"])
-THROTTLE_CACHE_FAILURES = Counter(
-    "backoffice_throttle_cache_failures", "Throttle checks whose cache call failed (writeside.api.throttles)."
-)
-THROTTLE_UNTHROTTLED = Counter(
-    "backoffice_throttle_unthrottled", "Requests let through without a throttle check while the cache was down."
-)
-
-
-def count_appended(events: Sequence[Any]) -> None:
-    """EVENT_SUBSCRIBERS entry: count committed events by stream type (called after COMMIT)."""
-    for event in events:
-        EVENTS_APPENDED.labels(stream_type=event.stream_type).inc()
 
 
 class StateCollector(Collector):
     """Projection lag and dead letters, and the heartbeat's age, read from the database now."""
 
     def collect(self) -> Iterator[Metric]:
-        from monitoring.health import beat_heartbeat
-        from projector.status import projection_status
-
         lag_events = GaugeMetricFamily(
             "backoffice_projection_lag_events", "Events not yet applied.", labels=["projection"]
         )
@@ -97,8 +67,6 @@ class StateCollector(Collector):
 
 def _readiness() -> GaugeMetricFamily:
     """What /health/ready would answer now, per check (1 up, 0 not) and overall."""
-    from monitoring.health import readiness
-
     checks = readiness()
     family = GaugeMetricFamily(
         "backoffice_ready", "1 if the check passes (check=all: /health/ready is 200).", labels=["check"]
@@ -125,29 +93,3 @@ def exposition() -> tuple[bytes, str]:
         registry.register(_ThisProcess())
     registry.register(StateCollector())
     return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-def _task_name(sender: Any) -> str:
-    return str(getattr(sender, "name", None) or sender)
-
-
-def connect_celery_signals() -> None:
-    """Count each task's outcome: succeeded, failed, retried, rejected, revoked."""
-    from celery import signals
-
-    def counter(outcome: str) -> Any:
-        def receive(sender: Any = None, **kwargs: Any) -> None:
-            request = kwargs.get("request")
-            task = _task_name(getattr(request, "task", None) or sender) if outcome == "revoked" else _task_name(sender)
-            CELERY_TASKS.labels(task=task, outcome=outcome).inc()
-
-        return receive
-
-    for signal, outcome in (
-        (signals.task_success, "succeeded"),
-        (signals.task_failure, "failed"),
-        (signals.task_retry, "retried"),
-        (signals.task_rejected, "rejected"),
-        (signals.task_revoked, "revoked"),
-    ):
-        signal.connect(counter(outcome), weak=False, dispatch_uid=f"backoffice-metrics-{outcome}")

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django_prometheus.middleware import PrometheusAfterMiddleware
 from prometheus_client.metrics import MetricWrapperBase
 
-from monitoring.logs import bound
+from telemetry.logs import bound
 
 logger = logging.getLogger("monitoring.requests")
 

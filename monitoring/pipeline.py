@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from monitoring.logs import bound
-from monitoring.metrics import COMMAND_SECONDS, COMMANDS, QUERIES, QUERY_SECONDS
 from readmodels.queries import Query
+from telemetry.counters import COMMAND_SECONDS, COMMANDS, QUERIES, QUERY_SECONDS
+from telemetry.logs import bound
 from writeside.pipeline import COMMITTED, DUPLICATE, Dispatch, Next, outcome
 from writeside.unit_of_work import CommandResult
 

@@ -27,9 +27,9 @@ from django.utils import timezone
 from eventlog.store import RecordedEvent
 from notifications.models import CustomerDirectory, Notification
 from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
+from projector.bulk import insert_new_rows
 from projector.projection import Projection
 from readmodels.forgetting import forgotten_at, guard, record
-from readmodels.projections.bulk import insert_new_rows
 
 EventT = TypeVar("EventT")
 

@@ -1,0 +1,3 @@
+"""Write side, a bounded context: the order from placing to delivery, and forgetting a customer.
+Owns the Order aggregate and state, its events, commands, handlers, repository and command API.
+May import writeside and eventlog; never inventory (contexts speak through the bus and the log)."""

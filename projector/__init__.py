@@ -1,6 +1,3 @@
-"""The projection engine: feeds every consumer of the event log, exactly once in effect.
-
-It owns the checkpoints and dead letters, the one loop (projector/loop.py), doorbells,
-catch-up, rebuild and status. It imports none of the projections it runs: they are listed
-in settings.PROJECTIONS (an import contract in pyproject.toml keeps it so).
-"""
+"""Read side, the engine below the projections: feeds every consumer of the log, exactly once in effect.
+Owns checkpoints, dead letters, the one loop, doorbells, catch-up, rebuild, status, bulk writers.
+May import eventlog and telemetry; none of the projections it runs (settings.PROJECTIONS names them)."""

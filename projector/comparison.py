@@ -46,6 +46,7 @@ from typing import Any
 
 from django.db import connections, models, transaction
 
+from eventlog.history import whole_log
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore, event_store
 from projector import shadow
@@ -70,7 +71,8 @@ def read_models(options: Options) -> list[Divergence]:
     projections = _selected(options.projections)
     if not projections:
         return []
-    store, using = event_store(), read_database()
+    # The whole log, the archived streams' events too (eventlog/history.py).
+    store, using = whole_log(event_store()), read_database()
     if shadow.possible(using):
         return _against_shadow(projections, store, using, options.wait_seconds)
     return [found for projection in projections for found in _in_place(projection, store, using)]

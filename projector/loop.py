@@ -6,7 +6,7 @@ partition), read the head, read the log after the lowest checkpoint up to that h
 (gap-safe, see eventlog.store), apply to each projection what it has not applied, and move
 every checkpoint. A crash rolls all of it back; a repeated run finds nothing new. Sharing
 a batch makes a doorbell cheap enough to answer at a hundred commits a second: one lock
-statement, one read and decode of the log, one checkpoint update (docs/performance.md).
+statement, one read and decode of the log, one checkpoint update (docs/performance-log.md).
 
 A batch that raises is run again isolating the failure: each projection in a savepoint
 (so the others keep their work) and the failing one event by event, so the failing event
@@ -28,7 +28,6 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
-from monitoring.logs import events_fields
 from projector.dead_letters import (
     BLOCKING,
     NOTHING_STANDING,
@@ -41,6 +40,7 @@ from projector.dead_letters import (
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import buckets_of, partition_count, partition_of_bucket
 from projector.projection import Projection
+from telemetry.logs import events_fields
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.db import connections, transaction
 from django.utils import timezone
 
+from eventlog.history import whole_log
 from eventlog.store import EventStore, RecordedEvent, event_store
 from projector import shadow
 from projector.dead_letters import BLOCKING, NOTHING_STANDING, standing
@@ -59,10 +60,11 @@ def rebuild_together(
     returns the head the new tables reached.
 
     Each batch of the log is read and decoded once and handed to every projection: the
-    decoding costs as much as a light projection's work (docs/performance.md).
+    decoding costs as much as a light projection's work (docs/performance-log.md).
     """
     refuse_process_managers(projections)
-    store = store or event_store()
+    # The whole log: the archived streams' events too (eventlog/history.py).
+    store = whole_log(store or event_store())
     projections = sorted(projections, key=lambda projection: projection.name)
     announce = phase or (lambda step: None)
     with old_objects_frozen():
@@ -129,7 +131,10 @@ def _in_place(projections: list[Projection], store: EventStore, progress: Progre
     using = read_database()
     projectors = [Projector(projection, store) for projection in projections]
     read_ahead = can_read_ahead(store)  # before this rebuild's own transaction opens
-    with transaction.atomic(using=using):
+    # On PostgreSQL the rebuild lock keeps the archiver from moving a stream out of the log
+    # while this replay reads it (SQLite's one writer does the same).
+    exclusive = shadow.exclusive(using) if connections[using].vendor == "postgresql" else nullcontext()
+    with exclusive, transaction.atomic(using=using):
         checkpoints = [
             lock_checkpoint(projection.name, partition, using)
             for projection in projections

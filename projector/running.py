@@ -8,10 +8,10 @@ import time
 from celery import current_app
 from django.conf import settings
 
-from monitoring.metrics import DOORBELLS
 from projector import doorbell
 from projector.loop import Projector, all_partitions, run_batch
 from projector.registry import all_projections
+from telemetry.counters import DOORBELLS
 
 logger = logging.getLogger(__name__)
 

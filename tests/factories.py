@@ -27,6 +27,7 @@ from orders.commands import (
     PayOrder,
     ShipOrder,
 )
+from orders.events import OrderItemAdded
 from readmodels.models import OrderSummary
 
 
@@ -67,6 +68,18 @@ class AddOrderItemFactory(factory.Factory):
     sku = factory.Sequence(lambda n: f"ADD-{n}")
     quantity = 1
     unit_price = Decimal("5.00")
+
+
+class OrderItemAddedFactory(factory.Factory):
+    """An event to append to the store directly, below the command bus."""
+
+    class Meta:
+        model = OrderItemAdded
+
+    order_id = factory.LazyFunction(uuid4)
+    sku = factory.Sequence(lambda n: f"EV-{n}")
+    quantity = 1
+    unit_price = Decimal("1.00")
 
 
 class ConfirmOrderFactory(factory.Factory):

@@ -25,6 +25,10 @@ class InvalidTransition(DomainError):
     """The command is not allowed in the aggregate's current status."""
 
 
+class StreamArchived(DomainError):
+    """The aggregate's history is in cold storage: it takes no command until it is restored."""
+
+
 class ConcurrencyConflict(DomainError):
     """Another writer appended to the stream first, and retries did not resolve it."""
 

@@ -15,7 +15,7 @@ from eventlog.records import CommandEntry
 from eventlog.serialization import from_data, to_data
 from eventlog.store import EventStore, RecordedEvent
 from writeside.aggregate import Aggregate
-from writeside.errors import DomainError, VersionMismatch
+from writeside.errors import DomainError, StreamArchived, VersionMismatch
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
 
@@ -98,6 +98,11 @@ class EventSourcedRepository(Generic[AggregateT]):
             stream_id, events, state=state, version=version, **self.aggregate_options()
         )
         if not aggregate.exists:
+            if not recorded and snapshot is None and self.store.archived(stream_id) is not None:
+                raise StreamArchived(
+                    f"{self.aggregate_type.stream_type.capitalize()} {aggregate_id} is archived: its history is"
+                    " in cold storage and it takes no command until `manage.py restore_stream` brings it back"
+                )
             raise self.not_found(aggregate_id)
         check_expected_version(aggregate, expected_version)
         self._seen[stream_id] = aggregate

@@ -17,6 +17,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from eventlog.admin import ReadOnlyAdmin
+from eventlog.store import event_store
 from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.commands import CancelOrder, ConfirmOrder, ShipOrder
 from readmodels.admin.phone_orders import change_shipping_address, place_phone_order
@@ -253,6 +254,19 @@ class OrderDetailAdmin(ReadOnlyAdmin):
 
     @admin.display(description="event log")
     def events(self, order: OrderDetail) -> str:
+        archived = event_store().archived(str(order.order_id))
+        if archived is not None:
+            # Its events are only in cold storage: the history endpoint serves them from there.
+            history = reverse("order-history", args=[order.order_id])
+            return format_html(
+                "<strong id='archived'>archived</strong> on {}: its {} events are in cold storage"
+                " (<a href='{}'>history</a>); it takes no command until"
+                " <code>manage.py restore_stream {}</code> brings it back",
+                f"{archived.archived_at:%Y-%m-%d}" if archived.archived_at else "",
+                archived.event_count,
+                history,
+                order.order_id,
+            )
         url = reverse("admin:eventlog_storedevent_changelist") + f"?stream_id={order.order_id}"
         return format_html("<a href='{}'>this order's events</a>", url)
 

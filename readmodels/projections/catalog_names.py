@@ -25,8 +25,8 @@ from django.db.models import Q
 
 from eventlog.store import RecordedEvent
 from inventory.events import ProductRegistered, ProductRenamed
+from projector.bulk import upsert_rows
 from readmodels.models import CatalogName, OrderDetail
-from readmodels.projections.bulk import upsert_rows
 
 # pg_advisory_xact_lock key for "catalog names on order lines"; distinct from the append
 # lock (eventlog.store.APPEND_LOCK_KEY), which may live in the same database.

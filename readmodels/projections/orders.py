@@ -44,11 +44,11 @@ from orders.events import (
     PaymentCapturedAfterCancellation,
     ShippingAddressChanged,
 )
+from projector.bulk import copy_rows, upsert_rows
 from projector.projection import Projection
 from readmodels.forgetting import forgotten_at, guard, record
 from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import advance_stream, upsert_increments
-from readmodels.projections.bulk import copy_rows, upsert_rows
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.search import search_text
 from writeside.money import amount_text

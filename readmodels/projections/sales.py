@@ -21,10 +21,10 @@ from uuid import UUID
 
 from eventlog.store import EventStore, RecordedEvent, event_store
 from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
+from projector.bulk import upsert_rows
 from projector.projection import Projection
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, SalesLedgerEntry
 from readmodels.projections.base import advance_stream, upsert_increments
-from readmodels.projections.bulk import upsert_rows
 
 CLOSED = frozenset({"DELIVERED", "CANCELLED"})
 ZERO = Decimal("0.00")

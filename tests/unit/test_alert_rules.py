@@ -13,15 +13,11 @@ import yaml
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.markdown import anchors
+
 ROOT = Path(__file__).resolve().parents[2]
 METRIC = re.compile(r"\b((?:backoffice|django)_[a-z0-9_]+)\b")
 DURATION = re.compile(r"^\d+[smh]$")
-
-
-def anchors(markdown: str) -> set[str]:
-    """GitHub-style anchors of the document's headings."""
-    headings = re.findall(r"^#+ (.+)$", markdown, flags=re.MULTILINE)
-    return {re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-") for heading in headings}
 
 
 @pytest.mark.django_db

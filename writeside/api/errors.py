@@ -25,6 +25,7 @@ DOMAIN_STATUS: dict[type[errors.DomainError], tuple[int, str, str]] = {
     errors.InvalidValue: (400, "invalid-value", "Invalid value"),
     errors.InvalidTransition: (409, "invalid-state", "Not allowed in the order's current state"),
     errors.ConcurrencyConflict: (409, "concurrent-modification", "Concurrent modification"),
+    errors.StreamArchived: (409, "archived", "Archived"),
     errors.VersionMismatch: (412, "precondition-failed", "The order is not at the expected version"),
     errors.BusinessRuleViolated: (422, "business-rule", "Business rule violated"),
     errors.IdempotencyKeyReused: (422, "idempotency-key-reused", "Idempotency key reused with another request"),

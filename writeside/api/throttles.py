@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
-from monitoring.metrics import THROTTLE_CACHE_FAILURES, THROTTLE_UNTHROTTLED
+from telemetry.counters import THROTTLE_CACHE_FAILURES, THROTTLE_UNTHROTTLED
 from writeside.api.sliding_window import SlidingWindowThrottle
 
 logger = logging.getLogger(__name__)

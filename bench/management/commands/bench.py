@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load"]
+EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive"]
 
 
 class Command(BaseCommand):
@@ -35,6 +35,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--events", type=int, default=1_000_000, help="memory and rebuild_live phases: events in the log"
         )
+        parser.add_argument("--days", type=int, default=730, help="archive phase: simulated days of the shop")
+        parser.add_argument("--orders-per-day", type=int, default=500, help="archive phase: orders per simulated day")
+        parser.add_argument("--archive-every", type=int, default=30, help="archive phase: days between archiver runs")
+        parser.add_argument("--archive-after", type=int, default=30, help="archive phase: ARCHIVE_AFTER_DAYS")
         parser.add_argument(
             "--product-events", type=int, default=100_000, help="product_load phase: events of the large product"
         )
@@ -94,6 +98,12 @@ class Command(BaseCommand):
             return product_load(options["product_events"], seed=seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
+        if phase == "archive":
+            from bench.phases.archive import archive
+
+            return archive(
+                options["days"], options["orders_per_day"], options["archive_every"], options["archive_after"], seed
+            )
         if phase == "personal":
             from bench.phases.personal import personal
 

@@ -80,7 +80,7 @@ def logging_config(log_format: str, level: str, app_level: str) -> dict[str, Any
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "monitoring.logs.ContextFilter"}},
+        "filters": {"context": {"()": "telemetry.logs.ContextFilter"}},
         "formatters": formatters,
         "handlers": {
             "console": {

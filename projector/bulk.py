@@ -2,7 +2,7 @@
 
 Django's bulk_create(update_conflicts=True) is correct but, with psycopg's client-side
 binding, spends most of a rebuild quoting values in Python (profiled in
-docs/performance.md). On PostgreSQL this sends the rows as one typed array per column
+docs/performance-log.md). On PostgreSQL this sends the rows as one typed array per column
 (`INSERT ... SELECT * FROM unnest(...) ON CONFLICT ... DO UPDATE`), bound server-side in
 psycopg's binary format, and rows known to be new with COPY; other databases keep
 bulk_create.
