@@ -18,13 +18,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.db import connections, transaction
+
+from eventlog.history import whole_log
 from eventlog.store import RecordedEvent, bucket_of, event_store
 from orders.events import OrderCancelled, OrderCreated, OrderEvent, OrderPaid
+from projector import shadow
 from projector.loop import read_database
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
@@ -91,22 +96,18 @@ class SalesTally:
 
 def daily_sales_balances(options: Options) -> list[Divergence]:
     """Every day and currency whose sales figures do not balance with the log (module docstring)."""
-    applied = dict(
-        ProjectionCheckpoint.objects.using(read_database())
-        .filter(projection="sales")
-        .values_list("partition", "position")
-    )
-    tally = SalesTally()
-    store, after = event_store(), 0
-    while batch := store.read_all(after, limit=PAGE):
-        after = batch[-1].position
-        for recorded in batch:
-            if recorded.stream_type == "order" and recorded.position <= applied.get(_partition(recorded), 0):
-                tally.count(recorded)
-    shown = {
-        (row["day"], row["currency"]): row
-        for row in DailySales.objects.using(read_database()).values("day", "currency", *COLUMNS)
-    }
+    using = read_database()
+    postgresql = connections[using].vendor == "postgresql"
+    # The archiver moves no stream out of the log while this reads it (eventlog/history.py).
+    with shadow.exclusive(using) if postgresql else nullcontext():
+        shown, applied = _shown(using, postgresql)
+        tally = SalesTally()
+        store, after = whole_log(event_store()), 0
+        while batch := store.read_all(after, limit=PAGE):
+            after = batch[-1].position
+            for recorded in batch:
+                if recorded.stream_type == "order" and recorded.position <= applied.get(_partition(recorded), 0):
+                    tally.count(recorded)
     found: list[Divergence] = []
     for key in sorted(set(shown) | set(tally.days)):
         row: dict[str, Any] = shown.get(key, {})
@@ -121,6 +122,21 @@ def daily_sales_balances(options: Options) -> list[Divergence]:
                     )
                 )
     return found
+
+
+def _shown(using: str, postgresql: bool) -> tuple[dict[tuple[date, str], dict[str, Any]], dict[int, int]]:
+    """The daily sales rows and the checkpoints that account for them, as of one moment: the
+    projection commits both together, and one snapshot sees them together."""
+    # Inside a caller's transaction the snapshot is the caller's to choose.
+    own_transaction = not connections[using].in_atomic_block
+    with transaction.atomic(using=using):
+        if postgresql and own_transaction:
+            with connections[using].cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        checkpoints = ProjectionCheckpoint.objects.using(using).filter(projection="sales")
+        applied = dict(checkpoints.values_list("partition", "position"))
+        rows = DailySales.objects.using(using).values("day", "currency", *COLUMNS)
+        return {(row["day"], row["currency"]): row for row in rows}, applied
 
 
 def _partition(recorded: RecordedEvent) -> int:

@@ -5,7 +5,7 @@ the product's own stream, counted movement by movement rather than refolded the 
 projection folds it (so a fold that drifts is caught here even if the read-model check's
 fresh replay drifts with it):
 
-* on_hand = received + restocked + adjusted - consumed (stock that left with a shipment);
+* on_hand = received + adjusted - consumed (stock that left with a shipment);
 * reserved = the units of the reservations still open (reserved, and neither released nor
   consumed since), and available = on_hand - reserved, never negative;
 * no open reservation belongs to an order whose fulfilment has ended (shipped, released
@@ -14,7 +14,8 @@ fresh replay drifts with it):
 Each row is compared with its stream as of the row's own version, so a read model still
 catching up is compared with the log at its position, never reported as diverging. A
 reservation the fulfilment process manager has not read yet (past its checkpoint) is left
-out of the last rule: the process consumes or releases it once it does.
+out of the last rule, which looks at the stream's head: the process consumes or releases
+such a reservation once it reads it.
 """
 
 from __future__ import annotations
@@ -83,9 +84,12 @@ def stock_balances(options: Options) -> list[Divergence]:
     for sku, on_hand, reserved, available, version in rows.values_list(
         "sku", "on_hand", "reserved", "available", "version"
     ):
+        stream = product_stream(sku)
+        events = store.read_stream(stream)
         tally = StockTally()
-        for recorded in store.read_stream(product_stream(sku), to_version=version):
-            tally.count(recorded)
+        for recorded in events:
+            if recorded.version <= version:
+                tally.count(recorded)
         subject = f"product {sku} (v{version})"
         shown = {"on_hand": on_hand, "reserved": reserved, "available": available}
         balanced = {"on_hand": tally.on_hand, "reserved": tally.reserved, "available": tally.on_hand - tally.reserved}
@@ -94,14 +98,38 @@ def stock_balances(options: Options) -> list[Divergence]:
                 found.append(Divergence(CHECK, subject, f"{name} is {shown[name]}; {_explained(name, tally)}"))
         if balanced["available"] < 0:
             found.append(Divergence(CHECK, subject, f"the stream reserves {tally.reserved} of {tally.on_hand} on hand"))
-        partition = partition_of_bucket(bucket_of(product_stream(sku)))
-        seen = {
-            order: units
-            for order, (units, position) in tally.open_reservations.items()
-            if position <= fulfilment_read.get(partition, 0)
-        }
-        found += _held_after_fulfilment(subject, seen)
+        seen_by_fulfilment = fulfilment_read.get(partition_of_bucket(bucket_of(stream)), 0)
+        found += _held_after_fulfilment(subject, stream, events, seen_by_fulfilment)
     return found
+
+
+def _held_after_fulfilment(subject: str, stream: str, events: list[RecordedEvent], seen: int) -> list[Divergence]:
+    """Open reservations, at the stream's head, of orders whose fulfilment no longer holds stock.
+
+    Only reservations the process manager has read (at or below its checkpoint `seen`) are
+    looked at. The processes' states are read before the stream's last events: a process
+    that ended had committed its releases or consumptions with its state, so they are read.
+    """
+    now = StockTally()
+    for recorded in events:
+        now.count(recorded)
+    wanted = [order for order, (_units, position) in now.open_reservations.items() if position <= seen]
+    if not wanted:
+        return []
+    processes = FulfilmentProcess.objects.using(settings.EVENTLOG_DATABASE).filter(order_id__in=wanted)
+    ended = dict(processes.exclude(status__in=list(HOLDING_STOCK)).values_list("order_id", "status"))
+    for recorded in event_store().read_stream(stream, after_version=events[-1].version):
+        now.count(recorded)
+    return [
+        Divergence(
+            CHECK,
+            subject,
+            f"{now.open_reservations[order][0]} unit(s) still reserved for order {order},"
+            f" whose fulfilment is {ended[order]}",
+        )
+        for order in sorted(wanted, key=str)
+        if order in ended and order in now.open_reservations
+    ]
 
 
 def _explained(name: str, tally: StockTally) -> str:
@@ -111,21 +139,6 @@ def _explained(name: str, tally: StockTally) -> str:
     if name == "reserved":
         return f"its {len(tally.open_reservations)} open reservation(s) hold {tally.reserved}"
     return f"on hand less reserved is {tally.on_hand - tally.reserved}"
-
-
-def _held_after_fulfilment(subject: str, holding: dict[UUID, int]) -> list[Divergence]:
-    """Open reservations of orders whose fulfilment process no longer holds stock."""
-    ended = FulfilmentProcess.objects.using(settings.EVENTLOG_DATABASE).filter(order_id__in=list(holding))
-    return [
-        Divergence(
-            CHECK,
-            subject,
-            f"{holding[order_id]} unit(s) still reserved for order {order_id}, whose fulfilment is {status}",
-        )
-        for order_id, status in ended.exclude(status__in=list(HOLDING_STOCK))
-        .order_by("order_id")
-        .values_list("order_id", "status")
-    ]
 
 
 def _checkpoints(projection: str) -> dict[int, int]:
