@@ -20,7 +20,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: help soak bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases test-model web worker beat up bench bench-peer bench-http bench-crud clean
+.PHONY: help soak bench browser-deps install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases test-model web worker beat up bench bench-peer bench-http bench-crud bench-report bench-short clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | expand -t 22
@@ -217,6 +217,20 @@ CRUD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(CRUD_DB_NAME)
 bench-crud: install ## The product against a plain DRF CRUD service over HTTP (CRUD_ARGS)
 	DATABASE_URL=$(HTTP_DATABASE_URL) CELERY_BROKER_URL=$(HTTP_BROKER_URL) CRUD_DATABASE_URL=$(CRUD_DATABASE_URL) \
 		$(PY) bench/http_compare.py --port $(HTTP_PORT) $(CRUD_ARGS)
+
+# Every target with its newest figure and met/not met (bench/targets.py reads bench/results/).
+# REPORT_ARGS e.g. "--strict" (exit 1 unless every target is met) or "--json".
+bench-report: install ## Every performance target, its newest figure, met or not (REPORT_ARGS)
+	$(PY) bench/targets.py $(REPORT_ARGS)
+
+# A short run of every benchmark (minutes, figures marked "short"), then the report. The
+# databases, broker db and ports are the targets' own variables.
+bench-short: install ## Short runs of every benchmark, then bench-report
+	$(MAKE) bench BENCH_ARGS="--orders 200 --seconds 10 --reads 1000 --read-orders 2000"
+	$(MAKE) bench BENCH_ARGS="--phase rebuild_live --events 100000"
+	$(MAKE) bench-peer PEER_ARGS="--orders 200 --rounds 1 --phases write,write2"
+	$(MAKE) bench-crud CRUD_ARGS="--orders 100 --rounds 1 --workers 4"
+	$(MAKE) bench-report
 
 clean: ## Remove the virtualenvs, the SQLite database and collected static files
 	rm -rf $(VENV) $(RUNTIME_VENV) db.sqlite3 staticfiles

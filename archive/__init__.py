@@ -1,4 +1,3 @@
-"""Archive: closed order streams move to cold storage and stay readable and rebuildable.
-
-It owns the policy (which streams are due) and the procedure (segment, verify, manifest, remove).
-"""
+"""Operations, beside both sides: closed order streams moved to cold storage, still readable and rebuildable.
+Owns the policy (which streams are due), the kill-safe procedure (segment, verify, manifest, remove), restore.
+May import orders (the order's state), projector (checkpoints, the rebuild lock), eventlog; nothing above."""

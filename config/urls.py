@@ -15,6 +15,7 @@ from projector.admin import projection_status_view
 from readmodels.admin.dashboard import dashboard_view
 from readmodels.api import history as history_queries
 from readmodels.api import products as product_queries
+from readmodels.api import sales as sales_queries
 from readmodels.api import views as queries
 
 
@@ -56,7 +57,10 @@ urlpatterns = [
     path(ORDER + "ship/", commands.ShipOrderView.as_view(), name="order-ship"),
     path(ORDER + "deliver/", commands.DeliverOrderView.as_view(), name="order-deliver"),
     path(ORDER + "cancel/", commands.CancelOrderView.as_view(), name="order-cancel"),
+    path(ORDER + "refund/", commands.RefundOrderView.as_view(), name="order-refund"),
+    path(ORDER + "return/", commands.ReturnOrderView.as_view(), name="order-return"),
     path(ORDER + "address/", commands.ChangeShippingAddressView.as_view(), name="order-change-address"),
+    path("api/sales/daily/", sales_queries.DailySalesView.as_view(), name="daily-sales"),
     path("api/products/", ProductCollectionView.as_view(), name="products"),
     path(PRODUCT, product_queries.ProductDetailView.as_view(), name="product-detail"),
     path(PRODUCT + "receive/", product_commands.ReceiveStockView.as_view(), name="product-receive"),

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import psycopg
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg import generators, sql
 from psycopg.adapt import Transformer
 
@@ -31,6 +33,21 @@ def pg_cursor(using: str) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
         yield cursor
 
 
+@contextmanager
+def client_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
+    """A client-side-binding cursor (several statements in one message) straight on the
+    driver on PostgreSQL, errors translated as Django's are (see `pg_cursor`): Django's cursor
+    wrapper costs a command tens of microseconds of CPU (docs/performance-log.md). Django's
+    own cursor elsewhere (SQLite)."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.ClientCursor(connection.connection) as cursor:
+        yield cursor
+
+
 def begins_here(driver: psycopg.Connection[Any]) -> bool:
     """Whether psycopg would now send a plain BEGIN of its own before the next statement: a
     transaction is wanted (not autocommit) and none is open yet, with no options to BEGIN."""
@@ -43,10 +60,22 @@ def begins_here(driver: psycopg.Connection[Any]) -> bool:
     )
 
 
+@lru_cache(maxsize=64)
+def _pieces(query: str) -> tuple[sql.SQL, ...]:
+    """The text around a query's %s placeholders, split once per query: parsing the template
+    on every command was a measurable share of its Python (docs/performance-log.md)."""
+    return tuple(sql.SQL(piece) for piece in query.split("%s"))
+
+
 def bound(query: str, params: Sequence[Any]) -> sql.Composed:
     """A %s-placeholder query with its values bound client-side (psycopg's quoting)."""
-    template = query.replace("{", "{{").replace("}", "}}").replace("%s", "{}")
-    return sql.SQL(template).format(*(sql.Literal(param) for param in params))
+    pieces = _pieces(query)
+    if len(pieces) != len(params) + 1:
+        raise TypeError(f"the query has {len(pieces) - 1} placeholders, not {len(params)}")
+    parts: list[sql.Composable] = [pieces[0]]
+    for param, piece in zip(params, pieces[1:], strict=True):
+        parts += [sql.Literal(param), piece]
+    return sql.Composed(parts)
 
 
 def begin_with(driver: psycopg.Connection[Any], *queries: sql.Composed) -> list[list[tuple[Any, ...]]]:

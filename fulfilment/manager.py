@@ -23,7 +23,7 @@ from fulfilment.models import FulfilmentProcess
 from fulfilment.process import Decision, Fulfilment, LineStatus, ProcessStatus
 from inventory.events import StockReservationFailed, StockReserved
 from orders.domain import Order
-from orders.events import OrderCancelled, OrderConfirmed, OrderShipped
+from orders.events import OrderCancelled, OrderConfirmed, OrderReturned, OrderShipped
 from projector.projection import Projection
 from writeside import bus
 from writeside.commands import Command
@@ -32,7 +32,7 @@ from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)
 
-REACTS_TO = (OrderConfirmed, OrderCancelled, OrderShipped, StockReserved, StockReservationFailed)
+REACTS_TO = (OrderConfirmed, OrderCancelled, OrderShipped, StockReserved, StockReservationFailed, OrderReturned)
 
 
 def _load(row: FulfilmentProcess) -> Fulfilment:
@@ -58,6 +58,8 @@ def reacts_to(event: RecordedEvent) -> bool:
     nothing (whether or not a process exists, `_react` leaves it), so it is not even looked at."""
     if isinstance(event.event, OrderConfirmed):
         return bool(event.event.tracked_skus)
+    if isinstance(event.event, OrderReturned):
+        return event.event.restock  # goods kept aside are nothing to put back on hand
     return isinstance(event.event, REACTS_TO)
 
 
@@ -136,6 +138,10 @@ class FulfilmentProcessManager(Projection):
         if row is None:
             return  # not an order this process tracks
         current = _load(row)
+        if isinstance(domain_event, OrderReturned):
+            returned = {line.sku: line.quantity for line in domain_event.lines}
+            self._carry_out(process.goods_returned(current, returned, event.event_id), alias)
+            return
         match domain_event:
             case StockReserved(sku=sku):
                 decision = process.stock_reserved(current, sku, event.event_id)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from uuid import UUID
 
-from inventory.commands import ConsumeStock, ReleaseStock, ReserveStock
+from inventory.commands import ConsumeStock, ReleaseStock, ReserveStock, RestockReturned
 from orders.commands import CancelOrder, MarkStockReserved
 from writeside.commands import Command, CommandMetadata
 
@@ -194,3 +194,24 @@ def _late_reservation_of_shipped(process: Fulfilment, sku: str, cause: UUID) -> 
         process=replace(process, lines={**process.lines, sku: LineStatus.CONSUMED}),
         commands=_consume(process, cause, [sku]),
     )
+
+
+# Returns: goods a customer sent back go on hand again.
+
+
+def goods_returned(process: Fulfilment, returned: Mapping[str, int], cause: UUID) -> Decision:
+    """A return with restock came in: put each tracked SKU's returned units back on hand,
+    with a command id derived from the return, so the return restocks exactly once. Lines that
+    are no registered product (not tracked at confirmation) have no stock to go back to."""
+    commands = tuple(
+        RestockReturned(
+            command_id=f"{SOURCE}:{cause}:restock:{sku}",
+            metadata=_metadata(process, cause),
+            sku=sku,
+            order_id=process.order_id,
+            quantity=quantity,
+        )
+        for sku, quantity in returned.items()
+        if sku in process.quantities
+    )
+    return Decision(process=process, commands=commands)

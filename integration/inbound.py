@@ -23,9 +23,15 @@ from uuid import NAMESPACE_URL, uuid5
 from rest_framework import serializers
 
 from integration.envelope import MalformedMessage, decode
-from integration.language import INBOUND_TYPES, PAYMENT_CAPTURED, SHIPMENT_DELIVERED, SHIPMENT_DISPATCHED
-from orders.api.serializers import PayOrderIn
-from orders.commands import DeliverOrder, PayOrder, ShipOrder
+from integration.language import (
+    INBOUND_TYPES,
+    PAYMENT_CAPTURED,
+    PAYMENT_REFUNDED,
+    SHIPMENT_DELIVERED,
+    SHIPMENT_DISPATCHED,
+)
+from orders.api.serializers import PayOrderIn, RefundOrderIn
+from orders.commands import DeliverOrder, PayOrder, RefundOrder, ShipOrder
 from writeside.commands import Command, CommandMetadata
 from writeside.storable import unstorable_at
 
@@ -48,6 +54,12 @@ class InboundOrderIn(serializers.Serializer):  # type: ignore[type-arg]
 
 class PaymentCapturedIn(InboundOrderIn, PayOrderIn):
     """`payment.captured.v1` data: the API's pay body plus the order and its currency."""
+
+    currency = serializers.RegexField(r"^[A-Z]{3}$")
+
+
+class PaymentRefundedIn(InboundOrderIn, RefundOrderIn):
+    """`payment.refunded.v1` data: the API's refund body plus the order and its currency."""
 
     currency = serializers.RegexField(r"^[A-Z]{3}$")
 
@@ -79,6 +91,11 @@ def _pay(data: Any, options: dict[str, Any]) -> Command:
     return PayOrder(**valid, **options)
 
 
+def _refund(data: Any, options: dict[str, Any]) -> Command:
+    valid = _valid(PaymentRefundedIn, data)
+    return RefundOrder(**valid, **options)
+
+
 def _ship(data: Any, options: dict[str, Any]) -> Command:
     valid = _valid(ShipmentDispatchedIn, data)
     return ShipOrder(order_id=valid["order_id"], tracking_number=valid["tracking_number"], **options)
@@ -94,6 +111,7 @@ TRANSLATIONS: dict[str, Callable[[Any, dict[str, Any]], Command]] = {
     PAYMENT_CAPTURED: _pay,
     SHIPMENT_DISPATCHED: _ship,
     SHIPMENT_DELIVERED: _deliver,
+    PAYMENT_REFUNDED: _refund,
 }
 assert set(TRANSLATIONS) == set(INBOUND_TYPES)
 

@@ -24,6 +24,8 @@ ORDER_SHIPPED = "backoffice.order.shipped.v1"
 ORDER_DELIVERED = "backoffice.order.delivered.v1"
 ORDER_CANCELLED = "backoffice.order.cancelled.v1"
 ORDER_REFUND_DUE = "backoffice.order.refund_due.v1"
+ORDER_REFUNDED = "backoffice.order.refunded.v1"
+ORDER_RETURNED = "backoffice.order.returned.v1"
 PRODUCT_STOCK_CHANGED = "backoffice.product.stock_changed.v1"
 
 OUTBOUND_TYPES = (
@@ -34,17 +36,23 @@ OUTBOUND_TYPES = (
     ORDER_DELIVERED,
     ORDER_CANCELLED,
     ORDER_REFUND_DUE,
+    ORDER_REFUNDED,
+    ORDER_RETURNED,
     PRODUCT_STOCK_CHANGED,
 )
 
-# Why `backoffice.order.refund_due.v1` grew: a payment captured for an order already cancelled.
+# Why `backoffice.order.refund_due.v1` grew: a paid order was cancelled, a payment was captured
+# for an order already cancelled, or goods came back.
+CANCELLED_AFTER_PAYMENT = "cancelled_after_payment"
 PAID_AFTER_CANCELLATION = "paid_after_cancellation"
+RETURNED = "returned"
 
 PAYMENT_CAPTURED = "payment.captured.v1"
 SHIPMENT_DISPATCHED = "shipment.dispatched.v1"
 SHIPMENT_DELIVERED = "shipment.delivered.v1"
+PAYMENT_REFUNDED = "payment.refunded.v1"
 
-INBOUND_TYPES = (PAYMENT_CAPTURED, SHIPMENT_DISPATCHED, SHIPMENT_DELIVERED)
+INBOUND_TYPES = (PAYMENT_CAPTURED, SHIPMENT_DISPATCHED, SHIPMENT_DELIVERED, PAYMENT_REFUNDED)
 
 
 def money(amount: Decimal, currency: str) -> str:

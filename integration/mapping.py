@@ -28,8 +28,11 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
 )
 from orders.events import (
+    CANCELLED_AFTER_PAYMENT,
+    RETURNED,
     CustomerForgotten,
     OrderCancelled,
     OrderConfirmed,
@@ -39,9 +42,12 @@ from orders.events import (
     OrderItemAdded,
     OrderItemRemoved,
     OrderPaid,
+    OrderReturned,
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
+    RefundPaid,
     ShippingAddressChanged,
 )
 from orders.state import OrderState, evolve_order
@@ -72,6 +78,9 @@ ORDER_PUBLISHED = (
     OrderDelivered,
     OrderCancelled,
     PaymentCapturedAfterCancellation,
+    OrderReturned,
+    RefundOwed,
+    RefundPaid,
 )
 STOCK_PUBLISHED = (
     StockReceived,
@@ -80,8 +89,14 @@ STOCK_PUBLISHED = (
     # Goods leaving with a shipment, and counts or write-offs, change on hand.
     StockConsumed,
     StockAdjusted,
+    # Goods a customer sent back, restocked.
+    StockRestocked,
 )
 KNOWN: frozenset[type] = UNPUBLISHED | frozenset(ORDER_PUBLISHED) | frozenset(STOCK_PUBLISHED)
+
+
+# Why an order owes money back, in the published language's words.
+REFUND_REASONS = {CANCELLED_AFTER_PAYMENT: language.CANCELLED_AFTER_PAYMENT, RETURNED: language.RETURNED}
 
 
 class UnmappableEvent(Exception):
@@ -100,6 +115,16 @@ def _lines(state: OrderState) -> dict[str, Any]:
             for line in state.lines
         ],
         "total": money(state.total.amount, state.currency),
+    }
+
+
+def _refund_due(state: OrderState, change: Decimal, reason: str) -> tuple[str, dict[str, Any]]:
+    return language.ORDER_REFUND_DUE, {
+        **_order_base(state),
+        "refund_due": money(state.refund_due, state.currency),
+        "change": money(change, state.currency),
+        "currency": state.currency,
+        "reason": reason,
     }
 
 
@@ -131,12 +156,23 @@ def _order_payload(event: OrderEvent, state: OrderState, paid: Decimal) -> tuple
             }
         case PaymentCapturedAfterCancellation(amount=amount):
             # No backoffice.order.paid.v1: the order stays cancelled, and billing refunds from this.
-            return language.ORDER_REFUND_DUE, {
+            return _refund_due(state, amount, language.PAID_AFTER_CANCELLATION)
+        case OrderReturned(lines=lines, restock=restock):
+            return language.ORDER_RETURNED, {
                 **base,
-                "refund_due": money(state.refund_due, state.currency),
-                "change": money(amount, state.currency),
+                "lines": [{"sku": line.sku, "quantity": line.quantity} for line in lines],
+                "restock": restock,
                 "currency": state.currency,
-                "reason": language.PAID_AFTER_CANCELLATION,
+            }
+        case RefundOwed(amount=amount, reason=reason):
+            return _refund_due(state, amount, REFUND_REASONS[reason])
+        case RefundPaid(refund_id=refund_id, amount=amount):
+            return language.ORDER_REFUNDED, {
+                **base,
+                "refund_id": refund_id,
+                "amount": money(amount, state.currency),
+                "currency": state.currency,
+                "refund_due": money(state.refund_due, state.currency),
             }
     raise UnmappableEvent(f"no public type for {type(event).__name__}")
 

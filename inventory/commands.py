@@ -85,3 +85,18 @@ class AdjustStock(Command):
     sku: str
     quantity_delta: int
     reason: str
+
+
+# Goods a customer sent back.
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestockReturned(Command):
+    """Put units an order's customer returned back on hand (sent by the fulfilment process,
+    once per return and SKU: its id derives from the return)."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_PRODUCT
+
+    sku: str
+    order_id: UUID
+    quantity: int

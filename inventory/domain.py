@@ -26,6 +26,7 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
     check_stock_quantity,
 )
 from writeside.aggregate import Aggregate
@@ -94,6 +95,8 @@ def evolve_product(state: ProductState | None, event: ProductEvent) -> ProductSt
             )
         case StockAdjusted(quantity_delta=quantity_delta):
             return replace(state, on_hand=state.on_hand + quantity_delta)
+        case StockRestocked(quantity=quantity):
+            return replace(state, on_hand=state.on_hand + quantity)
     raise TypeError(f"Product cannot apply {type(event).__name__}")
 
 
@@ -142,6 +145,10 @@ class Product(Aggregate[ProductState, ProductEvent]):
         else:
             self._record(StockReserved(sku=state.sku, order_id=order_id, quantity=quantity))
         return True
+
+    def restock(self, order_id: UUID, quantity: int) -> None:
+        """Put units an order's customer returned back on hand."""
+        self._record(StockRestocked(sku=self.state.sku, order_id=order_id, quantity=quantity))
 
     def release(self, order_id: UUID) -> bool:
         """Give an order's reservation back; False (nothing recorded) if it holds none."""

@@ -143,6 +143,17 @@ class StockAdjusted(ProductEvent):
         check_text("reason", self.reason, MAX_ADJUSTMENT_REASON)
 
 
+@dataclass(frozen=True, kw_only=True)
+class StockRestocked(ProductEvent):
+    """Units an order's customer sent back went on hand again (a return with restock)."""
+
+    order_id: UUID
+    quantity: int
+
+    def __post_init__(self) -> None:
+        check_stock_quantity(self.quantity, MAX_RESERVATION)
+
+
 PRODUCT_EVENTS: tuple[type[ProductEvent], ...] = (
     ProductRegistered,
     ProductRenamed,
@@ -152,4 +163,5 @@ PRODUCT_EVENTS: tuple[type[ProductEvent], ...] = (
     StockReleased,
     StockConsumed,
     StockAdjusted,
+    StockRestocked,
 )

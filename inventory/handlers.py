@@ -10,6 +10,7 @@ from inventory.commands import (
     ReleaseStock,
     RenameProduct,
     ReserveStock,
+    RestockReturned,
 )
 from inventory.domain import Product
 from inventory.errors import ProductAlreadyExists
@@ -65,6 +66,13 @@ def adjust_stock(command: AdjustStock, uow: AbstractUnitOfWork) -> CommandResult
     return uow.commit()
 
 
+def restock_returned(command: RestockReturned, uow: AbstractUnitOfWork) -> CommandResult:
+    """Put returned units back on hand."""
+    product = uow.repository(Product).get(command.sku, command.expected_version)
+    product.restock(command.order_id, command.quantity)
+    return uow.commit()
+
+
 # The product's handlers, registered with the bus by InventoryConfig.ready().
 HANDLERS: dict[type[Command], Handler] = {
     RegisterProduct: register_product,
@@ -74,4 +82,5 @@ HANDLERS: dict[type[Command], Handler] = {
     ReleaseStock: release_stock,
     ConsumeStock: consume_stock,
     AdjustStock: adjust_stock,
+    RestockReturned: restock_returned,
 }

@@ -8,6 +8,7 @@ from typing import ClassVar
 from uuid import UUID, uuid4
 
 from orders.addresses import Address, PaymentMethod, personal_address_fields
+from orders.events import ReturnedLine
 from writeside.commands import Command
 
 # What a command on one order loads first (writeside.commands.Command.loads): the order's stream.
@@ -155,3 +156,28 @@ class CancelUnpaidOrder(Command):
     loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
     order_id: UUID
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundOrder(Command):
+    """Record money paid back to the customer (at most what the order owes); the same
+    `refund_id` again changes nothing."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
+    order_id: UUID
+    refund_id: str
+    amount: Decimal
+    # Named by payment providers (integration/inbound.py); the API's body has none.
+    currency: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReturnOrder(Command):
+    """Take back some or all of a delivered order's goods, owing their value back; with
+    `restock`, registered SKUs go back on hand."""
+
+    loads: ClassVar[tuple[str, str] | None] = LOADS_ORDER
+    order_id: UUID
+    lines: tuple[ReturnedLine, ...]
+    reason: str
+    restock: bool

@@ -12,7 +12,9 @@ from orders.addresses import Address, PaymentMethod, check_new_address
 from orders.commands import LineItem
 from orders.errors import LineNotFound, StockNotReserved
 from orders.events import (
+    CANCELLED_AFTER_PAYMENT,
     MAX_QUANTITY,
+    RETURNED,
     UNKNOWN_CARRIER,
     OrderCancelled,
     OrderConfirmed,
@@ -23,9 +25,13 @@ from orders.events import (
     OrderItemRemoved,
     OrderLine,
     OrderPaid,
+    OrderReturned,
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
+    RefundPaid,
+    ReturnedLine,
     ShippingAddressChanged,
 )
 from orders.state import (
@@ -36,6 +42,7 @@ from orders.state import (
     OrderStatus,
     evolve_order,
     merge_line,
+    merge_returned,
 )
 from writeside.aggregate import Aggregate
 from writeside.errors import BusinessRuleViolated, InvalidTransition
@@ -51,9 +58,9 @@ MAX_TOTAL = Decimal("1e12")
 
 # The most events one order's stream may hold (the handlers pass MAX_EVENTS_PER_ORDER in).
 # Item changes stop LIFECYCLE_EVENTS short of it: the longest way on from PENDING
-# (confirmed, stock reserved, paid, shipped, delivered; a cancel is shorter) always fits,
-# so an order whose items used up their share can still be confirmed, paid or cancelled,
-# and lifecycle commands never need the check.
+# (confirmed, stock reserved, paid, shipped, delivered; or confirmed, stock reserved, paid,
+# cancelled, refund owed) always fits, so an order whose items used up their share can still
+# be confirmed, paid or cancelled, and lifecycle commands never need the check.
 MAX_EVENTS = 1000
 LIFECYCLE_EVENTS = 5
 
@@ -226,12 +233,64 @@ class Order(Aggregate[OrderState, OrderEvent]):
         """Call off an order that is pending, confirmed or paid; a paid one owes its payment back."""
         state = self._require(CANCELLABLE, "cancel")
         self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
+        if state.amount_paid:
+            self._record(RefundOwed(order_id=self.order_id, amount=state.amount_paid, reason=CANCELLED_AFTER_PAYMENT))
 
     def cancel_unpaid(self, reason: str) -> None:
         """Call off a confirmed order that was never paid. Unlike `cancel`, a paid order is
         refused: the payment deadline must never undo a payment that came first."""
         state = self._require({OrderStatus.CONFIRMED}, "cancel as unpaid")
         self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
+
+    def _require_room(self, what: str, events: int = 1) -> None:
+        # Refunds and returns come after the lifecycle: each needs places of its own in the stream.
+        if self.version + events > self.max_events:
+            raise BusinessRuleViolated(
+                f"Order {self.id} holds the most events an order may ({self.max_events}); "
+                f"{what} cannot be recorded on it"
+            )
+
+    def refund(self, refund_id: str, amount: Decimal, currency: str = "") -> bool:
+        """Record money paid back: at most what is owed, in the order's currency when the payer
+        names one. A payout recorded already changes nothing (False), whatever it says now."""
+        state = self.state
+        event = RefundPaid(order_id=self.order_id, refund_id=refund_id, amount=amount)
+        if state.refund_ids and refund_id in state.refund_ids:
+            return False
+        if currency not in ("", state.currency):
+            raise BusinessRuleViolated(f"Refund {refund_id} is in {currency}; order {self.id} is in {state.currency}")
+        if amount > state.refund_due:
+            raise BusinessRuleViolated(
+                f"Refund {amount} {state.currency} is more than the {state.refund_due} {state.currency} "
+                f"order {self.id} owes"
+            )
+        self._require_room(f"refund {refund_id}")
+        self._record(event)
+        return True
+
+    def take_back(self, lines: Iterable[ReturnedLine], reason: str, *, restock: bool) -> None:
+        """Record goods of a delivered order coming back, owing their value at the prices paid.
+        Each SKU must be on the order, and no more of it may come back than was delivered less
+        what came back before; SKUs named twice add up."""
+        state = self._require({OrderStatus.DELIVERED}, "return goods of")
+        wanted: tuple[ReturnedLine, ...] = ()
+        for line in lines:
+            wanted = merge_returned(wanted, line)
+        amount = Decimal("0.00")
+        for line in wanted:
+            ordered = state.line(line.sku)
+            if ordered is None:
+                raise BusinessRuleViolated(f"Order {self.id} has no line for SKU {line.sku!r}")
+            left = ordered.quantity - state.returned_quantity(line.sku)
+            if line.quantity > left:
+                raise BusinessRuleViolated(
+                    f"Cannot return {line.quantity} of SKU {line.sku!r}: {left} delivered and not returned yet"
+                )
+            amount += line.quantity * ordered.unit_price
+        event = OrderReturned(order_id=self.order_id, lines=wanted, reason=reason, restock=restock, amount=amount)
+        self._require_room("the return", events=2)
+        self._record(event)
+        self._record(RefundOwed(order_id=self.order_id, amount=amount, reason=RETURNED))
 
 
 def _check_payment(state: OrderState, amount: Decimal, currency: str) -> None:

@@ -221,6 +221,74 @@ class PaymentCapturedAfterCancellation(OrderEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ReturnedLine:
+    """How many of one SKU on the order came back."""
+
+    sku: str
+    quantity: int
+
+    def __post_init__(self) -> None:
+        check_text("sku", self.sku, 64)
+        _check_quantity(self.quantity)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderReturned(OrderEvent):
+    """Goods of a delivered order came back: `amount`, the value of the returned lines at the
+    prices the customer paid, is owed back; `restock` says whether the goods go back on hand."""
+
+    lines: tuple[ReturnedLine, ...]
+    reason: str
+    restock: bool
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        if not self.lines:
+            raise InvalidValue("lines", "a return names at least one line")
+        check_text("reason", self.reason, 500)
+        if not isinstance(self.restock, bool):
+            raise InvalidValue("restock", "must be true or false")
+        check_price(self.amount, "amount")
+
+
+# Why an order came to owe money back (besides a payment captured after its cancellation,
+# which is its own event).
+CANCELLED_AFTER_PAYMENT = "cancelled_after_payment"
+RETURNED = "returned"
+REFUND_REASONS = (CANCELLED_AFTER_PAYMENT, RETURNED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundOwed(OrderEvent):
+    """The order came to owe `amount` more, for `reason`: recorded right after the event that
+    made it so (the cancellation of a paid order, a return), whose fold already counts it.
+
+    It is a fact of its own so that it has its own place in the stream: partners learn of it
+    as `backoffice.order.refund_due.v1` with a `sequence` of its own (docs/events.md)."""
+
+    amount: Decimal
+    reason: str
+
+    def __post_init__(self) -> None:
+        check_price(self.amount, "amount")
+        if self.reason not in REFUND_REASONS:
+            raise InvalidValue("reason", f"must be one of {', '.join(REFUND_REASONS)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundPaid(OrderEvent):
+    """The shop paid money back to the customer, at most what it owed; `refund_id` names the
+    payout, so the same payout reported twice is recorded once."""
+
+    refund_id: str
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        check_text("refund_id", self.refund_id)
+        check_price(self.amount, "amount")
+
+
+@dataclass(frozen=True, kw_only=True)
 class CustomerForgotten(DomainEvent):
     """The customer's personal data was erased: their key is deleted, so every copy sealed
     with it reads as None, and the read models scrub the plain copies of `order_ids`.
@@ -247,4 +315,7 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderCancelled,
     ShippingAddressChanged,
     PaymentCapturedAfterCancellation,
+    OrderReturned,
+    RefundOwed,
+    RefundPaid,
 )

@@ -15,7 +15,9 @@ from orders.commands import (
     ForgetCustomer,
     MarkStockReserved,
     PayOrder,
+    RefundOrder,
     RemoveOrderItem,
+    ReturnOrder,
     ShipOrder,
 )
 from orders.customers import Customer, check_customer_id
@@ -128,6 +130,20 @@ def cancel_unpaid_order(command: CancelUnpaidOrder, uow: AbstractUnitOfWork) -> 
     return uow.commit()
 
 
+def refund_order(command: RefundOrder, uow: AbstractUnitOfWork) -> CommandResult:
+    """Record a refund paid (once per refund id, never more than is owed)."""
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
+    changed = order.refund(command.refund_id, command.amount, command.currency)
+    return uow.commit() if changed else uow.unchanged(order)
+
+
+def return_order(command: ReturnOrder, uow: AbstractUnitOfWork) -> CommandResult:
+    """Take back goods of a delivered order."""
+    order = uow.repository(Order).get(command.order_id, command.expected_version)
+    order.take_back(command.lines, command.reason, restock=command.restock)
+    return uow.commit()
+
+
 def forget_customer(command: ForgetCustomer, uow: AbstractUnitOfWork) -> CommandResult:
     """Erase a customer's personal data: delete their key (everything sealed with it, in the
     log, snapshots and command records, reads as null from this commit on) and record
@@ -160,4 +176,6 @@ HANDLERS: dict[type[Command], Handler] = {
     CancelOrder: cancel_order,
     CancelUnpaidOrder: cancel_unpaid_order,
     ForgetCustomer: forget_customer,
+    RefundOrder: refund_order,
+    ReturnOrder: return_order,
 }

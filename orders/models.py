@@ -8,7 +8,7 @@ from django.db import models
 
 class OrderPermissions(models.Model):
     """Permissions: place and edit orders; fulfil them (pay, ship, deliver); cancel them;
-    erase a customer's personal data."""
+    erase a customer's personal data; record refunds paid; take goods back."""
 
     class Meta:
         managed = False
@@ -18,6 +18,8 @@ class OrderPermissions(models.Model):
             ("fulfil_order", "Can pay, ship and deliver orders"),
             ("cancel_order", "Can cancel orders"),
             ("forget_customer", "Can erase a customer's personal data"),
+            ("refund_order", "Can record refunds paid"),
+            ("return_order", "Can take back goods of delivered orders"),
         ]
 
     def __str__(self) -> str:

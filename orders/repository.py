@@ -14,8 +14,9 @@ from writeside.repository import EventSourcedRepository
 
 # Bump when OrderState changes shape: older snapshots are then ignored and streams replayed.
 # 2: tracked_skus and stock_reserved (inventory). 3: addresses, payment method, amounts paid and owed.
-# 4: payments captured after the cancellation (late_payment_ids).
-ORDER_STATE_VERSION = 4
+# 4: payments captured after the cancellation (late_payment_ids). 5: refunds paid (refunded,
+# refund_ids) and returned quantities.
+ORDER_STATE_VERSION = 5
 
 
 class EventSourcedOrders(EventSourcedRepository[Order]):

@@ -21,9 +21,13 @@ from orders.events import (
     OrderItemRemoved,
     OrderLine,
     OrderPaid,
+    OrderReturned,
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
+    RefundPaid,
+    ReturnedLine,
     ShippingAddressChanged,
 )
 from writeside.money import Money
@@ -38,6 +42,8 @@ class OrderStatus(StrEnum):
     SHIPPED = "SHIPPED"
     DELIVERED = "DELIVERED"
     CANCELLED = "CANCELLED"
+    # Every unit delivered came back.
+    RETURNED = "RETURNED"
 
 
 # Until it ships, an order can be cancelled and sent elsewhere.
@@ -73,6 +79,11 @@ class OrderState:
     refund_due: Decimal = Decimal("0.00")
     # Payments captured after the cancellation, already owed back: one delivered again owes nothing more.
     late_payment_ids: tuple[str, ...] = ()
+    # What was paid back, and the payouts that did it: one reported again pays nothing more.
+    refunded: Decimal = Decimal("0.00")
+    refund_ids: tuple[str, ...] = ()
+    # How many of each SKU came back so far (one entry per SKU, in the order returned).
+    returned: tuple[ReturnedLine, ...] = ()
     # Lines whose stock must be reserved before payment (fixed at confirmation).
     tracked_skus: tuple[str, ...] = ()
     stock_reserved: bool = False
@@ -85,6 +96,15 @@ class OrderState:
     def has_payment(self, payment_id: str) -> bool:
         """True if the order has recorded this payment already (before or after its cancellation)."""
         return payment_id == self.payment_id or payment_id in self.late_payment_ids
+
+    def returned_quantity(self, sku: str) -> int:
+        """How many of `sku` came back so far."""
+        return sum(line.quantity for line in self.returned if line.sku == sku)
+
+    @property
+    def fully_returned(self) -> bool:
+        """True once every unit of every line came back."""
+        return all(self.returned_quantity(line.sku) >= line.quantity for line in self.lines)
 
     def line(self, sku: str) -> OrderLine | None:
         """The line for `sku`, if the order has one."""
@@ -104,6 +124,15 @@ def merge_line(lines: tuple[OrderLine, ...], sku: str, quantity: int, unit_price
             merged = replace(line, quantity=line.quantity + quantity)
             return (*lines[:index], merged, *lines[index + 1 :])
     return (*lines, OrderLine(sku=sku, quantity=quantity, unit_price=unit_price))
+
+
+def merge_returned(returned: tuple[ReturnedLine, ...], line: ReturnedLine) -> tuple[ReturnedLine, ...]:
+    """`returned` with `line`'s quantity added to its SKU's entry (appended if new)."""
+    for index, seen in enumerate(returned):
+        if seen.sku == line.sku:
+            merged = ReturnedLine(sku=seen.sku, quantity=seen.quantity + line.quantity)
+            return (*returned[:index], merged, *returned[index + 1 :])
+    return (*returned, line)
 
 
 def evolve_order(state: OrderState | None, event: OrderEvent) -> OrderState:
@@ -149,5 +178,20 @@ def evolve_order(state: OrderState | None, event: OrderEvent) -> OrderState:
                 late_payment_ids=(*state.late_payment_ids, payment_id),
                 amount_paid=state.amount_paid + amount,
                 refund_due=state.refund_due + amount,
+            )
+        case OrderReturned(lines=lines, amount=amount):
+            returned = state.returned
+            for line in lines:
+                returned = merge_returned(returned, line)
+            state = replace(state, returned=returned, refund_due=state.refund_due + amount)
+            return replace(state, status=OrderStatus.RETURNED) if state.fully_returned else state
+        case RefundOwed():
+            return state  # counted by the cancellation or return it follows
+        case RefundPaid(refund_id=refund_id, amount=amount):
+            return replace(
+                state,
+                refund_ids=(*state.refund_ids, refund_id),
+                refunded=state.refunded + amount,
+                refund_due=state.refund_due - amount,
             )
     raise TypeError(f"Order cannot apply {type(event).__name__}")

@@ -49,11 +49,16 @@ class OrderSummary(models.Model):
     # and a rebuild empty them exactly as they null the detail's copies.
     customer_name = models.CharField(max_length=200, blank=True, default="", db_default="")
     customer_email = models.CharField(max_length=254, blank=True, default="", db_default="")
+    # What the shop still owes the customer, and what it has paid back (OrderDetail's too).
+    refund_due = money_field(default=0, db_default=0)
+    refunded = money_field(default=0, db_default=0)
 
     class Meta:
         verbose_name_plural = "order summaries"
         ordering = ["-created_at"]
         indexes = [
+            # Who is owed money (?refund_due=true, the admin's "refund owed"): few rows among many.
+            models.Index(fields=["-created_at"], condition=models.Q(refund_due__gt=0), name="summary_refund_due_idx"),
             models.Index(fields=["status", "-created_at"], name="summary_status_created_idx"),
             models.Index(fields=["customer_id", "-created_at"], name="summary_customer_created_idx"),
             # With the tie-breaker the list sorts by (selectors/orders.py), so a page of a search
@@ -93,9 +98,11 @@ class OrderDetail(models.Model):
     tracking_number = models.CharField(max_length=255, blank=True)
     carrier = models.CharField(max_length=64, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
-    # What a cancellation owes the customer back (0 unless a paid order was cancelled).
+    # What the shop still owes the customer back (a cancelled payment, a payment after the
+    # cancellation, returned goods; less refunds paid), and what it has paid back.
     # db_default here and below: rows a worker of the previous release inserts during a deploy still fit.
     refund_due = money_field(default=0, db_default=0)
+    refunded = money_field(default=0, db_default=0)
     # Empty (null for the addresses) where the order has none: orders placed before they existed.
     customer_email = models.CharField(max_length=254, blank=True, default="", db_default="")
     shipping_address = models.JSONField(null=True, blank=True)
@@ -144,7 +151,9 @@ class CustomerLifetimeValue(models.Model):
 
 
 class DailySales(models.Model):
-    """Per day and currency: orders placed and paid, revenue, cancellations."""
+    """Per day and currency: orders placed and paid, revenue, cancellations, what cancellations
+    of paid orders owed back (`refunded`, a name kept from before refunds were recorded), and
+    the refunds actually paid out that day (`refunds_paid`)."""
 
     day = models.DateField()
     currency = models.CharField(max_length=3)
@@ -153,6 +162,7 @@ class DailySales(models.Model):
     revenue = money_sum_field(default=0)
     cancellations = models.BigIntegerField(default=0)
     refunded = money_sum_field(default=0)
+    refunds_paid = money_sum_field(default=0, db_default=0)
 
     class Meta:
         verbose_name_plural = "daily sales"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -20,6 +20,7 @@ from readmodels.selectors.customers import customer_stats
 from readmodels.selectors.history import order_as_of, order_at_version, order_history
 from readmodels.selectors.orders import DEFAULT_ORDERING, order_detail, order_summary_list
 from readmodels.selectors.products import product_stock, product_stock_list
+from readmodels.selectors.sales import daily_sales
 from readmodels.selectors.stories import order_story
 from writeside.pipeline import chain, configured_middleware
 
@@ -39,6 +40,8 @@ class ListOrders(Query):
     text: str | None = None
     total_min: Decimal | None = None
     total_max: Decimal | None = None
+    # True: only orders still owing money back; False: only those owing nothing.
+    refund_due: bool | None = None
     ordering: Sequence[str] = DEFAULT_ORDERING
 
 
@@ -77,6 +80,14 @@ class GetCustomerStats(Query):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ListDailySales(Query):
+    # Both days included; None: every currency.
+    since: date
+    until: date
+    currency: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ListProducts(Query):
     # Every word in the SKU or name (any case); only products low on stock (LOW_STOCK_THRESHOLD).
     text: str | None = None
@@ -97,6 +108,7 @@ def _list_orders(query: ListOrders) -> Any:
         text=query.text,
         total_min=query.total_min,
         total_max=query.total_max,
+        refund_due=query.refund_due,
         ordering=query.ordering,
     )
 
@@ -117,6 +129,7 @@ HANDLERS: Mapping[type[Query], Callable[[Any], Any]] = {
     GetCustomerStats: lambda query: customer_stats(query.customer_id),
     ListProducts: lambda query: product_stock_list(text=query.text, low_stock=query.low_stock),
     GetProduct: lambda query: product_stock(query.sku),
+    ListDailySales: lambda query: daily_sales(query.since, query.until, query.currency),
 }
 
 QueryMiddleware = Callable[[Query, Callable[[Query], Any]], Any]

@@ -1,5 +1,3 @@
-"""Retention: what the hot tables keep besides the event log, by policy and setting.
-
-Command records expire, old audit rows and resolved dead letters go, sent emails lose their
-personal data; in bounded batches, beside live traffic, never touching the log.
-"""
+"""Operations, beside both sides: what the hot tables keep besides the event log, by policy and setting.
+Owns expiring command records, pruning old audit rows, resolved dead letters and sent emails' personal data.
+May import audit, notifications, projector, eventlog (the stores it prunes); never writes the event log."""

@@ -18,6 +18,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 from eventlog.idempotency import HandledCommand, command_log
 from eventlog.personal import KeySource, data_subject
+from eventlog.pg_statements import client_cursor
 from eventlog.publishing import publish_after_commit
 from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
@@ -272,7 +273,7 @@ class DjangoUnitOfWork(AbstractUnitOfWork):
         and runs its on_commit hooks as always. A row that fails is raised: the transaction
         rolls back (the COMMIT behind it never runs) and the command fails with it."""
         commits_here = connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
-        with connection.cursor() as cursor:
+        with client_cursor(connection) as cursor:
             for number, (_, (sql, params)) in enumerate(self._last, start=1):
                 commit = "; COMMIT" if commits_here and number == len(self._last) else ""
                 cursor.execute(f"{sql}{commit}", params)

@@ -7,3 +7,5 @@ PLACE = "orders.place_order"  # create, add and remove items, confirm
 FULFIL = "orders.fulfil_order"  # pay, ship, deliver
 CANCEL = "orders.cancel_order"
 FORGET = "orders.forget_customer"  # erase a customer's personal data
+REFUND = "orders.refund_order"  # record a refund paid
+RETURN = "orders.return_order"  # take back goods of a delivered order

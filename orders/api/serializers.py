@@ -16,7 +16,7 @@ from orders.addresses import (
     is_country,
 )
 from orders.commands import CreateOrder, LineItem
-from orders.events import MAX_QUANTITY
+from orders.events import MAX_QUANTITY, ReturnedLine
 from writeside.api.serializers import amount_in
 
 
@@ -104,6 +104,32 @@ class CancelOrderIn(serializers.Serializer):  # type: ignore[type-arg]
     """Body of POST /api/orders/{id}/cancel/."""
 
     reason = serializers.CharField(max_length=500)
+
+
+class RefundOrderIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/orders/{id}/refund/: a refund paid, named by the payout's id."""
+
+    refund_id = serializers.CharField(max_length=255)
+    amount = amount_in()
+
+
+class ReturnedLineIn(serializers.Serializer):  # type: ignore[type-arg]
+    """One SKU coming back, and how many of it."""
+
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+    def to_internal_value(self, data: object) -> ReturnedLine:
+        return ReturnedLine(**super().to_internal_value(data))
+
+
+class ReturnOrderIn(serializers.Serializer):  # type: ignore[type-arg]
+    """Body of POST /api/orders/{id}/return/. A SKU not on the order, or more of it than was
+    delivered and not returned yet, is a business rule (422), not a shape error."""
+
+    lines = serializers.ListField(child=ReturnedLineIn(), min_length=1, max_length=1000)
+    reason = serializers.CharField(max_length=500)
+    restock = serializers.BooleanField(help_text="Put registered SKUs back on hand.")
 
 
 class CommandResultOut(serializers.Serializer):  # type: ignore[type-arg]

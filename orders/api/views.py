@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from eventlog.store import event_store
-from orders.api.permissions import CANCEL, FORGET, FULFIL, PLACE
+from orders.api.permissions import CANCEL, FORGET, FULFIL, PLACE, REFUND, RETURN
 from orders.api.serializers import (
     CancelOrderIn,
     ChangeShippingAddressIn,
@@ -22,6 +22,8 @@ from orders.api.serializers import (
     CustomerForgottenOut,
     LineItemIn,
     PayOrderIn,
+    RefundOrderIn,
+    ReturnOrderIn,
     ShipOrderIn,
     create_order,
 )
@@ -33,7 +35,9 @@ from orders.commands import (
     DeliverOrder,
     ForgetCustomer,
     PayOrder,
+    RefundOrder,
     RemoveOrderItem,
+    ReturnOrder,
     ShipOrder,
 )
 from orders.errors import OrderNotFound
@@ -204,6 +208,38 @@ class CancelOrderView(OrderCommandView):
     def post(self, request: Request, order_id: str) -> Response:
         data = self.valid(CancelOrderIn, request)
         return self.dispatch_command(CancelOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))
+
+
+class RefundOrderView(OrderCommandView):
+    """POST /api/orders/{id}/refund/: record a refund paid, at most what the order owes (422);
+    the same refund_id again changes nothing."""
+
+    required_permission = REFUND
+
+    @command_schema(RefundOrderIn, operation_id="refund_order")
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.valid(RefundOrderIn, request)
+        return self.dispatch_command(RefundOrder(order_id=parse_order_id(order_id), **data, **command_options(request)))
+
+
+class ReturnOrderView(OrderCommandView):
+    """POST /api/orders/{id}/return/: take back some or all of a delivered order's goods (409
+    in other states; 422 for a SKU not on the order or more than is left to return)."""
+
+    required_permission = RETURN
+
+    @command_schema(ReturnOrderIn, operation_id="return_order")
+    def post(self, request: Request, order_id: str) -> Response:
+        data = self.valid(ReturnOrderIn, request)
+        return self.dispatch_command(
+            ReturnOrder(
+                order_id=parse_order_id(order_id),
+                lines=tuple(data["lines"]),
+                reason=data["reason"],
+                restock=data["restock"],
+                **command_options(request),
+            )
+        )
 
 
 class ForgetCustomerView(CommandView):

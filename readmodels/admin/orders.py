@@ -21,6 +21,7 @@ from eventlog.store import event_store
 from orders.api.permissions import CANCEL, FULFIL, PLACE
 from orders.commands import CancelOrder, ConfirmOrder, ShipOrder
 from readmodels.admin.phone_orders import change_shipping_address, place_phone_order
+from readmodels.admin.refunds import RefundOwedFilter, refund_owed
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
 from readmodels.selectors.orders import matching
 from writeside import bus
@@ -106,11 +107,12 @@ class OrderSummaryAdmin(ReadOnlyAdmin):
         "customer_email",
         "item_count",
         "total",
+        refund_owed,
         "created_at",
         "updated_at",
         "links",
     )
-    list_filter = ("status", "currency")
+    list_filter = ("status", "currency", RefundOwedFilter)
     # The API's search (?q=, readmodels/search.py), so staff find the same orders in both;
     # get_search_results reads it, and an order id finds its order.
     search_fields = ("search_text",)
@@ -316,6 +318,15 @@ class CustomerOrderStatsAdmin(ReadOnlyAdmin):
 
 @admin.register(DailySales)
 class DailySalesAdmin(ReadOnlyAdmin):
-    list_display = ("day", "currency", "orders_placed", "orders_paid", "revenue", "cancellations", "refunded")
+    list_display = (
+        "day",
+        "currency",
+        "orders_placed",
+        "orders_paid",
+        "revenue",
+        "refunds_paid",
+        "cancellations",
+        "refunded",
+    )
     list_filter = ("currency",)
     date_hierarchy = "day"

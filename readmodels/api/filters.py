@@ -44,7 +44,7 @@ def amount_filter(lookup: str) -> django_filters.NumberFilter:
 
 
 class OrderSummaryFilter(django_filters.FilterSet):  # type: ignore[misc]
-    """?status=&customer_id=&created_after=&created_before=&q=&total_min=&total_max=&ordering="""
+    """?status=&customer_id=&created_after=&created_before=&q=&total_min=&total_max=&refund_due=&ordering="""
 
     status = django_filters.ChoiceFilter(choices=[(s.value, s.value) for s in OrderStatus])
     customer_id = django_filters.CharFilter(max_length=64)
@@ -53,6 +53,7 @@ class OrderSummaryFilter(django_filters.FilterSet):  # type: ignore[misc]
     q = django_filters.CharFilter(max_length=MAX_SEARCH_LENGTH)
     total_min = amount_filter("gte")
     total_max = amount_filter("lte")
+    refund_due = django_filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")])
     ordering = django_filters.OrderingFilter(fields=ORDERING_FIELDS)
 
     class Meta:
@@ -77,6 +78,7 @@ class OrderSummaryFilter(django_filters.FilterSet):  # type: ignore[misc]
             "text": searched(data),
             "total_min": total_min,
             "total_max": total_max,
+            "refund_due": {"true": True, "false": False}.get(data.get("refund_due") or ""),
             "ordering": tuple(data.get("ordering") or DEFAULT_ORDERING),
         }
 

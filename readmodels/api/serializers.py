@@ -67,6 +67,11 @@ class OrderSummaryOut(InCurrency):
     customer_email = serializers.EmailField(
         allow_null=True, help_text="Null when the order has none, or once the customer was forgotten."
     )
+    refund_due = money(
+        help_text="What the shop still owes the customer back: the payment of a paid order that was cancelled, "
+        "any payment captured after the cancellation and the value of returned goods, less refunds paid."
+    )
+    refunded = money(help_text="What the shop has paid back (POST /api/orders/{id}/refund/, payment.refunded.v1).")
 
 
 class OrderPageOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -95,6 +100,7 @@ class OrderLineOut(serializers.Serializer):  # type: ignore[type-arg]
     quantity = serializers.IntegerField()
     unit_price = money()
     line_total = money()
+    returned = serializers.IntegerField(help_text="How many of it came back (POST /api/orders/{id}/return/).")
 
 
 class TimelineEntryOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -131,10 +137,6 @@ class OrderDetailOut(OrderSummaryOut):
     tracking_number = serializers.CharField()
     carrier = serializers.CharField()
     cancel_reason = serializers.CharField()
-    refund_due = money(
-        help_text="What the order owes back: the payment of a paid order that was cancelled, plus any payment "
-        "captured after the cancellation; else 0.00."
-    )
     timeline = TimelineEntryOut(
         many=True, help_text="The latest entries (50 by default), oldest first; the history has every event."
     )

@@ -171,6 +171,12 @@ class OrderListView(QueryView):
             OpenApiParameter("total_min", OpenApiTypes.DECIMAL, description="Total at least this, e.g. `10.00`."),
             OpenApiParameter("total_max", OpenApiTypes.DECIMAL, description="Total at most this (≥ total_min)."),
             OpenApiParameter(
+                "refund_due",
+                OpenApiTypes.STR,
+                enum=["true", "false"],
+                description="`true`: orders that still owe the customer money back; `false`: those that owe nothing.",
+            ),
+            OpenApiParameter(
                 "ordering",
                 OpenApiTypes.STR,
                 description="Comma-separated, `-` for descending; default `-created_at`. Fields: "

@@ -39,9 +39,12 @@ from orders.events import (
     OrderItemAdded,
     OrderItemRemoved,
     OrderPaid,
+    OrderReturned,
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
+    RefundPaid,
     ShippingAddressChanged,
 )
 from projector.bulk import copy_rows, upsert_rows
@@ -66,6 +69,8 @@ SUMMARY_FIELDS = (
     "created_at",
     "updated_at",
     "version",
+    "refund_due",
+    "refunded",
 )
 DETAIL_FIELDS = (
     *SUMMARY_FIELDS,
@@ -74,7 +79,6 @@ DETAIL_FIELDS = (
     "tracking_number",
     "carrier",
     "cancel_reason",
-    "refund_due",
     "customer_email",
     "shipping_address",
     "billing_address",
@@ -109,6 +113,20 @@ def _with_totals(view: View, lines: list[dict[str, Any]]) -> View:
     return view
 
 
+def _take_back(view: View, event: OrderReturned) -> None:
+    """Count the returned units on their lines (a line's `returned` key appears with its first
+    return, so rows of orders without returns keep their shape) and owe their value back."""
+    back = {line.sku: line.quantity for line in event.lines}
+    lines = [
+        {**line, "returned": line.get("returned", 0) + back[line["sku"]]} if line["sku"] in back else line
+        for line in view["lines"]
+    ]
+    view["lines"] = lines
+    view["refund_due"] = view["refund_due"] + event.amount
+    if all(line.get("returned", 0) >= line["quantity"] for line in lines):
+        view["status"] = "RETURNED"
+
+
 def describe(event: Any, currency: str) -> str:
     """One line a person reads in the order's timeline."""
     match event:
@@ -137,6 +155,14 @@ def describe(event: Any, currency: str) -> str:
             return (
                 f"Paid {amount_text(amount, currency)} {currency} after cancellation (payment {payment_id}), owed back"
             )
+        case OrderReturned(lines=lines, reason=reason, restock=restock, amount=amount):
+            goods = ", ".join(f"{line.quantity} x {line.sku}" for line in lines)
+            restocked = ", restocked" if restock else ""
+            return f"Returned {goods} ({reason}){restocked}: {amount_text(amount, currency)} {currency} owed back"
+        case RefundOwed(amount=amount, reason=reason):
+            return f"Refund owed: {amount_text(amount, currency)} {currency} ({reason.replace('_', ' ')})"
+        case RefundPaid(refund_id=refund_id, amount=amount):
+            return f"Refunded {amount_text(amount, currency)} {currency} (refund {refund_id})"
     return type(event).__name__
 
 
@@ -158,6 +184,7 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
             "carrier": "",
             "cancel_reason": "",
             "refund_due": Decimal("0.00"),
+            "refunded": Decimal("0.00"),
             # Empty or None where the order has none (every order placed before they existed).
             "customer_email": event.customer_email or "",
             "shipping_address": to_data(event.shipping_address),
@@ -198,6 +225,10 @@ def fold_order_view(view: View | None, recorded: RecordedEvent, timeline_entries
                 view.update(status="CANCELLED", cancel_reason=reason, refund_due=refund_due)
             case PaymentCapturedAfterCancellation(amount=amount):
                 view["refund_due"] = view["refund_due"] + amount
+            case OrderReturned():
+                _take_back(view, event)
+            case RefundPaid(amount=amount):
+                view.update(refund_due=view["refund_due"] - amount, refunded=view["refunded"] + amount)
     entry = {
         "event_type": recorded.event_type,
         "occurred_at": recorded.recorded_at.isoformat(),

@@ -16,6 +16,7 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
 )
 from projector.projection import Projection
 from readmodels.models import ProductStock
@@ -51,6 +52,8 @@ def fold_product_row(row: Row | None, recorded: RecordedEvent) -> Row:
                 row["reserved"] -= quantity
             case StockAdjusted(quantity_delta=quantity_delta):
                 row["on_hand"] += quantity_delta
+            case StockRestocked(quantity=quantity):
+                row["on_hand"] += quantity
     row["available"] = row["on_hand"] - row["reserved"]
     row["updated_at"] = recorded.recorded_at
     row["version"] = recorded.version

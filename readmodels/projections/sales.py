@@ -20,7 +20,15 @@ from decimal import Decimal
 from uuid import UUID
 
 from eventlog.store import EventStore, RecordedEvent, event_store
-from orders.events import OrderCancelled, OrderConfirmed, OrderCreated, OrderDelivered, OrderPaid, OrderShipped
+from orders.events import (
+    OrderCancelled,
+    OrderConfirmed,
+    OrderCreated,
+    OrderDelivered,
+    OrderPaid,
+    OrderShipped,
+    RefundPaid,
+)
 from projector.bulk import upsert_rows
 from projector.projection import Projection
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, SalesLedgerEntry
@@ -49,8 +57,8 @@ class Deltas:
     customers: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     last_order_at: dict[str, datetime] = field(default_factory=dict)
     lifetime: defaultdict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
-    # (day, currency) -> [placed, paid, revenue, cancellations, refunded]
-    daily: defaultdict[tuple[date, str], list[Decimal]] = field(default_factory=lambda: defaultdict(lambda: [ZERO] * 5))
+    # (day, currency) -> [placed, paid, revenue, cancellations, refunded, refunds paid]
+    daily: defaultdict[tuple[date, str], list[Decimal]] = field(default_factory=lambda: defaultdict(lambda: [ZERO] * 6))
 
     def fold(self, entry: LedgerEntry | None, recorded: RecordedEvent) -> LedgerEntry:
         """The order's ledger entry after `recorded`, noting what it adds to the totals."""
@@ -90,6 +98,9 @@ class Deltas:
                     self.lifetime[(entry.customer_id, entry.currency)] -= entry.paid_amount
                     daily[4] += entry.paid_amount
                     entry.paid_amount = ZERO
+            case RefundPaid(amount=amount):
+                # Counted on the day the money went back, beside that day's revenue.
+                self.daily[(day, entry.currency)][5] += amount
         if was_open and entry.status in CLOSED:
             self.customers[entry.customer_id][1] -= 1
         entry.version = recorded.version
@@ -155,9 +166,9 @@ class SalesProjection(Projection):
             using,
             DailySales._meta.db_table,
             ["day", "currency"],
-            ["orders_placed", "orders_paid", "revenue", "cancellations", "refunded"],
+            ["orders_placed", "orders_paid", "revenue", "cancellations", "refunded", "refunds_paid"],
             [
-                (day, currency, int(values[0]), int(values[1]), values[2], int(values[3]), values[4])
+                (day, currency, int(values[0]), int(values[1]), values[2], int(values[3]), values[4], values[5])
                 for (day, currency), values in deltas.daily.items()
             ],
         )

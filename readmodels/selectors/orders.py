@@ -29,6 +29,8 @@ SUMMARY_FIELDS = (
     "created_at",
     "updated_at",
     "version",
+    "refund_due",
+    "refunded",
 )
 # Whose order it is, on list rows; on the detail they come from its e-mail and shipping address.
 CUSTOMER_FIELDS = ("customer_name", "customer_email")
@@ -52,6 +54,9 @@ class OrderSummaryDTO:
     # customer was forgotten.
     customer_name: str | None
     customer_email: str | None
+    # What the shop still owes the customer back, and what it has paid back.
+    refund_due: Decimal
+    refunded: Decimal
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,6 +69,8 @@ class OrderLineDTO:
     quantity: int
     unit_price: Decimal
     line_total: Decimal
+    # How many of it came back (returns of the delivered order).
+    returned: int
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,8 +104,6 @@ class OrderDetailDTO(OrderSummaryDTO):
     tracking_number: str
     carrier: str
     cancel_reason: str
-    # What a cancellation owes the customer back (0.00 unless a paid order was cancelled).
-    refund_due: Decimal
     shipping_address: AddressDTO | None
     billing_address: AddressDTO | None
     payment_method: str | None
@@ -165,16 +170,19 @@ def order_summary_list(
     text: str | None = None,
     total_min: Decimal | None = None,
     total_max: Decimal | None = None,
+    refund_due: bool | None = None,
     ordering: Sequence[str] = DEFAULT_ORDERING,
 ) -> Sequence[OrderSummaryDTO]:
     """Order summaries matching the filters and the search `text`, in `ordering` (field
-    names, "-" for descending)."""
+    names, "-" for descending); `refund_due` True keeps the orders that still owe money back,
+    False those that owe nothing."""
     lookups = {
         "customer_id": customer_id or None,
         "created_at__gte": created_after,
         "created_at__lte": created_before,
         "total_amount__gte": total_min,
         "total_amount__lte": total_max,
+        "refund_due__gt" if refund_due else "refund_due": None if refund_due is None else Decimal("0.00"),
     }
     narrowing = {lookup: value for lookup, value in lookups.items() if value is not None}
     rows = matching(OrderSummary.objects.filter(**narrowing), text)
@@ -269,6 +277,8 @@ def detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
                 quantity=line["quantity"],
                 unit_price=Decimal(line["unit_price"]),
                 line_total=Decimal(line["line_total"]),
+                # Only lines that had returns carry the key.
+                returned=line.get("returned", 0),
             )
             for line in view["lines"]
         ),
@@ -276,7 +286,6 @@ def detail_dto(view: dict[str, Any]) -> OrderDetailDTO:
         tracking_number=view["tracking_number"],
         carrier=view["carrier"],
         cancel_reason=view["cancel_reason"],
-        refund_due=Decimal(view["refund_due"]),
         customer_email=view["customer_email"] or None,
         shipping_address=_address_dto(view["shipping_address"]),
         billing_address=_address_dto(view["billing_address"]),

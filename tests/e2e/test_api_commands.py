@@ -61,7 +61,7 @@ def test_the_whole_lifecycle_through_the_api(
     detail = admin_client_api.get(base).json()
     assert detail["status"] == "DELIVERED"
     assert detail["items"] == [
-        {"sku": "SKU-1", "name": None, "quantity": 3, "unit_price": "9.99", "line_total": "29.97"}
+        {"sku": "SKU-1", "name": None, "quantity": 3, "unit_price": "9.99", "line_total": "29.97", "returned": 0}
     ]
     assert (detail["tracking_number"], detail["carrier"], detail["payment_id"]) == ("TRK-1", "DHL", "pay-1")
 

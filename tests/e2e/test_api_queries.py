@@ -42,6 +42,8 @@ SUMMARY_KEYS = {
     "version",
     "customer_name",
     "customer_email",
+    "refund_due",
+    "refunded",
 }
 
 
@@ -80,7 +82,7 @@ def test_detail_has_lines_timeline_and_an_etag(
     assert response["ETag"] == '"2"'
     assert set(detail) > SUMMARY_KEYS
     assert detail["items"] == [
-        {"sku": "SKU-1", "name": None, "quantity": 2, "unit_price": "9.99", "line_total": "19.98"}
+        {"sku": "SKU-1", "name": None, "quantity": 2, "unit_price": "9.99", "line_total": "19.98", "returned": 0}
     ]
     assert [e["event_type"] for e in detail["timeline"]] == ["OrderCreated", "OrderConfirmed"]
     assert detail["timeline"][0]["occurred_at"].endswith("Z") or "+" in detail["timeline"][0]["occurred_at"]

@@ -65,7 +65,7 @@ def test_refused_and_malformed_messages_are_dead_lettered_with_a_reason_and_the_
         "wrong state": InboundEventFactory.build(
             type=DISPATCHED, source="/carrier", data={"order_id": str(order_id), "tracking_number": "TRK-9"}
         ),
-        "unknown type": InboundEventFactory.build(type="payment.refunded.v1", data={"order_id": str(order_id)}),
+        "unknown type": InboundEventFactory.build(type="payment.disputed.v1", data={"order_id": str(order_id)}),
         "invalid data": payment(order_id, "ten euros"),  # type: ignore[arg-type]
     }
     send(*refused.values())
@@ -82,7 +82,7 @@ def test_refused_and_malformed_messages_are_dead_lettered_with_a_reason_and_the_
         assert reasons["bad amount"].startswith("BusinessRuleViolated")
         assert reasons["wrong currency"].startswith("BusinessRuleViolated")
         assert reasons["wrong state"].startswith("InvalidTransition")
-        assert reasons["unknown type"] == "unknown type 'payment.refunded.v1'"
+        assert reasons["unknown type"] == "unknown type 'payment.disputed.v1'"
         assert reasons["invalid data"].startswith("invalid data:")
         assert "amount" in reasons["invalid data"]
         named = {event["id"] for event in refused.values()}

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from django.db import OperationalError, connections
 
-from eventlog.pg_statements import begin_with, bound
+from eventlog.pg_statements import begin_with, bound, client_cursor
 from tests.faults import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -44,3 +44,16 @@ def test_a_connection_lost_under_begin_with_is_an_operational_error(through_a_pr
     through_a_proxy.cut()
     with pytest.raises(OperationalError), connection.wrap_database_errors:
         begin_with(connection.connection, bound("SELECT %s", [1]))
+
+
+def test_a_connection_lost_under_the_last_message_of_a_command_is_an_operational_error(
+    through_a_proxy: TcpProxy,
+) -> None:
+    """The audit row and COMMIT go through `client_cursor`, straight on the driver: its errors
+    still read as Django's, so a lost connection there is retried as an outage too."""
+    connection = connections["default"]
+    with client_cursor(connection) as cursor:
+        cursor.execute("SELECT %s; SELECT 2", [1])
+    through_a_proxy.cut()
+    with pytest.raises(OperationalError), client_cursor(connection) as cursor:
+        cursor.execute("SELECT %s", [1])

@@ -123,7 +123,7 @@ def test_orders_driven_through_the_api_reach_a_subscriber_once_per_id_in_order_w
 
     assert first_seen_sequences(subscriber.messages) == {
         shipped: [1, 2, 3, 4, 5],
-        refunded: [1, 2, 3, 4],
+        refunded: [1, 2, 3, 4, 5],
         unpaid: [1, 2],
     }
     by_id = subscriber.distinct()
@@ -165,7 +165,7 @@ def test_orders_driven_through_the_api_reach_a_subscriber_once_per_id_in_order_w
         ("backoffice.order.shipped.v1", {**base, "status": "SHIPPED", "tracking_number": "TRK-1"}),
         ("backoffice.order.delivered.v1", {**base, "status": "DELIVERED"}),
     ]
-    assert stories[refunded][-1] == (
+    assert stories[refunded][-2] == (
         "backoffice.order.cancelled.v1",
         {
             "order_id": refunded,
@@ -174,6 +174,19 @@ def test_orders_driven_through_the_api_reach_a_subscriber_once_per_id_in_order_w
             "reason": "customer asked",
             "refund_due": "19.98",
             "currency": "EUR",
+        },
+    )
+    # Billing pays refunds from backoffice.order.refund_due.v1, which follows with a sequence of its own.
+    assert stories[refunded][-1] == (
+        "backoffice.order.refund_due.v1",
+        {
+            "order_id": refunded,
+            "customer_id": "c-42",
+            "status": "CANCELLED",
+            "refund_due": "19.98",
+            "change": "19.98",
+            "currency": "EUR",
+            "reason": "cancelled_after_payment",
         },
     )
     assert stories[unpaid][-1][1]["refund_due"] == "0.00"
@@ -206,8 +219,9 @@ def test_two_hundred_commands_with_the_relay_killed_twice_are_all_published_in_o
     finally:
         beat.stop()
         worker.stop()
-    assert len(subscriber.distinct()) == 200
-    assert first_seen_sequences(subscriber.messages) == {order: [1, 2, 3, 4] for order in orders}
+    # 200 commands, and a RefundOwed after each of the 50 cancellations of a paid order.
+    assert len(subscriber.distinct()) == 250
+    assert first_seen_sequences(subscriber.messages) == {order: [1, 2, 3, 4, 5] for order in orders}
     assert not DeadLetter.objects.filter(projection="relay").exists()
 
 

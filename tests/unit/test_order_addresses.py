@@ -14,7 +14,7 @@ import pytest
 from orders.addresses import PaymentMethod
 from orders.commands import LineItem
 from orders.domain import Order
-from orders.events import OrderCancelled, OrderCreated, OrderPaid, ShippingAddressChanged
+from orders.events import OrderCancelled, OrderCreated, OrderPaid, RefundOwed, ShippingAddressChanged
 from orders.state import OrderStatus, evolve_order
 from tests.factories import (
     AddressFactory,
@@ -126,8 +126,10 @@ def test_address_changes_leave_room_for_the_lifecycle() -> None:
 def test_cancelling_a_paid_order_owes_its_payment_back() -> None:
     order = order_in(OrderStatus.PAID)
     order.cancel("changed mind")
-    (event,) = order.collect_events()
+    event, owed = order.collect_events()
     assert isinstance(event, OrderCancelled)
+    # The money owed is a fact of its own, published as backoffice.order.refund_due.v1.
+    assert owed == RefundOwed(order_id=order.order_id, amount=TOTAL + Decimal("1.00"), reason="cancelled_after_payment")
     assert order.state.total.amount == TOTAL + Decimal("1.00")
     assert event.refund_due == order.state.refund_due == order.state.amount_paid == TOTAL + Decimal("1.00")
 

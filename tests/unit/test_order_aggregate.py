@@ -19,6 +19,7 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     PaymentCapturedAfterCancellation,
+    ReturnedLine,
 )
 from orders.state import OrderStatus
 from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
@@ -41,6 +42,9 @@ ACTIONS: dict[str, Callable[[Order], object]] = {
     "cancel_unpaid": lambda o: o.cancel_unpaid("payment deadline passed"),
     "add": lambda o: o.add_item("B", 1, Decimal("1.00")),
     "remove": lambda o: o.remove_item("Z"),
+    "return": lambda o: o.take_back(
+        [ReturnedLine(sku=line.sku, quantity=line.quantity) for line in o.state.lines], "all back", restock=False
+    ),
 }
 PATH = ["confirm", "pay", "ship", "deliver"]
 STATUS_AFTER = {
@@ -50,14 +54,16 @@ STATUS_AFTER = {
     OrderStatus.SHIPPED: ["confirm", "pay", "ship"],
     OrderStatus.DELIVERED: ["confirm", "pay", "ship", "deliver"],
     OrderStatus.CANCELLED: ["cancel"],
+    OrderStatus.RETURNED: ["confirm", "pay", "ship", "deliver", "return"],
 }
 ALLOWED = {
     OrderStatus.PENDING: {"confirm", "cancel", "add", "remove"},
     OrderStatus.CONFIRMED: {"pay", "cancel", "cancel_unpaid"},
     OrderStatus.PAID: {"ship", "cancel"},
     OrderStatus.SHIPPED: {"deliver"},
-    OrderStatus.DELIVERED: set(),
+    OrderStatus.DELIVERED: {"return"},
     OrderStatus.CANCELLED: {"pay"},  # a payment captured too late is recorded and owed back
+    OrderStatus.RETURNED: set(),
 }
 
 
@@ -89,7 +95,9 @@ def test_happy_path_records_one_event_per_step() -> None:
 def test_allowed_transitions(status: OrderStatus, action: str) -> None:
     order = order_in(status)
     ACTIONS[action](order)
-    assert len(order.collect_events()) == 1
+    # A cancelled payment and a return owe money back: a RefundOwed follows them.
+    owing = (status, action) in {(OrderStatus.PAID, "cancel"), (OrderStatus.DELIVERED, "return")}
+    assert len(order.collect_events()) == 1 + owing
 
 
 @pytest.mark.parametrize(
@@ -114,7 +122,7 @@ def test_refusal_message_names_the_action_and_status() -> None:
 def test_cancel_records_the_reason(status: OrderStatus) -> None:
     order = order_in(status)
     order.cancel("out of budget")
-    (event,) = order.collect_events()
+    event, *_ = order.collect_events()
     assert isinstance(event, OrderCancelled)
     assert order.state.cancel_reason == "out of budget"
 

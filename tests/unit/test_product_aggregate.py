@@ -19,6 +19,7 @@ from inventory.events import (
     StockReleased,
     StockReservationFailed,
     StockReserved,
+    StockRestocked,
 )
 from orders.events import OrderConfirmed
 from writeside.errors import InvalidValue
@@ -123,6 +124,7 @@ def test_product_events_round_trip_through_the_registry() -> None:
         StockReleased(sku="S", order_id=order, quantity=1),
         StockConsumed(sku="S", order_id=order, quantity=1),
         StockAdjusted(sku="S", quantity_delta=-2, reason="damaged"),
+        StockRestocked(sku="S", order_id=order, quantity=1),
     ]
     assert {type(sample) for sample in samples} == set(PRODUCT_EVENTS)
     for sample in samples:
@@ -139,3 +141,10 @@ def test_order_confirmed_stored_before_inventory_reads_as_tracking_nothing() -> 
 def test_a_product_sku_must_be_safe_in_a_url(sku: str) -> None:
     with pytest.raises(InvalidValue, match="sku"):
         Product.register(sku, "Mug", Decimal("9.99"))
+
+
+def test_returned_units_go_back_on_hand() -> None:
+    product, order = stocked(5), uuid4()
+    product.restock(order, 2)
+    assert (product.state.on_hand, product.state.available) == (7, 7)
+    assert product.collect_events()[-1] == StockRestocked(sku="SKU-1", order_id=order, quantity=2)

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from eventlog.serialization import from_data, to_data
 from orders.commands import LineItem
 from orders.domain import Order
-from orders.state import OrderState
+from orders.events import RefundOwed, ReturnedLine
+from orders.state import OrderState, evolve_order
 from writeside.errors import DomainError
 
 skus = st.sampled_from(["A", "B", "C", "D", ""])
@@ -27,6 +28,8 @@ actions = st.one_of(
     st.tuples(st.just("ship"), st.sampled_from(["TRK-1", ""])),
     st.tuples(st.just("deliver")),
     st.tuples(st.just("cancel"), st.sampled_from(["reason", ""])),
+    st.tuples(st.just("return"), skus, st.integers(min_value=0, max_value=6)),
+    st.tuples(st.just("refund"), st.sampled_from(["rf-1", "rf-2"]), prices),
 )
 
 
@@ -47,6 +50,10 @@ def perform(order: Order, action: tuple[Any, ...]) -> None:
             order.deliver()
         case ("cancel", reason):
             order.cancel(reason)
+        case ("return", sku, quantity):
+            order.take_back([ReturnedLine(sku=sku, quantity=quantity)], "reason", restock=False)
+        case ("refund", refund_id, amount):
+            order.refund(refund_id, amount)
 
 
 @settings(max_examples=200, deadline=None)
@@ -73,14 +80,21 @@ def test_replay_snapshot_and_rejections(
             assert (order.version, order.state) == (before_version, before_state)
             continue
         recorded = order.collect_events()
-        if not recorded:  # only a payment the order holds already is accepted and changes nothing
-            assert action[0] == "pay"
-            assert before_state.has_payment("pay-1")
+        if not recorded:  # only a payment or refund the order holds already is accepted and changes nothing
+            assert action[0] in ("pay", "refund")
+            assert before_state.has_payment("pay-1") or action[1] in before_state.refund_ids
             assert (order.version, order.state) == (before_version, before_state)
             continue
-        assert len(recorded) == 1
+        # Money owed is a fact of its own after the cancellation of a paid order or a return.
+        owing = action[0] == "return" or (action[0] == "cancel" and before_state.amount_paid > 0)
+        assert [type(event) for event in recorded[1:]] == ([RefundOwed] if owing else [])
+        state = before_state
+        for version, event in enumerate(recorded, start=before_version + 1):
+            state = evolve_order(state, event)
+            states[version] = state
         log.extend(recorded)
-        states[order.version] = order.state
+        # What is owed never goes below zero, and never above what was paid.
+        assert Decimal(0) <= order.state.refund_due <= order.state.amount_paid - order.state.refunded
 
     # Replaying the log gives the live aggregate.
     replayed = Order.replay(order.id, log)

@@ -22,9 +22,13 @@ from orders.events import (
     OrderItemRemoved,
     OrderLine,
     OrderPaid,
+    OrderReturned,
     OrderShipped,
     OrderStockReserved,
     PaymentCapturedAfterCancellation,
+    RefundOwed,
+    RefundPaid,
+    ReturnedLine,
     ShippingAddressChanged,
 )
 from writeside.errors import InvalidValue
@@ -53,6 +57,15 @@ SAMPLES: list[Any] = [
     OrderDelivered(order_id=ORDER),
     OrderCancelled(order_id=ORDER, reason="asked", refund_due=Decimal("19.98")),
     PaymentCapturedAfterCancellation(order_id=ORDER, payment_id="p-2", amount=Decimal("19.98")),
+    OrderReturned(
+        order_id=ORDER,
+        lines=(ReturnedLine(sku="SKU-1", quantity=1),),
+        reason="too small",
+        restock=True,
+        amount=Decimal("9.99"),
+    ),
+    RefundOwed(order_id=ORDER, amount=Decimal("9.99"), reason="returned"),
+    RefundPaid(order_id=ORDER, refund_id="rf-1", amount=Decimal("9.99")),
 ]
 
 

@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive"]
+EXTRA_PHASES = ["cpu", "memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive"]
 
 
 class Command(BaseCommand):
@@ -42,6 +42,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--product-events", type=int, default=100_000, help="product_load phase: events of the large product"
         )
+        parser.add_argument("--rounds", type=int, default=5, help="cpu phase: rounds of N orders (median)")
+        parser.add_argument("--profile", type=Path, default=None, help="cpu phase: write a cProfile summary here")
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--fresh", action="store_true", help="empty the bench database's event log first")
@@ -82,6 +84,10 @@ class Command(BaseCommand):
             return write.write2(orders, seed + 1000, ring=ring)
         if phase == "project":
             return project.project()
+        if phase == "cpu":
+            from bench.phases.cpu import cpu
+
+            return cpu(orders, seed + 5000, options["rounds"], ring=ring, profile=options["profile"])
         if phase == "read":
             if options["read_orders"]:
                 project.synthesize(options["read_orders"] * 4, seed)
