@@ -204,6 +204,7 @@ VERIFY_CHECKS = {
     "audit": "audit.verification.unaudited_commands",
     "stock": "readmodels.stock_balance.stock_balances",
     "sales": "readmodels.sales_balance.daily_sales_balances",
+    "refunds": "readmodels.refund_balance.refunds_owed",
 }
 
 # Celery: with no broker configured, projections run in-process after commit.

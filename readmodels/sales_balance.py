@@ -6,9 +6,10 @@ payment by payment rather than through the sales projection's ledger:
 
 * orders_paid and revenue: the number and sum of the payments (OrderPaid) recorded that day;
 * refunded: what the cancellations recorded that day owed back, i.e. what each cancelled
-  order had been paid.
+  order had been paid;
+* refunds_paid: the sum of the refunds paid out that day (RefundPaid).
 
-So revenue - refunded of a day is what its payments and refunds say. The sales projection
+So revenue - refunds_paid of a day is what its payments and refunds say. The sales projection
 adds up partitions of the log independently, so each partition's events are counted up to
 the position the projection has applied on that partition (its checkpoint): a projection
 still catching up is compared with the log where it stands, never reported as diverging.
@@ -17,7 +18,7 @@ still catching up is compared with the log where it stands, never reported as di
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +29,7 @@ from django.db import connections, transaction
 
 from eventlog.history import whole_log
 from eventlog.store import RecordedEvent, bucket_of, event_store
-from orders.events import OrderCancelled, OrderCreated, OrderEvent, OrderPaid
+from orders.events import OrderCancelled, OrderCreated, OrderEvent, OrderPaid, RefundPaid
 from projector import shadow
 from projector.loop import read_database
 from projector.models import ProjectionCheckpoint
@@ -65,9 +66,14 @@ def _cancelled(event: OrderEvent, order: OrderMoney) -> dict[str, Decimal]:
     return {"refunded": owed} if owed else {}
 
 
-# The books of a day, by event type; refunds paid and returns join them as they are recorded.
-ENTRIES: dict[type, Entry] = {OrderPaid: _paid, OrderCancelled: _cancelled}
-COLUMNS = ("orders_paid", "revenue", "refunded")
+def _refund_paid(event: OrderEvent, order: OrderMoney) -> dict[str, Decimal]:
+    assert isinstance(event, RefundPaid)
+    return {"refunds_paid": event.amount}
+
+
+# The books of a day, by event type.
+ENTRIES: dict[type, Entry] = {OrderPaid: _paid, OrderCancelled: _cancelled, RefundPaid: _refund_paid}
+COLUMNS = ("orders_paid", "revenue", "refunded", "refunds_paid")
 
 
 @dataclass
@@ -97,17 +103,11 @@ class SalesTally:
 def daily_sales_balances(options: Options) -> list[Divergence]:
     """Every day and currency whose sales figures do not balance with the log (module docstring)."""
     using = read_database()
-    postgresql = connections[using].vendor == "postgresql"
-    # The archiver moves no stream out of the log while this reads it (eventlog/history.py).
-    with shadow.exclusive(using) if postgresql else nullcontext():
-        shown, applied = _shown(using, postgresql)
-        tally = SalesTally()
-        store, after = whole_log(event_store()), 0
-        while batch := store.read_all(after, limit=PAGE):
-            after = batch[-1].position
-            for recorded in batch:
-                if recorded.stream_type == "order" and recorded.position <= applied.get(_partition(recorded), 0):
-                    tally.count(recorded)
+    shown, applied = _shown(using)
+    tally = SalesTally()
+    for recorded in order_events(using):
+        if recorded.position <= applied.get(_partition(recorded), 0):
+            tally.count(recorded)
     found: list[Divergence] = []
     for key in sorted(set(shown) | set(tally.days)):
         row: dict[str, Any] = shown.get(key, {})
@@ -124,13 +124,27 @@ def daily_sales_balances(options: Options) -> list[Divergence]:
     return found
 
 
-def _shown(using: str, postgresql: bool) -> tuple[dict[tuple[date, str], dict[str, Any]], dict[int, int]]:
+def order_events(using: str) -> Iterator[RecordedEvent]:
+    """Every event of every order stream, in the log and in the archive, in position order.
+
+    The read database's rebuild lock is held until the last one is read, so the archiver
+    moves no stream out of the log meanwhile (eventlog/history.py).
+    """
+    postgresql = connections[using].vendor == "postgresql"
+    with shadow.exclusive(using) if postgresql else nullcontext():
+        store, after = whole_log(event_store()), 0
+        while batch := store.read_all(after, limit=PAGE):
+            after = batch[-1].position
+            yield from (recorded for recorded in batch if recorded.stream_type == "order")
+
+
+def _shown(using: str) -> tuple[dict[tuple[date, str], dict[str, Any]], dict[int, int]]:
     """The daily sales rows and the checkpoints that account for them, as of one moment: the
     projection commits both together, and one snapshot sees them together."""
     # Inside a caller's transaction the snapshot is the caller's to choose.
     own_transaction = not connections[using].in_atomic_block
     with transaction.atomic(using=using):
-        if postgresql and own_transaction:
+        if connections[using].vendor == "postgresql" and own_transaction:
             with connections[using].cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         checkpoints = ProjectionCheckpoint.objects.using(using).filter(projection="sales")

@@ -5,7 +5,8 @@ the product's own stream, counted movement by movement rather than refolded the 
 projection folds it (so a fold that drifts is caught here even if the read-model check's
 fresh replay drifts with it):
 
-* on_hand = received + adjusted - consumed (stock that left with a shipment);
+* on_hand = received + restocked (returned goods put back) + adjusted - consumed (stock that
+  left with a shipment);
 * reserved = the units of the reservations still open (reserved, and neither released nor
   consumed since), and available = on_hand - reserved, never negative;
 * no open reservation belongs to an order whose fulfilment has ended (shipped, released
@@ -30,7 +31,14 @@ from eventlog.store import RecordedEvent, bucket_of, event_store
 from fulfilment.models import FulfilmentProcess
 from fulfilment.process import HOLDING_STOCK
 from inventory.domain import product_stream
-from inventory.events import StockAdjusted, StockConsumed, StockReceived, StockReleased, StockReserved
+from inventory.events import (
+    StockAdjusted,
+    StockConsumed,
+    StockReceived,
+    StockReleased,
+    StockReserved,
+    StockRestocked,
+)
 from projector.loop import read_database
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
@@ -73,6 +81,8 @@ class StockTally:
                 self.movements["adjusted"] += delta
             case StockReceived(quantity=quantity):
                 self.movements["received"] += quantity
+            case StockRestocked(quantity=quantity):
+                self.movements["restocked"] += quantity
 
 
 def stock_balances(options: Options) -> list[Divergence]:

@@ -6,9 +6,10 @@ pg_catalog's on the event store's connection's search path: it answers the simul
 morning plus the real time elapsed since the day began. Events keep growing with their
 position, as the store promises, and each lands on the day the simulation says.
 
-The tally: what the simulation itself did (received, adjusted, shipped per SKU; paid and
-owed back per day; which orders hold stock), kept without reading the product at all, so
-the read models are checked against an independent account rather than against themselves.
+The tally: what the simulation itself did (received, restocked, adjusted, shipped per SKU;
+paid, owed back and refunded per day; which orders hold stock, what each owes back), kept
+without reading the product at all, so the read models are checked against an independent
+account rather than against themselves.
 """
 
 from __future__ import annotations
@@ -66,11 +67,18 @@ class ShopOrder:
 
     order_id: UUID
     customer_id: str
+    items: dict[str, tuple[int, Decimal]]  # SKU -> (units, unit price), tracked or not
     lines: dict[str, int]  # tracked SKU -> units
     total: Decimal
     status: str = "PENDING"
     paid: Decimal = Decimal("0")
     refund_due: Decimal = Decimal("0")
+    refunded: Decimal = Decimal("0")
+    returned: dict[str, int] = field(default_factory=dict)  # SKU -> units sent back
+
+    def returnable(self, sku: str) -> int:
+        """Units of `sku` delivered and not sent back yet."""
+        return self.items[sku][0] - self.returned.get(sku, 0)
 
     @property
     def holds_stock(self) -> bool:
@@ -83,15 +91,16 @@ class Books:
     """The simulation's own account of the month."""
 
     received: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    restocked: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     adjusted: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     shipped: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     orders: dict[UUID, ShopOrder] = field(default_factory=dict)
-    # (day, column) -> amount: orders_paid, revenue, refunded
+    # (day, column) -> amount: orders_paid, revenue, refunded (owed by cancellations), refunds_paid
     days: defaultdict[tuple[date, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
 
     def on_hand(self, sku: str) -> int:
-        """received + adjusted - shipped."""
-        return self.received[sku] + self.adjusted[sku] - self.shipped[sku]
+        """received + restocked + adjusted - shipped."""
+        return self.received[sku] + self.restocked[sku] + self.adjusted[sku] - self.shipped[sku]
 
     def reserved(self, sku: str) -> int:
         """What the confirmed, unshipped orders hold."""
