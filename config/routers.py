@@ -1,6 +1,7 @@
 """Puts the read side's tables (the projection engine's checkpoints and dead letters, the read
-models, the notification outbox, and the payment deadlines) on READMODELS_DATABASE, so each commits with the
-checkpoints that account for it; everything else stays on default."""
+models, the notification outbox, the payment deadlines, and the relay's carried state) on
+READMODELS_DATABASE, so each commits with the checkpoints that account for it; everything else
+stays on default."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from django.conf import settings
 
 READ_APPS = frozenset({"projector", "readmodels", "notifications"})
 # Projection tables of an app that otherwise stays on default: (app label, model name).
-READ_MODELS = frozenset({("fulfilment", "paymentdeadline")})
+# The relay's carried state commits with the relay's checkpoint (integration/carried_state.py).
+READ_MODELS = frozenset({("fulfilment", "paymentdeadline"), ("integration", "carriedstate")})
 
 
 def _is_read(app_label: str, model_name: str | None) -> bool:

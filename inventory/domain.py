@@ -30,6 +30,7 @@ from inventory.events import (
     check_stock_quantity,
 )
 from writeside.aggregate import Aggregate
+from writeside.money import catalog_price
 
 
 def product_stream(sku: str) -> str:
@@ -114,7 +115,8 @@ class Product(Aggregate[ProductState, ProductEvent]):
     def register(cls, sku: str, name: str, price: Decimal) -> Product:
         """A new product with no stock."""
         product = cls(product_stream(sku))
-        product._record(ProductRegistered(sku=sku, name=name, price=price))
+        event = ProductRegistered(sku=sku, name=name, price=price)
+        product._record(replace(event, price=catalog_price(price)))
         return product
 
     def rename(self, name: str) -> bool:

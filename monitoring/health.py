@@ -6,6 +6,8 @@ failing with a 500. The beat heartbeat is reported but does not fail readiness: 
 scheduler does not stop this web process from committing commands and answering queries,
 and taking every web process out of the load balancer for it would turn a background fault
 into a full outage. Its age is for alerting (ops/alerts.yml), lag is what readiness guards.
+The same holds for the lag of a projection that does not feed what web processes serve (the
+integration relay, `Projection.guards_readiness`): reported with `critical: false`.
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ def broker() -> Check:
 
 
 def projections() -> list[Check]:
-    """Every projection's lag in seconds (its oldest unapplied event's age) against READY_MAX_LAG_SECONDS."""
+    """Every projection's lag in seconds (its oldest unapplied event's age) against
+    READY_MAX_LAG_SECONDS; critical only for those whose lag stops web processes serving."""
+    from projector.registry import all_projections
     from projector.status import oldest_unapplied
 
     limit = float(settings.READY_MAX_LAG_SECONDS)
@@ -81,13 +85,16 @@ def projections() -> list[Check]:
     except Exception as error:
         return [_failure("projections", error)]
     now = timezone.now()
+    registered = all_projections()
     checks = []
     for name, recorded_at in oldest.items():
         lag = (now - recorded_at).total_seconds() if recorded_at else 0.0
+        projection = registered.get(name)
         checks.append(
             Check(
                 f"projection:{name}",
                 UP if lag <= limit else STALE,
+                critical=projection is None or projection.guards_readiness,
                 detail={"lag_seconds": round(lag, 3), "limit": limit},
             )
         )

@@ -30,6 +30,7 @@ from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, Ord
 from projector.bulk import insert_new_rows
 from projector.projection import Projection
 from readmodels.forgetting import forgotten_at, guard, record
+from readmodels.models import ForgottenCustomer
 
 EventT = TypeVar("EventT")
 
@@ -51,6 +52,7 @@ class NotificationsProjection(Projection):
     # Only the directory is rebuilt. The outbox survives a rebuild, which then finds every
     # event's email already owed (keyed by event id) and so never mails anyone twice.
     tables = (CustomerDirectory,)
+    writes_beside = (Notification, ForgottenCustomer)
     # Skipping a forgetting would leave the customer's address and recipient in place.
     never_skipped = frozenset({CustomerForgotten.__name__})
 

@@ -4,6 +4,7 @@ how events evolve it are in orders/state.py)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
@@ -46,7 +47,7 @@ from orders.state import (
 )
 from writeside.aggregate import Aggregate
 from writeside.errors import BusinessRuleViolated, InvalidTransition
-from writeside.money import check_currency, check_price
+from writeside.money import check_currency, in_minor_units, priced
 
 MAX_LINES = 50
 # A payment must equal the total and is capped below this (check_price), so a larger total
@@ -110,7 +111,7 @@ class Order(Aggregate[OrderState, OrderEvent]):
         for item in items:
             # Building the OrderLine validates sku, quantity and price before merging.
             line = OrderLine(sku=item.sku, quantity=item.quantity, unit_price=item.unit_price)
-            lines = _checked_merge(lines, line.sku, line.quantity, line.unit_price)
+            lines = _checked_merge(lines, line.sku, line.quantity, priced(line.unit_price, currency))
         if not lines:
             raise BusinessRuleViolated("An order needs at least one line")
         order = cls(str(order_id))
@@ -147,8 +148,8 @@ class Order(Aggregate[OrderState, OrderEvent]):
         state = self._require({OrderStatus.PENDING}, "add items to")
         self._require_room_for_edits()
         event = OrderItemAdded(order_id=self.order_id, sku=sku, quantity=quantity, unit_price=unit_price)
-        check_price(unit_price, currency=state.currency)
-        _checked_merge(state.lines, sku, quantity, unit_price)
+        event = replace(event, unit_price=priced(unit_price, state.currency))
+        _checked_merge(state.lines, sku, quantity, event.unit_price)
         self._record(event)
 
     def remove_item(self, sku: str) -> None:
@@ -190,13 +191,13 @@ class Order(Aggregate[OrderState, OrderEvent]):
         if state.awaiting_stock:
             raise StockNotReserved(f"Cannot pay order {self.id} before stock is reserved for it")
         event = OrderPaid(order_id=self.order_id, payment_id=payment_id, amount=amount)
-        _check_payment(state, amount, currency)
+        event = replace(event, amount=_checked_payment(state, amount, currency))
         self._record(event)
         return True
 
     def _pay_after_cancellation(self, state: OrderState, payment_id: str, amount: Decimal, currency: str) -> bool:
         event = PaymentCapturedAfterCancellation(order_id=self.order_id, payment_id=payment_id, amount=amount)
-        _check_payment(state, amount, currency)
+        event = replace(event, amount=_checked_payment(state, amount, currency))
         if state.has_payment(payment_id):
             return False
         if self.version >= self.max_events:
@@ -232,15 +233,20 @@ class Order(Aggregate[OrderState, OrderEvent]):
     def cancel(self, reason: str) -> None:
         """Call off an order that is pending, confirmed or paid; a paid one owes its payment back."""
         state = self._require(CANCELLABLE, "cancel")
-        self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
-        if state.amount_paid:
-            self._record(RefundOwed(order_id=self.order_id, amount=state.amount_paid, reason=CANCELLED_AFTER_PAYMENT))
+        paid = in_minor_units(state.amount_paid, state.currency)
+        self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=paid))
+        if paid:
+            self._record(RefundOwed(order_id=self.order_id, amount=paid, reason=CANCELLED_AFTER_PAYMENT))
 
     def cancel_unpaid(self, reason: str) -> None:
         """Call off a confirmed order that was never paid. Unlike `cancel`, a paid order is
         refused: the payment deadline must never undo a payment that came first."""
         state = self._require({OrderStatus.CONFIRMED}, "cancel as unpaid")
-        self._record(OrderCancelled(order_id=self.order_id, reason=reason, refund_due=state.amount_paid))
+        self._record(
+            OrderCancelled(
+                order_id=self.order_id, reason=reason, refund_due=in_minor_units(state.amount_paid, state.currency)
+            )
+        )
 
     def _require_room(self, what: str, events: int = 1) -> None:
         # Refunds and returns come after the lifecycle: each needs places of its own in the stream.
@@ -259,6 +265,7 @@ class Order(Aggregate[OrderState, OrderEvent]):
             return False
         if currency not in ("", state.currency):
             raise BusinessRuleViolated(f"Refund {refund_id} is in {currency}; order {self.id} is in {state.currency}")
+        event = replace(event, amount=priced(amount, state.currency, "amount"))
         if amount > state.refund_due:
             raise BusinessRuleViolated(
                 f"Refund {amount} {state.currency} is more than the {state.refund_due} {state.currency} "
@@ -287,21 +294,25 @@ class Order(Aggregate[OrderState, OrderEvent]):
                     f"Cannot return {line.quantity} of SKU {line.sku!r}: {left} delivered and not returned yet"
                 )
             amount += line.quantity * ordered.unit_price
+        # Lines recorded before amounts were held to minor units may carry a third "0" digit.
+        amount = in_minor_units(amount, state.currency)
         event = OrderReturned(order_id=self.order_id, lines=wanted, reason=reason, restock=restock, amount=amount)
         self._require_room("the return", events=2)
         self._record(event)
         self._record(RefundOwed(order_id=self.order_id, amount=amount, reason=RETURNED))
 
 
-def _check_payment(state: OrderState, amount: Decimal, currency: str) -> None:
+def _checked_payment(state: OrderState, amount: Decimal, currency: str) -> Decimal:
     """A payment is of exactly the order total, in the order's currency when the payer names
-    one; an amount finer than that currency's minor unit is invalid, not merely unequal."""
-    check_price(amount, "amount", state.currency)
+    one; an amount finer than that currency's minor unit is invalid, not merely unequal.
+    Returns the amount with exactly the currency's minor-unit digits, as it is recorded."""
+    amount = priced(amount, state.currency, "amount")
     total = state.total
     if amount != total.amount or currency not in ("", state.currency):
         raise BusinessRuleViolated(
             f"Payment amount {amount} {currency or state.currency} does not equal the order total {total}"
         )
+    return amount
 
 
 def _checked_merge(lines: tuple[OrderLine, ...], sku: str, quantity: int, unit_price: Decimal) -> tuple[OrderLine, ...]:

@@ -2,7 +2,9 @@
 
 The guarantee: a live row that differs from what the projection's own `apply` makes of the
 log (tampered with, lost, or left by a bug that is fixed since) is reported by table and
-key, and the live tables are never written: the fresh copy is made beside them and dropped.
+key, and the live tables are never written: the fresh copy is made beside them and dropped,
+and so are copies of the tables the replay writes without owning them (the notification
+outbox, the forgotten customers: `Projection.writes_beside`).
 
 The fresh copy is made by the engine's own loop (projector/loop.py `run_batch`), from empty
 checkpoints, so there is no second way of applying the log:
@@ -90,7 +92,7 @@ def _selected(names: Sequence[str]) -> list[Projection]:
 
 def _against_shadow(projections: list[Projection], store: EventStore, using: str, wait: float) -> list[Divergence]:
     with shadow.exclusive(using):
-        target = shadow.prepare(projections, using)
+        target = shadow.prepare(projections, using, beside=True)
         try:
             shadow.start_checkpoints(target, projections, 0)
             shadow.catch_up(target, projections, store, 0)

@@ -22,6 +22,10 @@ class Projection(abc.ABC):
     name: ClassVar[str]
     # The tables this projection owns; a rebuild empties and refills exactly these.
     tables: ClassVar[tuple[type[models.Model], ...]]
+    # Tables it writes but does not own (an outbox, bookkeeping shared with other projections):
+    # a rebuild leaves them in place and writes on into them; a verification's fresh replay
+    # (projector/comparison.py) writes into throwaway copies of them, never the live rows.
+    writes_beside: ClassVar[tuple[type[models.Model], ...]] = ()
     # False for a consumer whose effects are not its tables (a process manager sending
     # commands): "rebuild everything" leaves it alone.
     rebuildable: ClassVar[bool] = True
@@ -36,6 +40,9 @@ class Projection(abc.ABC):
     # Event types an operator may never skip when one is dead-lettered (the erasure of a
     # customer's personal data): the failure must be fixed and the event retried.
     never_skipped: ClassVar[frozenset[str]] = frozenset()
+    # False for a consumer whose lag does not stop a web process serving (it feeds another
+    # service, not the pages and API answers): its lag is reported, never failing readiness.
+    guards_readiness: ClassVar[bool] = True
 
     def can_share(self, events: Sequence[RecordedEvent]) -> bool:
         """Whether these events may be applied in a batch shared with others (if not, this

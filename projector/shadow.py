@@ -15,7 +15,9 @@ How (docs/architecture.md, "Rebuild"):
 2. `load`: the log up to the head is replayed into them by the projections' own `apply`,
    each batch in a transaction whose search_path puts SHADOW first, so every unqualified
    table name the projections use resolves to the shadow (tables not copied, such as the
-   notification outbox, stay the live ones). The other indexes are built after the load.
+   notification outbox, stay the live ones; a verification copies those too, with their rows,
+   so its replay decides as live projection does and writes nothing live). The other indexes
+   are built after the load.
 3. `catch_up`: the shadow's checkpoints (in SHADOW's checkpoint table, at the head the
    load reached) follow the log by the engine's own loop, while live projection continues
    on the live tables with the live checkpoints.
@@ -114,8 +116,10 @@ def exclusive(using: str) -> Iterator[None]:
             logger.warning("Could not release the rebuild lock (%s); its session has ended", error)
 
 
-def prepare(projections: Sequence[Projection], using: str) -> Shadow:
-    """Drop what an earlier rebuild left, and create the empty shadow of the projections' tables."""
+def prepare(projections: Sequence[Projection], using: str, *, beside: bool = False) -> Shadow:
+    """Drop what an earlier rebuild left, and create the empty shadow of the projections' tables;
+    with `beside`, also full copies of the tables they write but do not own (`writes_beside`),
+    for a replay that must leave every live table as it is."""
     connection = connections[using]
     quote = connection.ops.quote_name
     bookkeeping: tuple[type[models.Model], ...] = (ProjectionCheckpoint, DeadLetter)
@@ -152,6 +156,12 @@ def prepare(projections: Sequence[Projection], using: str) -> Shadow:
             cursor.execute(
                 f"CREATE TABLE {SHADOW}.{quote(table)} (LIKE {quote(shadow.live)}.{quote(table)} INCLUDING ALL)"
             )
+        owned = set(shadow.tables)
+        aside = {model._meta.db_table for p in projections for model in p.writes_beside} if beside else set()
+        for table in sorted(aside - owned):
+            live, copy = f"{quote(shadow.live)}.{quote(table)}", f"{SHADOW}.{quote(table)}"
+            cursor.execute(f"CREATE TABLE {copy} (LIKE {live} INCLUDING ALL)")
+            cursor.execute(f"INSERT INTO {copy} SELECT * FROM {live}")
         # An operator's skips stand for the replay too: an event that fails again stays skipped.
         letters, listed = quote(shadow.bookkeeping[1]), _letter_columns(connection)
         cursor.execute(

@@ -19,8 +19,11 @@ from writeside.errors import InvalidValue
 # What every currency had before minor units were known: the digits of a withdrawn code.
 WITHDRAWN_MINOR_UNITS = 2
 
-# ISO 4217 active codes. Kept inline: the set changes once in years and a lookup
-# library would add a dependency for 180 strings.
+# The ISO 4217 codes an order may be placed in. Kept inline, not read from `iso4217` (which
+# gives minor_units below): its table follows ISO's withdrawals, so it has dropped ANG and BGN,
+# which orders were placed in and clients still send, and a package upgrade would silently turn
+# such requests into 400s; and it lists codes nobody pays in (funds codes BOV/CHE/CLF/..., metals
+# XAU/XAG, XDR, test codes XTS/XXX). Which codes the API takes is a decision made here, in one place.
 ISO_4217 = frozenset(
     """
     AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
@@ -76,6 +79,22 @@ def check_price(value: Decimal, field: str = "unit_price", currency: str | None 
 def in_minor_units(amount: Decimal, currency: str) -> Decimal:
     """The amount with exactly the currency's decimals ("1200" JPY, "9.90" EUR, "1.250" KWD)."""
     return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+
+
+def priced(value: Decimal, currency: str, field: str = "unit_price") -> Decimal:
+    """A valid price in `currency` (check_price), written with exactly its minor-unit digits:
+    what an event records, whatever digits the request or message wrote it with."""
+    return in_minor_units(check_price(value, field, currency), currency)
+
+
+CATALOG_CENT = Decimal("0.01")
+
+
+def catalog_price(value: Decimal) -> Decimal:
+    """A product price (no currency; check_price allows it MAX_MINOR_UNITS decimals) written
+    with 2 decimals, or 3 when the third is not 0 ("9.99", "9.90", "1.125")."""
+    cents = value.quantize(CATALOG_CENT)
+    return cents if cents == value else value.quantize(Decimal(1).scaleb(-MAX_MINOR_UNITS))
 
 
 def amount_text(amount: Decimal, currency: str) -> str:

@@ -69,7 +69,7 @@ def _tail(sku: str, events: int) -> None:
         handle(ReserveStock(sku=sku, order_id=uuid4(), quantity=1))
 
 
-def _product(store: EventStore, sku: str, events: int, tail: int) -> dict[str, Any]:
+def build_product(store: EventStore, sku: str, events: int, tail: int) -> dict[str, Any]:
     """A product of exactly `events` events whose last `tail` are single commands; its shape."""
     handle(RegisterProduct(sku=sku, name=f"Bench {sku}", price=Decimal("1.00")))
     _bulk(sku, events - tail)
@@ -99,7 +99,7 @@ def product_load(large: int = 100_000, repeats: int = 1000, seed: int = 1) -> di
     result: dict[str, Any] = {"snapshot_every": every}
     with override_settings(EVENT_SUBSCRIBERS=[]):
         for name, (events, tail) in shapes.items():
-            result[name] = _product(store, f"BENCH-{name}-{run}", events, tail)
+            result[name] = build_product(store, f"BENCH-{name}-{run}", events, tail)
     products = EventSourcedProducts(store, every)
     skus = {name: f"BENCH-{name}-{run}" for name in shapes}
     for _ in range(20):

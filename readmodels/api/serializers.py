@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from orders.addresses import PaymentMethod
 from readmodels.models import MONEY_PLACES, MONEY_SUM_DIGITS
-from writeside.money import amount_text
+from writeside.money import amount_text, catalog_price
 
 
 def money(max_digits: int = 14 + MONEY_PLACES, help_text: str | None = None) -> serializers.DecimalField:
@@ -19,9 +19,6 @@ def money(max_digits: int = 14 + MONEY_PLACES, help_text: str | None = None) -> 
     return serializers.DecimalField(
         max_digits=max_digits, decimal_places=MONEY_PLACES, coerce_to_string=True, help_text=help_text
     )
-
-
-CATALOG_CENT = Decimal("0.01")
 
 
 def _in_currency(data: dict[str, Any], fields: Any, currency: str) -> None:
@@ -225,9 +222,8 @@ class ProductStockOut(serializers.Serializer):  # type: ignore[type-arg]
     def to_representation(self, instance: Any) -> Any:
         data = super().to_representation(instance)
         # A product names no currency: its price reads as given up to 3 decimals, never fewer
-        # than the 2 it always had.
-        price = Decimal(data["price"])
-        data["price"] = str(price.quantize(CATALOG_CENT) if price == price.quantize(CATALOG_CENT) else price)
+        # than the 2 it always had (the rule its event is recorded with).
+        data["price"] = str(catalog_price(Decimal(data["price"])))
         return data
 
 

@@ -50,7 +50,7 @@ from orders.events import (
 from projector.bulk import copy_rows, upsert_rows
 from projector.projection import Projection
 from readmodels.forgetting import forgotten_at, guard, record
-from readmodels.models import CatalogName, OrderDetail, OrderStatusCount, OrderSummary
+from readmodels.models import CatalogName, ForgottenCustomer, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.search import search_text
@@ -299,6 +299,7 @@ class OrdersProjection(Projection):
 
     name = "orders"
     tables = (OrderSummary, OrderDetail, OrderStatusCount, CatalogName)
+    writes_beside = (ForgottenCustomer,)
     # Skipping a forgetting would leave the customer's personal data readable in the rows.
     never_skipped = frozenset({CustomerForgotten.__name__})
 

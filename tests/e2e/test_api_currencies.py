@@ -111,3 +111,16 @@ def test_adding_a_line_or_paying_finer_than_the_currency_is_a_400_problem(
         problem(admin_client_api.post(f"/api/orders/{order}/pay/", paying, format="json"), 400)
     )
     assert ok(admin_client_api.get(f"/api/orders/{order}/"))["version"] == 2
+
+
+def test_a_refund_finer_than_the_currency_is_a_400_problem_that_records_nothing(
+    admin_client_api: APIClient, place: Callable[..., Any]
+) -> None:
+    order = placed_and_paid(admin_client_api, place, "JPY", ["500"])
+    ok(admin_client_api.post(f"/api/orders/{order}/cancel/", {"reason": "asked"}, format="json"))
+    refund = {"refund_id": "rf-1", "amount": "99.5"}
+    assert "0 decimal places" in str(
+        problem(admin_client_api.post(f"/api/orders/{order}/refund/", refund, format="json"), 400)
+    )
+    assert not StoredEvent.objects.filter(stream_id=order, event_type="RefundPaid").exists()
+    assert ok(admin_client_api.get(f"/api/orders/{order}/"))["refund_due"] == "1000"

@@ -1,7 +1,8 @@
 """Health probes: /health/live answers whatever the dependencies do; /health/ready names every
 check and answers 503 when a database is unreachable (a real gunicorn on a closed port) or a
 projection lags past READY_MAX_LAG_SECONDS (no worker running), 200 otherwise; over plain
-HTTP even when the app redirects everything else to HTTPS."""
+HTTP even when the app redirects everything else to HTTPS. The relay's lag (its broker down)
+is reported there and in /metrics, but does not fail readiness: web processes serve without it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from projector.running import run_partition
 from tests.factories import CreateOrderFactory
 from tests.faults import closed_port
 from tests.integration.conftest import Service, celery, eventually
+from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
 from tests.integration.test_outages import call, web
 from writeside.bus import handle
 
@@ -81,3 +83,40 @@ def test_ready_answers_503_once_the_real_worker_stopped_and_a_projection_lags_pa
     status, body = ready()
     assert status == 200, body
     assert body["checks"]["beat"]["critical"] is False  # reported, never failing readiness
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_with_the_integration_broker_down_the_relay_lag_is_reported_but_web_processes_stay_ready(
+    settings: Any,
+    amqp_names: dict[str, str],  # noqa: F811 (fixture)
+) -> None:
+    # The relay configured as `make up` configures it (amqp_names), its broker unreachable.
+    settings.INTEGRATION_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{closed_port()}//"
+    settings.INTEGRATION_BROKER_TIMEOUT_SECONDS = 0.5
+    settings.PROJECTIONS_INLINE = False
+    settings.READY_MAX_LAG_SECONDS = 0.2
+    probe = Client()
+    handle(CreateOrderFactory())
+    for partition in all_partitions():  # a worker: the read models catch up, the relay cannot publish
+        run_partition(partition)
+
+    eventually(
+        lambda: probe.get("/health/ready").json()["checks"]["projection:relay"]["state"] == "stale",
+        timeout=10,
+        message="the relay's lag to show",
+    )
+    answer = probe.get("/health/ready")
+    body = answer.json()
+    assert (answer.status_code, body["status"]) == (200, "ok"), body
+    relay = body["checks"]["projection:relay"]
+    assert (relay["critical"], relay["limit"]) == (False, 0.2)
+    assert relay["lag_seconds"] > 0.2
+    assert body["checks"]["projection:orders"] == {"state": "up", "critical": True, "lag_seconds": 0.0, "limit": 0.2}
+
+    scrape = probe.get("/metrics").content.decode()
+    relay_lag = 'backoffice_projection_lag_seconds{projection="relay"}'
+    lag = next(line for line in scrape.splitlines() if line.startswith(relay_lag))
+    assert float(lag.split()[-1]) > 0.2
+    assert 'backoffice_ready{check="projection:relay"} 0.0' in scrape
+    assert 'backoffice_ready{check="all"} 1.0' in scrape

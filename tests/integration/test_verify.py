@@ -3,7 +3,9 @@ tables; SQLite: in a transaction rolled back): a clean system verifies with exit
 broken promise is caught, named, and exits 1: a tampered read-model row, an event the relay
 has not published, a key or a plain personal field left for a forgotten customer, a
 committed command without its audit row. A command projected while the fresh copy is built
-is compared at the same position, not reported."""
+is compared at the same position, not reported. The fresh replay writes no live table, not
+even those the projections write without owning them (the notification outbox, the
+forgotten customers)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from audit.models import CommandAudit
 from eventlog.append_only import maintenance_window
 from eventlog.models import StoredEvent, SubjectKey
 from eventlog.store import event_store
-from notifications.models import CustomerDirectory
+from notifications.models import CustomerDirectory, Notification
 from orders.addresses import Address
 from orders.commands import CreateOrder, ForgetCustomer, LineItem
 from projector import shadow
@@ -31,7 +33,7 @@ from projector.loop import all_partitions, read_database
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.status import applied_through
-from readmodels.models import DailySales, OrderDetail, OrderSummary
+from readmodels.models import DailySales, ForgottenCustomer, OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
 from tests.integration.conftest import ON_BOTH_DATABASES, Service, eventually
 from tests.integration.workload import drive_orders
@@ -115,6 +117,34 @@ def test_a_tampered_read_model_row_is_named_and_left_as_it_is(vendor: str) -> No
     assert f"[read-models] orders: readmodels_orderdetail: {missing}: {orders[3]}" in printed
     assert f"[read-models] sales: readmodels_dailysales: {differs}: {day.day}/{day.currency}" in printed
     assert OrderSummary.objects.using(using).get(order_id=orders[2]).item_count == 99  # reported, never repaired
+    assert no_shadow_left()
+
+
+@ON_BOTH_DATABASES
+def test_the_fresh_replay_leaves_the_notification_outbox_and_the_forgotten_customers_as_they_are(
+    vendor: str,
+) -> None:
+    orders = drive_orders(4, seed=23)
+    place()
+    handle(ForgetCustomer(customer_id=CUSTOMER))
+    using = read_database()
+    # Rows a replay of the log would write again: an email's row pruned once it was sent, and
+    # a forgetting recorded at a position other than the log's.
+    pruned = Notification.objects.using(using).filter(order_id__in=orders)
+    assert pruned.exists()
+    pruned.delete()
+    forgotten = ForgottenCustomer.objects.using(using).get(customer_id=CUSTOMER)
+    ForgottenCustomer.objects.using(using).filter(pk=forgotten.pk).update(position=forgotten.position - 1)
+
+    def rows() -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        outbox = Notification.objects.using(using).order_by("event_id").values_list()
+        customers = ForgottenCustomer.objects.using(using).order_by("customer_id").values_list()
+        return list(outbox), list(customers)
+
+    before = rows()
+    status, printed = verify("--check", "read-models")
+    assert (status, printed.strip()) == (0, "The books verify: no divergence."), printed
+    assert rows() == before
     assert no_shadow_left()
 
 

@@ -17,16 +17,18 @@ from writeside.bus import MessageBus
 
 
 class PublishedStreams:
-    """The read side of the fake log, as the mapping reads a stream."""
+    """The read side of the fake log, as the mapping reads a stream (a slice of it)."""
 
     def __init__(self, log: FakeLog) -> None:
         self.log = log
 
-    def read_stream(self, stream_id: str, to_version: int | None = None, **_: Any) -> list[RecordedEvent]:
+    def read_stream(
+        self, stream_id: str, after_version: int = 0, to_version: int | None = None, **_: Any
+    ) -> list[RecordedEvent]:
         return [
             e
             for e in self.log.published
-            if e.stream_id == stream_id and (to_version is None or e.version <= to_version)
+            if e.stream_id == stream_id and after_version < e.version <= (to_version or e.version)
         ]
 
 

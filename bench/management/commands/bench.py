@@ -14,7 +14,7 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["cpu", "memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive"]
+EXTRA_PHASES = ["cpu", "memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive", "relay_translate"]
 
 
 class Command(BaseCommand):
@@ -40,7 +40,10 @@ class Command(BaseCommand):
         parser.add_argument("--archive-every", type=int, default=30, help="archive phase: days between archiver runs")
         parser.add_argument("--archive-after", type=int, default=30, help="archive phase: ARCHIVE_AFTER_DAYS")
         parser.add_argument(
-            "--product-events", type=int, default=100_000, help="product_load phase: events of the large product"
+            "--product-events",
+            type=int,
+            default=100_000,
+            help="product_load, relay_translate phases: events of the large product",
         )
         parser.add_argument("--rounds", type=int, default=5, help="cpu phase: rounds of N orders (median)")
         parser.add_argument("--profile", type=Path, default=None, help="cpu phase: write a cProfile summary here")
@@ -102,6 +105,10 @@ class Command(BaseCommand):
             from bench.phases.product_load import product_load
 
             return product_load(options["product_events"], seed=seed)
+        if phase == "relay_translate":
+            from bench.phases.relay_translate import relay_translate
+
+            return relay_translate(options["product_events"], seed=seed)
         if phase == "memory":
             return project.memory(options["events"], seed)
         if phase == "archive":
