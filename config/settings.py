@@ -203,6 +203,10 @@ VERIFY_CHECKS = {
     "relay": "integration.verification.unpublished_events",
     "forgotten": "readmodels.verification.forgotten_customers",
     "audit": "audit.verification.unaudited_commands",
+    "stock": "readmodels.stock_balance.stock_balances",
+    "reservations": "fulfilment.verification.reservations_held",
+    "sales": "readmodels.sales_balance.daily_sales_balances",
+    "refunds": "readmodels.refund_balance.refunds_owed",
 }
 
 # Celery: with no broker configured, projections run in-process after commit.

@@ -11,6 +11,13 @@ settings.PROJECTIONS, so this engine imports none of the packages whose books it
 * relay (integration/verification.py): every public event was published;
 * forgotten (readmodels/verification.py): nothing of a forgotten customer is readable;
 * audit (audit/verification.py): every committed command has its audit row.
+* stock (readmodels/stock_balance.py): each product's on hand and reserved balance with its
+  stream's movements;
+* reservations (fulfilment/verification.py): no stock stays reserved for an order whose
+  fulfilment ended;
+* sales (readmodels/sales_balance.py): each day's revenue, what cancellations owed back and
+  the refunds paid are what that day's events say;
+* refunds (readmodels/refund_balance.py): every refund due is paid or listed as owed.
 
 Checks only read, except the read-model check, which builds its fresh copy in shadow tables
 (or in a transaction it rolls back) and never changes a live row.

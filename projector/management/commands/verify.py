@@ -14,8 +14,8 @@ from projector.verification import Options, all_checks, verify
 
 class Command(BaseCommand):
     help = (
-        "Check the read models against the log, the relay, forgotten customers and the audit trail;"
-        " exit 1 on any divergence."
+        "Check the read models against the log, the relay, forgotten customers, the audit trail, and the"
+        " books (stock, reservations, daily sales, refunds); exit 1 on any divergence."
     )
 
     def add_arguments(self, parser: Any) -> None:
