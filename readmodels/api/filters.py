@@ -43,7 +43,7 @@ def amount_filter(lookup: str) -> django_filters.NumberFilter:
     )
 
 
-class OrderSummaryFilter(django_filters.FilterSet):  # type: ignore[misc]
+class OrderSummaryFilter(django_filters.FilterSet):
     """?status=&customer_id=&created_after=&created_before=&q=&total_min=&total_max=&refund_due=&ordering="""
 
     status = django_filters.ChoiceFilter(choices=[(s.value, s.value) for s in OrderStatus])
@@ -83,7 +83,7 @@ class OrderSummaryFilter(django_filters.FilterSet):  # type: ignore[misc]
         }
 
 
-class ProductStockFilter(django_filters.FilterSet):  # type: ignore[misc]
+class ProductStockFilter(django_filters.FilterSet):
     """?q=&low_stock=true|false"""
 
     q = django_filters.CharFilter(max_length=MAX_SEARCH_LENGTH)

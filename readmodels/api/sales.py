@@ -37,7 +37,7 @@ class CanViewDailySales(BasePermission):
         return bool(request.user.has_perm(VIEW_DAILY_SALES))
 
 
-class DailySalesFilter(django_filters.FilterSet):  # type: ignore[misc]
+class DailySalesFilter(django_filters.FilterSet):
     """?since=&until=&currency="""
 
     since = django_filters.DateFilter()
