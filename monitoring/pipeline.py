@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from readmodels.queries import Query
 from telemetry.counters import COMMAND_SECONDS, COMMANDS, QUERIES, QUERY_SECONDS
@@ -78,11 +77,11 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def _answered(answer: Any) -> str:
+def _answered(answer: object) -> str:
     return "not_found" if answer is None else "answered"
 
 
-def log_query(query: Query, call_next: Callable[[Query], Any]) -> Any:
+def log_query(query: Query[object], call_next: Callable[[Query[object]], object]) -> object:
     """Bind the query's name for the lines logged while it runs; log how it ended (DEBUG:
     queries are many, and the request line already says what was asked)."""
     name = type(query).__name__
@@ -99,7 +98,7 @@ def log_query(query: Query, call_next: Callable[[Query], Any]) -> Any:
         return answer
 
 
-def measure_query(query: Query, call_next: Callable[[Query], Any]) -> Any:
+def measure_query(query: Query[object], call_next: Callable[[Query[object]], object]) -> object:
     """Count the query by name and outcome (answered, not_found, failed) and time it."""
     name = type(query).__name__
     started = time.perf_counter()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
@@ -44,7 +42,7 @@ class ProductListView(QueryView):
         selection = ProductStockFilter(request.query_params).selection()
         stale = read_your_writes(request)
         paginator = OrderPagination()
-        rows: Any = ask(ListProducts(**selection))  # a lazy Sequence, which Django's Paginator accepts
+        rows = ask(ListProducts(**selection))  # a lazy Sequence, which Django's Paginator accepts
         page = paginator.paginate_queryset(rows, request, view=self)
         response = paginator.get_paginated_response(ProductStockOut(page, many=True).data)
         if stale:

@@ -194,7 +194,7 @@ class OrderListView(QueryView):
         selection = OrderSummaryFilter(request.query_params).selection()
         stale = read_your_writes(request)
         paginator = OrderPagination()
-        rows: Any = ask(ListOrders(**selection))  # a lazy Sequence, which Django's Paginator accepts
+        rows = ask(ListOrders(**selection))  # a lazy Sequence, which Django's Paginator accepts
         page = paginator.paginate_queryset(rows, request, view=self)
         response = paginator.get_paginated_response(OrderSummaryOut(page, many=True).data)
         if stale:
