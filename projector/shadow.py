@@ -39,10 +39,10 @@ import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import DatabaseError, OperationalError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.utils import CursorWrapper
 
 from eventlog.store import EventStore
 from projector.dead_letters import BLOCKING
@@ -182,7 +182,7 @@ def _letter_columns(connection: BaseDatabaseWrapper) -> str:
     )
 
 
-def _copy_grants(cursor: Any, live: str, copy: str) -> None:
+def _copy_grants(cursor: CursorWrapper, live: str, copy: str) -> None:
     """Grant on the copy what is granted on the live table (the application's role)."""
     cursor.execute(
         "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, a.privilege_type"
@@ -194,7 +194,7 @@ def _copy_grants(cursor: Any, live: str, copy: str) -> None:
         cursor.execute(f"GRANT {privilege} ON {copy} TO {grantee}")
 
 
-def _commit_without_flush(cursor: Any) -> None:
+def _commit_without_flush(cursor: CursorWrapper) -> None:
     """This transaction's COMMIT returns before its WAL reaches the disk. Safe for every step
     of a rebuild: a crash can only lose whole transactions from the end of the WAL, and
     each step's state is consistent (the swap's too: without it, the old tables and
