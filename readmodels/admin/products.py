@@ -6,7 +6,6 @@ with the API endpoint's permission and serializer; this module never sends."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -45,6 +44,10 @@ def adjust_stock(model_admin: ProductStockAdmin, request: HttpRequest, sku: str)
     return TemplateResponse(request, "admin/readmodels/productstock/adjust_stock.html", context)
 
 
+# A list_display entry: a field or method name, or a callable of the row.
+Shown = str | Callable[[ProductStock], str | bool]
+
+
 @admin.register(ProductStock)
 class ProductStockAdmin(ReadOnlyAdmin):
     list_display = ("sku", "name", "price", "on_hand", "reserved", "available", "updated_at", "events", "adjust")
@@ -61,7 +64,7 @@ class ProductStockAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def get_list_display(self, request: HttpRequest) -> Any:
+    def get_list_display(self, request: HttpRequest) -> list[Shown] | tuple[Shown, ...]:
         """The adjust link only for those who may adjust."""
         shown = super().get_list_display(request)
         return shown if request.user.has_perm(ADJUST) else [name for name in shown if name != "adjust"]

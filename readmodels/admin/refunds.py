@@ -3,8 +3,6 @@ read from OrderSummary.refund_due (what is owed now, less refunds paid)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -19,7 +17,7 @@ class RefundOwedFilter(admin.SimpleListFilter):
     title = "refund owed"
     parameter_name = "refund_owed"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[OrderSummary]) -> list[tuple[str, str]]:
         return [("yes", "Owes a refund"), ("no", "Owes nothing")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[OrderSummary]) -> QuerySet[OrderSummary]:
