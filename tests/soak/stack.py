@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from tests.faults import TcpProxy, closed_port
+from tests.support.faults import TcpProxy, closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("web", "worker", "beat", "consumer")
