@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.factories import SuperuserFactory, UserFactory, token_for
-
-ORDER_BODY = {
-    "customer_id": "c-42",
-    "currency": "EUR",
-    "items": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99"}],
-}
+from tests.factories import (
+    SuperuserFactory,
+    UserFactory,
+)
+from tests.support.http import ORDER_BODY, token_client
 
 
 @pytest.fixture
@@ -33,12 +32,6 @@ def private_cache(settings: Any, request: pytest.FixtureRequest) -> None:
     }
 
 
-def _client(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
-    return client
-
-
 @pytest.fixture
 def make_client(db: None) -> Callable[..., APIClient]:
     """A token-authenticated client for a new user with the given permissions."""
@@ -46,7 +39,7 @@ def make_client(db: None) -> Callable[..., APIClient]:
     def make(*codenames: str, superuser: bool = False, username: str | None = None) -> APIClient:
         factory = SuperuserFactory if superuser else UserFactory
         names = {"username": username} if username else {}
-        return _client(factory(**names, permissions=[f"orders.{codename}" for codename in codenames]))
+        return token_client(factory(**names, permissions=[f"orders.{codename}" for codename in codenames]))
 
     return make
 
@@ -68,3 +61,12 @@ def place(admin_client_api: APIClient) -> Callable[..., dict[str, Any]]:
         return body
 
     return create
+
+
+@pytest.fixture
+def staff(client: Client, inline: None) -> Client:
+    SuperuserFactory(username="boss")
+    # Signed in directly: axes refuses a password check without a request, which the test
+    # client's login() does not pass (test_api_auth.py signs in through the login form).
+    client.force_login(User.objects.get(username="boss"))
+    return client

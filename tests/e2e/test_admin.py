@@ -24,24 +24,14 @@ from tests.factories import (
     AddressFactory,
     CreateOrderFactory,
     StaffUserFactory,
-    SuperuserFactory,
     total_of,
 )
-from tests.integration.test_dead_letter_decisions import least_privileged
+from tests.support.grants import least_privileged
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 CHANGELIST = "/admin/readmodels/ordersummary/"
 OPERATIONS = ("retry", "skip", "rebuild", "verify")  # every action the projections page takes
-
-
-@pytest.fixture
-def staff(client: Client, inline: None) -> Client:
-    SuperuserFactory(username="boss")
-    # Signed in directly: axes refuses a password check without a request, which the test
-    # client's login() does not pass (test_api_auth.py signs in through the login form).
-    client.force_login(User.objects.get(username="boss"))
-    return client
 
 
 def order() -> Any:

@@ -11,7 +11,6 @@ from django.test import Client
 
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, PayOrder, RefundOrder
 from readmodels.models import OrderSummary
-from tests.e2e.test_admin import staff  # noqa: F401 (fixture: a signed-in superuser)
 from tests.factories import CreateOrderFactory, total_of
 from writeside.bus import handle
 
@@ -32,7 +31,7 @@ def number(order_id: UUID) -> str:
     return str(OrderSummary.objects.get(order_id=order_id).order_number)
 
 
-def test_the_order_list_filters_and_shows_who_is_owed(staff: Client) -> None:  # noqa: F811
+def test_the_order_list_filters_and_shows_who_is_owed(staff: Client) -> None:
     owing, total = cancelled_after_payment()
     paid_back, paid_total = cancelled_after_payment()
     handle(RefundOrder(order_id=paid_back, refund_id="rf-1", amount=paid_total))

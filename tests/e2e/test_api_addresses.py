@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from projector.rebuild import rebuild_by_name
-from tests.e2e.conftest import ORDER_BODY
+from tests.support.http import ORDER_BODY
 
 pytestmark = [
     pytest.mark.postgres,

@@ -9,8 +9,7 @@ from rest_framework.test import APIClient
 
 from audit.models import CommandAudit
 from eventlog.models import CommandRecord, StoredEvent
-from tests.e2e.conftest import ORDER_BODY
-from tests.e2e.test_api_errors import problem
+from tests.support.http import ORDER_BODY, problem
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtures("inline", "private_cache")]
 

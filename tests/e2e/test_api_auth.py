@@ -21,9 +21,9 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.tokens import TokenAuthentication
-from tests.e2e.test_api_errors import problem
 from tests.factories import PASSWORD, SuperuserFactory, UserFactory, token_for
-from tests.integration.conftest import eventually
+from tests.support.http import problem
+from tests.support.waiting import eventually
 
 # Real commits, so axes' select_for_update and the lockout rows behave as in production.
 pytestmark = [

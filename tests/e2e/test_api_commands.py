@@ -10,8 +10,8 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from tests.e2e.conftest import ORDER_BODY
 from tests.factories import UserFactory
+from tests.support.http import ORDER_BODY
 
 # Each test in a transaction rolled back at its end (commands need no commit); the tests that read
 # what a command projected commit (`COMMITS`: on_commit projections run). Projections in-process,

@@ -17,7 +17,7 @@ from eventlog.store import event_store
 from integration.mapping import translate
 from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail, OrderSummary
-from tests.e2e.test_api_errors import problem
+from tests.support.http import problem
 
 pytestmark = [
     pytest.mark.postgres,

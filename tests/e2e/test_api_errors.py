@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from orders.errors import OrderAlreadyExists
-from tests.e2e.conftest import ORDER_BODY
 from tests.factories import PASSWORD, UserFactory
+from tests.support.http import ORDER_BODY, PROBLEM, problem
 from writeside.api.errors import problem_exception_handler
 from writeside.errors import ConcurrencyConflict, IdempotencyKeyReused, InvalidValue, VersionMismatch
 
@@ -23,16 +23,6 @@ pytestmark = [
     pytest.mark.django_db,
     pytest.mark.usefixtures("inline", "private_cache"),
 ]
-PROBLEM = "application/problem+json"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body: dict[str, Any] = response.json()
-    assert {"type", "title", "status", "detail"} <= set(body)
-    assert body["status"] == status
-    return body
 
 
 def test_token_auth_and_401(admin_client_api: APIClient) -> None:

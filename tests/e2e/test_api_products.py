@@ -8,8 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from tests.e2e.test_api_errors import problem
 from tests.factories import UserFactory
+from tests.support.http import PRODUCT, post, problem, register
 
 # Each test in a transaction rolled back at its end (validation and commands need no commit);
 # the tests that read what a command projected commit (`COMMITS`: on_commit projections run).
@@ -20,18 +20,6 @@ pytestmark = [
     pytest.mark.usefixtures("inline", "private_cache"),
 ]
 COMMITS = pytest.mark.django_db(transaction=True)
-PRODUCT = {"sku": "HAM-1", "name": "Hammer", "price": "12.50"}
-
-
-def post(client: APIClient, path: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
-    return client.post(path, body or {}, format="json", headers=headers)
-
-
-def register(client: APIClient, **overrides: Any) -> dict[str, Any]:
-    response = post(client, "/api/products/", {**PRODUCT, **overrides})
-    assert response.status_code == 201, response.content
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def test_register_answers_ids_and_location(admin_client_api: APIClient) -> None:

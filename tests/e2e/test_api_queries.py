@@ -20,8 +20,8 @@ from projector.rebuild import rebuild_by_name
 from projector.running import run_partition
 from projector.status import wait_until_applied
 from readmodels.api import views
-from tests.e2e.conftest import ORDER_BODY
-from tests.integration.workload import churn
+from tests.support.http import ORDER_BODY, history_pages
+from tests.support.workload import churn
 
 # Real commits (on_commit projections run), projections in-process, throttles in a private cache.
 pytestmark = [
@@ -140,17 +140,6 @@ def test_history_lists_the_events_from_the_log(admin_client_api: APIClient, plac
     assert set(results[0]) == {"event_id", "event_type", "version", "position", "occurred_at", "data", "metadata"}
     assert results[1]["data"]["reason"] == "r"
     assert results[1]["metadata"]["user"] == "boss"
-
-
-def history_pages(client: APIClient, url: str) -> list[dict[str, Any]]:
-    """Every page from `url` on, following `next` to the last page."""
-    pages = []
-    while url:
-        response = client.get(url)
-        assert response.status_code == 200, response.content
-        pages.append(response.json())
-        url = pages[-1]["next"]
-    return pages
 
 
 def test_history_is_paged_and_next_links_the_rest(admin_client_api: APIClient, place: Callable[..., Any]) -> None:

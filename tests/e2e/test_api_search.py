@@ -15,8 +15,8 @@ from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderSummary
 from readmodels.search import SEARCH_COUNT_LIMIT
 from readmodels.selectors.orders import matching, order_summary_list
-from tests.e2e.test_api_errors import problem
 from tests.factories import AddressFactory, ChangeShippingAddressFactory, CreateOrderFactory, LineItemFactory
+from tests.support.http import problem
 from writeside.bus import handle
 
 pytestmark = [

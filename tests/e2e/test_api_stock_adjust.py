@@ -10,9 +10,8 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from inventory.domain import product_stream
-from tests.e2e.test_api_errors import problem
-from tests.e2e.test_api_products import post, register
 from tests.factories import UserFactory, token_for
+from tests.support.http import post, problem, register
 
 pytestmark = [
     pytest.mark.postgres,

@@ -12,9 +12,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from tests.e2e.conftest import ORDER_BODY
-from tests.e2e.test_api_errors import problem
-from tests.e2e.test_api_queries import history_pages
+from tests.support.http import ORDER_BODY, history_pages, problem
 
 pytestmark = [
     pytest.mark.postgres,

@@ -16,7 +16,7 @@ from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.rebuild import rebuild_by_name
 from projector.status import projection_status
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
-from tests.e2e.conftest import ORDER_BODY
+from tests.support.http import ORDER_BODY
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]

@@ -18,8 +18,7 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from readmodels.wait_slots import wait_slot
-from tests.e2e.conftest import ORDER_BODY
-from tests.e2e.test_api_errors import problem
+from tests.support.http import ORDER_BODY, problem
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db, pytest.mark.usefixtures("private_cache")]
 # The shape of the reported attack: 100,000 nested lists.

@@ -18,10 +18,9 @@ from orders.commands import ConfirmOrder
 from projector import running
 from projector.loop import Projector, all_partitions
 from projector.tasks import project_partition
-from tests.e2e.conftest import ORDER_BODY
-from tests.faults import closed_port
-from tests.integration.test_fulfilment import order, stock
-from tests.integration.test_projection_faults import FlakyOrders, create
+from tests.support.faults import closed_port
+from tests.support.http import ORDER_BODY
+from tests.support.scenarios import FlakyOrders, create, order, stock
 from writeside.api import throttles
 from writeside.bus import handle
 

@@ -13,10 +13,9 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.e2e.conftest import ORDER_BODY
-from tests.e2e.test_api_errors import problem
 from tests.factories import PASSWORD, UserFactory
-from tests.integration.conftest import eventually
+from tests.support.http import ORDER_BODY, problem
+from tests.support.waiting import eventually
 from writeside.api import throttles
 from writeside.api.throttles import CacheOutage, CacheOutageTolerant
 

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from tests.e2e.test_api_errors import problem
+from tests.support.http import problem
 from writeside.api import sliding_window, throttles
 from writeside.api.sliding_window import SlidingWindowThrottle, redis_client
 from writeside.api.throttles import CacheOutage, ScopedThrottle

@@ -27,7 +27,7 @@ from tests.factories import PayOrderFactory
 from tests.integration.model_levers import BrokenOrders, project
 from tests.integration.model_machine import CUSTOMERS, ORDERS, MachineBase
 from tests.integration.model_rules import OrderRules
-from tests.integration.test_dead_letter_decisions import least_privileged
+from tests.support.grants import least_privileged
 
 # Customers whose orders are confirmed one after another in a deadline rule.
 CONFIRMED_IN_TURN = st.lists(CUSTOMERS, min_size=1, max_size=3)

@@ -25,8 +25,8 @@ from integration.verification import PUBLIC_TYPES
 from projector.loop import all_partitions
 from projector.running import run_partition
 from readmodels.projections.orders import OrdersProjection
-from tests.faults import TcpProxy
-from tests.integration.rabbit import Subscriber, first_seen_sequences
+from tests.support.faults import TcpProxy
+from tests.support.rabbit import Subscriber, first_seen_sequences
 from writeside import bus
 from writeside.errors import DomainError
 from writeside.unit_of_work import REPOSITORIES, CommandResult

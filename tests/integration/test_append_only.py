@@ -5,8 +5,6 @@ nor lift its guard."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -17,6 +15,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 
 from eventlog.models import CommandRecord, StoredEvent
 from tests.factories import CreateOrderFactory
+from tests.support.grants import documented_grants
 from writeside.bus import handle
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +32,6 @@ STATEMENTS = {
     "DELETE": {table: f"DELETE FROM {table}" for table in ("eventlog_storedevent", "eventlog_commandrecord")},
     "TRUNCATE": {table: f"TRUNCATE {table}" for table in ("eventlog_storedevent", "eventlog_commandrecord")},
 }
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 
 
 def the_log() -> list[list[Any]]:
@@ -70,13 +68,6 @@ def test_manage_py_flush_is_refused(vendor: str) -> None:
             call_command("flush", interactive=False, verbosity=0)
     assert "is append-only" in str(refused.value.__cause__)
     assert the_log() == before
-
-
-def documented_grants() -> str:
-    """The SQL block docs/architecture.md gives the owner to run after every migrate."""
-    match = re.search(r"<!-- tests/integration/test_append_only.py [^>]*-->\s*```sql\n(.*?)```", DOCS.read_text(), re.S)
-    assert match, "docs/architecture.md lost its block of grants"
-    return match.group(1)
 
 
 @pytest.mark.postgres

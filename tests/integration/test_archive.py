@@ -45,9 +45,11 @@ from tests.factories import (
     ShipOrderFactory,
     total_of,
 )
-from tests.integration.conftest import ON_BOTH_DATABASES, Service, eventually, read_models
-from tests.integration.test_append_only import documented_grants
-from tests.integration.workload import drive_orders
+from tests.support.grants import documented_grants
+from tests.support.read_side import ON_BOTH_DATABASES, read_models
+from tests.support.services import Service
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 from writeside.bus import handle
 from writeside.errors import StreamArchived
 

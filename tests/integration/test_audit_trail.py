@@ -16,7 +16,7 @@ from audit.models import CommandAudit
 from eventlog.models import CommandRecord, StoredEvent
 from integration.inbound import MAX_SOURCE, to_command
 from tests.factories import CreateOrderFactory, InboundEventFactory
-from tests.integration.inbound import PAID, confirmed_order
+from tests.support.inbound import PAID, confirmed_order
 from writeside.api.http import MAX_IDEMPOTENCY_KEY
 from writeside.bus import handle
 from writeside.commands import CommandMetadata

@@ -50,7 +50,7 @@ from projector.verification import verify
 from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
 from readmodels.selectors.orders import order_summary_list
 from tests.factories import AddressFactory
-from tests.integration.books_shop import Books, ShopOrder, controlled_clock
+from tests.support.books_shop import Books, ShopOrder, controlled_clock
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]

@@ -19,8 +19,7 @@ import pytest
 from eventlog.models import StoredEvent
 from integration.dead_letters import dead_messages, replay
 from tests.factories import InboundEventFactory
-from tests.integration.conftest import ROOT, Service, eventually, service_env
-from tests.integration.inbound import (  # noqa: F401 (inbound: fixture)
+from tests.support.inbound import (  # noqa: F401 (inbound: fixture)
     DISPATCHED,
     confirmed_order,
     consumer,
@@ -30,7 +29,9 @@ from tests.integration.inbound import (  # noqa: F401 (inbound: fixture)
     payment,
     send,
 )
-from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.services import ROOT, Service, service_env
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

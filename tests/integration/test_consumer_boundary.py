@@ -23,8 +23,7 @@ from eventlog.models import StoredEvent
 from integration.consumer import ATTEMPTS_HEADER, DEAD_AT_HEADER, REASON_HEADER, ROUTING_HEADER
 from integration.dead_letters import DeadMessage, dead_messages, replay
 from tests.factories import InboundEventFactory, PayOrderFactory, UserFactory
-from tests.integration.conftest import Service, eventually
-from tests.integration.inbound import (  # noqa: F401 (inbound: fixture)
+from tests.support.inbound import (  # noqa: F401 (inbound: fixture)
     DISPATCHED,
     PAID,
     confirmed_order,
@@ -35,7 +34,9 @@ from tests.integration.inbound import (  # noqa: F401 (inbound: fixture)
     payment,
     send,
 )
-from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.services import Service
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -8,10 +8,9 @@ that says to fix and retry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from django.core.management import call_command
@@ -31,9 +30,9 @@ from readmodels.models import CustomerOrderStats, OrderDetail, OrderSummary
 from readmodels.projections.orders import OrdersProjection
 from readmodels.projections.sales import SalesProjection
 from tests.factories import CreateOrderFactory
-from tests.integration.conftest import ON_BOTH_DATABASES, read_models
-from tests.integration.test_append_only import documented_grants
-from tests.integration.test_projection_faults import FlakyOrders, create
+from tests.support.grants import least_privileged
+from tests.support.read_side import ON_BOTH_DATABASES, read_models
+from tests.support.scenarios import FlakyOrders, create
 from writeside.bus import handle
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -98,34 +97,6 @@ def skipped_confirmation() -> tuple[UUID, PoisonedAt]:
     assert projector.retry_stream(str(sick), skip_first=True)
     assert letters(sick) == [("OrderConfirmed", "skipped")]
     return sick, projection
-
-
-@contextmanager
-def least_privileged() -> Iterator[None]:
-    """On PostgreSQL, the read database's connection as the documented application role
-    (docs/architecture.md): it may read and write rows but not create tables, so a rebuild
-    runs in place. Elsewhere (SQLite) every rebuild runs in place anyway."""
-    connection = connections[read_database()]
-    if connection.vendor != "postgresql":
-        yield
-        return
-    role = f"test_app_{uuid4().hex[:12]}"  # roles are cluster-wide: a name of this test's own
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
-        cursor.execute("SELECT to_regclass('eventlog_storedevent') IS NOT NULL")
-        holds_the_log = cursor.fetchone()[0]  # not with the read models in a database of their own
-        for statement in documented_grants().replace("backoffice_app", role).split(";"):
-            if statement.strip() and (holds_the_log or "eventlog_" not in statement):
-                cursor.execute(statement)
-        cursor.execute(f"SET ROLE {role}")
-    try:
-        assert not shadow.possible(read_database())
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET ROLE")
-            cursor.execute(f"DROP OWNED BY {role}")
-            cursor.execute(f"DROP ROLE {role}")
 
 
 @ON_BOTH_DATABASES

@@ -10,8 +10,9 @@ import pytest
 from eventlog.store import EventStore
 from projector.partitions import partition_count
 from projector.status import applied_through
-from tests.integration.conftest import celery, eventually, waiting_tasks
-from tests.integration.workload import drive_orders
+from tests.support.services import celery, waiting_tasks
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -26,16 +26,16 @@ from eventlog.store import EventStore, RecordedEvent, StreamVersionConflict, eve
 from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
 from orders.repository import ORDER_STATE_VERSION, EventSourcedOrders
-from tests.concurrency import in_threads
 from tests.factories import CreateOrderFactory, OrderItemAddedFactory
-from tests.integration import recording_subscribers
+from tests.support import recording_subscribers
+from tests.support.concurrency import in_threads
 from writeside.bus import handle
 from writeside.commands import CommandMetadata
 from writeside.unit_of_work import DjangoUnitOfWork
 
 pytestmark = pytest.mark.django_db(transaction=True)
-RECORD = "tests.integration.recording_subscribers.record"
-EXPLODE = "tests.integration.recording_subscribers.explode"
+RECORD = "tests.support.recording_subscribers.record"
+EXPLODE = "tests.support.recording_subscribers.explode"
 # The implementations production runs on each database (config/settings.py chooses them).
 IMPLEMENTATIONS: dict[str, tuple[type[EventStore], type[CommandLog]]] = {
     "postgresql": (PostgresEventStore, PostgresCommandLog),

@@ -20,8 +20,8 @@ from eventlog.postgres import STORY_ORIGIN_SQL, PostgresEventStore
 from eventlog.store import event_store
 from orders.commands import AddOrderItem
 from orders.repository import ORDER_STATE_VERSION
-from tests.concurrency import in_threads
 from tests.factories import CreateOrderFactory
+from tests.support.concurrency import in_threads
 from writeside.bus import MessageBus, handle
 from writeside.errors import ConcurrencyConflict
 from writeside.unit_of_work import DjangoUnitOfWork

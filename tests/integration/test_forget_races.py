@@ -30,7 +30,9 @@ from orders.customers import customer_stream_id
 from projector.loop import read_database
 from readmodels.models import OrderDetail, OrderSummary
 from readmodels.projections.orders import OrdersProjection
-from tests.integration.conftest import ON_BOTH_DATABASES, eventually
+from tests.support.concurrency import in_thread
+from tests.support.read_side import ON_BOTH_DATABASES
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -205,23 +207,6 @@ class HeldOutbox(BaseEmailBackend):
         self.release.wait(30)
         self.sent.extend(recipient for message in email_messages for recipient in message.to)
         return len(email_messages)
-
-
-def in_thread(target: Any, errors: list[BaseException]) -> threading.Thread:
-    """Run `target` on a thread of its own (its own connections), collecting its error."""
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as error:  # reported by the test thread
-            errors.append(error)
-        finally:
-            for connection in connections.all():
-                connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
 
 
 @pytest.mark.postgres

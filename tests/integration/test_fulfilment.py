@@ -4,8 +4,6 @@ broker, and the same partitions and checkpoints as the projections."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -15,62 +13,19 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.store import EventStore
 from fulfilment.models import FulfilmentProcess
 from inventory.commands import ReserveStock
 from inventory.domain import product_stream
-from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
+from orders.commands import CancelOrder, PayOrder, ShipOrder
 from projector.models import ProjectionCheckpoint
-from projector.status import applied_through
 from projector.tasks import project_partition
-from readmodels.models import ProductStock
-from tests.factories import ReceiveStockFactory, RegisterProductFactory
-from tests.integration.conftest import Service, celery, eventually
+from tests.support.scenarios import converged, events, has, order, row, stock, types
+from tests.support.services import Service, celery
+from tests.support.waiting import eventually
 from writeside.bus import handle
-from writeside.commands import CommandMetadata
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def converged() -> bool:
-    """Every projection, the process manager included, has applied the whole log."""
-    return applied_through(EventStore().head_position())
-
-
-def stock(sku: str, on_hand: int) -> None:
-    handle(RegisterProductFactory(sku=sku))
-    if on_hand:
-        handle(ReceiveStockFactory(sku=sku, quantity=on_hand))
-
-
-def order(*lines: tuple[str, int], correlation: UUID | None = None) -> tuple[UUID, Decimal]:
-    """Create and confirm an order; returns its id and total."""
-    create = CreateOrder(
-        customer_id="c-1",
-        currency="EUR",
-        items=tuple(LineItem(sku=sku, quantity=quantity, unit_price=Decimal("5.00")) for sku, quantity in lines),
-    )
-    handle(create)
-    metadata = CommandMetadata(correlation_id=correlation) if correlation else CommandMetadata()
-    handle(ConfirmOrder(order_id=create.order_id, metadata=metadata))
-    return create.order_id, sum((Decimal("5.00") * quantity for _, quantity in lines), Decimal("0"))
-
-
-def events(stream_id: str) -> list[RecordedEvent]:
-    return EventStore().read_stream(stream_id)
-
-
-def types(stream_id: Any) -> list[str]:
-    return [event.event_type for event in events(str(stream_id))]
-
-
-def has(stream_id: Any, event_type: str) -> Callable[[], bool]:
-    return lambda: event_type in types(stream_id)
-
-
-def row(sku: str) -> tuple[int, int, int]:
-    product = ProductStock.objects.get(sku=sku)
-    return product.on_hand, product.reserved, product.available
 
 
 def test_reserved_stock_lets_the_order_be_paid_and_shipped(worker: Service) -> None:

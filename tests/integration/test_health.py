@@ -15,10 +15,11 @@ from django.test import Client
 from projector.loop import all_partitions
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
-from tests.faults import closed_port
-from tests.integration.conftest import Service, celery, eventually
-from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
-from tests.integration.test_outages import call, web
+from tests.support.faults import closed_port
+from tests.support.http import call
+from tests.support.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.services import Service, celery, web
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 

@@ -20,15 +20,15 @@ from tests.factories import (
     InboundEventFactory,
     LineItemFactory,
 )
-from tests.integration.conftest import eventually
-from tests.integration.inbound import (  # noqa: F401 (inbound: fixture)
+from tests.support.inbound import (  # noqa: F401 (inbound: fixture)
     consumer,
     events_of,
     inbound,
     payment,
     send,
 )
-from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

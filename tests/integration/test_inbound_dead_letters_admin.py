@@ -22,9 +22,9 @@ from eventlog.models import StoredEvent
 from integration.consumer import DEAD_AT_HEADER, REASON_HEADER, ROUTING_HEADER
 from integration.dead_letters import dead_messages
 from tests.factories import InboundEventFactory, PayOrderFactory, UserFactory
-from tests.integration.conftest import eventually
-from tests.integration.inbound import DISPATCHED, confirmed_order, consumer, inbound, payment, send  # noqa: F401
-from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from tests.support.inbound import DISPATCHED, confirmed_order, consumer, inbound, payment, send  # noqa: F401
+from tests.support.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ import pytest
 from django.db import OperationalError, connections
 
 from eventlog.pg_statements import begin_with, bound, client_cursor
-from tests.faults import TcpProxy
+from tests.support.faults import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -30,13 +30,13 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from projector.rebuild import rebuild_by_name
-from tests.faults import TcpProxy
 from tests.integration.model_engine_rules import BrokerRules, ClockRules, EngineRules
 from tests.integration.model_invariants import Invariants
 from tests.integration.model_levers import BROKEN_ORDERS, ORDERS, BrokenOrders, FlakyBroker, fresh_publisher
 from tests.integration.model_machine import MachineBase
 from tests.integration.model_rules import ProductRules
-from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from tests.support.faults import TcpProxy
+from tests.support.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

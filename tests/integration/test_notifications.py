@@ -32,7 +32,8 @@ from projector.rebuild import rebuild_by_name
 from projector.running import run_partition
 from projector.status import applied_through
 from projector.tasks import project_partition
-from tests.integration.conftest import Service, eventually
+from tests.support.services import Service
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -179,7 +180,7 @@ def test_concurrent_senders_send_each_owed_email_once(settings: Any) -> None:
 def test_a_real_worker_sends_one_email_per_event_despite_duplicate_doorbells(
     worker_env: None, tmp_path: Path, settings: Any
 ) -> None:
-    from tests.integration.conftest import celery
+    from tests.support.services import celery
 
     outbox = tmp_path / "mail"
     outbox.mkdir()
@@ -217,7 +218,7 @@ def test_a_real_worker_sends_one_email_per_event_despite_duplicate_doorbells(
 def test_send_doorbells_coalesce_into_one_waiting_task_and_lose_no_email(
     worker_env: None, coalescing: str, tmp_path: Path
 ) -> None:
-    from tests.integration.conftest import celery, waiting_tasks
+    from tests.support.services import celery, waiting_tasks
 
     cache_url = coalescing
     doorbell.answering(sending_key())  # a mark left by an earlier test's last send

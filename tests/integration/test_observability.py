@@ -14,9 +14,9 @@ import pytest
 from django.contrib.auth.models import User
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ORDER_BODY
-from tests.integration.conftest import Service, celery, eventually
-from tests.integration.test_outages import call, web
+from tests.support.http import ORDER_BODY, call
+from tests.support.services import Service, celery, web
+from tests.support.waiting import eventually
 
 
 def json_lines(log: Path) -> list[dict[str, Any]]:

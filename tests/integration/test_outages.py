@@ -7,47 +7,18 @@ or its database URL on a closed port. The machine's services are never stopped.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import requests
-from django.conf import settings
 from django.contrib.auth.models import User
 
-from tests.e2e.conftest import ORDER_BODY
-from tests.faults import TcpProxy, closed_port
-from tests.integration.conftest import Service, celery, eventually, service_env
+from tests.support.faults import TcpProxy, closed_port
+from tests.support.http import ORDER_BODY, call
+from tests.support.services import Service, celery, redis_address, web
+from tests.support.waiting import eventually
 
 PROBLEM = "application/problem+json"
-
-
-def redis_address() -> tuple[str, int, str]:
-    """Host, port and database of the Redis the suite uses."""
-    url = urlsplit(
-        settings.CELERY_BROKER_URL if settings.CELERY_BROKER_URL.startswith("redis") else "redis://127.0.0.1:6379/0"
-    )
-    return url.hostname or "127.0.0.1", url.port or 6379, url.path or "/0"
-
-
-def web(tmp: Path, **env: str) -> Service:
-    """gunicorn serving the app with `env`, answering once it boots."""
-    port = closed_port()
-    binary = str(Path(sys.executable).with_name("gunicorn"))
-    args = [binary, "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--timeout", "60"]
-    service = Service(args, tmp / "web.log", "Booting worker", service_env(**env))
-    service.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    return service
-
-
-def call(base: str, method: str, path: str, token: str = "", **kwargs: Any) -> requests.Response:
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    return requests.request(method, base + path, headers=headers, timeout=30, **kwargs)
 
 
 @pytest.mark.postgres

@@ -25,10 +25,11 @@ from inventory.domain import product_stream
 from orders.commands import PayOrder
 from projector.loop import read_database
 from readmodels.models import OrderDetail
-from tests.integration.conftest import Service, celery, eventually
-from tests.integration.inbound import consumer, inbound, payment, send  # noqa: F401 (fixture)
-from tests.integration.rabbit import Subscriber, amqp_names, subscriber  # noqa: F401 (fixtures)
-from tests.integration.test_fulfilment import converged, events, has, order, row, stock, types
+from tests.support.inbound import consumer, inbound, payment, send  # noqa: F401 (fixture)
+from tests.support.rabbit import Subscriber, amqp_names, subscriber  # noqa: F401 (fixtures)
+from tests.support.scenarios import converged, events, has, order, row, stock, types
+from tests.support.services import Service, celery
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -27,7 +27,7 @@ from orders.events import OrderCreated
 from orders.repository import ORDER_STATE_VERSION
 from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail, OrderSummary
-from tests.integration.conftest import ON_BOTH_DATABASES
+from tests.support.read_side import ON_BOTH_DATABASES
 from writeside.bus import handle, payload
 
 pytestmark = pytest.mark.django_db(transaction=True)

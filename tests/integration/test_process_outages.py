@@ -25,12 +25,12 @@ from django.db import connections
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore
 from projector.status import applied_through
-from tests.faults import TcpProxy
-from tests.integration.conftest import ROOT, Service, celery, eventually, service_env
-from tests.integration.inbound import confirmed_order, consumer, inbound, payment, send  # noqa: F401
-from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
-from tests.integration.test_outages import redis_address
-from tests.integration.workload import drive_orders
+from tests.support.faults import TcpProxy
+from tests.support.inbound import confirmed_order, consumer, inbound, payment, send  # noqa: F401
+from tests.support.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from tests.support.services import ROOT, Service, celery, redis_address, service_env
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 TEST_ONLY_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
@@ -136,7 +136,7 @@ def test_beat_rides_out_a_redis_cut_and_its_catch_up_projects_orders_whose_doorb
         since = beat.log.stat().st_size
         redis.cut()
         # Committed by a process on the same Redis: the commits succeed, their doorbells are lost.
-        script = "from tests.integration.workload import drive_orders; drive_orders(6, seed=7)"
+        script = "from tests.support.workload import drive_orders; drive_orders(6, seed=7)"
         commit = subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", script],
             cwd=ROOT,

@@ -15,7 +15,9 @@ from orders.commands import CreateOrder, LineItem
 from projector.rebuild import rebuild_by_name
 from projector.status import applied_through
 from readmodels.models import OrderDetail
-from tests.integration.conftest import Service, eventually, read_models
+from tests.support.read_side import read_models
+from tests.support.services import Service
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

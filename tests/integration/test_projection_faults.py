@@ -22,34 +22,13 @@ from projector.models import DeadLetter
 from projector.rebuild import rebuild_by_name
 from projector.registry import all_projections
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderSummary
-from readmodels.projections.orders import OrdersProjection
 from readmodels.projections.sales import SalesProjection
-from tests.integration.conftest import read_models
-from tests.integration.workload import drive_orders
+from tests.support.read_side import read_models
+from tests.support.scenarios import FlakyOrders, create
+from tests.support.workload import drive_orders
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-class FlakyOrders(OrdersProjection):
-    """The orders projection with a bug that fires on chosen streams until it is fixed."""
-
-    def __init__(self, poisoned: set[str]) -> None:
-        super().__init__()
-        self.poisoned = poisoned
-
-    def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
-        if any(event.stream_id in self.poisoned for event in events):
-            raise RuntimeError("projection bug")
-        super().apply(events, using)
-
-
-def create(customer: str = "c-1") -> UUID:
-    command = CreateOrder(
-        customer_id=customer, currency="EUR", items=(LineItem(sku="A", quantity=1, unit_price=Decimal("5.00")),)
-    )
-    handle(command)
-    return command.order_id
 
 
 def catch_up(projector: Projector) -> None:

@@ -12,7 +12,7 @@ from projector.loop import all_partitions
 from projector.registry import all_projections
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
-from tests.integration.recording_subscribers import RecordingProjection
+from tests.support.recording_subscribers import RecordingProjection
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

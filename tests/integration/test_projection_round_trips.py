@@ -20,7 +20,7 @@ from projector.partitions import partition_of_bucket
 from projector.registry import all_projections
 from projector.running import run_partition
 from projector.status import wait_until_applied
-from tests.integration.wire import wire
+from tests.support.wire import wire
 from writeside.bus import handle
 
 # The wire is traced on the default connection, so the read models must be on it too: the

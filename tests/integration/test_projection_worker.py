@@ -18,17 +18,10 @@ from projector.partitions import partition_of_bucket
 from projector.rebuild import rebuild_by_name
 from projector.status import applied_through
 from projector.tasks import project_partition
-from tests.integration.conftest import (
-    ROOT,
-    Service,
-    celery,
-    counted_statuses,
-    eventually,
-    read_models,
-    service_env,
-    summaries_by_status,
-)
-from tests.integration.workload import drive_orders
+from tests.support.read_side import counted_statuses, read_models, summaries_by_status
+from tests.support.services import ROOT, Service, celery, service_env
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +48,7 @@ def test_worker_projects_committed_commands_and_matches_a_rebuild(worker: Servic
 
 
 def test_broker_unreachable_at_commit_loses_nothing(worker_env: None, tmp_path: Path) -> None:
-    script = "from tests.integration.workload import drive_orders; drive_orders(6, seed=2)"
+    script = "from tests.support.workload import drive_orders; drive_orders(6, seed=2)"
     bad_broker = service_env(CELERY_BROKER_URL="redis://127.0.0.1:9/0", LOG_LEVEL="WARNING")
     run = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=bad_broker, capture_output=True, timeout=120

@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from eventlog.store import event_store
 from projector.rebuild import can_read_ahead, log_batches
 from tests.factories import CreateOrderFactory
-from tests.integration.conftest import eventually
-from tests.integration.workload import drive_orders
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -12,15 +12,7 @@ import pytest
 from eventlog.models import Snapshot, SubjectKey
 from orders.commands import CancelOrder, ConfirmOrder, PayOrder, RefundOrder
 from orders.domain import Order
-from tests.integration.test_forget_snapshot_race import (  # noqa: F401 (every_second_event: autouse fixture)
-    CUSTOMER,
-    EMAIL,
-    NAME,
-    Held,
-    every_second_event,
-    place,
-    race,
-)
+from tests.support.forgetting import CUSTOMER, EMAIL, NAME, Held, every_second_event, place, race  # noqa: F401 (every_second_event: autouse fixture)
 from writeside.bus import handle
 from writeside.unit_of_work import DjangoUnitOfWork
 

@@ -16,15 +16,15 @@ from integration.dead_letters import dead_messages
 from orders.commands import CancelOrder, PayOrder, RefundOrder
 from orders.domain import Order
 from tests.factories import InboundEventFactory
-from tests.integration.conftest import eventually
-from tests.integration.inbound import (  # noqa: F401 (inbound: fixture)
+from tests.support.inbound import (  # noqa: F401 (inbound: fixture)
     confirmed_order,
     consumer,
     events_of,
     inbound,
     send,
 )
-from tests.integration.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.rabbit import amqp_names  # noqa: F401 (fixture)
+from tests.support.waiting import eventually
 from writeside.bus import handle
 from writeside.unit_of_work import DjangoUnitOfWork
 

@@ -12,13 +12,14 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from tests.factories import ReceiveStockFactory, RegisterProductFactory, SuperuserFactory, token_for
-from tests.integration.conftest import celery, eventually
-from tests.integration.rabbit import (  # noqa: F401 (fixtures)
+from tests.support.rabbit import (  # noqa: F401 (fixtures)
     Subscriber,
     amqp_names,
     first_seen_sequences,
     subscriber,
 )
+from tests.support.services import celery
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]

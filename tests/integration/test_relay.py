@@ -9,35 +9,36 @@ that is down, or up but refusing messages, only delays that (docs/integration.md
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from kombu import Connection, Queue
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from integration import broker, mapping
+from integration import mapping
 from integration.broker import BrokerUnavailable
 from integration.relay import RelayProjection
 from orders.events import OrderPaid
 from projector.loop import Projector, all_partitions
 from projector.models import DeadLetter
 from projector.status import projection_status
-from tests.e2e.conftest import ORDER_BODY
 from tests.factories import SuperuserFactory, token_for
-from tests.faults import TcpProxy
-from tests.integration.conftest import Service, celery, eventually
-from tests.integration.rabbit import (  # noqa: F401 (fixtures)
+from tests.support.faults import TcpProxy
+from tests.support.http import ORDER_BODY
+from tests.support.rabbit import (  # noqa: F401 (fixtures)
     AMQP_URL,
     Subscriber,
     amqp_names,
     first_seen_sequences,
+    own_publisher,
+    refusing_queue,
     subscriber,
 )
+from tests.support.services import Service, celery
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -268,22 +269,12 @@ def test_with_the_broker_cut_commands_commit_and_the_relay_resumes_from_its_chec
     assert not DeadLetter.objects.filter(projection="relay").exists()
 
 
-@pytest.fixture
-def own_publisher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process's relay publisher new for the test (its connection, exchange and backoff
-    belong to whichever test made it) and closed after."""
-    monkeypatch.setattr(broker, "_publisher", None)
-    yield
-    if broker._publisher is not None:
-        broker._publisher.close()
-
-
 def test_an_event_it_cannot_map_is_parked_and_holds_only_its_own_order(
     amqp_names: dict[str, str],  # noqa: F811
     subscriber: Subscriber,  # noqa: F811
     api: APIClient,
     monkeypatch: pytest.MonkeyPatch,
-    own_publisher: None,
+    own_publisher: None,  # noqa: F811
 ) -> None:
     # A release whose published language lost its rule for OrderPaid (as if it were renamed).
     monkeypatch.setattr(mapping, "KNOWN", mapping.KNOWN - {OrderPaid})
@@ -308,26 +299,6 @@ def test_an_event_it_cannot_map_is_parked_and_holds_only_its_own_order(
     assert "UnmappableEvent" in letters[0].error
 
 
-@contextlib.contextmanager
-def refusing_queue(exchange: str) -> Iterator[Callable[[], None]]:
-    """A queue bound to every event that refuses them all (x-max-length 0, reject-publish: the
-    broker nacks each message routed to it); yields the function that deletes it, which the
-    exit repeats so that nothing is left on the broker."""
-    with Connection(AMQP_URL) as connection:
-        channel: Any = connection.channel()
-        name = f"{exchange}.refusing"
-        arguments = {"x-max-length": 0, "x-overflow": "reject-publish"}
-        Queue(name, routing_key="#", exchange=broker.events_exchange(), queue_arguments=arguments)(channel).declare()
-
-        def remove() -> None:
-            channel.queue_delete(name)  # deleting a queue that is gone is no error
-
-        try:
-            yield remove
-        finally:
-            remove()
-
-
 def relay_every_partition() -> list[str]:
     """Catch the relay up on every partition in this process; the broker errors it met."""
     relay, errors = Projector(RelayProjection()), []
@@ -348,7 +319,7 @@ def test_while_the_broker_refuses_messages_the_relay_keeps_its_checkpoint_backs_
     subscriber: Subscriber,  # noqa: F811
     api: APIClient,
     settings: Any,
-    own_publisher: None,
+    own_publisher: None,  # noqa: F811
 ) -> None:
     # Long enough to outlast a pass over every partition on a busy machine, short for a test.
     settings.INTEGRATION_PUBLISH_BACKOFF_SECONDS = settings.INTEGRATION_PUBLISH_BACKOFF_MAX_SECONDS = 2.0

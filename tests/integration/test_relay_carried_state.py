@@ -43,13 +43,14 @@ from tests.factories import (
     RegisterProductFactory,
     total_of,
 )
-from tests.integration.conftest import eventually
-from tests.integration.rabbit import (  # noqa: F401 (fixtures)
+from tests.support.rabbit import (  # noqa: F401 (fixture)  # noqa: F401 (fixtures)
     Subscriber,
     amqp_names,
+    own_publisher,
+    refusing_queue,
     subscriber,
 )
-from tests.integration.test_relay import own_publisher, refusing_queue  # noqa: F401 (fixture)
+from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Service
-from tests.integration.test_outages import call, web
+from tests.support.http import call
+from tests.support.services import Service, web
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

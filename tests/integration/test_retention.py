@@ -29,8 +29,8 @@ from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.running import run_partition
 from retention.policies import prune
 from tests.factories import DeadLetterFactory, NotificationFactory, RegisterProductFactory
-from tests.integration.expiry import DAY, MINUTE, backdate_records, log_rows, receive
-from tests.integration.test_append_only import documented_grants
+from tests.support.expiry import DAY, MINUTE, backdate_records, log_rows, receive
+from tests.support.grants import documented_grants
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from eventlog.append_only import maintenance_window
 from eventlog.models import CommandRecord, StoredEvent
 from retention.policies import POLICIES, prune
 from tests.factories import DeadLetterFactory, NotificationFactory, ReceiveStockFactory, RegisterProductFactory
-from tests.integration.conftest import ON_BOTH_DATABASES
+from tests.support.read_side import ON_BOTH_DATABASES
 from writeside.bus import handle
 
 pytestmark = pytest.mark.django_db(transaction=True)

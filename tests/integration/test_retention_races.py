@@ -30,7 +30,7 @@ from projector.status import applied_through
 from readmodels.models import ProductStock
 from retention.policies import prune
 from tests.factories import DeadLetterFactory, RegisterProductFactory
-from tests.integration.expiry import DAY, backdate_all_records, backdate_records, log_rows, receive
+from tests.support.expiry import DAY, backdate_all_records, backdate_records, log_rows, receive
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -25,8 +25,10 @@ from projector.rebuild import rebuild_by_name
 from projector.status import applied_through
 from readmodels.models import OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
-from tests.integration.conftest import ROOT, Service, eventually, read_models, service_env
-from tests.integration.workload import drive_orders
+from tests.support.read_side import read_models
+from tests.support.services import ROOT, Service, service_env
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -15,7 +15,7 @@ from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
-from tests.integration.recording_subscribers import RecordingProjection
+from tests.support.recording_subscribers import RecordingProjection
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -24,8 +24,9 @@ from projector.rebuild import rebuild_by_name
 from projector.tasks import project_partition
 from readmodels.models import ProductStock
 from tests.factories import AdjustStockFactory
-from tests.integration.conftest import Service, eventually
-from tests.integration.test_fulfilment import converged, has, order, row, stock, types
+from tests.support.scenarios import converged, has, order, row, stock, types
+from tests.support.services import Service
+from tests.support.waiting import eventually
 from writeside.bus import handle
 from writeside.errors import DomainError
 

@@ -11,14 +11,15 @@ from rest_framework.test import APIClient
 
 from integration import language
 from tests.factories import SuperuserFactory, token_for
-from tests.integration.conftest import celery, eventually
-from tests.integration.rabbit import (  # noqa: F401 (fixtures)
+from tests.support.rabbit import (  # noqa: F401 (fixtures)
     Subscriber,
     amqp_names,
     first_seen_sequences,
     subscriber,
 )
-from tests.integration.test_fulfilment import has
+from tests.support.scenarios import has
+from tests.support.services import celery
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -35,8 +35,10 @@ from projector.partitions import partition_of_bucket
 from projector.status import applied_through
 from readmodels.models import DailySales, ForgottenCustomer, OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
-from tests.integration.conftest import ON_BOTH_DATABASES, Service, eventually
-from tests.integration.workload import drive_orders
+from tests.support.read_side import ON_BOTH_DATABASES
+from tests.support.services import Service
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 from writeside.bus import handle
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")

@@ -18,9 +18,10 @@ from config.celery import app as celery_app
 from eventlog.store import EventStore
 from projector.status import applied_through
 from projector.tasks import project_partition
-from tests.faults import TcpProxy
-from tests.integration.conftest import Service, celery, eventually
-from tests.integration.workload import drive_orders
+from tests.support.faults import TcpProxy
+from tests.support.services import Service, celery
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

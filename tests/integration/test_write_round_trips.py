@@ -20,7 +20,7 @@ from eventlog.store import event_store
 from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
 from tests.factories import CreateOrderFactory
-from tests.integration.wire import wire
+from tests.support.wire import wire
 from writeside.bus import MessageBus, audited_payload, handle
 from writeside.pipeline import configured_middleware
 from writeside.unit_of_work import DjangoUnitOfWork

@@ -2,7 +2,7 @@
 
 Nothing here stops the machine's services. The soak gets a database, a Redis database and a
 RabbitMQ virtual host of its own (made at start, removed at the end), and the stack reaches each
-through a `TcpProxy` (tests/faults.py): cutting a proxy is the outage. The soak itself, and the
+through a `TcpProxy` (tests/support/faults.py): cutting a proxy is the outage. The soak itself, and the
 partner that publishes inbound messages, talk to the services directly, as they would from
 another host. The stack is started exactly as a user starts it, with `make up`, so what
 restarts a process that died is what users run, not something the soak adds.
@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import redis
 
-from tests.faults import TcpProxy, closed_port
+from tests.support.faults import TcpProxy, closed_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("web", "worker", "beat", "consumer")

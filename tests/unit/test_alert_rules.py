@@ -13,7 +13,7 @@ import yaml
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.markdown import anchors
+from tests.support.markdown import anchors
 
 ROOT = Path(__file__).resolve().parents[2]
 METRIC = re.compile(r"\b((?:backoffice|django)_[a-z0-9_]+)\b")

@@ -29,8 +29,7 @@ from tests.factories import (
     RegisterProductFactory,
     total_of,
 )
-from tests.fakes import FakeLog, FakeUnitOfWork
-from tests.unit.test_stock_changed_published import PublishedStreams
+from tests.support.fakes import FakeLog, FakeUnitOfWork, PublishedStreams
 from writeside.bus import MessageBus
 
 

@@ -22,7 +22,7 @@ from tests.factories import (
     ShipOrderFactory,
     total_of,
 )
-from tests.fakes import FakeLog, FakeUnitOfWork
+from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
 from writeside.errors import (
     BusinessRuleViolated,

@@ -16,7 +16,7 @@ from orders.domain import Order
 from orders.errors import StockNotReserved
 from orders.events import OrderConfirmed, OrderCreated, OrderPaid, OrderStockReserved
 from tests.factories import ConfirmOrderFactory, ReceiveStockFactory, RegisterProductFactory
-from tests.fakes import FakeLog, FakeUnitOfWork
+from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
 from writeside.errors import InvalidTransition
 

@@ -26,8 +26,8 @@ from tests.factories import (
     ShipOrderFactory,
     total_of,
 )
-from tests.fakes import FakeKeys, FakeLog, FakeUnitOfWork
-from tests.unit.test_order_aggregate import ACTIONS, STATUS_AFTER, TOTAL, order_in
+from tests.support.fakes import FakeKeys, FakeLog, FakeUnitOfWork
+from tests.support.order_states import ACTIONS, STATUS_AFTER, TOTAL, order_in
 from writeside.bus import MessageBus, fingerprint
 from writeside.errors import BusinessRuleViolated, IdempotencyKeyReused, InvalidTransition, InvalidValue
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from uuid import uuid4
 
@@ -19,43 +18,12 @@ from orders.events import (
     OrderPaid,
     OrderShipped,
     PaymentCapturedAfterCancellation,
-    ReturnedLine,
 )
 from orders.state import OrderStatus
+from tests.support.order_states import ACTIONS, TOTAL, new_order, order_in
 from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 
-TOTAL = Decimal("19.98")
-
-
-def new_order(*items: LineItem) -> Order:
-    order = Order.create(uuid4(), "c-1", "EUR", items or (LineItem(sku="A", quantity=2, unit_price=Decimal("9.99")),))
-    order.collect_events()
-    return order
-
-
-ACTIONS: dict[str, Callable[[Order], object]] = {
-    "confirm": lambda o: o.confirm(),
-    "pay": lambda o: o.pay("pay-1", o.state.total.amount),
-    "ship": lambda o: o.ship("TRK-1", "DHL"),
-    "deliver": lambda o: o.deliver(),
-    "cancel": lambda o: o.cancel("changed mind"),
-    "cancel_unpaid": lambda o: o.cancel_unpaid("payment deadline passed"),
-    "add": lambda o: o.add_item("B", 1, Decimal("1.00")),
-    "remove": lambda o: o.remove_item("Z"),
-    "return": lambda o: o.take_back(
-        [ReturnedLine(sku=line.sku, quantity=line.quantity) for line in o.state.lines], "all back", restock=False
-    ),
-}
 PATH = ["confirm", "pay", "ship", "deliver"]
-STATUS_AFTER = {
-    OrderStatus.PENDING: [],
-    OrderStatus.CONFIRMED: ["confirm"],
-    OrderStatus.PAID: ["confirm", "pay"],
-    OrderStatus.SHIPPED: ["confirm", "pay", "ship"],
-    OrderStatus.DELIVERED: ["confirm", "pay", "ship", "deliver"],
-    OrderStatus.CANCELLED: ["cancel"],
-    OrderStatus.RETURNED: ["confirm", "pay", "ship", "deliver", "return"],
-}
 ALLOWED = {
     OrderStatus.PENDING: {"confirm", "cancel", "add", "remove"},
     OrderStatus.CONFIRMED: {"pay", "cancel", "cancel_unpaid"},
@@ -65,18 +33,6 @@ ALLOWED = {
     OrderStatus.CANCELLED: {"pay"},  # a payment captured too late is recorded and owed back
     OrderStatus.RETURNED: set(),
 }
-
-
-def order_in(status: OrderStatus) -> Order:
-    order = new_order(
-        LineItem(sku="A", quantity=2, unit_price=Decimal("9.99")),
-        LineItem(sku="Z", quantity=1, unit_price=Decimal("1")),
-    )
-    for step in STATUS_AFTER[status]:
-        ACTIONS[step](order)
-    order.collect_events()
-    assert order.state.status == status
-    return order
 
 
 def test_happy_path_records_one_event_per_step() -> None:

@@ -20,7 +20,7 @@ from fulfilment.payment_deadline import (
 from orders.commands import CreateOrder
 from orders.events import OrderCancelled, OrderConfirmed, OrderEvent, OrderPaid, PaymentCapturedAfterCancellation
 from tests.factories import ConfirmOrderFactory, CreateOrderFactory, PayOrderFactory, total_of
-from tests.fakes import FakeLog, FakeUnitOfWork
+from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
 from writeside.errors import InvalidTransition
 

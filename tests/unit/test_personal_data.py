@@ -19,7 +19,7 @@ from orders.customers import customer_stream_id
 from orders.errors import CustomerNotFound
 from orders.events import CustomerForgotten, OrderCreated, ShippingAddressChanged
 from tests.factories import AddressFactory, CreateOrderFactory
-from tests.fakes import FakeKeys, FakeLog, FakeUnitOfWork
+from tests.support.fakes import FakeKeys, FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus, audited_payload, fingerprint, payload
 from writeside.errors import IdempotencyKeyReused, InvalidValue
 

@@ -3,33 +3,15 @@ the integration mapping and the products read model's fold, on events a fake log
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import uuid4
 
-from eventlog.store import RecordedEvent
 from integration import language
 from integration.mapping import translate
 from inventory.commands import ConsumeStock, ReserveStock
 from readmodels.projections.products import fold_product_row
 from tests.factories import AdjustStockFactory, ReceiveStockFactory, RegisterProductFactory
-from tests.fakes import FakeLog, FakeUnitOfWork
+from tests.support.fakes import FakeLog, FakeUnitOfWork, PublishedStreams
 from writeside.bus import MessageBus
-
-
-class PublishedStreams:
-    """The read side of the fake log, as the mapping reads a stream (a slice of it)."""
-
-    def __init__(self, log: FakeLog) -> None:
-        self.log = log
-
-    def read_stream(
-        self, stream_id: str, after_version: int = 0, to_version: int | None = None, **_: Any
-    ) -> list[RecordedEvent]:
-        return [
-            e
-            for e in self.log.published
-            if e.stream_id == stream_id and after_version < e.version <= (to_version or e.version)
-        ]
 
 
 def shipped_and_counted() -> FakeLog:

@@ -13,7 +13,7 @@ from inventory.domain import Product
 from inventory.errors import StockBelowReserved
 from inventory.events import StockAdjusted, StockConsumed
 from tests.factories import AdjustStockFactory, ReceiveStockFactory, RegisterProductFactory
-from tests.fakes import FakeLog, FakeUnitOfWork
+from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
 from writeside.errors import InvalidValue
 

@@ -16,7 +16,7 @@ from orders.domain import Order
 from orders.errors import LineNotFound, StockNotReserved
 from orders.events import MAX_QUANTITY
 from orders.handlers import PRODUCT_STREAM_TYPE, pay_order
-from tests.fakes import FakeUnitOfWork
+from tests.support.fakes import FakeUnitOfWork
 from writeside import bus
 from writeside.api.errors import domain_problem
 from writeside.commands import Command

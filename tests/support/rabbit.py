@@ -7,6 +7,7 @@ the subprocesses it starts), so runs in parallel never see each other's messages
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 from kombu import Connection, Exchange, Queue
+
+from integration import broker
 
 RELAY = "integration.relay.RelayProjection"
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -108,3 +111,33 @@ def first_seen_sequences(messages: list[dict[str, Any]]) -> dict[str, list[int]]
         seen.add(message["id"])
         sequences.setdefault(message["subject"], []).append(int(message["sequence"]))
     return sequences
+
+
+@pytest.fixture
+def own_publisher(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's relay publisher new for the test (its connection, exchange and backoff
+    belong to whichever test made it) and closed after."""
+    monkeypatch.setattr(broker, "_publisher", None)
+    yield
+    if broker._publisher is not None:
+        broker._publisher.close()
+
+
+@contextlib.contextmanager
+def refusing_queue(exchange: str) -> Iterator[Callable[[], None]]:
+    """A queue bound to every event that refuses them all (x-max-length 0, reject-publish: the
+    broker nacks each message routed to it); yields the function that deletes it, which the
+    exit repeats so that nothing is left on the broker."""
+    with Connection(AMQP_URL) as connection:
+        channel: Any = connection.channel()
+        name = f"{exchange}.refusing"
+        arguments = {"x-max-length": 0, "x-overflow": "reject-publish"}
+        Queue(name, routing_key="#", exchange=broker.events_exchange(), queue_arguments=arguments)(channel).declare()
+
+        def remove() -> None:
+            channel.queue_delete(name)  # deleting a queue that is gone is no error
+
+        try:
+            yield remove
+        finally:
+            remove()

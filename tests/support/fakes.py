@@ -230,3 +230,19 @@ class FakeUnitOfWork(AbstractUnitOfWork):
 
     def _publish(self, recorded: list[RecordedEvent]) -> None:
         self._pending_publish.extend(recorded)
+
+
+class PublishedStreams:
+    """The read side of the fake log, as the mapping reads a stream (a slice of it)."""
+
+    def __init__(self, log: FakeLog) -> None:
+        self.log = log
+
+    def read_stream(
+        self, stream_id: str, after_version: int = 0, to_version: int | None = None, **_: Any
+    ) -> list[RecordedEvent]:
+        return [
+            e
+            for e in self.log.published
+            if e.stream_id == stream_id and after_version < e.version <= (to_version or e.version)
+        ]

@@ -30,3 +30,20 @@ def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
     for thread in threads:
         thread.join(60)
     return results
+
+
+def in_thread(target: Any, errors: list[BaseException]) -> threading.Thread:
+    """Run `target` on a thread of its own (its own connections), collecting its error."""
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as error:  # reported by the test thread
+            errors.append(error)
+        finally:
+            for connection in connections.all():
+                connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread

@@ -22,9 +22,9 @@ from integration.broker import inbound_exchange
 from integration.consumer import declare, retry_queue
 from integration.language import INBOUND_TYPES
 from tests.factories import ConfirmOrderFactory, CreateOrderFactory, InboundEventFactory, total_of
-from tests.faults import TcpProxy
-from tests.integration.conftest import Service, service_env
-from tests.integration.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from tests.support.faults import TcpProxy
+from tests.support.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
+from tests.support.services import Service, service_env
 from writeside.bus import handle
 
 PAID = "payment.captured.v1"
