@@ -22,7 +22,7 @@ from tests.e2e.conftest import ORDER_BODY
 from tests.faults import closed_port
 from tests.integration.test_fulfilment import order, stock
 from tests.integration.test_projection_faults import FlakyOrders, create
-from writeside.api import throttles
+from web import throttles
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_cache")]

@@ -17,8 +17,8 @@ from tests.e2e.conftest import ORDER_BODY
 from tests.e2e.test_api_errors import problem
 from tests.factories import PASSWORD, UserFactory
 from tests.integration.conftest import eventually
-from writeside.api import throttles
-from writeside.api.throttles import CacheOutage, CacheOutageTolerant
+from web import throttles
+from web.throttles import CacheOutage, CacheOutageTolerant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline")]
 
