@@ -240,7 +240,7 @@ BROKER_FAILURE_COOLDOWN_SECONDS = env.float("BROKER_FAILURE_COOLDOWN_SECONDS", d
 CELERY_TIMEZONE = "UTC"
 CATCH_UP_INTERVAL_SECONDS = env.float("CATCH_UP_INTERVAL_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
-    "catch-up-projections": {"task": "readmodels.catch_up", "schedule": CATCH_UP_INTERVAL_SECONDS},
+    "catch-up-projections": {"task": "projector.catch_up", "schedule": CATCH_UP_INTERVAL_SECONDS},
     "send-notifications": {"task": "notifications.send", "schedule": CATCH_UP_INTERVAL_SECONDS},
     # Cancels confirmed orders left unpaid PAYMENT_DEADLINE_SECONDS (fulfilment/deadlines.py); an
     # old message is no news: the next one finds the same due deadlines.

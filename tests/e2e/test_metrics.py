@@ -122,7 +122,7 @@ def test_a_parked_event_and_task_outcomes_show_in_the_next_scrape(settings: Any)
 
     assert value(after, "backoffice_projection_dead_letters", projection="orders", status="parked") == 1
     assert value(after, "backoffice_projection_dead_letters", projection="orders", status="held") == 1
-    task = "readmodels.project_partition"
+    task = "projector.project_partition"
     assert moved(before, after, "backoffice_celery_tasks_total", task=task, outcome="succeeded") == 1
 
 
