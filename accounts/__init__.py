@@ -1,3 +1,3 @@
 """Edge (both sides' HTTP): who may call the API.
 Owns API tokens (issue, expiry, revocation), throttled token issue, lockout after failed logins.
-May import writeside (the API plumbing) and eventlog; no context, no read side."""
+May import web (the HTTP edge), writeside and eventlog; no context, no read side."""

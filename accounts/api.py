@@ -27,9 +27,9 @@ from rest_framework.views import APIView
 
 from accounts.lockout import retry_after_seconds
 from accounts.tokens import TokenAuthentication, delete_expired_tokens
-from writeside.api.serializers import problem_responses
-from writeside.api.sliding_window import SlidingWindowThrottle
-from writeside.api.throttles import CacheOutageTolerant, ScopedThrottle
+from web.serializers import problem_responses
+from web.sliding_window import SlidingWindowThrottle
+from web.throttles import CacheOutageTolerant, ScopedThrottle
 
 
 def normalized_username(value: str) -> str:

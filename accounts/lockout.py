@@ -1,5 +1,5 @@
 """Lockout after repeated failed logins, decided by django-axes' database handler (settings
-AXES_*, keyed on writeside.api.throttles.client_address, the throttles' address). A locked-out
+AXES_*, keyed on web.throttles.client_address, the throttles' address). A locked-out
 admin login gets a plain-text 429 page with Retry-After (AXES_LOCKOUT_CALLABLE); the token
 endpoint raises its own 429 problem+json (accounts/api.py), so /api/ never sees this page."""
 

@@ -59,7 +59,7 @@ def main() -> None:
     from rest_framework.throttling import SimpleRateThrottle
     from rest_framework.views import APIView
 
-    from writeside.api.http import SideThrottle
+    from web.throttles import SideThrottle
 
     SimpleRateThrottle.THROTTLE_RATES = {"commands": args.rate, "queries": args.rate}
     request = Request(APIRequestFactory().post("/api/orders/"))

@@ -58,7 +58,7 @@ if env.bool("BENCH", default=False):
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "writeside.api.middleware.ApiProblemsMiddleware",
+    "web.middleware.ApiProblemsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -240,7 +240,7 @@ BROKER_FAILURE_COOLDOWN_SECONDS = env.float("BROKER_FAILURE_COOLDOWN_SECONDS", d
 CELERY_TIMEZONE = "UTC"
 CATCH_UP_INTERVAL_SECONDS = env.float("CATCH_UP_INTERVAL_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
-    "catch-up-projections": {"task": "readmodels.catch_up", "schedule": CATCH_UP_INTERVAL_SECONDS},
+    "catch-up-projections": {"task": "projector.catch_up", "schedule": CATCH_UP_INTERVAL_SECONDS},
     "send-notifications": {"task": "notifications.send", "schedule": CATCH_UP_INTERVAL_SECONDS},
     # Cancels confirmed orders left unpaid PAYMENT_DEADLINE_SECONDS (fulfilment/deadlines.py); an
     # old message is no news: the next one finds the same due deadlines.
@@ -315,9 +315,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "writeside.api.errors.problem_exception_handler",
+    "EXCEPTION_HANDLER": "web.errors.problem_exception_handler",
     "DEFAULT_PARSER_CLASSES": [
-        "writeside.api.parsers.BoundedJSONParser",
+        "web.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -369,7 +369,7 @@ AXES_RESET_ON_SUCCESS = True
 # would create one and answer the API client with a session cookie). Failures and lockouts are
 # still recorded (AccessAttempt) and logged; user.last_login keeps each user's latest sign-in.
 AXES_DISABLE_ACCESS_LOG = True
-AXES_CLIENT_IP_CALLABLE = "writeside.api.throttles.client_address"
+AXES_CLIENT_IP_CALLABLE = "web.throttles.client_address"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 
 READ_YOUR_WRITES_TIMEOUT = env.float("READ_YOUR_WRITES_TIMEOUT", default=2.0)
@@ -384,7 +384,7 @@ RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 # Shared between web and workers when Redis is there (rebuild progress, throttling).
 CACHE_URL = env("CACHE_URL", default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "")
 # Bounded socket waits: an unreachable Redis costs a request at most this, and the
-# throttles then skip the cache for THROTTLE_CACHE_COOLDOWN_SECONDS (writeside/api/throttles.py).
+# throttles then skip the cache for THROTTLE_CACHE_COOLDOWN_SECONDS (web/throttles.py).
 REDIS_CACHE_OPTIONS: dict[str, float] = {
     "socket_connect_timeout": env.float("CACHE_CONNECT_TIMEOUT_SECONDS", default=0.5),
     "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.5),

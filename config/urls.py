@@ -32,9 +32,9 @@ PRODUCT = "api/products/<str:sku>/"
 
 # Unknown paths, refused requests and crashes under /api/ answer problem+json, never an HTML
 # page (Django calls these handlers without DEBUG, the default everywhere but `make run`).
-handler400 = "writeside.api.errors.bad_request"
-handler404 = "writeside.api.errors.not_found"
-handler500 = "writeside.api.errors.server_error"
+handler400 = "web.errors.bad_request"
+handler404 = "web.errors.not_found"
+handler500 = "web.errors.server_error"
 
 urlpatterns = [
     path("health/live", monitoring.live, name="health-live"),

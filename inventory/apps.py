@@ -16,7 +16,7 @@ class InventoryConfig(AppConfig):
         from inventory.events import PRODUCT_EVENTS
         from inventory.handlers import HANDLERS
         from inventory.repository import EventSourcedProducts
-        from writeside.api.errors import register_problem
+        from web.errors import register_problem
         from writeside.bus import register_handlers
         from writeside.unit_of_work import register_repository
 

@@ -17,7 +17,7 @@ class OrdersConfig(AppConfig):
         from orders.events import CUSTOMER_EVENTS, ORDER_EVENTS
         from orders.handlers import HANDLERS
         from orders.repository import EventSourcedCustomers, EventSourcedOrders
-        from writeside.api.errors import register_problem
+        from web.errors import register_problem
         from writeside.bus import register_handlers
         from writeside.unit_of_work import register_repository
 

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 # The task projector.tasks defines under this name; sent by name, so the code a task runs
 # never imports the task module (it imports this one).
-PROJECT_PARTITION = "readmodels.project_partition"
+PROJECT_PARTITION = "projector.project_partition"
 
 # After a failed publish, skip publishing for a cooldown: every ring would otherwise stall
 # its request for the client's connect-and-retry time while the broker is down, and the

@@ -1,6 +1,11 @@
-"""Celery tasks: thin entry points into projector.running and projector.rebuild."""
+"""Celery tasks: thin entry points into projector.running and projector.rebuild.
+
+Each task is named by the package that owns it (`projector.*`) and answers its former name
+(`readmodels.*`) as well, so messages queued before the rename still run after it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -9,16 +14,26 @@ from projector import doorbell
 from projector.rebuild import rebuild_by_name
 from projector.running import PROJECT_PARTITION, catch_up_everything, partition_key, ring, run_partition
 
+PARTITION_OPTIONS: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 10,
+}
+CATCH_UP = "projector.catch_up"
+REBUILD = "projector.rebuild"
+# The names these tasks had before they were named by their package: a worker of this
+# release still runs what an older release (or beat's old schedule) queued under them.
+FORMER_NAMES = {
+    PROJECT_PARTITION: "readmodels.project_partition",
+    CATCH_UP: "readmodels.catch_up",
+    REBUILD: "readmodels.rebuild",
+}
 
-@shared_task(
-    name=PROJECT_PARTITION,
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=10,
-)
+
+@shared_task(name=PROJECT_PARTITION, **PARTITION_OPTIONS)
 def project_partition(partition: int) -> None:
     """Doorbell: project what is new in the log for one partition; ring again on backlog."""
     doorbell.answering(partition_key(partition))  # before reading: later commits ring anew
@@ -26,13 +41,31 @@ def project_partition(partition: int) -> None:
         ring(partition)
 
 
-@shared_task(name="readmodels.catch_up", acks_late=True)
+@shared_task(name=CATCH_UP, acks_late=True)
 def catch_up() -> None:
     """Periodic (beat): ring every partition and retry due dead letters."""
     catch_up_everything()
 
 
-@shared_task(name="readmodels.rebuild", acks_late=False)
+@shared_task(name=REBUILD, acks_late=False)
 def rebuild(names: list[str]) -> None:
     """Rebuild projections from the event log (admin's rebuild button)."""
     rebuild_by_name(names)
+
+
+@shared_task(name=FORMER_NAMES[PROJECT_PARTITION], **PARTITION_OPTIONS)
+def project_partition_formerly(partition: int) -> None:
+    """project_partition under its former name."""
+    project_partition(partition)
+
+
+@shared_task(name=FORMER_NAMES[CATCH_UP], acks_late=True)
+def catch_up_formerly() -> None:
+    """catch_up under its former name."""
+    catch_up()
+
+
+@shared_task(name=FORMER_NAMES[REBUILD], acks_late=False)
+def rebuild_formerly(names: list[str]) -> None:
+    """rebuild under its former name."""
+    rebuild(names)

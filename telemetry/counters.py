@@ -27,7 +27,7 @@ DOORBELLS = Counter(
 )
 CELERY_TASKS = Counter("backoffice_celery_tasks", "Celery task outcomes, by task.", ["task", "outcome"])
 THROTTLE_CACHE_FAILURES = Counter(
-    "backoffice_throttle_cache_failures", "Throttle checks whose cache call failed (writeside.api.throttles)."
+    "backoffice_throttle_cache_failures", "Throttle checks whose cache call failed (web.throttles)."
 )
 THROTTLE_UNTHROTTLED = Counter(
     "backoffice_throttle_unthrottled", "Requests let through without a throttle check while the cache was down."

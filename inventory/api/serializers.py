@@ -12,7 +12,7 @@ from inventory.events import (
     PRODUCT_SKU_PATTERN,
     check_quantity_delta,
 )
-from writeside.api.serializers import amount_in
+from web.serializers import amount_in
 from writeside.errors import InvalidValue
 
 

@@ -17,7 +17,7 @@ from orders.addresses import (
 )
 from orders.commands import CreateOrder, LineItem
 from orders.events import MAX_QUANTITY, ReturnedLine
-from writeside.api.serializers import amount_in
+from web.serializers import amount_in
 
 
 class LineItemIn(serializers.Serializer):  # type: ignore[type-arg]

@@ -41,10 +41,10 @@ from orders.commands import (
     ShipOrder,
 )
 from orders.errors import OrderNotFound
+from web.serializers import problem_responses
+from web.views import COMMAND_HEADERS, CommandView
 from writeside import bus
 from writeside.api.http import command_options
-from writeside.api.serializers import problem_responses
-from writeside.api.views import COMMAND_HEADERS, CommandView
 from writeside.unit_of_work import CommandResult
 
 LOCATION = [

@@ -12,7 +12,7 @@ from readmodels.api.filters import ProductStockFilter
 from readmodels.api.serializers import ProductPageOut, ProductStockOut
 from readmodels.api.views import MIN_POSITION, QUERY_ERRORS, STALE, OrderPagination, QueryView, answer, read_your_writes
 from readmodels.queries import GetProduct, ListProducts, ask
-from writeside.api.serializers import problem_responses
+from web.serializers import problem_responses
 
 
 class ProductListView(QueryView):

@@ -20,7 +20,7 @@ from readmodels.api.serializers import InCurrency, money
 from readmodels.api.views import MIN_POSITION, QUERY_ERRORS, STALE, QueryView, answer, read_your_writes
 from readmodels.models import MONEY_SUM_DIGITS, DailySales
 from readmodels.queries import ListDailySales, ask
-from writeside.api.serializers import problem_responses
+from web.serializers import problem_responses
 
 VIEW_DAILY_SALES = "readmodels.view_dailysales"
 # The default window, and the longest one asked at once (a year and a leap day).

@@ -24,8 +24,8 @@ from readmodels.api.filters import ORDERING_FIELDS, OrderSummaryFilter, utc
 from readmodels.api.serializers import CustomerStatsOut, OrderDetailOut, OrderPageOut, OrderSummaryOut
 from readmodels.queries import GetCustomerStats, GetOrder, ListOrders, ask
 from readmodels.wait_slots import wait_slot
-from writeside.api.serializers import problem_responses
-from writeside.api.throttles import ScopedThrottle
+from web.serializers import problem_responses
+from web.throttles import ScopedThrottle
 
 MAX_POSITION = 2**63 - 1
 # ASCII digits only: str.isdigit() accepts "²", which int() then refuses.

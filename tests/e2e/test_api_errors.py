@@ -13,7 +13,7 @@ from eventlog.models import StoredEvent
 from orders.errors import OrderAlreadyExists
 from tests.factories import PASSWORD, UserFactory
 from tests.support.http import ORDER_BODY, PROBLEM, problem
-from writeside.api.errors import problem_exception_handler
+from web.errors import problem_exception_handler
 from writeside.errors import ConcurrencyConflict, IdempotencyKeyReused, InvalidValue, VersionMismatch
 
 # Each test in a transaction rolled back at its end: validation and commands need no commit (none

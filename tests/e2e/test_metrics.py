@@ -21,7 +21,7 @@ from projector.tasks import project_partition
 from tests.support.faults import closed_port
 from tests.support.http import ORDER_BODY
 from tests.support.scenarios import FlakyOrders, create, order, stock
-from writeside.api import throttles
+from web import throttles
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("private_cache")]
@@ -121,7 +121,7 @@ def test_a_parked_event_and_task_outcomes_show_in_the_next_scrape(settings: Any)
 
     assert value(after, "backoffice_projection_dead_letters", projection="orders", status="parked") == 1
     assert value(after, "backoffice_projection_dead_letters", projection="orders", status="held") == 1
-    task = "readmodels.project_partition"
+    task = "projector.project_partition"
     assert moved(before, after, "backoffice_celery_tasks_total", task=task, outcome="succeeded") == 1
 
 

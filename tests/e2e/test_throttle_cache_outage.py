@@ -16,8 +16,8 @@ from rest_framework.throttling import SimpleRateThrottle
 from tests.factories import PASSWORD, UserFactory
 from tests.support.http import ORDER_BODY, problem
 from tests.support.waiting import eventually
-from writeside.api import throttles
-from writeside.api.throttles import CacheOutage, CacheOutageTolerant
+from web import throttles
+from web.throttles import CacheOutage, CacheOutageTolerant
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("inline")]
 

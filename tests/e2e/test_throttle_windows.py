@@ -1,4 +1,4 @@
-"""The API throttles' sliding-window counter (writeside/api/sliding_window.py), on the real
+"""The API throttles' sliding-window counter (web/sliding_window.py), on the real
 Redis cache and on local memory (the embedded default's cache), with a clock the test moves:
 exactly the rate passes, the previous window's weight lets requests in again as time moves,
 refused requests are not counted, Retry-After is when a request passes again, racing requests
@@ -22,9 +22,9 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from tests.support.http import problem
-from writeside.api import sliding_window, throttles
-from writeside.api.sliding_window import SlidingWindowThrottle, redis_client
-from writeside.api.throttles import CacheOutage, ScopedThrottle
+from web import sliding_window, throttles
+from web.sliding_window import SlidingWindowThrottle, redis_client
+from web.throttles import CacheOutage, ScopedThrottle
 
 # A minute's window starts here (a multiple of 60 s): fractions of it are exact in binary.
 START = 29_000_000 * 60.0

@@ -73,7 +73,7 @@ def test_a_correlation_id_runs_through_web_and_worker_logs_and_worker_metrics_re
     projected = next(line for line in json_lines(worker.log) if line.get("correlation_id") == correlation)
     assert {"time", "level", "message", "position", "stream_id"} <= projected.keys()
     assert projected["stream_id"] == created.json()["order_id"]
-    assert projected["task"] == "readmodels.project_partition"  # the task that applied it
+    assert projected["task"] == "projector.project_partition"  # the task that applied it
     assert projected["task_id"]
 
     command_line = next(line for line in json_lines(server.log) if line.get("correlation_id") == correlation)

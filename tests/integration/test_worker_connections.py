@@ -36,7 +36,7 @@ def tasks_done(count: int) -> bool:
     """The worker has started at least `count` project_partition tasks and runs none now."""
     inspect = celery_app.control.inspect(timeout=1.0)
     stats: dict[str, Any] = inspect.stats() or {}
-    started = sum(int(s.get("total", {}).get("readmodels.project_partition", 0)) for s in stats.values())
+    started = sum(int(s.get("total", {}).get("projector.project_partition", 0)) for s in stats.values())
     active: dict[str, list[Any]] = inspect.active() or {}
     return started >= count and not any(active.values())
 

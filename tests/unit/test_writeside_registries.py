@@ -17,8 +17,8 @@ from orders.errors import LineNotFound, StockNotReserved
 from orders.events import MAX_QUANTITY
 from orders.handlers import PRODUCT_STREAM_TYPE, pay_order
 from tests.support.fakes import FakeUnitOfWork
+from web.errors import domain_problem
 from writeside import bus
-from writeside.api.errors import domain_problem
 from writeside.commands import Command
 from writeside.unit_of_work import REPOSITORIES, CommandResult, register_repository
 

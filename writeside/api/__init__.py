@@ -1,2 +1,2 @@
-"""The HTTP plumbing every command endpoint shares: problem+json, parsing, throttles,
-Idempotency-Key and If-Match, the command view base."""
+"""The command plumbing under the HTTP edge (web/): who may send which command, and the
+headers a command takes (Idempotency-Key, If-Match, X-Correlation-ID) as the bus's options."""

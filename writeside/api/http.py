@@ -1,5 +1,5 @@
-"""HTTP concerns of the command endpoints: throttling per side, the order id in the path,
-and the headers commands take (Idempotency-Key, If-Match, X-Correlation-ID)."""
+"""HTTP concerns of the command endpoints: the order id in the path and the headers commands
+take (Idempotency-Key, If-Match, X-Correlation-ID)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from rest_framework import exceptions
-from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from eventlog.store import event_store
-from writeside.api.throttles import ScopedThrottle
 from writeside.commands import CommandMetadata
 
 MAX_IDEMPOTENCY_KEY = 255
@@ -22,15 +19,6 @@ MAX_IDEMPOTENCY_KEY = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # "3", W/"3" or a bare 3; ASCII digits only.
 _IF_MATCH = re.compile(r'\s*(?:W/)?(?:"([0-9]{1,9})"|([0-9]{1,9}))\s*')
-
-
-class SideThrottle(ScopedThrottle):
-    """Rate limits per side: `commands` for writes, `queries` for reads (a cache outage lets
-    requests through, see writeside/api/throttles.py)."""
-
-    def allow_request(self, request: Request, view: APIView) -> bool:
-        view.throttle_scope = "queries" if request.method in SAFE_METHODS else "commands"  # type: ignore[attr-defined]
-        return super().allow_request(request, view)
 
 
 def command_metadata(request: Request, source: str = "api") -> CommandMetadata:

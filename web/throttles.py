@@ -2,7 +2,7 @@
 
 Every API throttle keeps its counters in the cache (Redis, shared with the broker): a
 sliding-window counter per scope and identity, one round trip per request
-(writeside/api/sliding_window.py). A command needs only PostgreSQL, so when the cache raises, the request is let through
+(web/sliding_window.py). A command needs only PostgreSQL, so when the cache raises, the request is let through
 unthrottled: a warning is logged once per cooldown, the failure is counted, and the
 throttles skip the cache for THROTTLE_CACHE_COOLDOWN_SECONDS so that each request does not
 pay a connect timeout while Redis is away. Errors that are not the cache's (a body that does
@@ -22,12 +22,13 @@ import time
 from django.conf import settings
 from django.http import HttpRequest
 from redis.exceptions import RedisError
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from telemetry.counters import THROTTLE_CACHE_FAILURES, THROTTLE_UNTHROTTLED
-from writeside.api.sliding_window import SlidingWindowThrottle
+from web.sliding_window import SlidingWindowThrottle
 
 logger = logging.getLogger(__name__)
 
@@ -116,3 +117,12 @@ class ScopedThrottle(CacheOutageTolerant, ScopedRateThrottle, SlidingWindowThrot
 
     def get_ident(self, request: Request) -> str | None:  # type: ignore[override]
         return client_address(request)
+
+
+class SideThrottle(ScopedThrottle):
+    """Rate limits per side: `commands` for writes, `queries` for reads (a cache outage lets
+    requests through, see CacheOutageTolerant)."""
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        view.throttle_scope = "queries" if request.method in SAFE_METHODS else "commands"  # type: ignore[attr-defined]
+        return super().allow_request(request, view)

@@ -13,8 +13,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from web.throttles import SideThrottle
 from writeside import bus
-from writeside.api.http import SideThrottle
 from writeside.api.permissions import CommandPermission
 from writeside.commands import Command
 from writeside.unit_of_work import CommandResult

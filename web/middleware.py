@@ -5,7 +5,7 @@
   unreachable: 503 with Retry-After) or is Django refusing the request (too many form
   fields: 400; a body over Django's own limit: 413) answers with its status, not a 500 page.
 Failures raised outside views reach the same mapping through handler400 and handler500
-(writeside/api/errors.py), so one table decides every status.
+(web/errors.py), so one table decides every status.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from writeside.api.errors import is_api, outside_problem, plain_problem
+from web.errors import is_api, outside_problem, plain_problem
 
 logger = logging.getLogger(__name__)
 

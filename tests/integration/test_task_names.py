@@ -1,0 +1,49 @@
+"""The projector's tasks are named by their package, and a worker still runs a message queued
+under a former name (`readmodels.*`), as one queued before a deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config.celery import app as celery_app
+from eventlog.store import EventStore
+from projector.loop import all_partitions
+from projector.status import applied_through
+from projector.tasks import FORMER_NAMES
+from tests.support.services import celery, empty_queue
+from tests.support.waiting import eventually
+from tests.support.workload import drive_orders
+
+pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_the_tasks_are_named_by_the_package_that_owns_them() -> None:
+    celery_app.loader.import_default_modules()
+    names = set(celery_app.tasks)
+    assert {"projector.project_partition", "projector.catch_up", "projector.rebuild"} <= names
+    assert set(FORMER_NAMES.values()) <= names
+    assert celery_app.conf.beat_schedule["catch-up-projections"]["task"] == "projector.catch_up"
+
+
+def test_a_message_queued_under_a_former_name_still_runs(worker_env: None, tmp_path: Path) -> None:
+    drive_orders(6, seed=5)
+    # Only messages under the former names wait: the new names' doorbells are dropped, so
+    # nothing but the old-named tasks can bring the read models up to date.
+    empty_queue()
+    sent = [celery_app.send_task("readmodels.project_partition", (partition,)).id for partition in all_partitions()]
+    sent.append(celery_app.send_task("readmodels.catch_up").id)
+    worker = celery("worker", tmp_path)
+    worker.start()
+    try:
+        eventually(lambda: applied_through(EventStore().head_position()), message="the old-named doorbells to project")
+
+        def all_ran() -> bool:
+            log = worker.log.read_text(errors="replace")
+            return all(f"[{task_id}] succeeded" in log for task_id in sent)
+
+        eventually(all_ran, message="every old-named message to run", log=worker.log)
+        assert "unregistered task" not in worker.log.read_text(errors="replace")
+    finally:
+        worker.stop()
