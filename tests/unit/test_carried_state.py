@@ -46,7 +46,8 @@ def shop() -> tuple[FakeLog, str, str]:
         customer_email="ada@example.com",
         shipping_address=AddressFactory(name="Ada Lovelace"),
         # A catalog-less line: the order does not wait for the reservation made by hand below.
-        items=(LineItemFactory(sku="BOOK-1"),),
+        # A price of its own: the two refunds below need a total above 1.00.
+        items=(LineItemFactory(sku="BOOK-1", quantity=2, unit_price=Decimal("12.50")),),
     )
     bus.handle(RegisterProductFactory(sku="A"))
     bus.handle(ReceiveStockFactory(sku="A", quantity=10))
