@@ -236,4 +236,4 @@ bench-short: install ## Short runs of every benchmark, then bench-report
 	$(MAKE) bench-report
 
 clean: ## Remove the virtualenvs, the SQLite database and collected static files
-	rm -rf $(VENV) $(RUNTIME_VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) $(RUNTIME_VENV) db.sqlite3 db.sqlite3-* staticfiles

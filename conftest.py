@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db.backends.base.operations import BaseDatabaseOperations
 
 from eventlog.append_only import maintenance_window
@@ -45,3 +47,20 @@ def _test_flush_may_empty_the_event_log() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(BaseDatabaseOperations, "execute_sql_flush", execute_sql_flush)
         yield
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """The SQLite test database runs in WAL mode, as the embedded default does
+    (config/settings.py). Django deletes a test database file before creating it again but not
+    the write-ahead log beside it: a run killed mid-write leaves a `-wal` whose frames SQLite
+    would replay onto the new, empty file. Removing it (and its index, `-shm`) first is what
+    makes every run start from the database the migrations build."""
+    for database in settings.DATABASES.values():
+        if database["ENGINE"] != "django.db.backends.sqlite3":
+            continue
+        test = database.get("TEST")
+        name = test.get("NAME") if isinstance(test, dict) else None
+        if name:
+            for suffix in ("-wal", "-shm"):
+                Path(f"{name}{suffix}").unlink(missing_ok=True)

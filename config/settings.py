@@ -94,7 +94,15 @@ def _database(url: str) -> dict[str, object]:
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE takes the write lock at BEGIN, so concurrent requests queue instead of
         # failing with "database is locked" when a read transaction upgrades to a write.
-        config["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        # WAL lets readers (the admin, the API, a projector catching up) read while a command
+        # commits: in the default rollback journal every reader holds off the writer's commit,
+        # and writers queued behind a busy reader ran out of their timeout under load.
+        # synchronous stays FULL: a committed command is on disk when the request answers.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+        }
         # Tests get a file too, as `make run` has, not Django's shared in-memory database: there
         # a writer meeting another fails at once ("table is locked") instead of queueing, so
         # concurrent writers would not be tested as the embedded default runs them.

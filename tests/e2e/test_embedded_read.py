@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from uuid import uuid4
@@ -9,13 +10,14 @@ from uuid import uuid4
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.rebuild import rebuild_by_name
 from projector.status import projection_status
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
+from tests.support.concurrency import in_thread
 from tests.support.http import ORDER_BODY
 from writeside.bus import handle
 
@@ -48,6 +50,38 @@ def test_commands_update_read_models_after_commit_and_rebuild_gives_the_same() -
     detail = list(OrderDetail.objects.values())
     rebuild_by_name([])
     assert list(OrderDetail.objects.values()) == detail
+
+
+def test_a_command_commits_while_a_reader_holds_a_read_transaction_open() -> None:
+    """WAL (config/settings.py): in SQLite's default rollback journal a reader's open
+    transaction holds off every commit, so the command below would wait out its 20 s timeout
+    and fail with "database is locked" while the admin or a projector was reading."""
+    first = CreateOrder(
+        customer_id="c-r", currency="EUR", items=(LineItem(sku="A", quantity=1, unit_price=Decimal("1")),)
+    )
+    handle(first)
+    reading, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def hold_a_read_transaction() -> None:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("SELECT count(*) FROM readmodels_ordersummary")
+            cursor.fetchone()
+            reading.set()
+            release.wait(60)  # the read transaction stays open until the command has committed
+            cursor.execute("COMMIT")
+
+    reader = in_thread(hold_a_read_transaction, errors)
+    try:
+        assert reading.wait(30)
+        second = CreateOrder(customer_id="c-r", currency="EUR", items=first.items)
+        handle(second)  # commits while the reader's transaction is still open
+        assert OrderSummary.objects.filter(customer_id="c-r").count() == 2
+    finally:
+        release.set()
+        reader.join(60)
+    assert not errors, errors
 
 
 def test_stories_and_client_correlation_ids_on_the_embedded_default(
