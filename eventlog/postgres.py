@@ -50,15 +50,21 @@ _SECRET_OF = "(SELECT secret FROM eventlog_subjectkey WHERE key_id = ({column} #
 COMMAND_RECORD_SQL = "SELECT command_type, fingerprint, result FROM eventlog_commandrecord WHERE command_id = %s"
 # A stream's snapshot (if its state has the shape asked for; a row of its own, first: it has the
 # lowest version, as the events are those after it), the events after it, and each row's key
-# secret (NULL when nothing is sealed, or the key is gone). Parameters: stream id, state
-# version, stream id.
+# secret (NULL when nothing is sealed, or the key is gone); last, a row with no version if the
+# archive's manifest says the stream's events are only in cold storage (what a command on an
+# empty stream must know: its refusal is then "archived", not "not found"; asked here, a new
+# stream's command costs no round trip more for it). Parameters: stream id, state version,
+# stream id, stream id.
 LOAD_STREAM_SQL = (
     "WITH snapshot AS ("
     "SELECT version, state FROM eventlog_snapshot WHERE stream_id = %s AND state_version = %s) "
     "SELECT NULL::bigint, NULL::uuid, NULL, NULL, version, NULL, NULL, NULL::timestamptz, NULL::jsonb, state, "
     f"{_SECRET_OF.format(column='state')} FROM snapshot UNION ALL "
     f"SELECT {_EVENT_COLUMNS}, {_SECRET_OF.format(column='data')} FROM eventlog_storedevent "
-    "WHERE stream_id = %s AND version > COALESCE((SELECT version FROM snapshot), 0) ORDER BY 5"
+    "WHERE stream_id = %s AND version > COALESCE((SELECT version FROM snapshot), 0) UNION ALL "
+    "SELECT NULL::bigint, NULL::uuid, NULL, NULL, NULL::integer, NULL, NULL, NULL::timestamptz, NULL::jsonb, "
+    "NULL::jsonb, NULL::bytea FROM eventlog_archivedstream WHERE stream_id = %s AND status = 'archived' "
+    "ORDER BY 5"  # NULLs last: the manifest's row, if any, ends the rows
 )
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
@@ -79,6 +85,8 @@ class PostgresEventStore(EventStore):
 
     # The rows of LOAD_STREAM_SQL read earlier (`preloaded`), for the next `load_stream`.
     _preloaded: tuple[str, int, list[tuple[Any, ...]]] | None = None
+    # Whether the last `load_stream` found its stream archived (its manifest's row), for `is_archived`.
+    _loaded_archived: tuple[str, bool] | None = None
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with pg_cursor(self.using) as cursor:
@@ -260,7 +268,11 @@ class PostgresEventStore(EventStore):
         if preloaded is not None and preloaded[:2] == (stream_id, state_version):
             rows = preloaded[2]
         else:
-            rows = self._fetch(LOAD_STREAM_SQL, [stream_id, state_version, stream_id])
+            rows = self._fetch(LOAD_STREAM_SQL, [stream_id, state_version, stream_id, stream_id])
+        archived = bool(rows) and rows[-1][4] is None
+        self._loaded_archived = (stream_id, archived)
+        if archived:
+            rows = rows[:-1]
         decoded = [
             (*head, None if meta is None else _decode(meta), _decode(data), secret)
             for *head, meta, data, secret in rows
@@ -279,7 +291,15 @@ class PostgresEventStore(EventStore):
 
     def load_stream_statement(self, stream_id: str, state_version: int) -> tuple[str, list[Any]] | None:
         """See EventStore.load_stream_statement: LOAD_STREAM_SQL."""
-        return LOAD_STREAM_SQL, [stream_id, state_version, stream_id]
+        return LOAD_STREAM_SQL, [stream_id, state_version, stream_id, stream_id]
+
+    def is_archived(self, stream_id: str) -> bool:
+        """See EventStore.is_archived; answered by the load of that stream just before, which
+        read the manifest's row with its events (LOAD_STREAM_SQL), else asked."""
+        loaded, self._loaded_archived = self._loaded_archived, None  # read once, as `preloaded`
+        if loaded is not None and loaded[0] == stream_id:
+            return loaded[1]
+        return super().is_archived(stream_id)
 
     def preloaded(self, stream_id: str, state_version: int, rows: list[tuple[Any, ...]]) -> None:
         """See EventStore.preloaded. Rows read with the transaction's first statement are as

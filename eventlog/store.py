@@ -255,6 +255,11 @@ class EventStore:
         )
         return found
 
+    def is_archived(self, stream_id: str) -> bool:
+        """Whether the stream's events are only in cold storage (`archived`); a store that read
+        the manifest with the stream's load answers without asking again."""
+        return self.archived(stream_id) is not None
+
     def read_archived_stream(
         self,
         stream_id: str,

@@ -98,7 +98,7 @@ class EventSourcedRepository(Generic[AggregateT]):
             stream_id, events, state=state, version=version, **self.aggregate_options()
         )
         if not aggregate.exists:
-            if not recorded and snapshot is None and self.store.archived(stream_id) is not None:
+            if not recorded and snapshot is None and self.store.is_archived(stream_id):
                 raise StreamArchived(
                     f"{self.aggregate_type.stream_type.capitalize()} {aggregate_id} is archived: its history is"
                     " in cold storage and it takes no command until `manage.py restore_stream` brings it back"

@@ -2,7 +2,7 @@
 (tests/integration/test_event_log_contract.py): two commands can load the same version at once
 (on SQLite a write transaction holds the database's one write lock from BEGIN, so they cannot),
 the story's origin is found through its index, and a command's first round trip reads its
-stream along with the idempotency look-up."""
+stream along with the idempotency look-up (and whether the archive holds it)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from uuid import uuid4
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from eventlog.idempotency import command_log
-from eventlog.models import StoredEvent
+from eventlog.models import ArchivedStream, StoredEvent
 from eventlog.postgres import STORY_ORIGIN_SQL, PostgresEventStore
 from eventlog.store import event_store
 from orders.commands import AddOrderItem
@@ -118,3 +119,39 @@ def test_a_stream_read_with_the_look_up_serves_only_the_next_load_of_that_very_s
         assert {e.stream_id for e in events} == {str(second.order_id)}
         _, events = store.load_stream(str(first.order_id), ORDER_STATE_VERSION)  # read afresh, not dropped
         assert [(e.stream_id, e.version) for e in events] == [(str(first.order_id), 1)]
+
+
+def manifest(stream_id: str, status: str) -> ArchivedStream:
+    """A manifest row for a stream with no event in the log."""
+    return ArchivedStream.objects.create(
+        stream_id=stream_id,
+        stream_type="order",
+        status=status,
+        segment=f"segments/{stream_id}",
+        format_version=1,
+        checksum="0" * 64,
+        event_count=1,
+        last_version=1,
+        first_position=1,
+        last_position=1,
+        verified_at=timezone.now(),
+        archived_at=timezone.now() if status == ArchivedStream.Status.ARCHIVED else None,
+    )
+
+
+def test_the_load_of_an_empty_stream_reads_whether_it_is_archived_and_the_next_question_reads_afresh() -> None:
+    archived, verified, new = str(uuid4()), str(uuid4()), str(uuid4())
+    manifest(archived, ArchivedStream.Status.ARCHIVED)
+    manifest(verified, ArchivedStream.Status.VERIFIED)
+    store = PostgresEventStore()
+
+    assert store.load_stream(archived, ORDER_STATE_VERSION) == (None, [])
+    ArchivedStream.objects.filter(stream_id=archived).delete()
+    assert store.is_archived(archived)  # as the load read it: no question asked after it
+    assert not store.is_archived(archived)  # asked afresh: the manifest is gone
+    for stream_id in (verified, new):
+        assert store.load_stream(stream_id, ORDER_STATE_VERSION) == (None, [])
+        assert not store.is_archived(stream_id)
+    store.load_stream(new, ORDER_STATE_VERSION)
+    manifest(archived, ArchivedStream.Status.ARCHIVED)
+    assert store.is_archived(archived)  # another stream's load answers nothing about this one

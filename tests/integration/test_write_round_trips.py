@@ -35,7 +35,9 @@ def no_subscribers(settings: Any) -> None:
 
 def test_a_command_takes_three_round_trips_and_one_commit() -> None:
     create = CreateOrderFactory()
-    handle(create)
+    with wire() as traced:
+        handle(create)
+    [created] = traced
     with wire() as traced:
         handle(AddOrderItem(order_id=create.order_id, sku="ADDED", quantity=1, unit_price=Decimal("2.50")))
     [add] = traced
@@ -43,10 +45,12 @@ def test_a_command_takes_three_round_trips_and_one_commit() -> None:
         handle(ConfirmOrder(order_id=create.order_id))
     [confirm] = traced
     # BEGIN with the record look-up and the load, the append with the record, the audit row
-    # with the COMMIT; ConfirmOrder asks once more, whether its SKUs are registered products.
+    # with the COMMIT; ConfirmOrder asks once more, whether its SKUs are registered products. A
+    # new order's stream is empty: whether the archive holds it came with the load.
+    assert created.round_trips == 3, created.lines
     assert add.round_trips == 3, add.lines
     assert confirm.round_trips == 4, confirm.lines
-    for traced_command in (add, confirm):
+    for traced_command in (created, add, confirm):
         assert traced_command.queries('"BEGIN; SELECT') == 1
         assert traced_command.queries('"BEGIN; SELECT') == traced_command.queries("; WITH snapshot AS") == 1
         assert traced_command.queries('"BEGIN"') == 0

@@ -17,12 +17,12 @@ def test_values_are_quoted_and_the_sql_around_them_kept() -> None:
 
 
 def test_a_statement_bound_twice_binds_each_time_its_own_values() -> None:
-    first = bound(LOAD_STREAM_SQL, ["order-1", 2, "order-1"]).as_bytes(None)
-    second = bound(LOAD_STREAM_SQL, ["order-2", 3, "order-2"]).as_bytes(None)
+    first = bound(LOAD_STREAM_SQL, ["order-1", 2, "order-1", "order-1"]).as_bytes(None)
+    second = bound(LOAD_STREAM_SQL, ["order-2", 3, "order-2", "order-2"]).as_bytes(None)
 
     expected = LOAD_STREAM_SQL.replace("%s", "{}").replace("{personal,key}", "{{personal,key}}")
-    assert first == sql.SQL(expected).format("order-1", 2, "order-1").as_bytes(None)
-    assert second == sql.SQL(expected).format("order-2", 3, "order-2").as_bytes(None)
+    assert first == sql.SQL(expected).format("order-1", 2, "order-1", "order-1").as_bytes(None)
+    assert second == sql.SQL(expected).format("order-2", 3, "order-2", "order-2").as_bytes(None)
 
 
 def test_a_wrong_number_of_values_is_refused() -> None:
