@@ -263,7 +263,7 @@ def count_statuses(using: str, moves: Sequence[tuple[str | None, str]]) -> None:
                 deltas[before] -= 1
     upsert_increments(
         using,
-        OrderStatusCount._meta.db_table,
+        OrderStatusCount,
         ["status"],
         ["orders"],
         [(status, delta) for status, delta in deltas.items() if delta],

@@ -5,7 +5,8 @@ projected in parallel; the projection's own ledger remembers per order what late
 need (customer, currency, status, amount paid).
 
 No order the write side accepts can make a shared row fail: the totals are numeric(38,3)
-and bigint (models.MONEY_SUM_DIGITS), and the running sums are added up by PostgreSQL.
+and bigint (models.MONEY_SUM_DIGITS), and the running sums are added up by PostgreSQL
+(on SQLite, whose decimal columns are floats, in Python's Decimal: projections/base.py).
 Python adds up only one batch's deltas: at most a batch of amounts below 10^12 each, exact
 within Decimal's default 28 digits for any batch under 10^14 events.
 """
@@ -149,7 +150,7 @@ class SalesProjection(Projection):
     def _apply_deltas(self, deltas: Deltas, using: str) -> None:
         upsert_increments(
             using,
-            CustomerOrderStats._meta.db_table,
+            CustomerOrderStats,
             ["customer_id"],
             ["orders_count", "open_orders_count", "cancelled_orders_count"],
             [(customer, *counts, deltas.last_order_at.get(customer)) for customer, counts in deltas.customers.items()],
@@ -157,14 +158,14 @@ class SalesProjection(Projection):
         )
         upsert_increments(
             using,
-            CustomerLifetimeValue._meta.db_table,
+            CustomerLifetimeValue,
             ["customer_id", "currency"],
             ["amount"],
             [(customer, currency, amount) for (customer, currency), amount in deltas.lifetime.items()],
         )
         upsert_increments(
             using,
-            DailySales._meta.db_table,
+            DailySales,
             ["day", "currency"],
             ["orders_placed", "orders_paid", "revenue", "cancellations", "refunded", "refunds_paid"],
             [

@@ -1,6 +1,6 @@
 """The books balance: a month of a small shop, driven through the real bus, event store,
 fulfilment process manager and projections on PostgreSQL (projected in-process as each
-command commits), under a controlled clock (tests/integration/books_shop.py) that puts each
+command commits), under a controlled clock (demo/clock.py, as the demo seeder's) that puts each
 day's events on their own day. Each day brings receipts, orders (some out of stock),
 payments (some captured after the order was cancelled), shipments, deliveries, returns (some
 restocked), refunds paid (some in part), cancellations, stock adjustments and forgotten
@@ -31,6 +31,7 @@ from uuid import uuid4
 
 import pytest
 
+from demo.clock import database_clock
 from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct
 from orders.commands import (
     CancelOrder,
@@ -50,7 +51,7 @@ from projector.verification import verify
 from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
 from readmodels.selectors.orders import order_summary_list
 from tests.factories import AddressFactory
-from tests.support.books_shop import Books, ShopOrder, controlled_clock
+from tests.support.books_shop import Books, ShopOrder
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -92,7 +93,7 @@ def inline(settings: Any) -> None:
 def test_a_month_of_a_shop_balances_its_books(month: int) -> None:
     shop = Shop(random.Random(month))
     first_morning = datetime.combine(date.today() - timedelta(days=DAYS + 1), time(8), tzinfo=UTC)
-    with controlled_clock(first_morning) as clock:
+    with database_clock(first_morning) as clock:
         for sku, price in PRICES.items():
             handle(RegisterProduct(sku=sku, name=f"A {sku.lower()}", price=price))
         for day in range(DAYS):

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from decimal import Decimal
+from functools import partial
 from typing import Any, ClassVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
@@ -25,12 +25,13 @@ from notifications.models import CustomerDirectory, Notification
 from notifications.projection import NotificationsProjection
 from notifications.sending import send_pending
 from orders.addresses import Address
-from orders.commands import ChangeShippingAddress, ConfirmOrder, CreateOrder, ForgetCustomer, LineItem
+from orders.commands import ChangeShippingAddress, ConfirmOrder, ForgetCustomer
 from orders.customers import customer_stream_id
 from projector.loop import read_database
 from readmodels.models import OrderDetail, OrderSummary
 from readmodels.projections.orders import OrdersProjection
 from tests.support.concurrency import in_thread
+from tests.support.forgetting import place as place_order_of
 from tests.support.read_side import ON_BOTH_DATABASES
 from tests.support.waiting import eventually
 from writeside.bus import handle
@@ -40,6 +41,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 CUSTOMER = "c-race"
 EMAIL = "race-7q2v@example.org"
 NAME = "Quorra Vantablack"
+place = partial(place_order_of, customer=CUSTOMER, email=EMAIL, name=NAME)
 
 
 @pytest.fixture(autouse=True)
@@ -48,22 +50,6 @@ def by_hand(settings: Any) -> None:
     settings.PROJECTIONS_INLINE = False
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.DOORBELL_COALESCING = False
-
-
-def place(customer: str = CUSTOMER, email: str = EMAIL, name: str = NAME) -> UUID:
-    order_id = uuid4()
-    address = Address(name=name, line1="Hidden Lane 3", postal_code="10115", city="Berlin", country="DE")
-    handle(
-        CreateOrder(
-            order_id=order_id,
-            customer_id=customer,
-            currency="EUR",
-            items=(LineItem(sku="SKU-1", quantity=1, unit_price=Decimal("9.99")),),
-            customer_email=email,
-            shipping_address=address,
-        )
-    )
-    return order_id
 
 
 def decoded(stream_id: str) -> list[RecordedEvent]:

@@ -80,6 +80,17 @@ def orders_placed_meanwhile() -> Iterator[None]:
         placing.join(60)
 
 
+def worker_and_beat(broker_url: str, tmp_path: Path, running: list[Service]) -> tuple[Service, Service]:
+    """A worker as the Procfile runs it and beat (catching up every half second), both on
+    `broker_url`, started and listed in `running` (stopped at the end whatever happens)."""
+    worker = as_in_the_procfile(celery("worker", tmp_path, CELERY_BROKER_URL=broker_url))
+    beat = celery("beat", tmp_path, CELERY_BROKER_URL=broker_url, CATCH_UP_INTERVAL_SECONDS="0.5")
+    for service in (worker, beat):
+        running.append(service)
+        service.start()
+    return worker, beat
+
+
 def test_a_worker_rides_out_a_redis_cut_and_projects_what_was_committed_meanwhile(
     worker_env: None, tmp_path: Path, running: list[Service]
 ) -> None:
@@ -90,11 +101,7 @@ def test_a_worker_rides_out_a_redis_cut_and_projects_what_was_committed_meanwhil
         # but not acknowledged come back only after the visibility timeout, and a ring held
         # back by a pending mark is not repeated: beat's catch-up projects those events.
         url = redis.url("redis", database)
-        worker = as_in_the_procfile(celery("worker", tmp_path, CELERY_BROKER_URL=url))
-        beat = celery("beat", tmp_path, CELERY_BROKER_URL=url, CATCH_UP_INTERVAL_SECONDS="0.5")
-        for service in (worker, beat):
-            running.append(service)
-            service.start()
+        worker, beat = worker_and_beat(url, tmp_path, running)
         # Orders keep coming up to the cut and during it: the worker is cut off at work, as it
         # was when a lost Redis used to stop it. That took deliveries it had not acknowledged
         # yet, a race: before the fix this test failed in about half of its runs.
@@ -127,11 +134,7 @@ def test_beat_rides_out_a_redis_cut_and_its_catch_up_projects_orders_whose_doorb
     host, port, database = redis_address()
     with TcpProxy(host, port) as redis:
         url = redis.url("redis", database)
-        worker = as_in_the_procfile(celery("worker", tmp_path, CELERY_BROKER_URL=url))
-        beat = celery("beat", tmp_path, CELERY_BROKER_URL=url, CATCH_UP_INTERVAL_SECONDS="0.5")
-        for service in (worker, beat):
-            running.append(service)
-            service.start()
+        worker, beat = worker_and_beat(url, tmp_path, running)
 
         since = beat.log.stat().st_size
         redis.cut()

@@ -25,9 +25,9 @@ from orders.events import OrderPaid
 from projector.loop import Projector, all_partitions
 from projector.models import DeadLetter
 from projector.status import projection_status
-from tests.factories import SuperuserFactory, token_for
+from tests.factories import SuperuserFactory
 from tests.support.faults import TcpProxy
-from tests.support.http import ORDER_BODY
+from tests.support.http import ORDER_BODY, token_client
 from tests.support.rabbit import (  # noqa: F401 (fixtures)
     AMQP_URL,
     Subscriber,
@@ -35,9 +35,10 @@ from tests.support.rabbit import (  # noqa: F401 (fixtures)
     first_seen_sequences,
     own_publisher,
     refusing_queue,
+    start_relay_worker,
     subscriber,
 )
-from tests.support.services import Service, celery
+from tests.support.services import celery
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -48,9 +49,7 @@ PUBLISHED = {kind.__name__ for kind in (*mapping.ORDER_PUBLISHED, *mapping.STOCK
 @pytest.fixture
 def api() -> APIClient:
     """A superuser's token client for the command endpoints."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(SuperuserFactory())}")
-    return client
+    return token_client(SuperuserFactory())
 
 
 def published_ids() -> set[str]:
@@ -78,12 +77,6 @@ def through(proxy: TcpProxy) -> str:
     return parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}").geturl()
 
 
-def relay_worker(tmp_path: Path, names: dict[str, str], **env: str) -> Service:
-    worker = celery("worker", tmp_path, **{**names, **env})
-    worker.start()
-    return worker
-
-
 def test_orders_driven_through_the_api_reach_a_subscriber_once_per_id_in_order_with_their_state(
     worker_env: None,
     amqp_names: dict[str, str],  # noqa: F811
@@ -91,7 +84,7 @@ def test_orders_driven_through_the_api_reach_a_subscriber_once_per_id_in_order_w
     api: APIClient,
     tmp_path: Path,
 ) -> None:
-    worker = relay_worker(tmp_path, amqp_names)
+    worker = start_relay_worker(tmp_path, amqp_names)
     try:
         body = {
             **ORDER_BODY,
@@ -200,7 +193,7 @@ def test_two_hundred_commands_with_the_relay_killed_twice_are_all_published_in_o
     api: APIClient,
     tmp_path: Path,
 ) -> None:
-    worker = relay_worker(tmp_path, amqp_names)
+    worker = start_relay_worker(tmp_path, amqp_names)
     # Doorbells the killed worker had taken are lost with it; beat's catch-up rings again.
     beat = celery("beat", tmp_path, CATCH_UP_INTERVAL_SECONDS="0.5")
     beat.start()
@@ -235,7 +228,7 @@ def test_with_the_broker_cut_commands_commit_and_the_relay_resumes_from_its_chec
 ) -> None:
     with TcpProxy("127.0.0.1", 5672) as rabbit:
         names = {**amqp_names, "INTEGRATION_BROKER_URL": through(rabbit)}
-        worker = relay_worker(tmp_path, names, INTEGRATION_BROKER_TIMEOUT_SECONDS="1")
+        worker = start_relay_worker(tmp_path, names, INTEGRATION_BROKER_TIMEOUT_SECONDS="1")
         beat = celery("beat", tmp_path, CATCH_UP_INTERVAL_SECONDS="0.5")
         beat.start()
         try:

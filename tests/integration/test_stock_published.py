@@ -3,22 +3,22 @@ consumes stock and when stock is adjusted: once per event, in order, with the st
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
 from integration import language
-from tests.factories import SuperuserFactory, token_for
+from tests.factories import SuperuserFactory
+from tests.support.http import token_client
 from tests.support.rabbit import (  # noqa: F401 (fixtures)
     Subscriber,
     amqp_names,
     first_seen_sequences,
+    relay_worker,
     subscriber,
 )
 from tests.support.scenarios import has
-from tests.support.services import celery
+from tests.support.services import Service
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -38,33 +38,25 @@ def stock_messages(messages: list[dict[str, Any]]) -> list[tuple[int, int, int, 
 
 
 def test_a_shipment_and_a_write_off_publish_the_stock_after_them(
-    worker_env: None,
-    amqp_names: dict[str, str],  # noqa: F811
     subscriber: Subscriber,  # noqa: F811
-    tmp_path: Path,
+    relay_worker: Service,  # noqa: F811
 ) -> None:
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token_for(SuperuserFactory())}")
-    worker = celery("worker", tmp_path, **amqp_names)
-    worker.start()
-    try:
-        ok(api.post("/api/products/", {"sku": "MUG-1", "name": "Mug", "price": "9.99"}, format="json"))
-        ok(api.post("/api/products/MUG-1/receive/", {"quantity": 10}, format="json"))
-        body = {
-            "customer_id": "c-1",
-            "currency": "EUR",
-            "items": [{"sku": "MUG-1", "quantity": 3, "unit_price": "9.99"}],
-        }
-        order = ok(api.post("/api/orders/", body, format="json"))["order_id"]
-        ok(api.post(f"/api/orders/{order}/confirm/", format="json"))
-        eventually(has(order, "OrderStockReserved"), message="the reservation", log=worker.log)
-        ok(api.post(f"/api/orders/{order}/pay/", {"payment_id": "p-1", "amount": "29.97"}, format="json"))
-        ok(api.post(f"/api/orders/{order}/ship/", {"tracking_number": "T-1"}, format="json"))
-        eventually(has("product:MUG-1", "StockConsumed"), message="the consumption", log=worker.log)
-        ok(api.post("/api/products/MUG-1/adjust/", {"quantity_delta": -2, "reason": "damaged"}, format="json"))
-        subscriber.until(lambda messages: len(stock_messages(messages)) == 4, timeout=60, message="four changes")
-    finally:
-        worker.stop()
+    api = token_client(SuperuserFactory())
+    ok(api.post("/api/products/", {"sku": "MUG-1", "name": "Mug", "price": "9.99"}, format="json"))
+    ok(api.post("/api/products/MUG-1/receive/", {"quantity": 10}, format="json"))
+    body = {
+        "customer_id": "c-1",
+        "currency": "EUR",
+        "items": [{"sku": "MUG-1", "quantity": 3, "unit_price": "9.99"}],
+    }
+    order = ok(api.post("/api/orders/", body, format="json"))["order_id"]
+    ok(api.post(f"/api/orders/{order}/confirm/", format="json"))
+    eventually(has(order, "OrderStockReserved"), message="the reservation", log=relay_worker.log)
+    ok(api.post(f"/api/orders/{order}/pay/", {"payment_id": "p-1", "amount": "29.97"}, format="json"))
+    ok(api.post(f"/api/orders/{order}/ship/", {"tracking_number": "T-1"}, format="json"))
+    eventually(has("product:MUG-1", "StockConsumed"), message="the consumption", log=relay_worker.log)
+    ok(api.post("/api/products/MUG-1/adjust/", {"quantity_delta": -2, "reason": "damaged"}, format="json"))
+    subscriber.until(lambda messages: len(stock_messages(messages)) == 4, timeout=60, message="four changes")
     assert stock_messages(subscriber.messages) == [
         (2, 10, 0, 10),  # received
         (3, 10, 3, 7),  # reserved for the order

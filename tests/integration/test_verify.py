@@ -10,15 +10,14 @@ forgotten customers)."""
 from __future__ import annotations
 
 import threading
-from decimal import Decimal
+from functools import partial
 from io import StringIO
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connections
 
 from audit.models import CommandAudit
@@ -26,8 +25,7 @@ from eventlog.append_only import maintenance_window
 from eventlog.models import StoredEvent, SubjectKey
 from eventlog.store import event_store
 from notifications.models import CustomerDirectory, Notification
-from orders.addresses import Address
-from orders.commands import CreateOrder, ForgetCustomer, LineItem
+from orders.commands import ForgetCustomer
 from projector import shadow
 from projector.loop import all_partitions, read_database
 from projector.models import DeadLetter, ProjectionCheckpoint
@@ -35,8 +33,10 @@ from projector.partitions import partition_of_bucket
 from projector.status import applied_through
 from readmodels.models import DailySales, ForgottenCustomer, OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
+from tests.support.forgetting import place as place_order_of
 from tests.support.read_side import ON_BOTH_DATABASES
 from tests.support.services import Service
+from tests.support.verifying import verify
 from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
 from writeside.bus import handle
@@ -45,6 +45,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 CUSTOMER = "c-verify"
 EMAIL = "verify-8k2w@example.org"
+place = partial(place_order_of, customer=CUSTOMER, email=EMAIL, name="Ilse Verity")
 RELAY = "integration.relay.RelayProjection"
 
 
@@ -54,16 +55,6 @@ def inline(settings: Any) -> None:
     settings.PROJECTIONS_INLINE = True
 
 
-def verify(*args: str) -> tuple[int, str]:
-    """Run `manage.py verify` with `args`; its exit status and what it printed."""
-    out = StringIO()
-    try:
-        call_command("verify", *args, "--wait", "0", stdout=out)
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
-
-
 def no_shadow_left() -> bool:
     connection = connections[read_database()]
     if connection.vendor != "postgresql":
@@ -71,22 +62,6 @@ def no_shadow_left() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", [shadow.SHADOW])
         return bool(cursor.fetchone()[0] == 0)
-
-
-def place(customer: str = CUSTOMER) -> UUID:
-    order_id = uuid4()
-    address = Address(name="Ilse Verity", line1="Ledger Row 9", postal_code="10115", city="Berlin", country="DE")
-    handle(
-        CreateOrder(
-            order_id=order_id,
-            customer_id=customer,
-            currency="EUR",
-            items=(LineItem(sku="SKU-1", quantity=1, unit_price=Decimal("9.99")),),
-            customer_email=EMAIL,
-            shipping_address=address,
-        )
-    )
-    return order_id
 
 
 @ON_BOTH_DATABASES

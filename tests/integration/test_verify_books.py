@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from io import StringIO
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -44,6 +41,7 @@ from projector.loop import Projector, all_partitions, read_database
 from projector.running import run_partition
 from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
 from readmodels.selectors.orders import order_summary_list
+from tests.support.verifying import CLEAN, verify_checks
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, databases="__all__")]
@@ -54,16 +52,6 @@ PRICE = Decimal("10.00")
 @pytest.fixture(autouse=True)
 def inline(settings: Any) -> None:
     settings.PROJECTIONS_INLINE = True
-
-
-def verify(*checks: str) -> tuple[int, str]:
-    out = StringIO()
-    arguments = [argument for check in checks for argument in ("--check", check)]
-    try:
-        call_command("verify", *arguments, "--wait", "0", stdout=out)
-    except CommandError as error:
-        return error.returncode, out.getvalue()
-    return 0, out.getvalue()
 
 
 def product(sku: str, units: int) -> None:
@@ -102,13 +90,13 @@ def stock(sku: str) -> tuple[int, int, int]:
 def test_a_shop_whose_books_balance_verifies(shop: dict[str, UUID]) -> None:
     assert stock("MUG") == (15, 4, 11)  # 20 received - 2 written off - 3 shipped; 4 held
     assert stock("TEE") == (5, 1, 4)
-    assert verify("stock", "reservations", "sales") == (0, "The books verify: no divergence.\n")
+    assert verify_checks("stock", "reservations", "sales") == (0, CLEAN)
 
 
 def test_stock_on_hand_that_does_not_balance_is_named(shop: dict[str, UUID]) -> None:
     ProductStock.objects.using(read_database()).filter(sku="MUG").update(on_hand=18, available=14)
 
-    status, printed = verify("stock")
+    status, printed = verify_checks("stock")
 
     assert status == 1
     subject = "[stock] product MUG (v6)"
@@ -120,7 +108,7 @@ def test_stock_on_hand_that_does_not_balance_is_named(shop: dict[str, UUID]) -> 
 def test_stock_reserved_that_does_not_balance_is_named(shop: dict[str, UUID]) -> None:
     ProductStock.objects.using(read_database()).filter(sku="TEE").update(reserved=3, available=2)
 
-    status, printed = verify("stock")
+    status, printed = verify_checks("stock")
 
     assert status == 1
     assert "[stock] product TEE (v5): reserved is 3; its 1 open reservation(s) hold 1" in printed
@@ -132,7 +120,7 @@ def test_a_reservation_left_behind_a_shipment_is_named(shop: dict[str, UUID]) ->
     # never consumed (as if the process manager's commands had been lost).
     FulfilmentProcess.objects.filter(order_id=shop["held"]).update(status="SHIPPED")
 
-    status, printed = verify("stock", "reservations")
+    status, printed = verify_checks("stock", "reservations")
 
     assert (status, printed) == (
         1,
@@ -146,7 +134,7 @@ def test_revenue_and_refunds_owed_that_do_not_balance_are_named(shop: dict[str, 
     assert (row.orders_paid, row.revenue, row.refunded) == (3, Decimal("90.00"), Decimal("20.00"))
     DailySales.objects.using(using).filter(pk=row.pk).update(revenue=Decimal("100.00"), refunded=Decimal("0"))
 
-    status, printed = verify("sales")
+    status, printed = verify_checks("sales")
 
     assert status == 1
     assert f"[sales] {row.day}/EUR: revenue is 100.000; the day's events say 90.00" in printed
@@ -159,7 +147,7 @@ def test_a_missing_day_is_named(shop: dict[str, UUID]) -> None:
     day = DailySales.objects.using(using).get(currency="EUR").day
     DailySales.objects.using(using).all().delete()
 
-    status, printed = verify("sales")
+    status, printed = verify_checks("sales")
 
     assert status == 1
     assert f"[sales] {day}/EUR: revenue is missing; the day's events say 90.00" in printed
@@ -174,7 +162,7 @@ def test_read_models_still_catching_up_are_not_reported(shop: dict[str, UUID], s
     assert stock("MUG") == (15, 4, 11)
     assert DailySales.objects.using(read_database()).get().orders_paid == 3
 
-    assert verify("stock", "reservations", "sales") == (0, "The books verify: no divergence.\n")
+    assert verify_checks("stock", "reservations", "sales") == (0, CLEAN)
 
 
 def test_a_shipment_consumed_but_not_yet_projected_is_not_reported(shop: dict[str, UUID], settings: Any) -> None:
@@ -190,7 +178,7 @@ def test_a_shipment_consumed_but_not_yet_projected_is_not_reported(shop: dict[st
     assert event_store().read_stream(product_stream("MUG"))[-1].event_type == "StockConsumed"
     assert stock("MUG") == (15, 4, 11)
 
-    assert verify("stock", "reservations") == (0, "The books verify: no divergence.\n")
+    assert verify_checks("stock", "reservations") == (0, CLEAN)
 
 
 def test_archived_orders_still_count_in_their_days(shop: dict[str, UUID], settings: Any, tmp_path: Path) -> None:
@@ -204,10 +192,10 @@ def test_archived_orders_still_count_in_their_days(shop: dict[str, UUID], settin
     assert str(shop["shipped"]) in archived
     assert not StoredEvent.objects.filter(stream_id=str(shop["shipped"])).exists()
 
-    assert verify("stock", "reservations", "sales") == (0, "The books verify: no divergence.\n")
+    assert verify_checks("stock", "reservations", "sales") == (0, CLEAN)
     row = DailySales.objects.using(read_database()).get()
     DailySales.objects.using(read_database()).filter(pk=row.pk).update(orders_paid=2)
-    status, printed = verify("sales")
+    status, printed = verify_checks("sales")
     assert status == 1
     assert f"[sales] {row.day}/EUR: orders_paid is 2; the day's events say 3" in printed
     cold._cache.clear()
@@ -231,7 +219,7 @@ def test_refunds_and_returns_that_balance_verify(refunds: dict[str, UUID]) -> No
     assert stock("MUG") == (17, 4, 13)  # two came back
     owed = {row.order_id: row.refund_due for row in order_summary_list(refund_due=True)}
     assert owed == {refunds["cancelled"]: Decimal("15.00"), refunds["shipped"]: Decimal("20.00")}
-    assert verify("stock", "reservations", "sales", "refunds") == (0, "The books verify: no divergence.\n")
+    assert verify_checks("stock", "reservations", "sales", "refunds") == (0, CLEAN)
 
 
 def test_a_refund_owed_missing_from_the_list_is_named(refunds: dict[str, UUID]) -> None:
@@ -239,7 +227,7 @@ def test_a_refund_owed_missing_from_the_list_is_named(refunds: dict[str, UUID]) 
     OrderSummary.objects.using(using).filter(order_id=refunds["shipped"]).update(refund_due=Decimal("0.00"))
     OrderDetail.objects.using(using).filter(order_id=refunds["cancelled"]).update(refunded=Decimal("0.00"))
 
-    status, printed = verify("refunds")
+    status, printed = verify_checks("refunds")
 
     assert status == 1
     summary, detail = OrderSummary._meta.db_table, OrderDetail._meta.db_table
@@ -258,7 +246,7 @@ def test_restocked_goods_and_refunds_paid_that_do_not_balance_are_named(refunds:
     row = DailySales.objects.using(using).get()
     DailySales.objects.using(using).filter(pk=row.pk).update(refunds_paid=Decimal("0"))
 
-    status, printed = verify("stock", "sales")
+    status, printed = verify_checks("stock", "sales")
 
     assert status == 1
     movements = "adjusted -2 + consumed -3 + received 20 + restocked 2"
@@ -281,4 +269,4 @@ def test_a_refund_paid_beyond_what_was_owed_is_named(shop: dict[str, UUID]) -> N
         while run_partition(partition):
             pass
 
-    assert verify("refunds") == (1, f"[refunds] order {order_id}: 3.00 was paid back of 0.00 owed\n")
+    assert verify_checks("refunds") == (1, f"[refunds] order {order_id}: 3.00 was paid back of 0.00 owed\n")

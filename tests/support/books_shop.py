@@ -1,10 +1,5 @@
-"""A month of a small shop, for the books-balance simulation: its controlled clock and its tally.
-
-The clock: PostgreSQL stamps each event's recorded_at with clock_timestamp() as it appends
-it (eventlog/postgres.py), so the simulation puts a function of that name ahead of
-pg_catalog's on the event store's connection's search path: it answers the simulated day's
-morning plus the real time elapsed since the day began. Events keep growing with their
-position, as the store promises, and each lands on the day the simulation says.
+"""A month of a small shop, for the books-balance simulation: its tally (the simulation's clock
+is the demo's, demo/clock.py).
 
 The tally: what the simulation itself did (received, restocked, adjusted, shipped per SKU;
 paid, owed back and refunded per day; which orders hold stock, what each owes back), kept
@@ -15,50 +10,10 @@ account rather than against themselves.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from uuid import UUID
-
-from django.conf import settings
-from django.db import connections
-
-CLOCK_SCHEMA = "books_clock"
-
-
-@contextmanager
-def controlled_clock(start: datetime) -> Iterator[SimulatedClock]:
-    """The event store's clock_timestamp() answers simulated time until the block ends."""
-    connection = connections[settings.EVENTLOG_DATABASE]
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE SCHEMA {CLOCK_SCHEMA}")
-        cursor.execute(f"CREATE TABLE {CLOCK_SCHEMA}.today (at timestamptz NOT NULL, since timestamptz NOT NULL)")
-        cursor.execute(f"INSERT INTO {CLOCK_SCHEMA}.today VALUES (%s, pg_catalog.clock_timestamp())", [start])
-        cursor.execute(
-            f"CREATE FUNCTION {CLOCK_SCHEMA}.clock_timestamp() RETURNS timestamptz LANGUAGE sql VOLATILE AS "
-            f"$$ SELECT at + (pg_catalog.clock_timestamp() - since) FROM {CLOCK_SCHEMA}.today $$"
-        )
-        cursor.execute(f"SET search_path TO {CLOCK_SCHEMA}, pg_catalog, public")
-    try:
-        yield SimulatedClock(connection.alias)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET search_path")
-            cursor.execute(f"DROP SCHEMA {CLOCK_SCHEMA} CASCADE")
-
-
-@dataclass(frozen=True)
-class SimulatedClock:
-    """Moves the event store's clock to a given instant."""
-
-    using: str
-
-    def set(self, at: datetime) -> None:
-        """From now on, events are stamped `at` plus the real time elapsed since this call."""
-        with connections[self.using].cursor() as cursor:
-            cursor.execute(f"UPDATE {CLOCK_SCHEMA}.today SET at = %s, since = pg_catalog.clock_timestamp()", [at])
 
 
 @dataclass

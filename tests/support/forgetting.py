@@ -1,5 +1,6 @@
-"""The forget-customer race scenario: a customer with personal data, a command held mid-way while
-forgetting runs, and snapshots taken every second event so the held command crosses one."""
+"""The forget-customer race scenario: a customer with personal data (`place`, which other
+forgetting tests use with customers of their own), a command held mid-way while forgetting
+runs, and snapshots taken every second event so the held command crosses one."""
 
 from __future__ import annotations
 
@@ -52,16 +53,18 @@ class Held:
         return uow.commit()
 
 
-def place() -> UUID:
+def place(customer: str = CUSTOMER, email: str = EMAIL, name: str = NAME) -> UUID:
+    """An order from `customer`, with personal data to forget: an e-mail and an address."""
     order_id = uuid4()
+    address = Address(name=name, line1="Lantern Row 8", postal_code="10115", city="Berlin", country="DE")
     handle(
         CreateOrder(
             order_id=order_id,
-            customer_id=CUSTOMER,
+            customer_id=customer,
             currency="EUR",
             items=(LineItem(sku="SKU-1", quantity=1, unit_price=Decimal("9.99")),),
-            customer_email=EMAIL,
-            shipping_address=Address(name=NAME, line1="Lantern Row 8", postal_code="1", city="Ulm", country="DE"),
+            customer_email=email,
+            shipping_address=address,
         )
     )
     return order_id

@@ -1,5 +1,6 @@
-"""The machine's RabbitMQ for integration-event tests: names unique to each test, and a
-subscriber bound like a partner service would bind (`backoffice.#`).
+"""The machine's RabbitMQ for integration-event tests: names unique to each test, a
+subscriber bound like a partner service would bind (`backoffice.#`), and a Celery worker
+relaying to them (`relay_worker`).
 
 Each test gets its own exchanges and queues (suffixed names, set in settings and handed to
 the subprocesses it starts), so runs in parallel never see each other's messages.
@@ -13,12 +14,14 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kombu import Connection, Exchange, Queue
 
 from integration import broker
+from tests.support.services import Service, celery
 
 RELAY = "integration.relay.RelayProjection"
 AMQP_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -98,6 +101,22 @@ def subscriber(amqp_names: dict[str, str]) -> Iterator[Subscriber]:
     sub = Subscriber(amqp_names["INTEGRATION_EVENTS_EXCHANGE"])
     yield sub
     sub.close()
+
+
+def start_relay_worker(tmp_path: Path, names: dict[str, str], **env: str) -> Service:
+    """A Celery worker that projects this test's commands and relays them to the exchanges
+    `names` gives (amqp_names'), started; `env` adds to its environment."""
+    worker = celery("worker", tmp_path, **{**names, **env})
+    worker.start()
+    return worker
+
+
+@pytest.fixture
+def relay_worker(worker_env: None, amqp_names: dict[str, str], tmp_path: Path) -> Iterator[Service]:
+    """`start_relay_worker` on this test's exchanges before the test, stopped after it."""
+    worker = start_relay_worker(tmp_path, amqp_names)
+    yield worker
+    worker.stop()
 
 
 def first_seen_sequences(messages: list[dict[str, Any]]) -> dict[str, list[int]]:

@@ -4,9 +4,11 @@ Products are registered and stocked, then N orders from named customers (e-mails
 addresses) are placed over the last --days days and taken to every state: pending,
 confirmed, paid, shipped, delivered, cancelled before and after payment (money owed back,
 some of it refunded), goods returned and refunded.
-Each command runs with the clock at its moment in the month, all of them in time order, so
-the event log's recorded_at grows with position as it does live and the read models,
-timelines and the dashboard's chart spread over the days. Projections run in-process while
+Each command runs with the clock at its moment in the month (Django's, and the database's
+that stamps events on PostgreSQL: demo/clock.py), all of them in time order, through the
+event store the product runs, so the event log's recorded_at grows with position as it does
+live and the read models, timelines and the dashboard's chart spread over the days; the
+appends stay gap-safe for a worker projecting meanwhile. Projections run in-process while
 seeding, so each order's stock is reserved (the fulfilment process) before it is paid. For
 a demo only: nothing live should ever be written with a clock set back.
 """
@@ -30,6 +32,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from tqdm import tqdm
 
+from demo.clock import database_clock
 from demo.shop import CATALOG, Customer, customers
 from eventlog.models import StoredEvent
 from inventory.commands import ReceiveStock, RegisterProduct
@@ -112,10 +115,12 @@ class Command(BaseCommand):
         meta = CommandMetadata(user="seed_demo", source="seed")
         steps = self._products(start, meta) + self._orders(options["orders"], rng, start, now, meta)
         steps.sort(key=lambda step: step.at)
-        # The base event store stamps recorded_at with Django's clock (the PostgreSQL fast path
-        # asks the database's, which no demo can set back), under the same append lock.
-        with override_settings(PROJECTIONS_INLINE=True, EVENT_STORE="eventlog.store.EventStore"):
+        # Appended through the store the product runs (settings.EVENT_STORE), gap-safe append
+        # lock and all, so a worker projecting meanwhile misses nothing; both clocks are set
+        # back: the database's, which stamps recorded_at on PostgreSQL, and Django's.
+        with override_settings(PROJECTIONS_INLINE=True), database_clock(start) as clock:
             for step in tqdm(steps, desc="commands", unit="command", file=self.stderr):
+                clock.set(step.at)
                 with clock_at(step.at):
                     handle(step.command)
         self.stdout.write(self.style.SUCCESS(f"Seeded {len(CATALOG)} products and {options['orders']} orders."))
