@@ -53,6 +53,8 @@ def database_clock(start: datetime) -> Iterator[SimulatedClock]:
         yield SimulatedClock(connection.alias)
         return
     with connection.cursor() as cursor:
+        # What a seed killed mid-way left behind would otherwise refuse every later seed.
+        cursor.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
         cursor.execute(f"CREATE SCHEMA {SCHEMA}")
         cursor.execute(f"CREATE TABLE {SCHEMA}.today (at timestamptz NOT NULL, since timestamptz NOT NULL)")
         cursor.execute(f"INSERT INTO {SCHEMA}.today VALUES (%s, pg_catalog.clock_timestamp())", [start])
