@@ -1,7 +1,7 @@
 """Token endpoints: issue (POST /api/auth/token/), revoke the token used (logout/) or all of
 the user's tokens (logout-all/).
 
-Tokens are django-rest-knox's (accounts/tokens.py): stored hashed, with an expiry (REST_KNOX
+Tokens are django-rest-knox's (web/authentication.py): stored hashed, with an expiry (REST_KNOX
 TOKEN_TTL), sent as `Authorization: Token <token>`. Issuing one is throttled per client
 address and per username, and a username that keeps failing from one address is locked out
 by axes (the AxesStandaloneBackend refuses it inside `authenticate`): that answers 429
@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.lockout import retry_after_seconds
-from accounts.tokens import TokenAuthentication, delete_expired_tokens
+from web.authentication import TokenAuthentication, delete_expired_tokens
 from web.serializers import problem_responses
 from web.sliding_window import SlidingWindowThrottle
 from web.throttles import CacheOutageTolerant, ScopedThrottle

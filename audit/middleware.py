@@ -32,10 +32,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from audit.models import CommandAudit
+from kernel.errors import InvalidValue
+from kernel.storable import storable, unstorable_at
 from writeside.bus import audited_payload, dispatch_payload
-from writeside.errors import InvalidValue
 from writeside.pipeline import Dispatch, Next, outcome
-from writeside.storable import storable, unstorable_at
 from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)

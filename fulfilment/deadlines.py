@@ -23,12 +23,12 @@ from eventlog.store import RecordedEvent
 from fulfilment import models
 from fulfilment.manager import correlation_of
 from fulfilment.payment_deadline import FOLLOWS, DeadlineStatus, Followed, PaymentDeadline, expiry, follow
+from kernel.errors import ConcurrencyConflict, InvalidTransition
 from projector.bulk import upsert_rows
 from projector.loop import read_database
 from projector.projection import Projection
 from writeside import bus
 from writeside.commands import Command
-from writeside.errors import ConcurrencyConflict, InvalidTransition
 from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)

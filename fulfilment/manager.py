@@ -22,12 +22,12 @@ from fulfilment import process
 from fulfilment.models import FulfilmentProcess
 from fulfilment.process import Decision, Fulfilment, LineStatus, ProcessStatus
 from inventory.events import StockReservationFailed, StockReserved
+from kernel.errors import InvalidTransition
 from orders.domain import Order
 from orders.events import OrderCancelled, OrderConfirmed, OrderReturned, OrderShipped
 from projector.projection import Projection
 from writeside import bus
 from writeside.commands import Command
-from writeside.errors import InvalidTransition
 from writeside.unit_of_work import CommandResult
 
 logger = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from django.conf import settings
 from eventlog.store import bucket_of, event_store
 from fulfilment.models import FulfilmentProcess
 from fulfilment.process import HOLDING_STOCK
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from projector.loop import read_database
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket

@@ -39,8 +39,8 @@ from kombu.message import Message
 from integration import broker
 from integration.inbound import RefusedMessage, to_command
 from integration.language import INBOUND_TYPES
+from kernel.errors import ConcurrencyConflict, DomainError
 from writeside import bus
-from writeside.errors import ConcurrencyConflict, DomainError
 
 logger = logging.getLogger(__name__)
 

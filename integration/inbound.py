@@ -30,10 +30,10 @@ from integration.language import (
     SHIPMENT_DELIVERED,
     SHIPMENT_DISPATCHED,
 )
+from kernel.storable import unstorable_at
 from orders.api.serializers import PayOrderIn, RefundOrderIn
 from orders.commands import DeliverOrder, PayOrder, RefundOrder, ShipOrder
 from writeside.commands import Command, CommandMetadata
-from writeside.storable import unstorable_at
 
 METADATA_SOURCE = "integration"
 USER_PREFIX = "integration:"
@@ -118,7 +118,7 @@ assert set(TRANSLATIONS) == set(INBOUND_TYPES)
 
 def check_text(where: str, value: Any) -> None:
     """RefusedMessage naming the first string in `value` that no row can hold
-    (writeside/storable.py)."""
+    (kernel/storable.py)."""
     if reason := unstorable_at(value, where):
         raise RefusedMessage(reason)
 

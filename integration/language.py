@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from writeside.money import amount_text
+from kernel.money import amount_text
 
 SOURCE = "/backoffice"
 

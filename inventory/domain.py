@@ -16,7 +16,7 @@ from uuid import UUID
 from inventory.errors import StockBelowReserved
 from inventory.events import (
     MAX_RESERVATION,
-    PRODUCT_STREAM_PREFIX,
+    PRODUCT_STREAM_TYPE,
     ProductEvent,
     ProductRegistered,
     ProductRenamed,
@@ -28,14 +28,10 @@ from inventory.events import (
     StockReserved,
     StockRestocked,
     check_stock_quantity,
+    product_stream,
 )
+from kernel.money import catalog_price
 from writeside.aggregate import Aggregate
-from writeside.money import catalog_price
-
-
-def product_stream(sku: str) -> str:
-    """The stream id of a SKU's product (prefixed so it can never collide with an order id)."""
-    return PRODUCT_STREAM_PREFIX + sku
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,7 +100,7 @@ def evolve_product(state: ProductState | None, event: ProductEvent) -> ProductSt
 class Product(Aggregate[ProductState, ProductEvent]):
     """A SKU whose stock is tracked: received, reserved for orders, released."""
 
-    stream_type: ClassVar[str] = "product"
+    stream_type: ClassVar[str] = PRODUCT_STREAM_TYPE
 
     @staticmethod
     def evolve(state: ProductState | None, event: ProductEvent) -> ProductState:

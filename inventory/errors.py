@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from writeside.errors import DomainError
+from kernel.errors import DomainError
 
 
 class ProductNotFound(DomainError):

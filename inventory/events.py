@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from writeside.errors import InvalidValue
-from writeside.events import DomainEvent, check_text
-from writeside.money import check_price
+from kernel.errors import InvalidValue
+from kernel.events import DomainEvent, check_text
+from kernel.money import check_price
 
+# The event log's name for a product's stream type (the Product aggregate's), which readers
+# filter on without importing the aggregate.
+PRODUCT_STREAM_TYPE = "product"
 # A product's stream id is PRODUCT_STREAM_PREFIX + sku and stream ids hold 64 characters.
 PRODUCT_STREAM_PREFIX = "product:"
 MAX_PRODUCT_SKU = 64 - len(PRODUCT_STREAM_PREFIX)
@@ -19,6 +22,11 @@ MAX_RECEIPT = 1_000_000
 # One reservation is for one order line: as many units as a line may hold (the orders' own
 # MAX_QUANTITY, kept equal by a test rather than imported: the contexts import neither other).
 MAX_RESERVATION = 10_000
+
+
+def product_stream(sku: str) -> str:
+    """The stream id of a SKU's product (prefixed so it can never collide with an order id)."""
+    return PRODUCT_STREAM_PREFIX + sku
 
 
 # A product's SKU is part of its URLs (/api/products/{sku}/) and its Location header.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from inventory.domain import Product, ProductState, product_stream
+from inventory.domain import Product, ProductState
 from inventory.errors import ProductNotFound
-from inventory.events import MAX_PRODUCT_SKU
-from writeside.errors import DomainError
+from inventory.events import MAX_PRODUCT_SKU, product_stream
+from kernel.errors import DomainError
 from writeside.repository import EventSourcedRepository
 
 # Bump when ProductState changes shape: older snapshots are then ignored and streams replayed.

@@ -16,7 +16,7 @@ from typing import TypeGuard
 
 import pycountry
 
-from writeside.errors import InvalidValue
+from kernel.errors import InvalidValue
 
 # Field lengths; the API's serializer and the read model use the same limits.
 NAME_LENGTH = 200

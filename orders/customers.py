@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 from uuid import UUID, uuid5
 
+from kernel.events import check_text
 from orders.events import CustomerForgotten
 from writeside.aggregate import Aggregate
-from writeside.events import check_text
 
 # uuid5 namespace of customer streams: a stream id of fixed length for a customer id of up to
 # 64 characters, that no order (uuid4) or product (SKU) stream can take.

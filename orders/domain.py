@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
+from kernel.errors import BusinessRuleViolated, InvalidTransition
+from kernel.money import check_currency, in_minor_units, priced
 from orders.addresses import Address, PaymentMethod, check_new_address
 from orders.commands import LineItem
 from orders.errors import LineNotFound, StockNotReserved
@@ -46,8 +48,6 @@ from orders.state import (
     merge_returned,
 )
 from writeside.aggregate import Aggregate
-from writeside.errors import BusinessRuleViolated, InvalidTransition
-from writeside.money import check_currency, in_minor_units, priced
 
 MAX_LINES = 50
 # A payment must equal the total and is capped below this (check_price), so a larger total

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from writeside.errors import DomainError, InvalidTransition
+from kernel.errors import DomainError, InvalidTransition
 
 
 class StockNotReserved(InvalidTransition):

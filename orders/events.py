@@ -7,10 +7,10 @@ from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
+from kernel.errors import InvalidValue
+from kernel.events import DomainEvent, check_text
+from kernel.money import check_currency, check_price
 from orders.addresses import Address, PaymentMethod, personal_address_fields
-from writeside.errors import InvalidValue
-from writeside.events import DomainEvent, check_text
-from writeside.money import check_currency, check_price
 
 MAX_QUANTITY = 10_000
 # What a shipment records when nobody said who carries it.

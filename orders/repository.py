@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from eventlog.store import EventStore
+from kernel.errors import DomainError
 from orders.customers import Customer, CustomerState, customer_stream_id
 from orders.domain import MAX_EVENTS, Order
 from orders.errors import CustomerNotFound, OrderNotFound
 from orders.state import OrderState
-from writeside.errors import DomainError
 from writeside.repository import EventSourcedRepository
 
 # Bump when OrderState changes shape: older snapshots are then ignored and streams replayed.

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
+from kernel.money import Money
 from orders.addresses import Address, PaymentMethod
 from orders.events import (
     OrderCancelled,
@@ -30,7 +31,6 @@ from orders.events import (
     ReturnedLine,
     ShippingAddressChanged,
 )
-from writeside.money import Money
 
 
 class OrderStatus(StrEnum):

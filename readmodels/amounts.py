@@ -1,5 +1,5 @@
 """Money as staff read it: the amount to its currency's ISO 4217 minor units (2 for EUR, 0
-for JPY, 3 for KWD; writeside/money.py says how many), grouped in thousands, then the code.
+for JPY, 3 for KWD; kernel/money.py says how many), grouped in thousands, then the code.
 The one place the admin formats an amount, so the dashboard, the lists and the order page
 agree; a sum's extra digits (the database adds them) never reach the page."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from writeside.money import in_minor_units, minor_units
+from kernel.money import in_minor_units, minor_units
 
 
 def format_money(amount: Decimal | int | None, currency: str) -> str:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from django.db import models
 
-from writeside.money import MAX_MINOR_UNITS
+from kernel.money import MAX_MINOR_UNITS
 
 # Digits of a running sum of amounts. One order's total is below 10^12 (orders/domain.py
 # MAX_TOTAL), so numeric(38,3) overflows only after more than 10^23 orders: never.
 MONEY_SUM_DIGITS = 38
 # Decimals of a stored amount: those of the currency with the most (3: KWD, BHD, ...). The
-# answers write each amount with exactly its own currency's (writeside/money.py).
+# answers write each amount with exactly its own currency's (kernel/money.py).
 MONEY_PLACES = MAX_MINOR_UNITS
 
 

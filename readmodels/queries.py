@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
+from pipeline.chain import chain, configured_middleware
 from readmodels.selectors.customers import CustomerStatsDTO, customer_stats
 from readmodels.selectors.history import HistoryEntryDTO, Page, order_as_of, order_at_version, order_history
 from readmodels.selectors.orders import (
@@ -32,7 +33,6 @@ from readmodels.selectors.orders import (
 from readmodels.selectors.products import ProductStockDTO, ProductStockRows, product_stock, product_stock_list
 from readmodels.selectors.sales import DailySalesDTO, daily_sales
 from readmodels.selectors.stories import StoryEntryDTO, order_story
-from writeside.pipeline import chain, configured_middleware
 
 # What a query is answered with; covariant, so a Query[X] is a Query[object] to the middleware.
 AnswerT_co = TypeVar("AnswerT_co", covariant=True)

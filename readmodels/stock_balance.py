@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from eventlog.store import RecordedEvent, event_store
-from inventory.domain import product_stream
 from inventory.events import (
     StockAdjusted,
     StockConsumed,
@@ -31,6 +30,7 @@ from inventory.events import (
     StockReleased,
     StockReserved,
     StockRestocked,
+    product_stream,
 )
 from projector.loop import read_database
 from projector.verification import Divergence, Options

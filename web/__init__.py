@@ -1,3 +1,3 @@
-"""Edge (both sides' HTTP): what every API endpoint shares, commands and queries alike.
-Owns problem+json errors and the 400/404/500 handlers, the bounded JSON parser, the API middleware, the throttles.
-May import writeside (its domain errors and money), telemetry; no context, no read side, no projector."""
+"""Edge (both sides' HTTP), below both sides' endpoints: what every API request passes, commands and queries.
+Owns problem+json errors and the 400/404/500 handlers, the JSON parser, API middleware, throttles, token authentication.
+May import kernel (domain errors, money) and telemetry; never the write side, a context or the read side."""

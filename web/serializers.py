@@ -7,7 +7,7 @@ from decimal import Decimal
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from writeside.money import MAX_MINOR_UNITS
+from kernel.money import MAX_MINOR_UNITS
 
 
 class ProblemOut(serializers.Serializer):  # type: ignore[type-arg]
@@ -32,7 +32,7 @@ PROBLEM_JSON = "application/problem+json"
 
 def amount_in() -> serializers.DecimalField:
     """An amount in a request: a positive decimal with up to MAX_MINOR_UNITS decimals; the
-    domain then holds it to its currency's minor units (writeside/money.py), a 400 past them."""
+    domain then holds it to its currency's minor units (kernel/money.py), a 400 past them."""
     return serializers.DecimalField(
         max_digits=12 + MAX_MINOR_UNITS,
         decimal_places=MAX_MINOR_UNITS,

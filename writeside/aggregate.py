@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from writeside.events import DomainEvent
+from kernel.events import DomainEvent
 
 StateT = TypeVar("StateT")
 EventT = TypeVar("EventT", bound=DomainEvent)

@@ -20,9 +20,10 @@ from typing import Any
 from eventlog.idempotency import DuplicateCommand
 from eventlog.personal import KeySource, data_subject, has_personal_data, redact
 from eventlog.store import StreamVersionConflict
+from kernel.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused
+from pipeline.chain import chain, configured_middleware
 from writeside.commands import Command
-from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused
-from writeside.pipeline import Dispatch, Middleware, Next, chain, configured_middleware
+from writeside.pipeline import Dispatch, Middleware, Next
 from writeside.unit_of_work import AbstractUnitOfWork, CommandContext, CommandResult, DjangoUnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -232,5 +233,5 @@ def handle(command: Command) -> CommandResult:
     built on first use: the middleware modules import this one."""
     global _default_bus
     if _default_bus is None:
-        _default_bus = MessageBus(middleware=configured_middleware())  # type: ignore[arg-type]
+        _default_bus = MessageBus(middleware=configured_middleware("COMMAND_MIDDLEWARE"))  # type: ignore[arg-type]
     return _default_bus.handle(command)

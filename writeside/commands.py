@@ -33,7 +33,7 @@ class Command:
     `loads` names the stream the handler reads first (see below).
 
     `personal_fields` and `data_subject` say which fields are personal data and whose, as on
-    events (writeside/events.py): the audit trail stores them as None, and the command
+    events (kernel/events.py): the audit trail stores them as None, and the command
     record's fingerprint covers them only through a hash keyed with the subject's key.
     """
 

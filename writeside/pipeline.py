@@ -1,23 +1,20 @@
-"""The command pipeline's shapes: what a middleware receives, and how an outcome is named.
+"""The command pipeline's shapes: what a command middleware receives, and how an outcome is named.
 
 A middleware is `middleware(dispatch, call_next) -> CommandResult`: it may act before and
 after `call_next(dispatch)` and sees any exception the command ends with (it must re-raise
-it). The chain is named in settings.COMMAND_MIDDLEWARE, outermost first.
+it). The chain is named in settings.COMMAND_MIDDLEWARE, outermost first, and run by the one
+chain both buses share (pipeline/chain.py); what is here is the command's own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import reduce
-from typing import Any, TypeVar
+from typing import Any
 
+from kernel.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
 from writeside.commands import Command
-from writeside.errors import ConcurrencyConflict, DomainError, IdempotencyKeyReused, VersionMismatch
 from writeside.unit_of_work import CommandResult, Companion
-
-Message = TypeVar("Message")
-Answer = TypeVar("Answer")
 
 COMMITTED, DUPLICATE, REFUSED, CONFLICT, FAILED = "committed", "duplicate", "refused", "conflict", "failed"
 
@@ -55,26 +52,3 @@ def outcome(dispatch: Dispatch, error: BaseException | None) -> str:
     if isinstance(error, (DomainError, IdempotencyKeyReused)):
         return REFUSED
     return FAILED
-
-
-def chain(
-    middleware: Sequence[Callable[[Message, Callable[[Message], Answer]], Answer]],
-    core: Callable[[Message], Answer],
-) -> Callable[[Message], Answer]:
-    """`core` wrapped in `middleware`, the first outermost (it sees the message first and the
-    answer last). The command bus and the query bus both dispatch through one of these."""
-
-    def wrap(
-        inner: Callable[[Message], Answer], outer: Callable[[Message, Callable[[Message], Answer]], Answer]
-    ) -> Callable[[Message], Answer]:
-        return lambda message: outer(message, inner)
-
-    return reduce(wrap, reversed(middleware), core)
-
-
-def configured_middleware(setting: str = "COMMAND_MIDDLEWARE") -> list[Callable[..., object]]:
-    """The middleware a setting names, imported."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
-    return [import_string(path) for path in getattr(settings, setting, [])]

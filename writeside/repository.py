@@ -14,8 +14,8 @@ from eventlog.personal import seal_loaded
 from eventlog.records import CommandEntry
 from eventlog.serialization import from_data, to_data
 from eventlog.store import EventStore, RecordedEvent
+from kernel.errors import DomainError, StreamArchived, VersionMismatch
 from writeside.aggregate import Aggregate
-from writeside.errors import DomainError, StreamArchived, VersionMismatch
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])
 

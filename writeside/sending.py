@@ -13,9 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from rest_framework import serializers
 
+from kernel.errors import DomainError
 from writeside import bus
 from writeside.commands import Command, CommandMetadata
-from writeside.errors import DomainError
 
 Build = Callable[[dict[str, Any], CommandMetadata], Command]
 

@@ -22,8 +22,8 @@ from eventlog.pg_statements import client_cursor
 from eventlog.publishing import publish_after_commit
 from eventlog.records import CommandEntry, append_outcome
 from eventlog.store import EventStore, RecordedEvent, event_store
+from kernel.errors import DomainError
 from writeside.aggregate import Aggregate
-from writeside.errors import DomainError
 from writeside.repository import EventSourcedRepository, Repository
 
 AggregateT = TypeVar("AggregateT", bound=Aggregate[Any, Any])

@@ -24,8 +24,8 @@ from django.test.utils import override_settings
 from bench.spec import latency_figures
 from eventlog.store import EventStore, event_store
 from inventory.commands import AdjustStock, ConsumeStock, RegisterProduct, ReserveStock
-from inventory.domain import Product, product_stream
-from inventory.events import MAX_RECEIPT
+from inventory.domain import Product
+from inventory.events import MAX_RECEIPT, product_stream
 from inventory.repository import EventSourcedProducts
 from writeside.bus import handle
 from writeside.unit_of_work import DjangoUnitOfWork

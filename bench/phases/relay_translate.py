@@ -33,7 +33,7 @@ from eventlog.store import EventStore, RecordedEvent, event_store
 from integration.carried_state import CARRIED_FROM_VERSION, carry
 from integration.mapping import known_digest, translate, translate_from
 from integration.relay import public_events
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from projector.loop import read_database
 
 

@@ -12,8 +12,8 @@ from inventory.events import (
     PRODUCT_SKU_PATTERN,
     check_quantity_delta,
 )
+from kernel.errors import InvalidValue
 from web.serializers import amount_in
-from writeside.errors import InvalidValue
 
 
 class RegisterProductIn(serializers.Serializer):  # type: ignore[type-arg]

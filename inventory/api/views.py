@@ -21,12 +21,12 @@ from inventory.api.serializers import (
 )
 from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct, RenameProduct
 from inventory.events import check_sku
+from kernel.errors import InvalidValue
 from web.serializers import problem_responses
-from web.views import COMMAND_HEADERS, CommandView
 from writeside import bus
 from writeside.api.http import command_options
+from writeside.api.views import COMMAND_HEADERS, CommandView
 from writeside.commands import Command
-from writeside.errors import InvalidValue
 from writeside.unit_of_work import CommandResult
 
 ERRORS = problem_responses(

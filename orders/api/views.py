@@ -42,9 +42,9 @@ from orders.commands import (
 )
 from orders.errors import OrderNotFound
 from web.serializers import problem_responses
-from web.views import COMMAND_HEADERS, CommandView
 from writeside import bus
 from writeside.api.http import command_options
+from writeside.api.views import COMMAND_HEADERS, CommandView
 from writeside.unit_of_work import CommandResult
 
 LOCATION = [

@@ -11,10 +11,10 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from eventlog.store import event_store
+from kernel.money import in_minor_units
 from orders.admin.forms import action_url, offered_actions
 from readmodels.amounts import format_money
 from readmodels.models import OrderDetail, OrderSummary
-from writeside.money import in_minor_units
 
 
 def address_lines(address: dict[str, str] | None) -> list[str]:

@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from eventlog.admin import ReadOnlyAdmin
 from inventory.admin.forms import AdjustStockForm
 from inventory.api.permissions import ADJUST
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from readmodels.models import ProductStock
 
 

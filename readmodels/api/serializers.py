@@ -8,9 +8,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from kernel.money import amount_text, catalog_price
 from orders.addresses import PaymentMethod
 from readmodels.models import MONEY_PLACES, MONEY_SUM_DIGITS
-from writeside.money import amount_text, catalog_price
 
 
 def money(max_digits: int = 14 + MONEY_PLACES, help_text: str | None = None) -> serializers.DecimalField:

@@ -3,7 +3,7 @@
 # Amounts in their currency's minor units: every money column gets 3 decimals, the most any
 # accepted currency has (KWD, BHD, ...), so a 1.250 KWD price is stored as given. Existing
 # amounts (2 decimals) are unchanged in value; the answers write each with exactly its
-# currency's decimals (writeside/money.py).
+# currency's decimals (kernel/money.py).
 
 from django.db import migrations, models
 

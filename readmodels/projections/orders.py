@@ -30,6 +30,7 @@ from django.conf import settings
 from eventlog.personal import has_personal_data
 from eventlog.serialization import to_data
 from eventlog.store import EventStore, RecordedEvent, event_store
+from kernel.money import amount_text
 from orders.events import (
     CustomerForgotten,
     OrderCancelled,
@@ -54,7 +55,6 @@ from readmodels.models import CatalogName, ForgottenCustomer, OrderDetail, Order
 from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.search import search_text
-from writeside.money import amount_text
 
 # The default of ORDER_TIMELINE_ENTRIES. Changing the setting reshapes rows only as their
 # orders move; `rebuild_projections orders` reshapes them all at once.

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventlog.store import EventStore, RecordedEvent, event_store
-from inventory.domain import Product
 from inventory.events import (
+    PRODUCT_STREAM_TYPE,
     ProductRegistered,
     ProductRenamed,
     StockAdjusted,
@@ -71,7 +71,7 @@ class ProductsProjection(Projection):
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch into the touched products' rows and upsert them."""
-        events = [event for event in events if event.stream_type == Product.stream_type]
+        events = [event for event in events if event.stream_type == PRODUCT_STREAM_TYPE]
         if not events:
             return
         skus = {event.event.sku for event in events}

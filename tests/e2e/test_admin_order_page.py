@@ -36,7 +36,7 @@ from tests.factories import (
     SuperuserFactory,
     total_of,
 )
-from web.views import CommandView
+from writeside.api.views import CommandView
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

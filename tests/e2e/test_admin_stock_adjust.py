@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from eventlog.models import StoredEvent
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from readmodels.models import ProductStock
 from tests.factories import ReceiveStockFactory, RegisterProductFactory, StaffUserFactory
 from writeside.bus import handle

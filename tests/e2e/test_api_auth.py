@@ -20,10 +20,10 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.tokens import TokenAuthentication
 from tests.factories import PASSWORD, SuperuserFactory, UserFactory, token_for
 from tests.support.http import problem
 from tests.support.waiting import eventually
+from web.authentication import TokenAuthentication
 
 # Real commits, so axes' select_for_update and the lockout rows behave as in production.
 pytestmark = [

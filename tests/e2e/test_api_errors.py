@@ -10,11 +10,11 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
+from kernel.errors import ConcurrencyConflict, IdempotencyKeyReused, InvalidValue, VersionMismatch
 from orders.errors import OrderAlreadyExists
 from tests.factories import PASSWORD, UserFactory
 from tests.support.http import ORDER_BODY, PROBLEM, problem
 from web.errors import problem_exception_handler
-from writeside.errors import ConcurrencyConflict, IdempotencyKeyReused, InvalidValue, VersionMismatch
 
 # Each test in a transaction rolled back at its end: validation and commands need no commit (none
 # reads what a command projected). Projections in-process, throttles in a private cache.

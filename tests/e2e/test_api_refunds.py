@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore
 from fulfilment.manager import FulfilmentProcessManager
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from projector.rebuild import rebuild_by_name
 from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
 from tests.factories import ReceiveStockFactory, RegisterProductFactory, UserFactory, token_for

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from tests.factories import UserFactory, token_for
 from tests.support.http import post, problem, register
 

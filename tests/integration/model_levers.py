@@ -22,13 +22,13 @@ from eventlog.store import RecordedEvent, event_store
 from integration import broker as integration_broker
 from integration.inbound import RefusedMessage, to_command
 from integration.verification import PUBLIC_TYPES
+from kernel.errors import DomainError
 from projector.loop import all_partitions
 from projector.running import run_partition
 from readmodels.projections.orders import OrdersProjection
 from tests.support.faults import TcpProxy
 from tests.support.rabbit import Subscriber, first_seen_sequences
 from writeside import bus
-from writeside.errors import DomainError
 from writeside.unit_of_work import REPOSITORIES, CommandResult
 
 

@@ -19,6 +19,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine
 
 from eventlog.models import StoredEvent
 from integration.language import PAYMENT_CAPTURED
+from kernel.errors import DomainError
 from orders.events import OrderConfirmed
 from orders.state import OrderStatus
 from projector.loop import read_database
@@ -34,7 +35,6 @@ from tests.integration.model_levers import (
     outcome,
     project,
 )
-from writeside.errors import DomainError
 
 ORDERS = Bundle("orders")
 CUSTOMER_IDS = ("c-ada", "c-bob", "c-cy")

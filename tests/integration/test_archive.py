@@ -30,6 +30,7 @@ from archive.restoring import restore_stream
 from eventlog import cold
 from eventlog.models import ArchivedStream, Snapshot, StoredEvent
 from eventlog.store import StreamVersionConflict, event_store
+from kernel.errors import StreamArchived
 from orders.commands import ForgetCustomer
 from orders.events import OrderDelivered
 from projector.models import DeadLetter, ProjectionCheckpoint
@@ -51,7 +52,6 @@ from tests.support.services import Service
 from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
 from writeside.bus import handle
-from writeside.errors import StreamArchived
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 EMAIL = "archived-7q3z@example.org"

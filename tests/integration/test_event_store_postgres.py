@@ -19,12 +19,12 @@ from eventlog.idempotency import command_log
 from eventlog.models import ArchivedStream, StoredEvent
 from eventlog.postgres import STORY_ORIGIN_SQL, PostgresEventStore
 from eventlog.store import event_store
+from kernel.errors import ConcurrencyConflict
 from orders.commands import AddOrderItem
 from orders.repository import ORDER_STATE_VERSION
 from tests.factories import CreateOrderFactory
 from tests.support.concurrency import in_threads
 from writeside.bus import MessageBus, handle
-from writeside.errors import ConcurrencyConflict
 from writeside.unit_of_work import DjangoUnitOfWork
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -16,7 +16,7 @@ from eventlog.models import StoredEvent
 from eventlog.store import EventStore
 from fulfilment.models import FulfilmentProcess
 from inventory.commands import ReserveStock
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from orders.commands import CancelOrder, PayOrder, ShipOrder
 from projector.models import ProjectionCheckpoint
 from projector.tasks import project_partition

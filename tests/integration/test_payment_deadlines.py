@@ -21,7 +21,7 @@ from fulfilment.payment_deadline import REASON
 from integration.dead_letters import dead_messages
 from integration.inbound import command_id
 from integration.language import ORDER_REFUND_DUE
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from orders.commands import PayOrder
 from projector.loop import read_database
 from readmodels.models import OrderDetail

@@ -22,8 +22,7 @@ from integration.carried_state import CARRIED_FROM_VERSION
 from integration.models import CarriedState
 from integration.relay import RelayProjection
 from inventory.commands import AdjustStock, ConsumeStock, ReleaseStock, ReserveStock
-from inventory.domain import product_stream
-from inventory.events import StockReceived
+from inventory.events import StockReceived, product_stream
 from orders.commands import (
     AddOrderItem,
     ConfirmOrder,

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from audit.models import CommandAudit
 from eventlog.models import CommandRecord, StoredEvent
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from notifications.models import Notification
 from orders.commands import ConfirmOrder, CreateOrder, LineItem
 from projector.loop import all_partitions

@@ -20,7 +20,7 @@ from eventlog.models import CommandRecord, StoredEvent
 from eventlog.store import EventStore, RecordedEvent
 from fulfilment.models import FulfilmentProcess
 from inventory.commands import ReceiveStock
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
 from projector.dead_letters import hold, record_failure
 from projector.loop import all_partitions, read_database

@@ -17,7 +17,8 @@ from fulfilment.manager import FulfilmentProcessManager
 from fulfilment.models import FulfilmentProcess
 from fulfilment.shipped_before import shipped_backlog
 from inventory.commands import ConsumeStock
-from inventory.domain import product_stream
+from inventory.events import product_stream
+from kernel.errors import DomainError
 from orders.commands import CancelOrder, MarkStockReserved, PayOrder, ShipOrder
 from projector.models import ProjectionCheckpoint
 from projector.rebuild import rebuild_by_name
@@ -28,7 +29,6 @@ from tests.support.scenarios import converged, has, order, row, stock, types
 from tests.support.services import Service
 from tests.support.waiting import eventually
 from writeside.bus import handle
-from writeside.errors import DomainError
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 WORKER = pytest.mark.worker

@@ -24,7 +24,7 @@ from eventlog.store import event_store
 from fulfilment.manager import FulfilmentProcessManager
 from fulfilment.models import FulfilmentProcess
 from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct, ReserveStock
-from inventory.domain import product_stream
+from inventory.events import product_stream
 from orders.commands import (
     CancelOrder,
     ConfirmOrder,

@@ -19,10 +19,10 @@ from eventlog.records import CommandEntry, DuplicateCommand
 from eventlog.store import event_store
 from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
+from pipeline.chain import configured_middleware
 from tests.factories import CreateOrderFactory
 from tests.support.wire import wire
 from writeside.bus import MessageBus, audited_payload, handle
-from writeside.pipeline import configured_middleware
 from writeside.unit_of_work import DjangoUnitOfWork
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -94,7 +94,7 @@ def test_a_committed_commands_audit_row_rolls_back_with_its_transaction() -> Non
                 raise RuntimeError("commit failed")
             super().__exit__(exc_type, exc, tb)
 
-    bus = MessageBus(uow_factory=FailingAtCommit, middleware=configured_middleware())  # type: ignore[arg-type]
+    bus = MessageBus(uow_factory=FailingAtCommit, middleware=configured_middleware("COMMAND_MIDDLEWARE"))  # type: ignore[arg-type]
     create = CreateOrderFactory(command_id=str(uuid4()))
     with pytest.raises(RuntimeError, match="commit failed"):
         bus.handle(create)

@@ -10,8 +10,9 @@ from uuid import uuid4
 from eventlog.idempotency import DuplicateCommand, HandledCommand
 from eventlog.personal import SubjectKey, new_secret
 from eventlog.store import RecordedEvent, StreamVersionConflict
-from inventory.domain import Product, product_stream
+from inventory.domain import Product
 from inventory.errors import ProductNotFound
+from inventory.events import product_stream
 from inventory.repository import could_be_product
 from orders.customers import Customer, customer_stream_id
 from orders.domain import MAX_EVENTS, Order

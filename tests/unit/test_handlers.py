@@ -8,6 +8,13 @@ from uuid import uuid4
 
 import pytest
 
+from kernel.errors import (
+    BusinessRuleViolated,
+    ConcurrencyConflict,
+    IdempotencyKeyReused,
+    InvalidTransition,
+    VersionMismatch,
+)
 from orders.checks import events_per_order_leave_room_for_the_lifecycle
 from orders.commands import AddOrderItem, LineItem, MarkStockReserved, RemoveOrderItem
 from orders.errors import OrderAlreadyExists, OrderNotFound
@@ -24,13 +31,6 @@ from tests.factories import (
 )
 from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
-from writeside.errors import (
-    BusinessRuleViolated,
-    ConcurrencyConflict,
-    IdempotencyKeyReused,
-    InvalidTransition,
-    VersionMismatch,
-)
 from writeside.unit_of_work import CommandResult
 
 

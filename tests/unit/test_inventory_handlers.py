@@ -11,6 +11,7 @@ from inventory.commands import ReceiveStock, ReleaseStock, RenameProduct, Reserv
 from inventory.domain import Product
 from inventory.errors import ProductAlreadyExists, ProductNotFound
 from inventory.events import StockReservationFailed, StockReserved
+from kernel.errors import InvalidTransition
 from orders.commands import CreateOrder, LineItem, MarkStockReserved, PayOrder
 from orders.domain import Order
 from orders.errors import StockNotReserved
@@ -18,7 +19,6 @@ from orders.events import OrderConfirmed, OrderCreated, OrderPaid, OrderStockRes
 from tests.factories import ConfirmOrderFactory, ReceiveStockFactory, RegisterProductFactory
 from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
-from writeside.errors import InvalidTransition
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from uuid import uuid4
 
 import pytest
 
+from kernel.errors import InvalidValue
+from kernel.money import ISO_4217, MAX_MINOR_UNITS, Money, amount_text, check_price, minor_units
 from orders.commands import LineItem
 from orders.domain import Order
 from orders.events import OrderCreated, OrderLine
-from writeside.errors import InvalidValue
-from writeside.money import ISO_4217, MAX_MINOR_UNITS, Money, amount_text, check_price, minor_units
 
 
 @pytest.mark.parametrize(

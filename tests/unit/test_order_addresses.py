@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import pytest
 
+from kernel.errors import BusinessRuleViolated, IdempotencyKeyReused, InvalidTransition, InvalidValue
 from orders.addresses import PaymentMethod
 from orders.commands import LineItem
 from orders.domain import Order
@@ -29,7 +30,6 @@ from tests.factories import (
 from tests.support.fakes import FakeKeys, FakeLog, FakeUnitOfWork
 from tests.support.order_states import ACTIONS, STATUS_AFTER, TOTAL, order_in
 from writeside.bus import MessageBus, fingerprint
-from writeside.errors import BusinessRuleViolated, IdempotencyKeyReused, InvalidTransition, InvalidValue
 
 ITEMS = (LineItem(sku="A", quantity=2, unit_price=Decimal("9.99")),)
 

@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from kernel.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 from orders.commands import LineItem
 from orders.domain import MAX_LINES, Order
 from orders.errors import LineNotFound
@@ -21,7 +22,6 @@ from orders.events import (
 )
 from orders.state import OrderStatus
 from tests.support.order_states import ACTIONS, TOTAL, new_order, order_in
-from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 
 PATH = ["confirm", "pay", "ship", "deliver"]
 ALLOWED = {

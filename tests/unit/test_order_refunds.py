@@ -9,11 +9,11 @@ from uuid import uuid4
 
 import pytest
 
+from kernel.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 from orders.commands import LineItem
 from orders.domain import Order
 from orders.events import OrderReturned, RefundOwed, RefundPaid, ReturnedLine
 from orders.state import OrderStatus
-from writeside.errors import BusinessRuleViolated, InvalidTransition, InvalidValue
 
 
 def delivered(*items: LineItem) -> Order:

@@ -17,12 +17,12 @@ from fulfilment.payment_deadline import (
     expiry,
     follow,
 )
+from kernel.errors import InvalidTransition
 from orders.commands import CreateOrder
 from orders.events import OrderCancelled, OrderConfirmed, OrderEvent, OrderPaid, PaymentCapturedAfterCancellation
 from tests.factories import ConfirmOrderFactory, CreateOrderFactory, PayOrderFactory, total_of
 from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
-from writeside.errors import InvalidTransition
 
 CONFIRMED_AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 TWO_DAYS = timedelta(seconds=172_800)

@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 
 from eventlog.personal import SEALED, KeyReplaced, SubjectKey, key_ids, redact, seal, seal_loaded, unseal, unseal_all
 from eventlog.serialization import registry
+from kernel.errors import IdempotencyKeyReused, InvalidValue
 from orders.commands import ChangeShippingAddress, CreateOrder, ForgetCustomer
 from orders.customers import customer_stream_id
 from orders.errors import CustomerNotFound
@@ -21,7 +22,6 @@ from orders.events import CustomerForgotten, OrderCreated, ShippingAddressChange
 from tests.factories import AddressFactory, CreateOrderFactory
 from tests.support.fakes import FakeKeys, FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus, audited_payload, fingerprint, payload
-from writeside.errors import IdempotencyKeyReused, InvalidValue
 
 EMAIL = "zq-8f3k@example.org"
 

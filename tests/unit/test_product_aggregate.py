@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from eventlog.serialization import registry
-from inventory.domain import Product, product_stream
+from inventory.domain import Product
 from inventory.events import (
     PRODUCT_EVENTS,
     ProductRegistered,
@@ -20,9 +20,10 @@ from inventory.events import (
     StockReservationFailed,
     StockReserved,
     StockRestocked,
+    product_stream,
 )
+from kernel.errors import InvalidValue
 from orders.events import OrderConfirmed
-from writeside.errors import InvalidValue
 
 
 def stocked(on_hand: int) -> Product:

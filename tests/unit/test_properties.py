@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventlog.serialization import from_data, to_data
+from kernel.errors import DomainError
 from orders.commands import LineItem
 from orders.domain import Order
 from orders.events import RefundOwed, ReturnedLine
 from orders.state import OrderState, evolve_order
-from writeside.errors import DomainError
 
 skus = st.sampled_from(["A", "B", "C", "D", ""])
 prices = st.sampled_from([Decimal("1.00"), Decimal("9.99"), Decimal("0.005"), Decimal("-1"), Decimal("250.50")])

@@ -11,6 +11,7 @@ import msgspec
 import pytest
 
 from eventlog.serialization import EventRegistry, UnknownEventType, registry
+from kernel.errors import InvalidValue
 from orders.addresses import Address, PaymentMethod
 from orders.events import (
     ORDER_EVENTS,
@@ -31,7 +32,6 @@ from orders.events import (
     ReturnedLine,
     ShippingAddressChanged,
 )
-from writeside.errors import InvalidValue
 
 ORDER = uuid4()
 HOME = Address(name="Ada Lovelace", line1="1 Main St", postal_code="10115", city="Berlin", country="DE")

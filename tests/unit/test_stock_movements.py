@@ -12,10 +12,10 @@ from inventory.commands import ConsumeStock
 from inventory.domain import Product
 from inventory.errors import StockBelowReserved
 from inventory.events import StockAdjusted, StockConsumed
+from kernel.errors import InvalidValue
 from tests.factories import AdjustStockFactory, ReceiveStockFactory, RegisterProductFactory
 from tests.support.fakes import FakeLog, FakeUnitOfWork
 from writeside.bus import MessageBus
-from writeside.errors import InvalidValue
 
 
 def stocked(on_hand: int) -> Product:

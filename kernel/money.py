@@ -14,7 +14,7 @@ from functools import cache
 
 from iso4217 import Currency
 
-from writeside.errors import InvalidValue
+from kernel.errors import InvalidValue
 
 # What every currency had before minor units were known: the digits of a withdrawn code.
 WITHDRAWN_MINOR_UNITS = 2

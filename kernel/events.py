@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from writeside.errors import InvalidValue
-from writeside.storable import UNSTORABLE
+from kernel.errors import InvalidValue
+from kernel.storable import UNSTORABLE
 
 
 def check_text(name: str, value: str, max_length: int = 255) -> None:
     """Raise InvalidValue unless `value` is 1 to `max_length` characters, not blank, and text
-    a row can hold (no NUL, no lone surrogate: writeside/storable.py)."""
+    a row can hold (no NUL, no lone surrogate: kernel/storable.py)."""
     if not isinstance(value, str) or not value.strip() or len(value) > max_length or UNSTORABLE.search(value):
         raise InvalidValue(name, f"must be 1 to {max_length} characters, not blank, without NUL")
 
