@@ -41,7 +41,7 @@ class OrderSummary(models.Model):
     updated_at = models.DateTimeField()
     version = models.PositiveIntegerField()
     # What the order search matches (readmodels/search.py); on PostgreSQL a pg_trgm GIN
-    # index (migration 0009, not declared here: SQLite has none) keeps `LIKE '%word%'` fast.
+    # index (migrations 0009 and 0016, not declared here: SQLite has none) finds the rows.
     search_text = models.TextField(blank=True, default="", db_default="")
     # Whose order it is, for staff reading the list: the shipping address's name and the
     # e-mail. Empty when the order has none or its customer was forgotten; the `orders`
@@ -63,8 +63,10 @@ class OrderSummary(models.Model):
             models.Index(fields=["-created_at"], condition=models.Q(refund_due__gt=0), name="summary_refund_due_idx"),
             models.Index(fields=["status", "-created_at"], name="summary_status_created_idx"),
             models.Index(fields=["customer_id", "-created_at"], name="summary_customer_created_idx"),
-            # With the tie-breaker the list sorts by (selectors/orders.py), so a page of a search
-            # past SEARCH_COUNT_LIMIT matches stops at its 50th match even among equal times.
+            # With the tie-breaker the list sorts by (selectors/orders.py), so a page walks it
+            # and stops at its last row even among equal times. A search past SEARCH_COUNT_LIMIT
+            # matches walks the same order in summary_search_walk_idx (migration 0016), which
+            # holds the search text too (PostgreSQL only, hence not here).
             models.Index(fields=["-created_at", "order_id"], name="summary_created_order_idx"),
         ]
 

@@ -26,13 +26,13 @@ from readmodels.selectors.history import HistoryEntryDTO, Page, order_as_of, ord
 from readmodels.selectors.orders import (
     DEFAULT_ORDERING,
     OrderDetailDTO,
-    OrderSummaryDTO,
     order_detail,
     order_summary_list,
 )
 from readmodels.selectors.products import ProductStockDTO, ProductStockRows, product_stock, product_stock_list
 from readmodels.selectors.sales import DailySalesDTO, daily_sales
 from readmodels.selectors.stories import StoryEntryDTO, order_story
+from readmodels.selectors.summaries import OrderSummaryDTO
 
 # What a query is answered with; covariant, so a Query[X] is a Query[object] to the middleware.
 AnswerT_co = TypeVar("AnswerT_co", covariant=True)

@@ -24,7 +24,7 @@ from readmodels.admin.order_page import order_page_context
 from readmodels.admin.refunds import RefundOwedFilter, refund_owed
 from readmodels.amounts import format_money
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderDetail, OrderSummary
-from readmodels.selectors.orders import matching
+from readmodels.selectors.order_search import matching
 
 
 def redirect_keeping_method(url: str) -> HttpResponse:

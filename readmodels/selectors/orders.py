@@ -1,5 +1,6 @@
-"""Order queries on the read models (summaries, the list and its search, the detail) into DTOs;
-the history and the past states, read from the event log, are in selectors/history.py."""
+"""Order queries on the read models (the list, the detail) into DTOs; the list's search is in
+selectors/order_search.py, the history and the past states, read from the event log, in
+selectors/history.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
-from operator import itemgetter
 from typing import Any, overload
 from uuid import UUID
 
@@ -16,47 +16,9 @@ from django.db.models import QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
 from readmodels.models import OrderDetail, OrderStatusCount, OrderSummary
-from readmodels.search import SEARCH_COUNT_LIMIT, search_words
-
-SUMMARY_FIELDS = (
-    "order_id",
-    "order_number",
-    "customer_id",
-    "status",
-    "item_count",
-    "total_amount",
-    "currency",
-    "created_at",
-    "updated_at",
-    "version",
-    "refund_due",
-    "refunded",
-)
-# Whose order it is, on list rows; on the detail they come from its e-mail and shipping address.
-CUSTOMER_FIELDS = ("customer_name", "customer_email")
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class OrderSummaryDTO:
-    """One row of the order list."""
-
-    order_id: UUID
-    order_number: str
-    customer_id: str
-    status: str
-    item_count: int
-    total_amount: Decimal
-    currency: str
-    created_at: datetime
-    updated_at: datetime
-    version: int
-    # The shipping address's name and the e-mail; None when the order has none or once the
-    # customer was forgotten.
-    customer_name: str | None
-    customer_email: str | None
-    # What the shop still owes the customer back, and what it has paid back.
-    refund_due: Decimal
-    refunded: Decimal
+from readmodels.search import search_words
+from readmodels.selectors.order_search import searched
+from readmodels.selectors.summaries import CUSTOMER_FIELDS, SUMMARY_FIELDS, OrderSummaryDTO, summary_dto
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -142,23 +104,8 @@ class OrderSummaryRows(Sequence[OrderSummaryDTO]):
 
     def __getitem__(self, index: int | slice) -> OrderSummaryDTO | list[OrderSummaryDTO]:
         if isinstance(index, slice):
-            return [_summary_dto(row) for row in self._rows[index]]
-        return _summary_dto(self._rows[index])
-
-
-def _summary_dto(row: dict[str, Any]) -> OrderSummaryDTO:
-    return OrderSummaryDTO(
-        **{field: row[field] for field in SUMMARY_FIELDS},
-        customer_name=row["customer_name"] or None,
-        customer_email=row["customer_email"] or None,
-    )
-
-
-def matching(rows: QuerySet[OrderSummary], text: str | None) -> QuerySet[OrderSummary]:
-    """The rows whose search text contains every word of `text` (readmodels/search.py)."""
-    for word in search_words(text or ""):
-        rows = rows.filter(search_text__contains=word)
-    return rows
+            return [summary_dto(row) for row in self._rows[index]]
+        return summary_dto(self._rows[index])
 
 
 def order_summary_list(
@@ -185,72 +132,16 @@ def order_summary_list(
         "refund_due__gt" if refund_due else "refund_due": None if refund_due is None else Decimal("0.00"),
     }
     narrowing = {lookup: value for lookup, value in lookups.items() if value is not None}
-    rows = matching(OrderSummary.objects.filter(**narrowing), text)
-    if status:
-        rows = rows.filter(status=status)
-    # order_id breaks ties so that pages neither repeat nor skip rows.
-    ordered = rows.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
+    narrowed = OrderSummary.objects.filter(**narrowing, **({"status": status} if status else {}))
     if search_words(text or ""):
-        return _searched(rows, ordered, ordering or DEFAULT_ORDERING)
+        return searched(narrowed, text or "", ordering or DEFAULT_ORDERING)
+    # order_id breaks ties so that pages neither repeat nor skip rows.
+    ordered = narrowed.order_by(*(ordering or DEFAULT_ORDERING), "order_id").values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
     if narrowing:
         return OrderSummaryRows(ordered)
     # Filtered by status alone (or not at all): the projection keeps that total, and
     # counting a status's rows grows with the table (about 10 ms at 100,000 orders).
     return OrderSummaryRows(ordered, count=partial(orders_in_status, status))
-
-
-def _searched(
-    rows: QuerySet[OrderSummary], ordered: QuerySet[OrderSummary, dict[str, Any]], ordering: Sequence[str]
-) -> Sequence[OrderSummaryDTO]:
-    """A search's rows, counted exactly up to SEARCH_COUNT_LIMIT matches and "at least
-    that many" beyond, so no search visits more than that many matches to count them.
-
-    Up to one more match than the limit is read first, unsorted (the trigram index, stopping
-    there), with the fields the list sorts by. Within the limit those are all the matches:
-    they are sorted here and a page is read by primary key. Left to itself the planner may
-    instead walk the `created_at` index through most of the table to find a few old matches.
-    Past the limit matches are common, so that walk finds a page soon.
-    """
-    keys = [field.lstrip("-") for field in ordering]
-    # order_by(): unsorted, so the scan stops at the limit (the model's ordering would sort every match).
-    found = list(rows.order_by().values_list("order_id", *keys)[: SEARCH_COUNT_LIMIT + 1])
-    if len(found) > SEARCH_COUNT_LIMIT:
-        return OrderSummaryRows(ordered, count=lambda: SEARCH_COUNT_LIMIT, count_exact=False)
-    # Stable sorts, least significant key first: order_id (the tie-breaker, ascending), then
-    # the ordering's fields from last to first, each in its direction.
-    found.sort(key=itemgetter(0))
-    for index, field in reversed(list(enumerate(ordering, start=1))):
-        found.sort(key=itemgetter(index), reverse=field.startswith("-"))
-    return FoundRows([row[0] for row in found])
-
-
-class FoundRows(Sequence[OrderSummaryDTO]):
-    """Order summaries whose ids are known and sorted: a page reads its rows by primary key.
-    A row that changed since the ids were read shows as it is now."""
-
-    count_exact = True
-
-    def __init__(self, order_ids: list[UUID]) -> None:
-        self._ids = order_ids
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-    @overload
-    def __getitem__(self, index: int) -> OrderSummaryDTO: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[OrderSummaryDTO]: ...
-
-    def __getitem__(self, index: int | slice) -> OrderSummaryDTO | list[OrderSummaryDTO]:
-        if isinstance(index, int):
-            return self[index : index + 1 or None][0]
-        page = self._ids[index]
-        if not page:
-            return []
-        rows = OrderSummary.objects.order_by().filter(order_id__any=page).values(*SUMMARY_FIELDS, *CUSTOMER_FIELDS)
-        by_id = {row["order_id"]: row for row in rows}
-        return [_summary_dto(by_id[order_id]) for order_id in page if order_id in by_id]
 
 
 def orders_in_status(status: str | None = None) -> int:
