@@ -42,6 +42,7 @@ from projector.loop import all_partitions, read_database
 from projector.models import ProjectionCheckpoint
 from projector.rebuild import rebuild_together
 from projector.registry import all_projections
+from readmodels.models import OrderStatusCount
 from readmodels.selectors.history import order_as_of, order_history
 from writeside.bus import handle
 
@@ -139,16 +140,21 @@ def _log_size() -> tuple[int, int]:
 
 
 def _digest(projections: list[Any]) -> dict[str, str]:
-    """Each rebuilt table's rows (surrogate ids left out) as one md5, to compare two rebuilds."""
+    """Each rebuilt table's rows (surrogate ids and zero status counts left out) as one md5,
+    to compare two rebuilds."""
     digests = {}
     with connections[read_database()].cursor() as cursor:
         for table in sorted({table for projection in projections for table in projection.tables}, key=str):
             columns = ", ".join(
                 field.column for field in table._meta.concrete_fields if not isinstance(field, models.AutoField)
             )
+            # A status count that dropped back to zero leaves a zero row, or none: it depends on
+            # where a replay's batches cut (a status passed within one batch is never written),
+            # and every answer reads zero either way; the tests compare them so too.
+            nonzero = " WHERE orders <> 0" if table is OrderStatusCount else ""
             cursor.execute(
                 f"SELECT md5(coalesce(string_agg(r::text, ',' ORDER BY r::text), '')) "
-                f"FROM (SELECT {columns} FROM {table._meta.db_table}) r"
+                f"FROM (SELECT {columns} FROM {table._meta.db_table}{nonzero}) r"
             )
             digests[table._meta.db_table] = str(cursor.fetchone()[0])
     return digests
@@ -250,6 +256,6 @@ def archive(days: int, per_day: int, every: int, after: int, seed: int) -> dict[
         "rebuild_events_per_s": round(total / rebuild_seconds) if rebuild_seconds else None,
         "rebuild_from_archive_rows_s": round(fast_seconds, 1),
         "fast_rebuild_replayed_in_full": [step for step in steps if "in full" in step],
-        "fast_rebuild_tables_equal_full": fast_tables == full_tables,
+        "fast_rebuild_tables_differing": sorted(name for name in full_tables if fast_tables[name] != full_tables[name]),
         "peak_rss_mb": peak_rss_mb(),
     }
