@@ -3,8 +3,9 @@ the log; killed at any point and run again, no event is lost or stored twice.
 
 The steps, each safe to repeat and each leaving the stream readable:
 
-1. `written`: the stream's rows (position order) and snapshot are encoded and stored under a
-   name fixed by the stream and its positions (the same bytes again on a re-run).
+1. `written`: the rows the read models carry of the stream (projector/carried.py), then the
+   stream's rows (position order) and snapshot, encoded and stored under a name fixed by the
+   stream and its positions (the same bytes again on a re-run).
 2. `read back`: the stored segment is read from the storage and decoded, its checksums
    checked, and its events compared with the log's rows; any difference stops the stream.
 3. `recorded`: the manifest row says `verified`, with the segment's checksum. The events are
@@ -41,8 +42,9 @@ from eventlog import cold
 from eventlog.models import ArchivedStream, Snapshot, StoredEvent
 from eventlog.store import APPEND_LOCK_KEY, event_store
 from orders.repository import EventSourcedOrders
-from projector import shadow
+from projector import carried, shadow
 from projector.loop import read_database
+from projector.registry import all_projections
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +143,13 @@ def archive_streams(
             prepared[stream_id] = found
         else:
             outcome[stream_id] = found
+    projections = list(all_projections().values())
     for stream_id, ready in prepared.items():
         if not ready.recorded:
+            # The rows a rebuild may restore instead of replaying the stream (projector/carried.py),
+            # before the segment: every stream archived from here on carries them.
+            events = event_store(database()).read_stream(stream_id)
+            carried.write(ready.name, carried.carry(ready.segment, events, projections, database()))
             cold.write(ready.name, cold.encode(ready.segment), synced=False)
             mark("written", stream_id)
     cold.flush([ready.name for ready in prepared.values() if not ready.recorded])

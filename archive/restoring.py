@@ -5,8 +5,9 @@ One transaction, holding the append lock: the manifest row goes (so the database
 stream's events again, eventlog/migrations/0007) and the segment's rows are inserted with
 their own positions. Those positions are below every projection's checkpoint (a stream is
 archived only once every projection applied it), so no projection applies them a second time.
-The segment is deleted from the storage only after the commit; a kill in between leaves an
-unreferenced file, which a later archiving of the stream reuses or replaces.
+The segment (and the rows carried with it) is deleted from the storage only after the
+commit; a kill in between leaves unreferenced files, which a later archiving of the stream
+reuses or replaces.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from archive.procedure import database
 from eventlog import cold
 from eventlog.models import ArchivedStream, Snapshot, StoredEvent
 from eventlog.store import APPEND_LOCK_KEY
+from projector import carried
 
 
 class NotArchived(Exception):
@@ -44,5 +46,12 @@ def restore_stream(stream_id: str) -> int:
         StoredEvent.objects.using(using).bulk_create(StoredEvent(**event) for event in segment.events)
         if segment.snapshot is not None:
             Snapshot.objects.using(using).create(stream_id=stream_id, **segment.snapshot)
-    transaction.on_commit(lambda: cold.archive_storage().delete(name), using=using)
+    transaction.on_commit(lambda: _drop(name), using=using)
     return len(segment.events)
+
+
+def _drop(segment_name: str) -> None:
+    """The segment and the rows carried with it, once the stream is back in the log (hot
+    again, a rebuild replays it; archived again, it carries new rows)."""
+    cold.archive_storage().delete(segment_name)
+    carried.delete(segment_name)

@@ -24,9 +24,10 @@ from fulfilment import models
 from fulfilment.manager import correlation_of
 from fulfilment.payment_deadline import FOLLOWS, DeadlineStatus, Followed, PaymentDeadline, expiry, follow
 from kernel.errors import ConcurrencyConflict, InvalidTransition
-from projector.bulk import upsert_rows
+from projector.bulk import copy_rows, upsert_rows
+from projector.carried import typed_row
 from projector.loop import read_database
-from projector.projection import Projection
+from projector.projection import Projection, Sealer
 from writeside import bus
 from writeside.commands import Command
 from writeside.unit_of_work import CommandResult
@@ -56,12 +57,42 @@ def _row(deadline: PaymentDeadline) -> dict[str, Any]:
     }
 
 
+def _followed(event: RecordedEvent) -> Followed:
+    return Followed(
+        event=event.event,
+        event_id=event.event_id,
+        version=event.version,
+        recorded_at=event.recorded_at,
+        correlation_id=correlation_of(event),
+    )
+
+
 class PaymentDeadlines(Projection):
     """Follows each confirmed order until it is paid or cancelled. Its rows are a pure fold of
     the log, so unlike the fulfilment process it may be rebuilt: the commands are sent by beat."""
 
     name: ClassVar[str] = "payment_deadlines"
     tables: ClassVar[tuple[Any, ...]] = (models.PaymentDeadline,)
+
+    # Carried: each archived order's deadline row as its events leave it (projector/carried.py).
+    carry_version: ClassVar[int | None] = 1
+
+    def carried_format(self) -> str | None:
+        """The base's, and the time allowed the carried deadlines were opened with."""
+        return f"{super().carried_format()}/allowed-{settings.PAYMENT_DEADLINE_SECONDS}"
+
+    def carry(self, events: Sequence[RecordedEvent], seal: Sealer) -> Any:
+        """The order's deadline row after all its events, folded as `apply` folds them."""
+        allowed = timedelta(seconds=settings.PAYMENT_DEADLINE_SECONDS)
+        deadline: PaymentDeadline | None = None
+        for event in events:
+            if isinstance(event.event, FOLLOWS):
+                deadline = follow(deadline, _followed(event), allowed) or deadline
+        return None if deadline is None else _row(deadline)
+
+    def restore_carried(self, carried: Sequence[tuple[str, Any]], using: str) -> None:
+        """The carried deadline rows."""
+        copy_rows(using, models.PaymentDeadline, [typed_row(models.PaymentDeadline, row) for _, row in carried if row])
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Open, close or skip (already followed) the deadline of each order event, in log order."""
@@ -75,14 +106,7 @@ class PaymentDeadlines(Projection):
         changed: set[Any] = set()
         for event in relevant:
             order_id = event.event.order_id
-            seen = Followed(
-                event=event.event,
-                event_id=event.event_id,
-                version=event.version,
-                recorded_at=event.recorded_at,
-                correlation_id=correlation_of(event),
-            )
-            after = follow(deadlines.get(order_id), seen, allowed)
+            after = follow(deadlines.get(order_id), _followed(event), allowed)
             if after is not None and after != deadlines.get(order_id):
                 deadlines[order_id] = after
                 changed.add(order_id)

@@ -17,18 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from eventlog.store import RecordedEvent
+from eventlog.store import RecordedEvent, event_store
 from notifications.models import CustomerDirectory, Notification
 from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
 from projector.bulk import insert_new_rows
-from projector.projection import Projection
+from projector.carried import opened
+from projector.projection import Projection, Sealer
 from readmodels.forgetting import forgotten_at, guard, record
 from readmodels.models import ForgottenCustomer
 
@@ -45,6 +46,13 @@ def _events(events: Sequence[RecordedEvent], kind: type[EventT]) -> list[EventT]
     return [recorded.event for recorded in events if isinstance(recorded.event, kind)]
 
 
+class CarriedAddress:
+    """The personal field of an address carried into cold storage (eventlog/personal.py)."""
+
+    personal_fields: ClassVar[tuple[str, ...]] = ("email",)
+    data_subject: ClassVar[str] = "customer_id"
+
+
 class NotificationsProjection(Projection):
     """Customer addresses from the orders, and the outbox of emails to send."""
 
@@ -55,6 +63,34 @@ class NotificationsProjection(Projection):
     writes_beside = (Notification, ForgottenCustomer)
     # Skipping a forgetting would leave the customer's address and recipient in place.
     never_skipped = frozenset({CustomerForgotten.__name__})
+
+    # Carried: each archived order's address, sealed (projector/carried.py). The outbox is
+    # not rebuilt, so nothing of it is carried.
+    carry_version = 1
+
+    def carry(self, events: Sequence[RecordedEvent], seal: Sealer) -> Any:
+        """The address the order was placed with, and its position, sealed."""
+        created = next((recorded for recorded in events if isinstance(recorded.event, OrderCreated)), None)
+        if created is None or not created.event.customer_email:
+            return None
+        address = {
+            "customer_id": created.event.customer_id,
+            "position": created.position,
+            "email": created.event.customer_email,
+        }
+        return seal(CarriedAddress, address)
+
+    def restore_carried(self, carried: Sequence[tuple[str, Any]], using: str) -> None:
+        """The newest carried address per customer, recorded as `apply` records them (none
+        from before a forgetting); an address whose key is gone reads as none, as in a replay."""
+        addresses: dict[str, tuple[int, str]] = {}
+        for row in opened([row for _, row in carried if row], event_store().using):
+            if row is None or not row["email"]:
+                continue
+            customer, position = str(row["customer_id"]), int(row["position"])
+            if position > addresses.get(customer, (0, ""))[0]:
+                addresses[customer] = (position, str(row["email"]))
+        self._record_addresses(addresses, using)
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Record the newest address per customer and owe the batch's emails."""

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import ClassVar
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from django.db import models
 
 from eventlog.store import RecordedEvent
+
+# Seals the personal values of a carried row (declared by the class, as eventlog/personal.py
+# reads them) under the key of the stream's events; None when that key is gone or the stream
+# holds data of more than one key: the row is then not carried but refolded on restore.
+Sealer = Callable[[type[Any], Mapping[str, Any]], dict[str, Any] | None]
 
 
 class Projection(abc.ABC):
@@ -43,6 +49,36 @@ class Projection(abc.ABC):
     # False for a consumer whose lag does not stop a web process serving (it feeds another
     # service, not the pages and API answers): its lag is reported, never failing readiness.
     guards_readiness: ClassVar[bool] = True
+    # The stream types whose events `apply` reads (None: any). A projection that reads no
+    # archived stream type needs nothing from cold storage to be rebuilt (projector/carried.py);
+    # `apply` filters by this very declaration, so the two cannot drift apart.
+    stream_types: ClassVar[frozenset[str] | None] = None
+    # Set by a projection that carries its rows of an archived order into cold storage
+    # (`carry`, `restore_carried`), so a rebuild may restore them instead of replaying the
+    # order's events. Bump it whenever what `apply` would write for an order changes: rows
+    # carried under another version are never restored, the projection is replayed instead.
+    carry_version: ClassVar[int | None] = None
+
+    def carried_format(self) -> str | None:
+        """What rows carried for this projection must match to be restored (None: it carries
+        none): its name, `carry_version` and the columns of its tables."""
+        if self.carry_version is None:
+            return None
+        columns = sorted(
+            f"{table._meta.db_table}.{field.column}" for table in self.tables for field in table._meta.concrete_fields
+        )
+        digest = hashlib.sha256("\n".join(columns).encode()).hexdigest()[:16]
+        return f"{self.name}/v{self.carry_version}/{digest}"
+
+    def carry(self, events: Sequence[RecordedEvent], seal: Sealer) -> Any:
+        """What this projection carries of one archived stream (`events`, all of it), as plain
+        JSON-able data, its personal values sealed with `seal` (projector/carried.py)."""
+        raise NotImplementedError(f"{self.name} carries nothing into cold storage")
+
+    def restore_carried(self, carried: Sequence[tuple[str, Any]], using: str) -> None:
+        """Write the rows carried of these (stream id, carried) into this projection's empty
+        tables, as a replay of their streams would have; the caller replays the rest."""
+        raise NotImplementedError(f"{self.name} carries nothing into cold storage")
 
     def can_share(self, events: Sequence[RecordedEvent]) -> bool:
         """Whether these events may be applied in a batch shared with others (if not, this

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from eventlog.history import whole_log
 from eventlog.store import EventStore, RecordedEvent, event_store
-from projector import shadow
+from projector import carried, shadow
 from projector.dead_letters import BLOCKING, NOTHING_STANDING, standing
 from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
 from projector.models import DeadLetter
@@ -36,6 +36,8 @@ from projector.registry import all_projections
 Progress = Callable[[int, int], None]
 # Told each step of a rebuild as it begins: "in place" then "done" for one in place; a
 # blue/green one says "preparing", "loading", "indexing", "catching up", "swapping", "done".
+# From archive rows, "restoring archived rows" comes before "loading", and "replaying NAME
+# in full: why" for each projection that cannot take that path.
 Phase = Callable[[str], None]
 
 
@@ -55,26 +57,57 @@ def rebuild_together(
     progress: Progress | None = None,
     store: EventStore | None = None,
     phase: Phase | None = None,
+    from_archive_rows: bool = False,
 ) -> int:
     """Replace the projections' tables by a replay of the whole log, all in one pass;
     returns the head the new tables reached.
 
     Each batch of the log is read and decoded once and handed to every projection: the
     decoding costs as much as a light projection's work (docs/performance-log.md).
+
+    `from_archive_rows`: the projections whose rows every archived stream carries (or that
+    read no archived stream) restore those and replay only the hot log; the others are
+    replayed in full first (projector/carried.py says when, and `phase` is told why).
     """
     refuse_process_managers(projections)
-    # The whole log: the archived streams' events too (eventlog/history.py).
-    store = whole_log(store or event_store())
+    hot = store or event_store()
     projections = sorted(projections, key=lambda projection: projection.name)
     announce = phase or (lambda step: None)
-    with old_objects_frozen():
-        if shadow.possible(read_database()):
-            head = _blue_green(projections, store, progress, announce)
-        else:
-            announce("in place")
-            head = _in_place(projections, store, progress)
+    if not from_archive_rows:
+        # The whole log: the archived streams' events too (eventlog/history.py).
+        head = _rebuild(projections, whole_log(hot), progress, announce, restore=None)
+        announce("done")
+        return head
+    planned = carried.plan(projections, hot.using)
+    head = 0
+    for name, reason in planned.replayed.items():
+        announce(f"replaying {name} in full: {reason}")
+    if planned.replayed_projections:
+        head = _rebuild(planned.replayed_projections, whole_log(hot), progress, announce, restore=None)
+    if planned.restored:
+
+        def restore() -> None:
+            announce("restoring archived rows")
+            carried.restore(planned.carrying, hot.using, read_database())
+
+        head = max(head, _rebuild(planned.restored, carried.hot_log(hot), progress, announce, restore=restore))
     announce("done")
     return head
+
+
+def _rebuild(
+    projections: list[Projection],
+    store: EventStore,
+    progress: Progress | None,
+    announce: Phase,
+    *,
+    restore: Callable[[], None] | None,
+) -> int:
+    with old_objects_frozen():
+        if shadow.possible(read_database()):
+            return _blue_green(projections, store, progress, announce, restore)
+        announce("in place")
+        return _in_place(projections, store, progress, restore)
 
 
 @contextmanager
@@ -100,7 +133,13 @@ def old_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _blue_green(projections: list[Projection], store: EventStore, progress: Progress | None, announce: Phase) -> int:
+def _blue_green(
+    projections: list[Projection],
+    store: EventStore,
+    progress: Progress | None,
+    announce: Phase,
+    restore: Callable[[], None] | None = None,
+) -> int:
     using = read_database()
     read_ahead = can_read_ahead(store)
     with shadow.exclusive(using):
@@ -114,6 +153,9 @@ def _blue_green(projections: list[Projection], store: EventStore, progress: Prog
             target = shadow.prepare(projections, using)
             try:
                 projectors = [Projector(projection, store) for projection in projections]
+                if restore is not None:
+                    with shadow.inside(target):
+                        restore()
                 announce("loading")
                 _replay(projectors, batches, head, progress, within=lambda: shadow.inside(target))
                 shadow.start_checkpoints(target, projections, head)
@@ -127,7 +169,12 @@ def _blue_green(projections: list[Projection], store: EventStore, progress: Prog
                 shadow.drop(using)
 
 
-def _in_place(projections: list[Projection], store: EventStore, progress: Progress | None) -> int:
+def _in_place(
+    projections: list[Projection],
+    store: EventStore,
+    progress: Progress | None,
+    restore: Callable[[], None] | None = None,
+) -> int:
     using = read_database()
     projectors = [Projector(projection, store) for projection in projections]
     read_ahead = can_read_ahead(store)  # before this rebuild's own transaction opens
@@ -146,6 +193,8 @@ def _in_place(projections: list[Projection], store: EventStore, progress: Progre
         DeadLetter.objects.using(using).filter(
             projection__in=[projection.name for projection in projections], status__in=BLOCKING
         ).delete()
+        if restore is not None:
+            restore()
         head = store.head_position()
         with closing(log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead)) as batches:
             _replay(projectors, batches, head, progress, within=nullcontext)
@@ -263,6 +312,8 @@ def rebuild_by_name(
     names: Iterable[str],
     progress: Callable[[str, int, int], None] | None = None,
     phase: Phase | None = None,
+    *,
+    from_archive_rows: bool = False,
 ) -> dict[str, int]:
     """Rebuild the named projections (all rebuildable ones if none) in one pass, reporting
     progress and phase to the cache; KeyError for an unknown name, ValueError for a process
@@ -293,7 +344,9 @@ def rebuild_by_name(
             phase(name)
 
     publish()
-    head = rebuild_together([projections[name] for name in selected], progress=report, phase=step)
+    head = rebuild_together(
+        [projections[name] for name in selected], progress=report, phase=step, from_archive_rows=from_archive_rows
+    )
     finished = {**state, "position": head, "head": head, "finished_at": timezone.now().isoformat()}
     for name in selected:
         cache.set(progress_key(name), finished, 3600)

@@ -49,7 +49,7 @@ from orders.events import (
     ShippingAddressChanged,
 )
 from projector.bulk import copy_rows, upsert_rows
-from projector.projection import Projection
+from projector.projection import Projection, Sealer
 from readmodels.forgetting import forgotten_at, guard, record
 from readmodels.models import CatalogName, ForgottenCustomer, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import advance_stream, upsert_increments
@@ -302,11 +302,29 @@ class OrdersProjection(Projection):
     writes_beside = (ForgottenCustomer,)
     # Skipping a forgetting would leave the customer's personal data readable in the rows.
     never_skipped = frozenset({CustomerForgotten.__name__})
+    # Carried: each archived order's two rows, sealed (readmodels/projections/carrying.py).
+    carry_version = 1
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()
         self.timeline_entries = int(settings.ORDER_TIMELINE_ENTRIES)
         self.fold = partial(fold_order_view, timeline_entries=self.timeline_entries)
+
+    def carried_format(self) -> str | None:
+        """The base's, and the timeline length the carried rows were folded with."""
+        return f"{super().carried_format()}/timeline-{self.timeline_entries}"
+
+    def carry(self, events: Sequence[RecordedEvent], seal: Sealer) -> Any:
+        """The order's detail and summary rows as a replay of `events` writes them, sealed."""
+        from readmodels.projections.carrying import carry_order  # builds on this module
+
+        return carry_order(events, seal, self.timeline_entries)
+
+    def restore_carried(self, carried: Sequence[tuple[str, Any]], using: str) -> None:
+        """The carried orders' rows, and their statuses counted."""
+        from readmodels.projections.carrying import restore_orders  # builds on this module
+
+        restore_orders(carried, using, self.timeline_entries)
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch into the touched orders' views and upsert both tables."""
@@ -348,8 +366,14 @@ class OrdersProjection(Projection):
         )
         for event in forgettings:
             record(using, event.event.customer_id, event.position)
-        # The forgotten customers' other rows as committed now, after every writer of them.
-        listed = {str(order_id) for event in forgettings for order_id in event.event.order_ids} - changed
+        # The forgotten customers' other rows as committed now, after every writer of them:
+        # those the event lists, and those it cannot (orders archived before the forgetting
+        # are not in the log the write side scans for them).
+        listed = {str(order_id) for event in forgettings for order_id in event.event.order_ids}
+        if erasing:
+            summaries = OrderSummary.objects.using(using).filter(customer_id__in=sorted(erasing))
+            listed |= {str(order_id) for order_id in summaries.values_list("order_id", flat=True)}
+        listed -= changed
         for stream_id, row in self._rows(using, {UUID(stream_id) for stream_id in listed}).items():
             if row and _personal(row):
                 rows[stream_id], status_before[stream_id] = row, row["status"]

@@ -65,13 +65,14 @@ class ProductsProjection(Projection):
 
     name = "products"
     tables = (ProductStock,)
+    stream_types = frozenset({PRODUCT_STREAM_TYPE})
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch into the touched products' rows and upsert them."""
-        events = [event for event in events if event.stream_type == PRODUCT_STREAM_TYPE]
+        events = [event for event in events if event.stream_type in self.stream_types]
         if not events:
             return
         skus = {event.event.sku for event in events}

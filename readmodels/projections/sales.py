@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from eventlog.store import EventStore, RecordedEvent, event_store
@@ -31,7 +32,7 @@ from orders.events import (
     RefundPaid,
 )
 from projector.bulk import upsert_rows
-from projector.projection import Projection
+from projector.projection import Projection, Sealer
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, SalesLedgerEntry
 from readmodels.projections.base import advance_stream, upsert_increments
 
@@ -113,13 +114,16 @@ class SalesProjection(Projection):
 
     name = "sales"
     tables = (CustomerOrderStats, CustomerLifetimeValue, DailySales, SalesLedgerEntry)
+    stream_types = frozenset({"order"})
+    # Carried: each archived order's ledger entry and increments (readmodels/projections/carrying.py).
+    carry_version = 1
 
     def __init__(self, store: EventStore | None = None) -> None:
         self.store = store or event_store()
 
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Fold the batch through the ledger, then add the batch's deltas to the totals."""
-        events = [event for event in events if event.stream_type == "order"]
+        events = [event for event in events if event.stream_type in self.stream_types]
         if not events:
             return
         ids = {UUID(stream_id) for stream_id in {event.stream_id for event in events}}
@@ -147,29 +151,46 @@ class SalesProjection(Projection):
         )
         self._apply_deltas(deltas, using)
 
+    def carry(self, events: Sequence[RecordedEvent], seal: Sealer) -> Any:
+        """The order's ledger entry and increments (no personal data)."""
+        from readmodels.projections.carrying import carry_sale  # builds on this module
+
+        return carry_sale(events)
+
+    def restore_carried(self, carried: Sequence[tuple[str, Any]], using: str) -> None:
+        """The carried ledger entries, and their increments added to the totals."""
+        from readmodels.projections.carrying import restore_sales  # builds on this module
+
+        restore_sales(carried, using)
+
     def _apply_deltas(self, deltas: Deltas, using: str) -> None:
-        upsert_increments(
-            using,
-            CustomerOrderStats,
-            ["customer_id"],
-            ["orders_count", "open_orders_count", "cancelled_orders_count"],
-            [(customer, *counts, deltas.last_order_at.get(customer)) for customer, counts in deltas.customers.items()],
-            max_columns=["last_order_at"],
-        )
-        upsert_increments(
-            using,
-            CustomerLifetimeValue,
-            ["customer_id", "currency"],
-            ["amount"],
-            [(customer, currency, amount) for (customer, currency), amount in deltas.lifetime.items()],
-        )
-        upsert_increments(
-            using,
-            DailySales,
-            ["day", "currency"],
-            ["orders_placed", "orders_paid", "revenue", "cancellations", "refunded", "refunds_paid"],
-            [
-                (day, currency, int(values[0]), int(values[1]), values[2], int(values[3]), values[4], values[5])
-                for (day, currency), values in deltas.daily.items()
-            ],
-        )
+        add_deltas(deltas, using)
+
+
+def add_deltas(deltas: Deltas, using: str) -> None:
+    """Add a batch's (or the carried orders') increments to the totals."""
+    upsert_increments(
+        using,
+        CustomerOrderStats,
+        ["customer_id"],
+        ["orders_count", "open_orders_count", "cancelled_orders_count"],
+        [(customer, *counts, deltas.last_order_at.get(customer)) for customer, counts in deltas.customers.items()],
+        max_columns=["last_order_at"],
+    )
+    upsert_increments(
+        using,
+        CustomerLifetimeValue,
+        ["customer_id", "currency"],
+        ["amount"],
+        [(customer, currency, amount) for (customer, currency), amount in deltas.lifetime.items()],
+    )
+    upsert_increments(
+        using,
+        DailySales,
+        ["day", "currency"],
+        ["orders_placed", "orders_paid", "revenue", "cancellations", "refunded", "refunds_paid"],
+        [
+            (day, currency, int(values[0]), int(values[1]), values[2], int(values[3]), values[4], values[5])
+            for (day, currency), values in deltas.daily.items()
+        ],
+    )

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from projector.carried import CorruptCarriedRows
 from projector.rebuild import rebuild_by_name
 from projector.registry import all_projections
 from projector.shadow import RebuildRunning
@@ -19,6 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         rebuildable = [name for name, projection in all_projections().items() if projection.rebuildable]
         parser.add_argument("names", nargs="*", help=f"projections (all if none): {', '.join(rebuildable)}")
+        parser.add_argument(
+            "--from-archive-rows",
+            action="store_true",
+            help="restore the rows archived streams carry and replay only the hot log; a projection"
+            " whose rows are not carried in its current format is replayed in full (docs/operations.md)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Rebuild each named projection, one progress bar each."""
@@ -42,8 +49,10 @@ class Command(BaseCommand):
                 )
 
         try:
-            heads = rebuild_by_name(options["names"], progress=progress, phase=phase)
-        except (KeyError, ValueError, RebuildRunning) as error:
+            heads = rebuild_by_name(
+                options["names"], progress=progress, phase=phase, from_archive_rows=options["from_archive_rows"]
+            )
+        except (KeyError, ValueError, RebuildRunning, CorruptCarriedRows) as error:
             raise CommandError(error.args[0]) from None
         finally:
             for bar in bars.values():
