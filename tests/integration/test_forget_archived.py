@@ -25,7 +25,7 @@ from notifications.models import CustomerDirectory, Notification
 from orders.addresses import Address
 from orders.commands import ForgetCustomer
 from projector.loop import read_database
-from readmodels.models import OrderSummary
+from readmodels.models import OrderDetail, OrderSummary
 from tests.factories import (
     ConfirmOrderFactory,
     CreateOrderFactory,
@@ -35,6 +35,7 @@ from tests.factories import (
     total_of,
 )
 from tests.support.read_side import ON_BOTH_DATABASES
+from tests.support.verifying import CLEAN, verify_checks
 from writeside.bus import handle
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -115,3 +116,25 @@ def test_forgetting_a_customer_whose_order_was_archived_leaves_no_address_in_the
     for row in outbox:
         assert (row["status"], row["recipient"], row["last_error"]) == (Notification.Status.SENT, "", "")
     assert clear_copies() == {}
+
+
+@ON_BOTH_DATABASES
+def test_verify_names_an_address_left_on_an_archived_order_of_a_forgotten_customer(vendor: str) -> None:
+    assert connection.vendor == vendor
+    order_id = delivered_order()
+    assert str(order_id) in archive_due(now=timezone.now() + LATER).archived
+    handle(ForgetCustomer(customer_id=CUSTOMER))
+    # An order the customer placed since, under a new key, archived too: theirs to keep.
+    since = delivered_order()
+    assert archive_due(now=timezone.now() + 2 * LATER).archived == [str(since)]
+    assert OrderDetail.objects.using(read_database()).get(order_id=since).customer_email == EMAIL
+    assert verify_checks("forgotten") == (0, CLEAN)
+    # What the forgetting used to leave: the archived order's emails still naming the customer,
+    # and its list row their e-mail.
+    using = read_database()
+    Notification.objects.using(using).filter(order_id=order_id).update(recipient=EMAIL)
+    OrderDetail.objects.using(using).filter(order_id=order_id).update(customer_email=EMAIL)
+    status, printed = verify_checks("forgotten")
+    assert status == 1
+    assert printed.count("still names its recipient") == 2
+    assert f"order {order_id}'s detail holds personal data in the clear" in printed
