@@ -6,7 +6,9 @@ are recorded atomically with the checkpoint; sending happens after commit (sendi
 
 CustomerForgotten removes the customer's directory entry and the recipient (and the last
 error, which may quote it) of the emails owed for their orders, each only if it came from
-before the forgetting: an address the customer gave since is theirs to keep. Emails still
+before the forgetting: an address the customer gave since is theirs to keep. Their orders
+are those the event lists and those the order list holds for the customer: an order archived
+before the forgetting is not in the log the write side scans, so no event lists it. Emails still
 pending find no address afterwards (the order's e-mail reads as null) and end as no_address.
 An address is recorded under its customer's lock stripe, and not at all if the read side has
 seen the customer forgotten after it (readmodels/forgetting.py): a batch that decoded an
@@ -30,7 +32,7 @@ from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, Ord
 from projector.bulk import insert_new_rows
 from projector.carried import opened
 from projector.projection import Projection, Sealer
-from readmodels.forgetting import forgotten_at, guard, record
+from readmodels.forgetting import forgotten_at, guard, orders_of, record
 from readmodels.models import ForgottenCustomer
 
 EventT = TypeVar("EventT")
@@ -145,7 +147,10 @@ class NotificationsProjection(Projection):
     def _forget(self, forgotten: CustomerForgotten, position: int, using: str) -> None:
         record(using, forgotten.customer_id, position)
         CustomerDirectory.objects.using(using).filter(customer_id=forgotten.customer_id, position__lt=position).delete()
-        Notification.objects.using(using).filter(order_id__in=forgotten.order_ids, position__lt=position).update(
+        # By customer id too (orders_of): emails sent for orders archived before the
+        # forgetting are named by no CustomerForgotten, yet hold the customer's address.
+        orders = orders_of(using, {forgotten.customer_id}, forgotten.order_ids)
+        Notification.objects.using(using).filter(order_id__in=sorted(orders), position__lt=position).update(
             recipient="", last_error=""
         )
 

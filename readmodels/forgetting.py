@@ -29,11 +29,12 @@ lock: its transactions are IMMEDIATE (config/settings.py), so they already run o
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from uuid import UUID
 
 from django.db import connections
 
-from readmodels.models import ForgottenCustomer
+from readmodels.models import ForgottenCustomer, OrderSummary
 
 STRIPES = 64
 # The advisory-lock namespace (first key) of these stripes: b"FORG" as a 32-bit integer.
@@ -81,3 +82,16 @@ def forgotten_at(using: str, customers: Collection[str]) -> Mapping[str, int]:
         return {}
     rows = ForgottenCustomer.objects.using(using).filter(customer_id__in=list(customers))
     return dict(rows.values_list("customer_id", "position"))
+
+
+def orders_of(using: str, customers: Collection[str], listed: Iterable[UUID]) -> set[str]:
+    """The forgotten `customers`' orders whose plain copies the read side must erase: those
+    their CustomerForgotten lists (`listed`), and those it cannot list, found by customer id
+    in the order list: the write side scans only the hot log for a customer's orders, so an
+    order archived before the forgetting (archive/) is named by no event, yet its rows, its
+    emails and its carried state still hold the customer's data."""
+    orders = {str(order_id) for order_id in listed}
+    if customers:
+        rows = OrderSummary.objects.using(using).filter(customer_id__in=sorted(customers))
+        orders |= {str(order_id) for order_id in rows.values_list("order_id", flat=True)}
+    return orders

@@ -14,6 +14,9 @@ for each customer's latest CustomerForgotten, at position F, listing their order
 * no directory entry of the customer, and no recipient of an email owed for one of those
   orders, may come from before F.
 
+The read-side part also covers the orders the event cannot list, those archived before F
+(the write side lists only the hot log's), found by customer id as the erasure finds them.
+
 The key goes in the transaction of the event, so keys and snapshots are checked for every
 forgetting. The read side erases when it applies the event, so the read-side part is checked
 only for a forgetting every read model (every rebuildable projection) has applied, by their
@@ -27,7 +30,7 @@ from typing import Any
 
 from django.conf import settings
 
-from eventlog.models import Snapshot, StoredEvent, SubjectKey
+from eventlog.models import ArchivedStream, Snapshot, StoredEvent, SubjectKey
 from eventlog.personal import SEALED, has_personal_data, key_ids
 from orders.events import CustomerForgotten, OrderCreated
 from projector.loop import read_database
@@ -35,6 +38,7 @@ from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.registry import all_projections
 from projector.verification import Divergence, Options
+from readmodels.forgetting import orders_of
 from readmodels.models import OrderDetail
 
 CHECK = "forgotten"
@@ -66,8 +70,18 @@ def forgotten_customers(options: Options) -> list[Divergence]:
     for customer, (position, partition, orders) in sorted(latest.items()):
         found += _sealed(customer, position, orders, log)
         if applied.get(partition, 0) >= position:
-            found += _plain(customer, position, orders, log, using)
+            found += _plain(customer, position, _with_archived(customer, position, orders, log, using), log, using)
     return found
+
+
+def _with_archived(customer: str, forgotten: int, orders: list[str], log: str, using: str) -> list[str]:
+    """`orders` and those the forgetting cannot list, found by customer id as the erasure
+    finds them (readmodels/forgetting.py): orders archived before it (the write side lists
+    the hot log's only), less those archived that began after it (their data is sealed under
+    a key given since, theirs to keep; a hot one is told apart by its key in `_plain`)."""
+    extra = orders_of(using, {customer}, ()) - set(orders)
+    archived = ArchivedStream.objects.using(log).filter(stream_id__in=sorted(extra), first_position__gt=forgotten)
+    return sorted({*orders, *extra} - set(archived.values_list("stream_id", flat=True)))
 
 
 def _applied_through(using: str) -> dict[int, int]:

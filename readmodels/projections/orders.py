@@ -50,7 +50,7 @@ from orders.events import (
 )
 from projector.bulk import copy_rows, upsert_rows
 from projector.projection import Projection, Sealer
-from readmodels.forgetting import forgotten_at, guard, record
+from readmodels.forgetting import forgotten_at, guard, orders_of, record
 from readmodels.models import CatalogName, ForgottenCustomer, OrderDetail, OrderStatusCount, OrderSummary
 from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
@@ -369,10 +369,7 @@ class OrdersProjection(Projection):
         # The forgotten customers' other rows as committed now, after every writer of them:
         # those the event lists, and those it cannot (orders archived before the forgetting
         # are not in the log the write side scans for them).
-        listed = {str(order_id) for event in forgettings for order_id in event.event.order_ids}
-        if erasing:
-            summaries = OrderSummary.objects.using(using).filter(customer_id__in=sorted(erasing))
-            listed |= {str(order_id) for order_id in summaries.values_list("order_id", flat=True)}
+        listed = orders_of(using, erasing, (order_id for event in forgettings for order_id in event.event.order_ids))
         listed -= changed
         for stream_id, row in self._rows(using, {UUID(stream_id) for stream_id in listed}).items():
             if row and _personal(row):
