@@ -50,8 +50,8 @@ class ArchivedEvents:
         self._unopened: deque[tuple[int, str, str, str]] = deque()  # listed manifest rows
         self._listed_through = -1  # first position of the last manifest row listed
         self._listed_all = False
-        self._events: dict[str, list[dict[str, Any]]] = {}  # open segments' events
-        self._heap: list[tuple[int, str, int]] = []  # (position, stream, index) per open segment
+        self._events: dict[str, list[dict[str, Any]]] = {}  # open segments' events, by segment
+        self._heap: list[tuple[int, str, int]] = []  # (position, segment, index) per open segment
 
     def _manifest(self) -> Any:
         return ArchivedStream.objects.using(self._using).filter(status=ArchivedStream.Status.ARCHIVED)
@@ -86,8 +86,8 @@ class ArchivedEvents:
             return
         start = next((i for i, event in enumerate(events) if event["position"] > self._after), len(events))
         if start < len(events):
-            self._events[stream_id] = events
-            heapq.heappush(self._heap, (events[start]["position"], stream_id, start))
+            self._events[name] = events
+            heapq.heappush(self._heap, (events[start]["position"], name, start))
 
     def peek(self, upper: int) -> int | None:
         """The position of the next archived event if it is at or below `upper`, else None;
@@ -101,12 +101,12 @@ class ArchivedEvents:
 
     def take(self) -> dict[str, Any]:
         """The next archived event (after a `peek` that found one)."""
-        _, stream_id, index = heapq.heappop(self._heap)
-        events = self._events[stream_id]
+        _, name, index = heapq.heappop(self._heap)
+        events = self._events[name]
         if index + 1 < len(events):
-            heapq.heappush(self._heap, (events[index + 1]["position"], stream_id, index + 1))
+            heapq.heappush(self._heap, (events[index + 1]["position"], name, index + 1))
         else:
-            del self._events[stream_id]  # passed: let it go
+            del self._events[name]  # passed: let it go
         return events[index]
 
 
