@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from config.celery import app as celery_app
+from eventlog import cold
 from projector import running
 from tests.support.services import QUEUE, Service, celery, clear_doorbell_marks, empty_queue
 
@@ -66,3 +67,17 @@ def beat(worker_env: None, tmp_path: Path) -> Iterator[Service]:
     service.start()
     yield service
     service.stop()
+
+
+@pytest.fixture
+def cold_storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
+    """Commands projected as they commit; archive segments in a directory of this test's own
+    (the archive tests name it in their pytestmark, and ask for the path when they read it)."""
+    settings.PROJECTIONS_INLINE = True
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    cold._cache.clear()  # storages opened under an earlier test's settings
+    yield tmp_path
+    cold._cache.clear()

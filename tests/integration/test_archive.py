@@ -10,7 +10,6 @@ import gzip
 import re
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -53,23 +52,10 @@ from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
 from writeside.bus import handle
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
 EMAIL = "archived-7q3z@example.org"
 LATER = timedelta(days=10_000)
 SQLITE_COMPARED = ("orders", "products", "notifications", "payment_deadlines")
-
-
-@pytest.fixture(autouse=True)
-def cold_storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    """Commands projected as they commit; segments in a directory of this test's own."""
-    settings.PROJECTIONS_INLINE = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
-    cold._cache.clear()
-    yield tmp_path
-    cold._cache.clear()
 
 
 def delivered_order(customer_id: str = "c-archive") -> UUID:

@@ -7,7 +7,6 @@ carried in its current format is replayed in full instead; carried personal data
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -43,23 +42,10 @@ from tests.support.read_side import ON_BOTH_DATABASES, read_models
 from tests.support.workload import drive_orders
 from writeside.bus import handle
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
 EMAIL = "carried-5k2w@example.org"
 LATER = timedelta(days=10_000)
 NAMED_SKU = "SKU-carried"
-
-
-@pytest.fixture(autouse=True)
-def cold_storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    """Commands projected as they commit; segments in a directory of this test's own."""
-    settings.PROJECTIONS_INLINE = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
-    cold._cache.clear()
-    yield tmp_path
-    cold._cache.clear()
 
 
 def delivered_order(customer_id: str) -> UUID:

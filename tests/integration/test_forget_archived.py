@@ -8,10 +8,7 @@ cannot name the archived ones; each read-side table must find them by customer i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -20,7 +17,6 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from archive.procedure import archive_due
-from eventlog import cold
 from notifications.models import CustomerDirectory, Notification
 from orders.addresses import Address
 from orders.commands import ForgetCustomer
@@ -38,27 +34,12 @@ from tests.support.read_side import ON_BOTH_DATABASES
 from tests.support.verifying import CLEAN, verify_checks
 from writeside.bus import handle
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
 CUSTOMER = "c-archived-forgotten"
 EMAIL = "archived-9v3q@example.org"
 NAME = "Ottoline Brackwater"
 STREET = "Quillfeather Yard 12"
 LATER = timedelta(days=10_000)
-
-
-@pytest.fixture(autouse=True)
-def cold_storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    """Commands projected and emails sent as they commit; segments in a directory of this
-    test's own; sent emails kept in memory."""
-    settings.PROJECTIONS_INLINE = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
-    cold._cache.clear()
-    yield tmp_path
-    cold._cache.clear()
 
 
 def delivered_order() -> UUID:

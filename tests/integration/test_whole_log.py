@@ -10,9 +10,8 @@ segments times windows."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -37,22 +36,9 @@ from tests.factories import (
 from tests.support.read_side import read_models
 from writeside.bus import handle
 
-pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
 ARCHIVED_ORDERS = 9
 LATER = timedelta(days=10_000)
-
-
-@pytest.fixture(autouse=True)
-def cold_storage(settings: Any, tmp_path: Path) -> Iterator[Path]:
-    """Commands projected as they commit; segments in a directory of this test's own."""
-    settings.PROJECTIONS_INLINE = True
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "archive": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
-    }
-    cold._cache.clear()
-    yield tmp_path
-    cold._cache.clear()
 
 
 def delivered_order(customer_id: str) -> UUID:
