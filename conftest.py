@@ -57,7 +57,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     would replay onto the new, empty file. Removing it (and its index, `-shm`) first is what
     makes every run start from the database the migrations build."""
     for database in settings.DATABASES.values():
-        if database["ENGINE"] != "django.db.backends.sqlite3":
+        if database["ENGINE"] != "config.sqlite":
             continue
         test = database.get("TEST")
         name = test.get("NAME") if isinstance(test, dict) else None

@@ -92,6 +92,8 @@ TEMPLATES = [
 def _database(url: str) -> dict[str, object]:
     config: dict[str, object] = env.db_url_config(url)
     if config["ENGINE"] == "django.db.backends.sqlite3":
+        # Django's backend, with one process's writers served in turn (config/sqlite/base.py).
+        config["ENGINE"] = "config.sqlite"
         # IMMEDIATE takes the write lock at BEGIN, so concurrent requests queue instead of
         # failing with "database is locked" when a read transaction upgrades to a write.
         # WAL lets readers (the admin, the API, a projector catching up) read while a command
