@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from decimal import Decimal
 from uuid import uuid4
 
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.rebuild import rebuild_by_name
 from projector.status import projection_status
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
+from tests.factories import CreateOrderFactory
 from tests.support.concurrency import in_thread
 from tests.support.http import ORDER_BODY
 from writeside.bus import handle
@@ -82,6 +84,62 @@ def test_a_command_commits_while_a_reader_holds_a_read_transaction_open() -> Non
         release.set()
         reader.join(60)
     assert not errors, errors
+
+
+class Abandoned(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+@contextmanager
+def lock_timeout(seconds: float) -> Iterator[None]:
+    """Connections opened inside wait `seconds` for the write lock (the suite's own after)."""
+    options = [database["OPTIONS"] for database in connections.settings.values()]
+    saved = [dict(option) for option in options]
+    for option in options:
+        option["timeout"] = seconds
+    connections.close_all()
+    try:
+        yield
+    finally:
+        for option, before in zip(options, saved, strict=True):
+            option.clear()
+            option.update(before)
+        connections.close_all()
+
+
+def test_a_write_transaction_lets_the_next_writer_in_however_it_ends() -> None:
+    """config/sqlite serves one process's writers in turn: each write transaction holds the
+    process's lock for its database until it ends. Ended by a rollback, by a connection closed
+    inside it, or by a commit, the next writer (the same thread, then another) must get in at
+    once; a lock left held would make it wait out the timeout (2 s here) and fail "database is
+    locked"."""
+
+    def rolled_back() -> None:
+        with suppress(Abandoned), transaction.atomic():
+            handle(CreateOrderFactory())
+            raise Abandoned
+
+    def closed_inside() -> None:
+        with transaction.atomic():
+            handle(CreateOrderFactory())
+            connections["default"].close()  # as a worker thread dying mid-request would
+
+    def committed() -> None:
+        handle(CreateOrderFactory())
+
+    def then_write(end: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            end()
+            handle(CreateOrderFactory())  # the same thread, on its connection
+
+        return run
+
+    with lock_timeout(2):
+        for end in (rolled_back, closed_inside, committed):
+            errors: list[BaseException] = []
+            in_thread(then_write(end), errors).join(30)
+            in_thread(committed, errors).join(30)
+            assert not errors, (end.__name__, errors)
 
 
 def test_stories_and_client_correlation_ids_on_the_embedded_default(
