@@ -6,8 +6,9 @@ others poll, sleeping up to 100 ms between tries; a writer that has waited long 
 and keeps finding the lock retaken by writers that just arrived, so under a burst of concurrent
 commands one of them could wait out the whole timeout and fail with "database is locked" while
 the others committed hundreds of times. Here a thread takes a lock of the process (one per
-database file) before BEGIN and lets it go when its transaction ends, so waiting writers queue
-on it and are woken when it is free. The bound is the same as SQLite's: the connection's
+database file) before BEGIN and lets it go when its transaction ends; waiting writers queue on
+it and get it in the order they asked (config/sqlite/turns.py), so a writer that has just
+committed cannot take it again ahead of one that has waited. The bound is the same as SQLite's: the connection's
 `timeout`, then the same OperationalError. Writers in other processes (a management command
 beside runserver) still meet SQLite's own lock, as before.
 """
@@ -20,19 +21,21 @@ from typing import Any
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
-_locks: dict[str, threading.Lock] = {}
+from config.sqlite.turns import Turns
+
+_locks: dict[str, Turns] = {}
 _locks_guard = threading.Lock()
 
 
-def _write_lock(name: str) -> threading.Lock:
+def _write_lock(name: str) -> Turns:
     with _locks_guard:
-        return _locks.setdefault(name, threading.Lock())
+        return _locks.setdefault(name, Turns())
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
     """SQLite, its write transactions taken in turn within the process."""
 
-    _writing: threading.Lock | None = None
+    _writing: Turns | None = None
 
     def _start_transaction_under_autocommit(self) -> None:
         lock = _write_lock(str(self.settings_dict["NAME"]))
