@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.test import override_settings
 
+from bench import http_compare
 from bench.apps import guarantees_off
 from bench.guarantee_cost import ALL_ON, cost_us, rotation, summarize
 from bench.guarantees import SWITCHES, parse, without
@@ -130,3 +131,15 @@ def test_the_cost_of_a_guarantee_is_the_time_a_command_it_adds() -> None:
     assert rows["audit"]["write_cost_us"] == cost_us(500, 612.5) == 367.3  # 2,000 µs less 1,632.7
     assert rows["audit"]["over_all_on"]["write2.commands_per_s"] == 1.188
     assert rows[ALL_ON]["write_cost_us"] == 0
+
+
+@pytest.mark.parametrize("switch", ["doorbell", "everything"])
+def test_the_http_comparison_refuses_a_switch_it_cannot_measure(
+    switch: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Without the doorbell the worker projects on its catch-up beat only: the reads would time that.
+    with pytest.raises(SystemExit) as refused:
+        http_compare.main(["--without", f"audit,{switch}"])
+
+    assert refused.value.code == 2
+    assert f"unknown ['{switch}']" in capsys.readouterr().err
