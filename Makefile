@@ -191,24 +191,25 @@ $(PEER_STAMP):
 	rm -f $(PEER_VENV)/.installed-*
 	touch $@
 
-bench-peer: install $(PEER_STAMP) ## Ours vs the eventsourcing library (PEER_ARGS)
+# Both databases of a run beside the peer, ours migrated; then the environment both sides read.
+define peer_databases
 	$(call ensure_db,$(BENCH_DB_NAME))
 	$(call ensure_db,$(PEER_DBNAME))
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
-	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
-		POSTGRES_DBNAME=$(PEER_DBNAME) POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_USER=$${POSTGRES_USER:-postgres} \
-		$(PY) bench/compare.py $(PEER_ARGS)
+endef
+PEER_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
+	POSTGRES_DBNAME=$(PEER_DBNAME) POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_USER=$${POSTGRES_USER:-postgres}
+
+bench-peer: install $(PEER_STAMP) ## Ours vs the eventsourcing library (PEER_ARGS)
+	$(peer_databases)
+	$(PEER_ENV) $(PY) bench/compare.py $(PEER_ARGS)
 
 # What each guarantee costs the writes (bench/guarantee_cost.py): the write phases with all on and
 # with each switched off in turn (bench/guarantees.py: a benchmark's settings only, never the
 # product's), alternating. COST_ARGS, e.g. COST_ARGS="--rounds 3 --peer" (the peer as one more variant).
 bench-cost: install $(PEER_STAMP) ## What each guarantee costs the writes (COST_ARGS)
-	$(call ensure_db,$(BENCH_DB_NAME))
-	$(call ensure_db,$(PEER_DBNAME))
-	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
-	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
-		POSTGRES_DBNAME=$(PEER_DBNAME) POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_USER=$${POSTGRES_USER:-postgres} \
-		$(PY) bench/guarantee_cost.py $(COST_ARGS)
+	$(peer_databases)
+	$(PEER_ENV) $(PY) bench/guarantee_cost.py $(COST_ARGS)
 
 # The workload over HTTP (bench/http_load.py) against gunicorn + a Celery worker that it starts on
 # a fresh database of their own (dropped and recreated) and broker db, polls until ready, and

@@ -19,12 +19,10 @@ No Django here: it starts the benchmarks and reads their JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.compare import OURS_PYTHON, PEER_PYTHON, _dig, _run, peer  # noqa: E402
+from bench.compare import OURS_PYTHON, PEER_PYTHON, _dig, _run, peer, publish  # noqa: E402
 from bench.guarantees import SWITCHES, parse  # noqa: E402
 
 ALL_ON, PEER = "all on", "peer"
@@ -167,15 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--phases: write and/or write2")
     if options.peer and not PEER_PYTHON.exists():
         parser.error(f"{PEER_PYTHON} is missing: run `make bench-peer` once (it makes the peer's virtualenv)")
-    result = measure(options.orders, options.rounds, switches, phases, options.peer)
-    saved = ROOT / "bench" / "results" / f"guarantees-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(result, default=str, indent=1))
-    print(f"guarantee_cost: report saved to {saved}", file=sys.stderr)
-    if options.json:
-        print(json.dumps(result, default=str))
-    else:
-        print_table(result)
+    publish(
+        measure(options.orders, options.rounds, switches, phases, options.peer), "guarantees", options.json, print_table
+    )
     return 0
 
 
