@@ -2,7 +2,7 @@
 on and with each switched off in turn (bench/guarantees.py), alternating, in one run.
 
     .venv/bin/python bench/guarantee_cost.py --orders 1000 --rounds 3 [--without audit,record]
-        [--phases write,write2] [--peer] [--json]
+        [--phases write,write2,cpu] [--peer] [--json]
     make bench-cost COST_ARGS="--rounds 3"
 
 Each round runs every variant once on the freshly emptied bench database, in an order that
@@ -11,7 +11,9 @@ shifts by one each round (the machine's load drifts; each variant takes each pla
 BENCH_WITHOUT=<switch>, and with --peer the `eventsourcing` library (bench/compare.py's peer),
 so a figure reads as "without X, ours would be Y times the peer". Prints the medians, each
 variant over `all on`, and the microseconds a command the guarantee costs (1/rate with it on
-minus 1/rate with it off); saves the JSON to bench/results/guarantees-*.json.
+minus 1/rate with it off); saves the JSON to bench/results/guarantees-*.json. The `cpu` phase
+(ours only, 3 rounds of N orders) adds the client process's CPU µs a command, which a loaded
+machine distorts far less than the rates: what each guarantee costs the client's Python.
 
 No Django here: it starts the benchmarks and reads their JSON.
 """
@@ -41,7 +43,9 @@ FIGURES = [
     ("write.p99_ms", "write p99 ms", False),
     ("write2.commands_per_s", "write2 commands/s", True),
     ("write2.p99_ms", "write2 p99 ms", False),
+    ("cpu.cpu_us_per_command", "client CPU µs a command", False),
 ]
+CPU_ROUNDS = "3"
 
 
 def rotation(variants: list[str], round_number: int) -> list[str]:
@@ -56,6 +60,7 @@ def ours(variant: str, orders: int, phases: list[str]) -> dict[str, Any]:
     if variant != ALL_ON:
         env |= {"DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH": "1", "BENCH_WITHOUT": variant}
     command = [str(OURS_PYTHON), "manage.py", "bench", "--json", "--fresh", "--orders", str(orders)]
+    command += ["--rounds", CPU_ROUNDS] if "cpu" in phases else []
     report = _run(f"ours, {variant}", command + [arg for phase in phases for arg in ("--phase", phase)], env)
     return {"machine": report["machine"], "phases": report["phases"]}
 
@@ -70,6 +75,11 @@ def cost_us(rate_on: float | None, rate_off: float | None) -> float | None:
 def ratio(value: float | None, base: float | None) -> float | None:
     """value over base, where both are there."""
     return round(value / base, 3) if value is not None and base else None
+
+
+def difference(on: float | None, off: float | None) -> float | None:
+    """on less off, where both are there."""
+    return round(on - off, 1) if on is not None and off is not None else None
 
 
 def summarize(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -96,6 +106,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
                 "write2_cost_us": None
                 if variant == PEER
                 else cost_us(base["write2.commands_per_s"], figures["write2.commands_per_s"]),
+                "cpu_cost_us": difference(base["cpu.cpu_us_per_command"], figures["cpu.cpu_us_per_command"]),
             }
         )
     return rows
@@ -104,6 +115,7 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
 def measure(orders: int, rounds: int, switches: list[str], phases: list[str], with_peer: bool) -> dict[str, Any]:
     """Every variant `rounds` times, rotating the order; the rows and every run's report."""
     variants = [ALL_ON, *switches, *([PEER] if with_peer else [])]
+    writes = [phase for phase in phases if phase != "cpu"]  # the peer has no cpu phase
     runs: dict[str, list[dict[str, Any]]] = {variant: [] for variant in variants}
     loads: list[float] = []
     started = time.perf_counter()
@@ -111,7 +123,7 @@ def measure(orders: int, rounds: int, switches: list[str], phases: list[str], wi
         for variant in rotation(variants, n):
             print(f"guarantee_cost: round {n + 1}/{rounds}, {variant}", file=sys.stderr, flush=True)
             loads.append(os.getloadavg()[0])
-            runs[variant].append(peer(orders, phases) if variant == PEER else ours(variant, orders, phases))
+            runs[variant].append(peer(orders, writes) if variant == PEER else ours(variant, orders, phases))
     return {
         "machine": runs[ALL_ON][-1]["machine"],
         "orders": orders,
@@ -131,18 +143,29 @@ def print_table(result: dict[str, Any]) -> None:
 
     load = result["load_average_1m"]
     title = (
-        f"write phases without each guarantee: medians of {result['rounds']} rounds, N={result['orders']}, "
+        f"writes without each guarantee: medians of {result['rounds']} rounds, N={result['orders']}, "
         f"load {load['min']:.1f}-{load['max']:.1f}"
     )
     table = Table(title=title)
-    for column in ("off", "write cmd/s", "p50 ms", "p99 ms", "write2 cmd/s", "write2 p99", "cost µs (1, 2 clients)"):
+    columns = (
+        "off",
+        "write cmd/s",
+        "p50 ms",
+        "p99 ms",
+        "write2 cmd/s",
+        "write2 p99",
+        "client CPU µs",
+        "cost µs: 1, 2 clients, CPU",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "off" else "right")
     for row in result["rows"]:
         cells = []
         for figure, _, _ in FIGURES:
             value, ratio = row["medians"][figure], row["over_all_on"][figure]
             cells.append("-" if value is None else f"{value:g}" + ("" if ratio in (None, 1) else f" ({ratio:g}x)"))
-        cost = ", ".join("-" if c is None else f"{c:g}" for c in (row["write_cost_us"], row["write2_cost_us"]))
+        costs = (row["write_cost_us"], row["write2_cost_us"], row["cpu_cost_us"])
+        cost = ", ".join("-" if c is None else f"{c:g}" for c in costs)
         table.add_row(row["variant"], *cells, cost)
     Console().print(table)
 
@@ -152,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1000, help="N orders (4N commands) a phase; default 1000")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every variant; default 3")
     parser.add_argument("--without", default=",".join(SWITCHES), help="the switches, comma-separated; default all")
-    parser.add_argument("--phases", default="write,write2", help="comma-separated: write,write2")
+    parser.add_argument("--phases", default="write,write2", help="comma-separated: write,write2,cpu")
     parser.add_argument("--peer", action="store_true", help="the eventsourcing library as one more variant")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     options = parser.parse_args(argv)
@@ -161,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     phases = [p for p in options.phases.split(",") if p]
-    if set(phases) - {"write", "write2"} or not phases:
-        parser.error("--phases: write and/or write2")
+    if set(phases) - {"write", "write2", "cpu"} or not phases:
+        parser.error("--phases: some of write, write2, cpu")
+    if options.peer and not set(phases) & {"write", "write2"}:
+        parser.error("--peer: the peer runs write and write2 only")
     if options.peer and not PEER_PYTHON.exists():
         parser.error(f"{PEER_PYTHON} is missing: run `make bench-peer` once (it makes the peer's virtualenv)")
     publish(

@@ -120,16 +120,18 @@ def test_each_variant_takes_each_place_in_turn() -> None:
 
 
 def test_the_cost_of_a_guarantee_is_the_time_a_command_it_adds() -> None:
-    def run(write: float, write2: float) -> dict[str, Any]:
-        return {"phases": {"write": {"commands_per_s": write, "p99_ms": 2.0}, "write2": {"commands_per_s": write2}}}
+    def run(write: float, write2: float, cpu: float = 1200.0) -> dict[str, Any]:
+        writes = {"write": {"commands_per_s": write, "p99_ms": 2.0}, "write2": {"commands_per_s": write2}}
+        return {"phases": {**writes, "cpu": {"cpu_us_per_command": cpu}}}
 
-    runs = {ALL_ON: [run(500, 800), run(520, 820), run(480, 780)], "audit": [run(625, 1000), run(600, 900)]}
+    runs = {ALL_ON: [run(500, 800), run(520, 820), run(480, 780)], "audit": [run(625, 1000, 1000), run(600, 900)]}
 
     rows = {row["variant"]: row for row in summarize(runs)}
 
     assert rows["audit"]["medians"]["write.commands_per_s"] == 612.5
     assert rows["audit"]["write_cost_us"] == cost_us(500, 612.5) == 367.3  # 2,000 µs less 1,632.7
     assert rows["audit"]["over_all_on"]["write2.commands_per_s"] == 1.188
+    assert rows["audit"]["cpu_cost_us"] == 100  # 1,200 µs of the client's CPU less the median 1,100
     assert rows[ALL_ON]["write_cost_us"] == 0
 
 
