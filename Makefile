@@ -10,17 +10,17 @@ PORT ?= 8000
 # Tests and benchmarks run the production settings (DEBUG off) with a throwaway secret, over
 # plain HTTP: TLS belongs to the proxy in front, which the test client and servers do not have.
 THROWAWAY_SECRET := $(shell $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')
-lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases test-model check-deploy check-runtime soak bench bench-peer bench-http bench-crud: export SECRET_KEY ?= $(THROWAWAY_SECRET)
-lint test-unit pytest test-embedded test-rabbitmq test-two-databases test-model check-runtime soak bench bench-peer bench-http bench-crud: export HTTPS ?= false
+lint typecheck test-unit pytest test-embedded test-rabbitmq test-two-databases test-model check-deploy check-runtime soak bench bench-peer bench-http bench-crud bench-cost bench-cost-http: export SECRET_KEY ?= $(THROWAWAY_SECRET)
+lint test-unit pytest test-embedded test-rabbitmq test-two-databases test-model check-runtime soak bench bench-peer bench-http bench-crud bench-cost bench-cost-http: export HTTPS ?= false
 # The benchmarks' app is installed only for them (config/settings.py).
-bench bench-peer bench-http bench-crud: export BENCH = 1
+bench bench-peer bench-http bench-crud bench-cost bench-cost-http: export BENCH = 1
 # The test suite proves guarantees on the real services; these are the machine's defaults.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 TEST_AMQP_URL ?= amqp://guest:guest@127.0.0.1:5672//
 TEST_READ_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test_read
 
-.PHONY: help soak bench browser-deps screenshots install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases test-model web worker beat up bench bench-peer bench-http bench-crud bench-report bench-short clean
+.PHONY: help soak bench browser-deps screenshots install install-app run migrate seed test test-unit lint typecheck check-deploy check-runtime pytest test-embedded test-rabbitmq test-two-databases test-model web worker beat up bench bench-peer bench-http bench-crud bench-cost bench-cost-http bench-report bench-short clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | expand -t 22
@@ -191,13 +191,25 @@ $(PEER_STAMP):
 	rm -f $(PEER_VENV)/.installed-*
 	touch $@
 
-bench-peer: install $(PEER_STAMP) ## Ours vs the eventsourcing library (PEER_ARGS)
+# Both databases of a run beside the peer, ours migrated; then the environment both sides read.
+define peer_databases
 	$(call ensure_db,$(BENCH_DB_NAME))
 	$(call ensure_db,$(PEER_DBNAME))
 	DATABASE_URL=$(BENCH_DATABASE_URL) DEBUG=false $(PY) manage.py migrate --noinput -v0
-	DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
-		POSTGRES_DBNAME=$(PEER_DBNAME) POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_USER=$${POSTGRES_USER:-postgres} \
-		$(PY) bench/compare.py $(PEER_ARGS)
+endef
+PEER_ENV = DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} \
+	POSTGRES_DBNAME=$(PEER_DBNAME) POSTGRES_HOST=$${POSTGRES_HOST:-127.0.0.1} POSTGRES_USER=$${POSTGRES_USER:-postgres}
+
+bench-peer: install $(PEER_STAMP) ## Ours vs the eventsourcing library (PEER_ARGS)
+	$(peer_databases)
+	$(PEER_ENV) $(PY) bench/compare.py $(PEER_ARGS)
+
+# What each guarantee costs the writes (bench/guarantee_cost.py): the write phases with all on and
+# with each switched off in turn (bench/guarantees.py: a benchmark's settings only, never the
+# product's), alternating. COST_ARGS, e.g. COST_ARGS="--rounds 3 --peer" (the peer as one more variant).
+bench-cost: install $(PEER_STAMP) ## What each guarantee costs the writes (COST_ARGS)
+	$(peer_databases)
+	$(PEER_ENV) $(PY) bench/guarantee_cost.py $(COST_ARGS)
 
 # The workload over HTTP (bench/http_load.py) against gunicorn + a Celery worker that it starts on
 # a fresh database of their own (dropped and recreated) and broker db, polls until ready, and
@@ -220,6 +232,13 @@ CRUD_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/$(CRUD_DB_NAME)
 bench-crud: install ## The product against a plain DRF CRUD service over HTTP (CRUD_ARGS)
 	DATABASE_URL=$(HTTP_DATABASE_URL) CELERY_BROKER_URL=$(HTTP_BROKER_URL) CRUD_DATABASE_URL=$(CRUD_DATABASE_URL) \
 		$(PY) bench/http_compare.py --port $(HTTP_PORT) $(CRUD_ARGS)
+
+# What each guarantee costs over HTTP: bench-crud's comparison plus the product with each of the
+# audit row, the idempotency record, telemetry and the read-your-writes wait switched off in turn
+# (bench/http_compare.py --without). COST_HTTP_ARGS e.g. "--orders 1000 --rounds 3".
+bench-cost-http: install ## What each guarantee costs over HTTP (COST_HTTP_ARGS)
+	DATABASE_URL=$(HTTP_DATABASE_URL) CELERY_BROKER_URL=$(HTTP_BROKER_URL) CRUD_DATABASE_URL=$(CRUD_DATABASE_URL) \
+		$(PY) bench/http_compare.py --port $(HTTP_PORT) --without audit,record,telemetry,read_your_writes $(COST_HTTP_ARGS)
 
 # Every target with its newest figure and met/not met (bench/targets.py reads bench/results/).
 # REPORT_ARGS e.g. "--strict" (exit 1 unless every target is met) or "--json".

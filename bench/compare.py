@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,19 @@ def print_table(result: dict[str, Any]) -> None:
     console.print(table)
 
 
+def publish(result: dict[str, Any], kind: str, as_json: bool, table: Callable[[dict[str, Any]], None]) -> None:
+    """Save the report as bench/results/<kind>-<UTC time>.json, then print it: one JSON
+    object, or `table`'s tables."""
+    saved = ROOT / "bench" / "results" / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(result, default=str, indent=1))
+    print(f"{kind}: report saved to {saved}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(result, default=str))
+    else:
+        table(result)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=2000, help="N orders (4N commands); default 2000")
@@ -184,14 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     if not PEER_PYTHON.exists():
         parser.error(f"{PEER_PYTHON} is missing: run `make bench-peer` (it makes the peer's virtualenv)")
     result = compare(options.orders, options.rounds, list(dict.fromkeys(phases)), shlex.split(options.ours_args))
-    saved = ROOT / "bench" / "results" / f"compare-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    saved.parent.mkdir(parents=True, exist_ok=True)
-    saved.write_text(json.dumps(result, default=str, indent=1))
-    print(f"compare: report saved to {saved}", file=sys.stderr)
-    if options.json:
-        print(json.dumps(result, default=str))
-    else:
-        print_table(result)
+    publish(result, "compare", options.json, print_table)
     return 0
 
 

@@ -10,6 +10,14 @@ the CRUD service with gunicorn x3 on CRUD_DATABASE_URL. The workload is bench/ht
 per order create, confirm, pay, ship, the detail with ?min_position= and a list page. Prints
 each side's requests/s, p50/p99 ms, errors and stale reads, the medians over the rounds and
 the ratio product/CRUD; saves the JSON to bench/results/. Exits 1 on any error.
+
+With `--without audit,record,telemetry,read_your_writes` (make bench-cost-http) it also runs the
+product with each of those guarantees switched off in turn (bench/guarantees.py; the last is the
+load's detail read without ?min_position=), the sides' order shifting by one each round, and
+prints each over the product with all on: what each guarantee costs over HTTP. That report goes
+to http-guarantees-*.json (a side without a guarantee is no figure for a target). The doorbell
+cannot be switched off here: without it the worker projects only on its catch-up beat, and the
+reads would wait for that instead.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.guarantee_cost import rotation  # noqa: E402
+from bench.guarantees import SWITCHES  # noqa: E402
 from bench.http_load import (  # noqa: E402
     LOGS,
     VENV_BIN,
@@ -76,13 +86,25 @@ def recreate_database(url: str) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
 
 
-def run_side(stack: Stack, base: str, options: argparse.Namespace) -> dict[str, Any]:
+# What --without accepts: the server's switches but the doorbell (see above), and the client's.
+HTTP_SWITCHES = [*(name for name in SWITCHES if name != "doorbell"), "read_your_writes"]
+PRODUCT = "product"
+
+
+def run_side(stack: Stack, base: str, options: argparse.Namespace, read_your_writes: bool = True) -> dict[str, Any]:
     """Drive the workload against `stack` (started here, stopped after); the load's report."""
 
     def load() -> dict[str, Any]:
         token = token_for(base, "admin", "admin", options.timeout)
         return run_load(
-            base, options.orders, options.workers, options.seed, token, options.max_seconds, options.timeout
+            base,
+            options.orders,
+            options.workers,
+            options.seed,
+            token,
+            options.max_seconds,
+            options.timeout,
+            read_your_writes,
         )
 
     return stack.run(base, options.ready_timeout, load)
@@ -110,31 +132,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--max-seconds", type=float, default=900.0)
     parser.add_argument("--ready-timeout", type=float, default=60.0)
+    parser.add_argument(
+        "--without", default="", help=f"also the product without each of these, comma-separated: {HTTP_SWITCHES}"
+    )
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args(argv)
+    switches = [name.strip() for name in options.without.split(",") if name.strip()]
+    if unknown := set(switches) - set(HTTP_SWITCHES):
+        parser.error(f"--without: unknown {sorted(unknown)}; known: {HTTP_SWITCHES}")
     product_db = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_http")
     crud_db = os.environ.get("CRUD_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_crud")
     product_base, crud_base = f"http://127.0.0.1:{options.port}", f"http://127.0.0.1:{options.port + 1}"
 
-    def product() -> dict[str, Any]:
-        recreate_database(product_db)
-        stack = product_stack(port_of(product_base), options.web_workers, options.worker_concurrency, options.workers)
-        return run_side(stack, product_base, options)
+    def product(switch: str = "") -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            recreate_database(product_db)
+            server = "" if switch == "read_your_writes" else switch
+            stack = product_stack(
+                port_of(product_base), options.web_workers, options.worker_concurrency, options.workers, server
+            )
+            return run_side(stack, product_base, options, read_your_writes=switch != "read_your_writes")
+
+        return run
 
     def crud() -> dict[str, Any]:
         recreate_database(crud_db)
         return run_side(crud_stack(port_of(crud_base), options.web_workers, crud_db), crud_base, options)
 
-    sides: dict[str, Callable[[], dict[str, Any]]] = {"product": product, "crud": crud}
+    sides: dict[str, Callable[[], dict[str, Any]]] = {
+        PRODUCT: product(),
+        "crud": crud,
+        **{f"{PRODUCT} without {switch}": product(switch) for switch in switches},
+    }
     record = machine(product_base)
-    loads: dict[str, list[dict[str, Any]]] = {"product": [], "crud": []}
+    loads: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
     for round_number in range(options.rounds):
-        order = ["product", "crud"] if round_number % 2 == 0 else ["crud", "product"]
-        for name in order:
+        for name in rotation(list(sides), round_number):
             print(f"http_compare: round {round_number + 1}, {name}", file=sys.stderr)
             loads[name].append(sides[name]())
     medians = {name: summary(runs) for name, runs in loads.items()}
-    ratio = medians["product"]["requests_per_s"] / medians["crud"]["requests_per_s"]
+    ratio = medians[PRODUCT]["requests_per_s"] / medians["crud"]["requests_per_s"]
     report = {
         "machine": record,
         "settings": vars(options) | {"product_stack": "gunicorn + celery worker", "crud_stack": "gunicorn"},
@@ -142,7 +179,13 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_requests_per_s": round(ratio, 2),
         "rounds": loads,
     }
-    saved = LOGS.parent / f"http-compare-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    if switches:
+        report["over_product"] = {
+            name: round(figures["requests_per_s"] / medians[PRODUCT]["requests_per_s"], 3)
+            for name, figures in medians.items()
+        }
+    kind = "http-guarantees" if switches else "http-compare"
+    saved = LOGS.parent / f"{kind}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     saved.write_text(json.dumps(report, default=str, indent=1))
     if options.json:
         print(json.dumps(report, default=str))
@@ -171,6 +214,8 @@ def print_report(report: dict[str, Any]) -> None:
         table.add_row(name, *(str(value) for value in row), per_round)
     console.print(table)
     console.print(f"ratio product/crud requests/s: {report['ratio_requests_per_s']}")
+    for name, ratio in report.get("over_product", {}).items():
+        console.print(f"{name} over the product with all on, requests/s: {ratio}")
 
 
 if __name__ == "__main__":

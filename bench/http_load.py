@@ -91,8 +91,11 @@ class Tally:
 class Client:
     """One worker's session against the API."""
 
-    def __init__(self, base: str, token: str, tally: Tally, timeout: float) -> None:
+    def __init__(self, base: str, token: str, tally: Tally, timeout: float, read_your_writes: bool = True) -> None:
         self.base = base.rstrip("/")
+        # Off only to measure what the wait costs (bench/http_compare.py --without read_your_writes):
+        # the detail is read without ?min_position=, and a 404 (not projected yet) counts as stale.
+        self.read_your_writes = read_your_writes
         self.tally = tally
         self.timeout = timeout
         self.session = requests.Session()
@@ -111,7 +114,8 @@ class Client:
         if 200 <= response.status_code < 300:
             self.tally.record(endpoint, ms, stale=stale)
             return response.json() if response.content else {}
-        if response.status_code == 404 and stale and endpoint == "GET /api/orders/{id}/":
+        unwaited = not self.read_your_writes and response.status_code == 404
+        if response.status_code == 404 and (stale or unwaited) and endpoint == "GET /api/orders/{id}/":
             self.tally.record(endpoint, ms, stale=True)  # expected: not projected within the wait
             return None
         self.tally.record(endpoint, ms, f"{response.status_code} {response.text[:200]}")
@@ -136,7 +140,8 @@ class Client:
                 ENDPOINTS[3], "POST", path + "ship/", {"tracking_number": spec.tracking_number, "carrier": spec.carrier}
             )
             if shipped is not None:
-                self.call(ENDPOINTS[4], "GET", f"{path}?min_position={shipped['position']}")
+                wait = f"?min_position={shipped['position']}" if self.read_your_writes else ""
+                self.call(ENDPOINTS[4], "GET", path + wait)
         self.call(ENDPOINTS[5], "GET", f"/api/orders/?status={rng.choice(STATUSES)}")
 
 
@@ -154,16 +159,24 @@ def token_for(base: str, username: str, password: str, timeout: float) -> str:
 
 
 def run_load(
-    base: str, orders: int, workers: int, seed: int, token: str, max_seconds: float, timeout: float
+    base: str,
+    orders: int,
+    workers: int,
+    seed: int,
+    token: str,
+    max_seconds: float,
+    timeout: float,
+    read_your_writes: bool = True,
 ) -> dict[str, Any]:
-    """Run the workload with `workers` threads; figures per endpoint and overall."""
+    """Run the workload with `workers` threads; figures per endpoint and overall (the detail
+    read without its read-your-writes wait if `read_your_writes` is off: a benchmark's switch)."""
     tally = Tally()
     specs: Iterator[OrderSpec] = order_specs(orders, seed)
     take = threading.Lock()
     deadline = time.monotonic() + max_seconds
 
     def worker(n: int) -> None:
-        client = Client(base, token, tally, timeout)
+        client = Client(base, token, tally, timeout, read_your_writes)
         rng = random.Random(seed * 1000 + n)
         while time.monotonic() < deadline:
             with take:
@@ -314,12 +327,16 @@ class Stack:
                 process.wait(5)
 
 
-def product_stack(port: int, web_workers: int, worker_concurrency: int, clients: int) -> Stack:
+def product_stack(port: int, web_workers: int, worker_concurrency: int, clients: int, without: str = "") -> Stack:
     """The product: gunicorn (config.wsgi) and one Celery worker on DATABASE_URL and
     CELERY_BROKER_URL, throttles lifted, and as many read-your-writes wait slots for the one
-    user the `clients` threads share as there are threads (each would be a user of its own)."""
+    user the `clients` threads share as there are threads (each would be a user of its own).
+    `without` names guarantees to switch off (bench/guarantees.py): then every process of the
+    stack runs bench.settings with BENCH_WITHOUT, a benchmark's settings, never the product's."""
+    switched = {"DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH": "1", "BENCH_WITHOUT": without}
     environment = {
         **os.environ,
+        **(switched if without else {"DJANGO_SETTINGS_MODULE": "config.settings"}),
         "DEBUG": "false",
         "THROTTLE_COMMANDS": os.environ.get("THROTTLE_COMMANDS", "1000000/min"),
         "THROTTLE_QUERIES": os.environ.get("THROTTLE_QUERIES", "1000000/min"),

@@ -86,3 +86,11 @@ def test_strict_fails_unless_every_target_is_met_and_a_broken_report_is_skipped(
     assert _row(evaluate(tmp_path), "load: 10,000-event over 10-event order, p50")["status"] == MET
     assert main(["--results", str(tmp_path), "--json"]) == 0
     assert main(["--results", str(tmp_path), "--json", "--strict"]) == 1
+
+
+def test_a_run_with_a_guarantee_switched_off_is_no_figure_of_the_product(tmp_path: Path) -> None:
+    project = {"events": 16_000, "events_per_s": 30_000.0, "orders_projection_events_per_s": 40_000.0}
+    # What `manage.py bench` under bench.settings saves (bench/guarantees.py): never judged.
+    _save(tmp_path, "bench-without-audit-20261206T100000Z.json", _bench(project=project))
+
+    assert _row(evaluate(tmp_path), "project: events/s, all read models")["status"] == MISSING
