@@ -25,36 +25,25 @@ from archive.procedure import STEPS, archive_due
 from archive.restoring import restore_stream
 from eventlog import cold
 from eventlog.store import EventStore, event_store
-from orders.addresses import Address
 from orders.commands import ForgetCustomer
 from projector.loop import read_database
 from projector.rebuild import rebuild_by_name
 from readmodels.models import OrderDetail
-from tests.support.archiving import clear_copies, delivered_order
+from tests.support.archiving import Customer
 from tests.support.concurrency import in_thread
 from tests.support.read_side import ON_BOTH_DATABASES, read_models
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
-CUSTOMER = "c-forget-pairs"
-EMAIL = "archive-pairs-3r8d@example.org"
-NAME = "Perpetua Ashcombe"
-STREET = "Tinderbox Close 41"
-SECRETS = (EMAIL, NAME, STREET)
-ADDRESS = Address(name=NAME, line1=STREET, postal_code="10115", city="Berlin", country="DE")
+CUSTOMER = Customer("c-forget-pairs", "archive-pairs-3r8d@example.org", "Perpetua Ashcombe", "Tinderbox Close 41")
 LATER = timedelta(days=10_000)
-
-
-def customers_order() -> UUID:
-    """A delivered order of the customer's, with their e-mail and a named address."""
-    return delivered_order(CUSTOMER, customer_email=EMAIL, shipping_address=ADDRESS)
 
 
 def nothing_readable(order_id: UUID) -> None:
     """No table holds the customer's data; their order's events read as erased; both rebuilds
     (full, and from carried rows if the order is archived) give the live tables again."""
     cold._cache.clear()
-    assert clear_copies(*SECRETS) == {}
+    assert CUSTOMER.plain_copies() == {}
     created = event_store().read_stream(str(order_id), to_version=1)[0]
     assert (created.data["customer_email"], created.data["shipping_address"]["name"]) == (None, None)
     assert OrderDetail.objects.using(read_database()).get(order_id=order_id).customer_email == ""
@@ -62,7 +51,7 @@ def nothing_readable(order_id: UUID) -> None:
     for from_archive_rows in (False, True):
         rebuild_by_name([], from_archive_rows=from_archive_rows)
         assert read_models() == live
-        assert clear_copies(*SECRETS) == {}
+        assert CUSTOMER.plain_copies() == {}
 
 
 def forgotten_at_archiver_step(at: str) -> UUID:
@@ -70,7 +59,7 @@ def forgotten_at_archiver_step(at: str) -> UUID:
     `deleted` is inside the removal's transaction (the append lock held), so the forgetting
     runs on a connection of its own: it lists the order (the deletion is not committed yet)
     and appends once the archiver commits."""
-    order_id = customers_order()
+    order_id = CUSTOMER.delivered_order()
     errors: list[BaseException] = []
     forgetting: list[threading.Thread] = []
 
@@ -78,9 +67,9 @@ def forgotten_at_archiver_step(at: str) -> UUID:
         if name != at or forgetting:
             return
         if name == "deleted":
-            forgetting.append(in_thread(lambda: handle(ForgetCustomer(customer_id=CUSTOMER)), errors))
+            forgetting.append(in_thread(lambda: handle(ForgetCustomer(customer_id=CUSTOMER.customer_id)), errors))
         else:
-            handle(ForgetCustomer(customer_id=CUSTOMER))
+            handle(ForgetCustomer(customer_id=CUSTOMER.customer_id))
             forgetting.append(threading.current_thread())
 
     archived = archive_due(now=timezone.now() + LATER, step=step).archived
@@ -122,7 +111,7 @@ def restoring_while_listing(order_id: UUID, monkeypatch: pytest.MonkeyPatch) -> 
         return found
 
     monkeypatch.setattr(EventStore, "streams_with", streams_with)
-    handle(ForgetCustomer(customer_id=CUSTOMER))
+    handle(ForgetCustomer(customer_id=CUSTOMER.customer_id))
     assert not errors
     assert restored == [5]
 
@@ -133,11 +122,11 @@ def test_a_forget_and_a_restore_stream_in_either_order_leave_nothing_readable(
     vendor: str, restored_first: bool
 ) -> None:
     assert connection.vendor == vendor
-    order_id = customers_order()
+    order_id = CUSTOMER.delivered_order()
     assert archive_due(now=timezone.now() + LATER).archived == [str(order_id)]
     if restored_first:
         restore_stream(str(order_id))
-    handle(ForgetCustomer(customer_id=CUSTOMER))
+    handle(ForgetCustomer(customer_id=CUSTOMER.customer_id))
     if not restored_first:
         restore_stream(str(order_id))
     assert event_store().archived(str(order_id)) is None  # hot again
@@ -150,7 +139,7 @@ def test_a_restore_stream_committed_while_the_forget_lists_the_orders_leaves_not
 ) -> None:
     """The forgetting lists the order as archived (so CustomerForgotten does not name it), and
     the order is in the log again by the time the forgetting commits."""
-    order_id = customers_order()
+    order_id = CUSTOMER.delivered_order()
     assert archive_due(now=timezone.now() + LATER).archived == [str(order_id)]
     restoring_while_listing(order_id, monkeypatch)
     assert event_store().archived(str(order_id)) is None

@@ -24,25 +24,19 @@ from django.utils import timezone
 from archive.procedure import archive_due
 from eventlog import cold
 from notifications.models import Notification
-from orders.addresses import Address
 from orders.commands import ForgetCustomer
 from projector import shadow
 from projector.loop import all_partitions, read_database
 from projector.rebuild import rebuild_by_name
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
-from tests.support.archiving import clear_copies, delivered_order
+from tests.support.archiving import Customer, delivered_order
 from tests.support.concurrency import in_thread
 from tests.support.read_side import ON_BOTH_DATABASES
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
-CUSTOMER = "c-forget-rebuilt"
-EMAIL = "rebuild-race-7h2m@example.org"
-NAME = "Wendeline Tarrowby"
-STREET = "Gallowglass Lane 3"
-SECRETS = (EMAIL, NAME, STREET)
-ADDRESS = Address(name=NAME, line1=STREET, postal_code="10115", city="Berlin", country="DE")
+CUSTOMER = Customer("c-forget-rebuilt", "rebuild-race-7h2m@example.org", "Wendeline Tarrowby", "Gallowglass Lane 3")
 # Past every archive age: the delivered orders are due.
 LATER = timedelta(days=10_000)
 REPLAYING = "replaying"  # not a phase: after a batch of the replay (the progress callback)
@@ -53,14 +47,18 @@ def a_customer_with_archived_orders() -> UUID:
     """A customer with an archived order (two emails sent to them) and a hot one, among other
     customers' orders; the search finds their data before anything is forgotten."""
     delivered_order("c-other-before", customer_email="other@example.org")
-    order_id = delivered_order(CUSTOMER, customer_email=EMAIL, shipping_address=ADDRESS)
+    order_id = CUSTOMER.delivered_order()
     assert str(order_id) in archive_due(now=timezone.now() + LATER).archived
     cold._cache.clear()
-    handle(CreateOrderFactory(customer_id=CUSTOMER, customer_email=EMAIL, shipping_address=ADDRESS))
+    handle(
+        CreateOrderFactory(
+            customer_id=CUSTOMER.customer_id, customer_email=CUSTOMER.email, shipping_address=CUSTOMER.address
+        )
+    )
     delivered_order("c-other-after", customer_email="other@example.org")
-    sent = Notification.objects.using(read_database()).filter(order_id=order_id, recipient=EMAIL)
+    sent = Notification.objects.using(read_database()).filter(order_id=order_id, recipient=CUSTOMER.email)
     assert sent.count() == 2
-    assert Notification._meta.db_table in {table.split(".")[1] for table in clear_copies(*SECRETS)}
+    assert Notification._meta.db_table in {table.split(".")[1] for table in CUSTOMER.plain_copies()}
     return order_id
 
 
@@ -74,11 +72,11 @@ def rebuild_racing_a_forget(settings: Any, at: str, *, from_archive_rows: bool) 
         if forgotten:
             return
         if connections[read_database()].in_atomic_block:  # inside the in-place rebuild's transaction
-            thread = in_thread(lambda: handle(ForgetCustomer(customer_id=CUSTOMER)), errors)
+            thread = in_thread(lambda: handle(ForgetCustomer(customer_id=CUSTOMER.customer_id)), errors)
             thread.join(30)
             assert not thread.is_alive(), "the forgetting waited on the rebuild"
         else:
-            handle(ForgetCustomer(customer_id=CUSTOMER))
+            handle(ForgetCustomer(customer_id=CUSTOMER.customer_id))
         forgotten.append(at)
 
     subscribers, settings.EVENT_SUBSCRIBERS = settings.EVENT_SUBSCRIBERS, []
@@ -112,7 +110,7 @@ def test_a_forget_racing_a_blue_green_full_replay_leaves_nothing_readable(
     archived: UUID, settings: Any, at: str
 ) -> None:
     rebuild_racing_a_forget(settings, at, from_archive_rows=False)
-    assert clear_copies(*SECRETS) == {}
+    assert CUSTOMER.plain_copies() == {}
 
 
 @pytest.mark.postgres
@@ -121,7 +119,7 @@ def test_a_forget_racing_a_blue_green_rebuild_from_archive_rows_leaves_nothing_r
     archived: UUID, settings: Any, at: str
 ) -> None:
     rebuild_racing_a_forget(settings, at, from_archive_rows=True)
-    assert clear_copies(*SECRETS) == {}
+    assert CUSTOMER.plain_copies() == {}
 
 
 @ON_BOTH_DATABASES
@@ -132,7 +130,7 @@ def test_a_forget_just_before_an_in_place_rebuild_leaves_nothing_readable(
     assert connection.vendor == vendor
     in_place(monkeypatch)
     rebuild_racing_a_forget(settings, "in place", from_archive_rows=from_archive_rows)
-    assert clear_copies(*SECRETS) == {}
+    assert CUSTOMER.plain_copies() == {}
 
 
 @pytest.mark.postgres
@@ -146,4 +144,4 @@ def test_a_forget_committed_inside_an_in_place_rebuild_leaves_nothing_readable(
 ) -> None:
     in_place(monkeypatch)
     rebuild_racing_a_forget(settings, at, from_archive_rows=from_archive_rows)
-    assert clear_copies(*SECRETS) == {}
+    assert CUSTOMER.plain_copies() == {}

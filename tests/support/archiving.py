@@ -7,11 +7,13 @@ this module only says which commands close an order, once for every archive test
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from django.db import connections
 
+from orders.addresses import Address
 from projector.loop import read_database
 from tests.factories import (
     ConfirmOrderFactory,
@@ -51,3 +53,26 @@ def clear_copies(*secrets: str) -> dict[str, list[str]]:
                 if hits := [row for row in rows if any(secret in row for secret in secrets)]:
                     found[f"{using}.{table}"] = hits
     return found
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer with personal data to forget, in strings no other row holds by chance."""
+
+    customer_id: str
+    email: str
+    name: str
+    street: str
+
+    @property
+    def address(self) -> Address:
+        """Their shipping address: their name and street, a city anyone may know."""
+        return Address(name=self.name, line1=self.street, postal_code="10115", city="Berlin", country="DE")
+
+    def delivered_order(self) -> UUID:
+        """A delivered order of theirs, with their e-mail and address."""
+        return delivered_order(self.customer_id, customer_email=self.email, shipping_address=self.address)
+
+    def plain_copies(self) -> dict[str, list[str]]:
+        """clear_copies of their e-mail, name and street."""
+        return clear_copies(self.email, self.name, self.street)
