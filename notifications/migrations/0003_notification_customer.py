@@ -2,7 +2,7 @@
 finds the emails that may name them without asking the order list (which a rebuild may be
 refilling at that moment: notifications/projection.py).
 
-Existing rows are filled in batches: from the order list (readmodels' OrderSummary, on the
+Existing rows are filled from the order list (readmodels' OrderSummary, on the
 same database as the outbox; it has every order a projection applied, archived ones too),
 and any order it does not hold yet (the orders projection behind the notifications one) from
 the order's OrderCreated in the log (its customer id is never sealed). The index is built
@@ -10,6 +10,8 @@ CONCURRENTLY on PostgreSQL (the outbox takes inserts from every projection batch
 migration runs outside a transaction. Reversed, the column and its index go; nothing else
 was changed.
 """
+
+from collections import defaultdict
 
 from django.conf import settings
 from django.db import migrations, models
@@ -22,23 +24,29 @@ POSTGRES = (
 
 
 def fill_customers(apps, schema_editor):
-    """The customer of every existing email, a batch of orders at a time."""
+    """The customer of every existing email: from the order list in one statement, then the
+    orders it does not hold from the log, a batch of orders at a time, one UPDATE per customer."""
     using = schema_editor.connection.alias
     notification = apps.get_model("notifications", "Notification")
     summary = apps.get_model("readmodels", "OrderSummary")
     stored = apps.get_model("eventlog", "StoredEvent")
+    table, listed = notification._meta.db_table, summary._meta.db_table
+    schema_editor.execute(
+        f"UPDATE {table} SET customer_id = COALESCE((SELECT listed.customer_id FROM {listed} listed"
+        f" WHERE listed.order_id = {table}.order_id), '') WHERE customer_id = ''",
+        params=None,
+    )
     unknown = notification.objects.using(using).filter(customer_id="")
-    orders = list(unknown.order_by().values_list("order_id", flat=True).distinct())
+    orders = [str(order) for order in unknown.order_by().values_list("order_id", flat=True).distinct()]
     for start in range(0, len(orders), BATCH):
-        batch = orders[start : start + BATCH]
-        found = dict(summary.objects.using(using).filter(order_id__in=batch).values_list("order_id", "customer_id"))
-        missing = {str(order): order for order in batch if order not in found}
-        if missing:
-            created = stored.objects.using(settings.EVENTLOG_DATABASE).filter(stream_id__in=list(missing), version=1)
-            for stream_id, data in created.values_list("stream_id", "data"):
-                found[missing[stream_id]] = str(data["customer_id"])
-        for order, customer in found.items():
-            unknown.filter(order_id=order).update(customer_id=customer)
+        created = stored.objects.using(settings.EVENTLOG_DATABASE).filter(
+            stream_id__in=orders[start : start + BATCH], version=1
+        )
+        by_customer = defaultdict(list)
+        for stream_id, data in created.values_list("stream_id", "data"):
+            by_customer[str(data["customer_id"])].append(stream_id)
+        for customer, streams in by_customer.items():
+            unknown.filter(order_id__in=streams).update(customer_id=customer)
 
 
 def add_index(apps, schema_editor):
