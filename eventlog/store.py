@@ -323,6 +323,19 @@ class EventStore:
         found = self._objects().filter(stream_id__in=wanted, version=1).values_list("stream_id", flat=True)
         return set(found)
 
+    def first_events(self, stream_ids: Iterable[str]) -> dict[str, RecordedEvent]:
+        """Each of the given streams' first event (version 1), by stream: those in the log in
+        one query, archived ones from their segments (a stream with none is left out)."""
+        wanted = list(dict.fromkeys(stream_ids))
+        if not wanted:
+            return {}
+        rows = self._objects().filter(stream_id__in=wanted, version=1).values_list(*_COLUMNS)
+        found = {event.stream_id: event for event in self._recorded_all(rows)}
+        for stream_id in wanted:
+            if stream_id not in found and (archived := self.read_archived_stream(stream_id, to_version=1)):
+                found[stream_id] = archived[0]
+        return found
+
     def streams_with(self, event_type: str, field: str, value: str) -> list[str]:
         """The streams, in order of their first such event, holding an event of `event_type`
         whose data has `field` equal to `value` (a scan of that type's events: for rare

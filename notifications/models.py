@@ -50,6 +50,9 @@ class Notification(models.Model):
     event_id = models.UUIDField(primary_key=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     order_id = models.UUIDField()
+    # Whose order it is (empty only if no event says): the forgetting finds the emails that
+    # may name the customer by it, never through another projection's tables.
+    customer_id = models.CharField(max_length=64, blank=True, default="")
     order_version = models.PositiveIntegerField()
     position = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -66,6 +69,7 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx"),
             models.Index(fields=["order_id"], name="notification_order_idx"),
+            models.Index(fields=["customer_id"], name="notification_customer_idx"),
             # The finished emails that still carry personal data: what retention blanks
             # (retention/stores.py) is read from here, never from the whole outbox.
             models.Index(fields=["occurred_at"], name="notification_payload_idx", condition=PAYLOAD_KEPT),

@@ -4,12 +4,17 @@ OrderConfirmed, OrderShipped and OrderCancelled.
 It runs in the projector's transaction like every projection, so the emails a batch owes
 are recorded atomically with the checkpoint; sending happens after commit (sending.py).
 
-CustomerForgotten removes the customer's directory entry and the recipient (and the last
-error, which may quote it) of the emails owed for their orders, each only if it came from
-before the forgetting: an address the customer gave since is theirs to keep. Their orders
-are those the event lists and those the order list holds for the customer: an order archived
-before the forgetting is not in the log the write side scans, so no event lists it. Emails still
-pending find no address afterwards (the order's e-mail reads as null) and end as no_address.
+Each email owed records whose order it is for (`customer_id`, from the order's OrderCreated:
+in the batch, else an earlier email of the order, else the log), in the row it inserts, so
+every version of the row names its customer. CustomerForgotten removes the customer's
+directory entry and the recipient (and the last error, which may quote it) of the emails owed
+to them, found by that id, each only if it came from before the forgetting: an address the
+customer gave since is theirs to keep. No other table is asked which orders are theirs: the
+event lists only the orders of the hot log (one archived before the forgetting is in none),
+and the order list may be being rebuilt from scratch in the same replay, so it need not hold
+an archived order yet when a rebuild applies the forgetting (tests/integration/
+test_forget_rebuild_race.py). Emails still pending find no address afterwards (the order's
+e-mail reads as null) and end as no_address.
 An address is recorded under its customer's lock stripe, and not at all if the read side has
 seen the customer forgotten after it (readmodels/forgetting.py): a batch that decoded an
 order just before the key was deleted cannot put it back after the forgetting removed it.
@@ -32,7 +37,7 @@ from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, Ord
 from projector.bulk import insert_new_rows
 from projector.carried import opened
 from projector.projection import Projection, Sealer
-from readmodels.forgetting import forgotten_at, guard, orders_of, record
+from readmodels.forgetting import forgotten_at, guard, record
 from readmodels.models import ForgottenCustomer
 
 EventT = TypeVar("EventT")
@@ -107,8 +112,11 @@ class NotificationsProjection(Projection):
             writing={event.customer_id for event in _events(events, OrderCreated) if event.customer_email},
             erasing={event.customer_id for event in _events(events, CustomerForgotten)},
         )
+        customers: dict[str, str] = {}  # order -> customer, from the batch's OrderCreated
         for recorded in events:
             event = recorded.event
+            if isinstance(event, OrderCreated):
+                customers[recorded.stream_id] = event.customer_id
             if isinstance(event, CustomerForgotten):
                 self._record_addresses(addresses, using)  # those before it, so it erases them too
                 addresses = {}
@@ -124,6 +132,7 @@ class NotificationsProjection(Projection):
                     "event_id": recorded.event_id,
                     "kind": kind.value,
                     "order_id": UUID(recorded.stream_id),
+                    "customer_id": customers.get(recorded.stream_id),
                     "order_version": recorded.version,
                     "position": recorded.position,
                     "status": (Notification.Status.PENDING if fresh else Notification.Status.EXPIRED).value,
@@ -137,6 +146,10 @@ class NotificationsProjection(Projection):
                 }
             )
         self._record_addresses(addresses, using)
+        unknown = {str(row["order_id"]) for row in owed if row["customer_id"] is None}
+        customers.update(customers_of(unknown, using))
+        for row in owed:
+            row["customer_id"] = customers.get(str(row["order_id"]), "")
         # Keyed by event id: a redelivered or rebuilt event owes no second email.
         insert_new_rows(using, Notification, owed, key="event_id")
         if any(row["status"] == Notification.Status.PENDING for row in owed):
@@ -147,10 +160,10 @@ class NotificationsProjection(Projection):
     def _forget(self, forgotten: CustomerForgotten, position: int, using: str) -> None:
         record(using, forgotten.customer_id, position)
         CustomerDirectory.objects.using(using).filter(customer_id=forgotten.customer_id, position__lt=position).delete()
-        # By customer id too (orders_of): emails sent for orders archived before the
-        # forgetting are named by no CustomerForgotten, yet hold the customer's address.
-        orders = orders_of(using, {forgotten.customer_id}, forgotten.order_ids)
-        Notification.objects.using(using).filter(order_id__in=sorted(orders), position__lt=position).update(
+        # By the customer id each row carries since it was inserted: a sender holding a row
+        # (FOR UPDATE) to record its recipient holds a row this UPDATE matches in every
+        # version, so the UPDATE waits for that commit and blanks what it recorded.
+        Notification.objects.using(using).filter(customer_id=forgotten.customer_id, position__lt=position).update(
             recipient="", last_error=""
         )
 
@@ -175,3 +188,24 @@ class NotificationsProjection(Projection):
         )
         with connections[using].cursor() as cursor:
             cursor.execute(sql, [value for row in rows for value in row])
+
+
+def customers_of(orders: set[str], using: str) -> dict[str, str]:
+    """The customer of each of `orders` (order ids), as far as they are known: from the
+    emails already owed for the order, else from its OrderCreated in the log (or its segment)."""
+    if not orders:
+        return {}
+    owed = Notification.objects.using(using).filter(order_id__any=[UUID(order) for order in orders])
+    found = {
+        str(order_id): customer
+        for order_id, customer in owed.exclude(customer_id="").values_list("order_id", "customer_id").distinct()
+    }
+    first = event_store().first_events(sorted(orders - found.keys()))
+    found.update(
+        {
+            order: recorded.event.customer_id
+            for order, recorded in first.items()
+            if isinstance(recorded.event, OrderCreated)
+        }
+    )
+    return found

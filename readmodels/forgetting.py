@@ -85,11 +85,13 @@ def forgotten_at(using: str, customers: Collection[str]) -> Mapping[str, int]:
 
 
 def orders_of(using: str, customers: Collection[str], listed: Iterable[UUID]) -> set[str]:
-    """The forgotten `customers`' orders whose plain copies the read side must erase: those
-    their CustomerForgotten lists (`listed`), and those it cannot list, found by customer id
-    in the order list: the write side scans only the hot log for a customer's orders, so an
-    order archived before the forgetting (archive/) is named by no event, yet its rows, its
-    emails and its carried state still hold the customer's data."""
+    """The forgotten `customers`' orders whose list and detail rows the orders projection must
+    refold (and `verify` check): those their CustomerForgotten lists (`listed`), and those it
+    cannot list, found by customer id in the order list: the write side scans only the hot log
+    for a customer's orders, so an order archived before the forgetting (archive/) is named by
+    no event, yet its rows still hold the customer's data. Only the orders projection asks:
+    the order list is its own table, complete up to its own checkpoint even mid-rebuild; the
+    notifications find their emails by the customer id each carries."""
     orders = {str(order_id) for order_id in listed}
     if customers:
         rows = OrderSummary.objects.using(using).filter(customer_id__in=sorted(customers))

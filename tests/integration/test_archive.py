@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from datetime import timedelta
+from functools import partial
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,8 @@ from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.status import applied_through
 from readmodels.selectors.history import order_as_of, order_at_version, order_history
-from tests.factories import (
-    ConfirmOrderFactory,
-    CreateOrderFactory,
-    DeadLetterFactory,
-    DeliverOrderFactory,
-    PayOrderFactory,
-    ShipOrderFactory,
-    total_of,
-)
+from tests.factories import CreateOrderFactory, DeadLetterFactory, DeliverOrderFactory
+from tests.support import archiving
 from tests.support.grants import documented_grants
 from tests.support.read_side import ON_BOTH_DATABASES, read_models
 from tests.support.services import Service
@@ -58,16 +52,8 @@ LATER = timedelta(days=10_000)
 SQLITE_COMPARED = ("orders", "products", "notifications", "payment_deadlines")
 
 
-def delivered_order(customer_id: str = "c-archive") -> UUID:
-    """An order placed, confirmed, paid, shipped and delivered."""
-    create = CreateOrderFactory(customer_id=customer_id, customer_email=EMAIL)
-    handle(create)
-    handle(ConfirmOrderFactory(order_id=create.order_id))
-    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
-    handle(ShipOrderFactory(order_id=create.order_id))
-    handle(DeliverOrderFactory(order_id=create.order_id))
-    order_id: UUID = create.order_id
-    return order_id
+# An order placed with the e-mail, confirmed, paid, shipped and delivered.
+delivered_order = partial(archiving.delivered_order, customer_email=EMAIL)
 
 
 def as_read(order_id: UUID) -> dict[str, Any]:

@@ -26,18 +26,8 @@ from inventory.commands import RenameProduct
 from orders.commands import ForgetCustomer
 from projector.loop import read_database
 from readmodels.models import OrderDetail, OrderSummary, ProductStock, SalesLedgerEntry
-from tests.factories import (
-    AddressFactory,
-    ConfirmOrderFactory,
-    CreateOrderFactory,
-    DeliverOrderFactory,
-    LineItemFactory,
-    PayOrderFactory,
-    ReceiveStockFactory,
-    RegisterProductFactory,
-    ShipOrderFactory,
-    total_of,
-)
+from tests.factories import AddressFactory, LineItemFactory, ReceiveStockFactory, RegisterProductFactory
+from tests.support import archiving
 from tests.support.read_side import ON_BOTH_DATABASES, read_models
 from tests.support.workload import drive_orders
 from writeside.bus import handle
@@ -50,19 +40,12 @@ NAMED_SKU = "SKU-carried"
 
 def delivered_order(customer_id: str) -> UUID:
     """An order with personal data and a named product, placed through to delivered."""
-    create = CreateOrderFactory(
-        customer_id=customer_id,
+    return archiving.delivered_order(
+        customer_id,
         customer_email=EMAIL,
         shipping_address=AddressFactory(),
         items=(LineItemFactory(sku=NAMED_SKU), LineItemFactory()),
     )
-    handle(create)
-    handle(ConfirmOrderFactory(order_id=create.order_id))
-    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
-    handle(ShipOrderFactory(order_id=create.order_id))
-    handle(DeliverOrderFactory(order_id=create.order_id))
-    order_id: UUID = create.order_id
-    return order_id
 
 
 def tables() -> dict[str, Any]:

@@ -9,11 +9,11 @@ cannot name the archived ones; each read-side table must find them by customer i
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import UUID
+from functools import partial
 
 import pytest
 from django.core import mail
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from archive.procedure import archive_due
@@ -22,14 +22,7 @@ from orders.addresses import Address
 from orders.commands import ForgetCustomer
 from projector.loop import read_database
 from readmodels.models import OrderDetail, OrderSummary
-from tests.factories import (
-    ConfirmOrderFactory,
-    CreateOrderFactory,
-    DeliverOrderFactory,
-    PayOrderFactory,
-    ShipOrderFactory,
-    total_of,
-)
+from tests.support import archiving
 from tests.support.read_side import ON_BOTH_DATABASES
 from tests.support.verifying import CLEAN, verify_checks
 from writeside.bus import handle
@@ -42,34 +35,15 @@ STREET = "Quillfeather Yard 12"
 LATER = timedelta(days=10_000)
 
 
-def delivered_order() -> UUID:
-    """An order with an e-mail and a named address, confirmed, shipped and delivered: two
-    emails sent to the customer."""
-    address = Address(name=NAME, line1=STREET, postal_code="10115", city="Berlin", country="DE")
-    create = CreateOrderFactory(customer_id=CUSTOMER, customer_email=EMAIL, shipping_address=address)
-    handle(create)
-    handle(ConfirmOrderFactory(order_id=create.order_id))
-    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
-    handle(ShipOrderFactory(order_id=create.order_id))
-    handle(DeliverOrderFactory(order_id=create.order_id))
-    order_id: UUID = create.order_id
-    return order_id
+ADDRESS = Address(name=NAME, line1=STREET, postal_code="10115", city="Berlin", country="DE")
+# An order with an e-mail and a named address, confirmed, shipped and delivered: two emails
+# sent to the customer.
+delivered_order = partial(archiving.delivered_order, CUSTOMER, customer_email=EMAIL, shipping_address=ADDRESS)
 
 
 def clear_copies() -> dict[str, list[str]]:
-    """Per table of the read database and of the write database, every row holding the
-    customer's e-mail, name or street as plain text in any column, whatever its type (JSON
-    and text alike): the outbox, the directory, the read models, fulfilment, the relay's
-    carried state (empty here: no relay runs), the audit trail and the command log."""
-    found: dict[str, list[str]] = {}
-    for using in sorted({read_database(), "default"}):
-        with connections[using].cursor() as cursor:
-            for table in connections[using].introspection.table_names(cursor):
-                cursor.execute(f"SELECT * FROM {connections[using].ops.quote_name(table)}")
-                rows = [repr(row) for row in cursor.fetchall()]
-                if hits := [row for row in rows if any(secret in row for secret in (EMAIL, NAME, STREET))]:
-                    found[f"{using}.{table}"] = hits
-    return found
+    """Every row of either database holding the customer's e-mail, name or street in the clear."""
+    return archiving.clear_copies(EMAIL, NAME, STREET)
 
 
 @ON_BOTH_DATABASES

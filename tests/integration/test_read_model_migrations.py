@@ -11,6 +11,8 @@ import pytest
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
+from notifications.models import Notification
+from orders.commands import ConfirmOrder
 from projector.loop import read_database
 from readmodels.models import OrderDetail, OrderSummary
 from tests.factories import AddressFactory, CreateOrderFactory
@@ -93,3 +95,23 @@ def test_orders_projected_before_list_rows_named_them_get_the_name_and_email(set
     rows = OrderSummary.objects.in_bulk([named.order_id, anonymous.order_id])
     assert (rows[named.order_id].customer_name, rows[named.order_id].customer_email) == ("Ada L.", "ada@example.com")
     assert (rows[anonymous.order_id].customer_name, rows[anonymous.order_id].customer_email) == ("", "")
+
+
+def test_emails_owed_before_they_named_their_customer_get_it_from_the_order_list_or_the_log(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+    listed, unlisted = CreateOrderFactory(customer_id="c-listed"), CreateOrderFactory(customer_id="c-unlisted")
+    for create in (listed, unlisted):
+        handle(create)
+        handle(ConfirmOrder(order_id=create.order_id))
+    migrate([("notifications", "0002_payload_index")])  # drops the column and its index
+    # The orders projection behind the notifications one: the order list lacks an order yet.
+    OrderSummary.objects.using(read_database()).filter(order_id=unlisted.order_id).delete()
+    migrate()
+    owed = Notification.objects.using(read_database()).filter(order_id__in=[listed.order_id, unlisted.order_id])
+    assert dict(owed.values_list("order_id", "customer_id")) == {
+        listed.order_id: "c-listed",
+        unlisted.order_id: "c-unlisted",
+    }
+    with connections[read_database()].cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = 'notification_customer_idx'")
+        assert cursor.fetchone() is not None
