@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -66,7 +67,7 @@ def rebuild_together(
 
     `from_archive_rows`: the projections whose rows every archived stream carries (or that
     read no archived stream) restore those and replay only the hot log; the others are
-    replayed in full first (projector/carried.py says when, and `phase` is told why).
+    replayed in full after (projector/carried.py says when, and `phase` is told why).
     """
     refuse_process_managers(projections)
     hot = store or event_store()
@@ -78,20 +79,33 @@ def rebuild_together(
         announce("done")
         return head
     planned = carried.plan(projections, hot.using)
-    head = 0
-    for name, reason in planned.replayed.items():
+    replayed = dict(planned.replayed)
+    for name, reason in replayed.items():
         announce(f"replaying {name} in full: {reason}")
-    if planned.replayed_projections:
-        head = _rebuild(planned.replayed_projections, whole_log(hot), progress, announce, restore=None)
-    if planned.restored:
-
-        def restore() -> None:
-            announce("restoring archived rows")
-            carried.restore(planned.carrying, hot.using, read_database())
-
-        head = max(head, _rebuild(planned.restored, carried.hot_log(hot), progress, announce, restore=restore))
+    carrying, head = planned.carrying, 0
+    while carrying or planned.hot_only:
+        try:
+            restore = partial(_restore, carrying, hot.using, announce)
+            fast = [*carrying, *planned.hot_only]
+            head = _rebuild(fast, carried.hot_log(hot), progress, announce, restore=restore)
+            break
+        except carried.NotCarried as lacking:
+            # Rare (streams archived before rows were carried, a lost file): what was restored
+            # went with the shadow or the transaction; the rest try again without these.
+            for name, reason in lacking.reasons.items():
+                announce(f"replaying {name} in full: {reason}")
+            replayed.update(lacking.reasons)
+            carrying = [projection for projection in carrying if projection.name not in lacking.reasons]
+    in_full = [projection for projection in projections if projection.name in replayed]
+    if in_full:
+        head = max(head, _rebuild(in_full, whole_log(hot), progress, announce, restore=None))
     announce("done")
     return head
+
+
+def _restore(projections: list[Projection], store_using: str, announce: Phase) -> None:
+    announce("restoring archived rows")
+    carried.restore(projections, store_using, read_database())
 
 
 def _rebuild(
