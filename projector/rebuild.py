@@ -258,15 +258,24 @@ def rebuild_by_name(
     from_archive_rows: bool = False,
 ) -> dict[str, int]:
     """Rebuild the named projections (all rebuildable ones if none) in one pass, reporting
-    progress and phase to the cache; KeyError for an unknown name, ValueError for a process
-    manager, shadow.RebuildRunning if another rebuild runs."""
+    progress and phase to the cache (with, from archive rows, each projection replayed in full
+    and why; and the error of a rebuild that failed, so no page shows it running for the hour
+    its progress is kept); KeyError for an unknown name, ValueError for a process manager,
+    shadow.RebuildRunning if another rebuild runs, CorruptCarriedRows for a damaged rows file."""
     projections = all_projections()
     selected = list(names) or [name for name, projection in projections.items() if projection.rebuildable]
     unknown = sorted(set(selected) - set(projections))
     if unknown:
         raise KeyError(f"Unknown projection(s): {', '.join(unknown)}; known: {', '.join(projections)}")
     refuse_process_managers(projections[name] for name in selected)  # before reporting a start
-    state: dict[str, Any] = {"position": 0, "head": 0, "started_at": timezone.now().isoformat(), "phase": "starting"}
+    state: dict[str, Any] = {
+        "position": 0,
+        "head": 0,
+        "started_at": timezone.now().isoformat(),
+        "phase": "starting",
+        "from_archive_rows": from_archive_rows,
+        "in_full": [],
+    }
 
     def publish() -> None:
         for name in selected:
@@ -281,15 +290,23 @@ def rebuild_by_name(
 
     def step(name: str) -> None:
         state["phase"] = name
+        if name.startswith("replaying "):
+            state["in_full"] = [*state["in_full"], name.removeprefix("replaying ")]
         publish()
         if phase is not None:
             phase(name)
 
     publish()
-    head = rebuild_together(
-        [projections[name] for name in selected], progress=report, phase=step, from_archive_rows=from_archive_rows
-    )
-    finished = {**state, "position": head, "head": head, "finished_at": timezone.now().isoformat()}
-    for name in selected:
-        cache.set(progress_key(name), finished, 3600)
+    try:
+        head = rebuild_together(
+            [projections[name] for name in selected], progress=report, phase=step, from_archive_rows=from_archive_rows
+        )
+    except shadow.RebuildRunning:
+        raise  # the progress shown is the running rebuild's
+    except Exception as error:
+        state.update(failed=str(error), finished_at=timezone.now().isoformat())
+        publish()
+        raise
+    state.update(position=head, head=head, finished_at=timezone.now().isoformat())
+    publish()
     return dict.fromkeys(selected, head)
