@@ -16,30 +16,13 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.utils import timezone
 
 from archive import carried_rows
-from archive.procedure import archive_due
 from eventlog import cold
-from tests.integration.test_archive_rows import LATER, delivered_order, rebuilt
+from tests.support.carried_rows import ARCHIVED, archived_shop, rebuilt, rows_files
 from tests.support.read_side import ON_BOTH_DATABASES
-from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
-ARCHIVED = 4
-
-
-def archived_shop() -> None:
-    """Hot orders, ARCHIVED archived ones, and one delivered too late to be archived."""
-    drive_orders(6, seed=7)
-    for n in range(ARCHIVED):
-        delivered_order(f"c-backfill-{n}")
-    assert len(archive_due(now=timezone.now() + LATER).archived) == ARCHIVED
-    delivered_order("c-backfill-hot")
-
-
-def rows_files(root: Path) -> list[Path]:
-    return sorted(root.rglob("*.rows.gz"))
 
 
 def aged(path: Path, projection: str) -> None:

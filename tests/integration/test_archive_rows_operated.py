@@ -21,8 +21,7 @@ from eventlog.store import event_store
 from projector.loop import read_database
 from readmodels.models import OrderSummary
 from tests.factories import SuperuserFactory
-from tests.integration.test_archive_rows import rebuilt, tables
-from tests.integration.test_archive_rows_backfill import archived_shop, rows_files
+from tests.support.carried_rows import archived_shop, rebuilt, rows_files, tables
 from tests.support.services import Service, celery
 from tests.support.waiting import eventually
 
