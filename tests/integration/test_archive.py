@@ -37,19 +37,15 @@ from projector.partitions import partition_of_bucket
 from projector.status import applied_through
 from readmodels.selectors.history import order_as_of, order_at_version, order_history
 from tests.factories import (
-    ConfirmOrderFactory,
     CreateOrderFactory,
     DeadLetterFactory,
     DeliverOrderFactory,
-    PayOrderFactory,
-    ShipOrderFactory,
-    total_of,
 )
 from tests.support.grants import documented_grants
 from tests.support.read_side import ON_BOTH_DATABASES, read_models
 from tests.support.services import Service
 from tests.support.waiting import eventually
-from tests.support.workload import drive_orders
+from tests.support.workload import delivered, drive_orders
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
@@ -61,13 +57,7 @@ SQLITE_COMPARED = ("orders", "products", "notifications", "payment_deadlines")
 def delivered_order(customer_id: str = "c-archive") -> UUID:
     """An order placed, confirmed, paid, shipped and delivered."""
     create = CreateOrderFactory(customer_id=customer_id, customer_email=EMAIL)
-    handle(create)
-    handle(ConfirmOrderFactory(order_id=create.order_id))
-    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
-    handle(ShipOrderFactory(order_id=create.order_id))
-    handle(DeliverOrderFactory(order_id=create.order_id))
-    order_id: UUID = create.order_id
-    return order_id
+    return delivered(create)
 
 
 def as_read(order_id: UUID) -> dict[str, Any]:

@@ -26,14 +26,10 @@ from eventlog.history import whole_log
 from eventlog.models import ArchivedStream
 from eventlog.store import EventStore, event_store
 from tests.factories import (
-    ConfirmOrderFactory,
     CreateOrderFactory,
-    DeliverOrderFactory,
-    PayOrderFactory,
-    ShipOrderFactory,
-    total_of,
 )
 from tests.support.read_side import read_models
+from tests.support.workload import delivered
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
@@ -43,13 +39,7 @@ LATER = timedelta(days=10_000)
 
 def delivered_order(customer_id: str) -> UUID:
     create = CreateOrderFactory(customer_id=customer_id)
-    handle(create)
-    handle(ConfirmOrderFactory(order_id=create.order_id))
-    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
-    handle(ShipOrderFactory(order_id=create.order_id))
-    handle(DeliverOrderFactory(order_id=create.order_id))
-    order_id: UUID = create.order_id
-    return order_id
+    return delivered(create)
 
 
 def a_long_archived_past() -> int:

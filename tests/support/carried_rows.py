@@ -18,17 +18,11 @@ from projector.loop import read_database
 from readmodels.models import ProductStock, SalesLedgerEntry
 from tests.factories import (
     AddressFactory,
-    ConfirmOrderFactory,
     CreateOrderFactory,
-    DeliverOrderFactory,
     LineItemFactory,
-    PayOrderFactory,
-    ShipOrderFactory,
-    total_of,
 )
 from tests.support.read_side import read_models
-from tests.support.workload import drive_orders
-from writeside.bus import handle
+from tests.support.workload import delivered, drive_orders
 
 EMAIL = "carried-5k2w@example.org"
 LATER = timedelta(days=10_000)
@@ -44,13 +38,7 @@ def delivered_order(customer_id: str) -> UUID:
         shipping_address=AddressFactory(),
         items=(LineItemFactory(sku=NAMED_SKU), LineItemFactory()),
     )
-    handle(create)
-    handle(ConfirmOrderFactory(order_id=create.order_id))
-    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
-    handle(ShipOrderFactory(order_id=create.order_id))
-    handle(DeliverOrderFactory(order_id=create.order_id))
-    order_id: UUID = create.order_id
-    return order_id
+    return delivered(create)
 
 
 def tables() -> dict[str, Any]:

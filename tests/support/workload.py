@@ -18,6 +18,7 @@ from orders.commands import (
     ShipOrder,
 )
 from orders.domain import Order
+from tests.factories import ConfirmOrderFactory, DeliverOrderFactory, PayOrderFactory, ShipOrderFactory, total_of
 from writeside.bus import handle
 from writeside.unit_of_work import DjangoUnitOfWork
 
@@ -83,3 +84,14 @@ def churn(order_id: UUID, pairs: int) -> None:
             order.add_item("CHURN", 1, Decimal("1.00"))
             order.remove_item("CHURN")
         uow.commit()
+
+
+def delivered(create: CreateOrder) -> UUID:
+    """Place the order and take it through confirmed, paid and shipped to delivered (closed and
+    owing nothing: what the archiver archives); returns its id."""
+    handle(create)
+    handle(ConfirmOrderFactory(order_id=create.order_id))
+    handle(PayOrderFactory(order_id=create.order_id, amount=total_of(create)))
+    handle(ShipOrderFactory(order_id=create.order_id))
+    handle(DeliverOrderFactory(order_id=create.order_id))
+    return create.order_id
