@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,13 +162,13 @@ def read(segment_name: str, stream_id: str) -> tuple[dict[str, Any], dict[str, A
         with cold.archive_storage().open(rows_name(segment_name), "rb") as stored, gzip.open(stored) as unzipped:
             try:
                 header = _decode(unzipped.readline())
-            except (OSError, EOFError, ValueError, msgspec.DecodeError):
+            except (OSError, EOFError, ValueError, zlib.error, msgspec.DecodeError):
                 return None
             if header.get("format") != FORMAT_VERSION:
                 return None
             try:
                 body = unzipped.read()
-            except (OSError, EOFError, ValueError) as error:
+            except (OSError, EOFError, ValueError, zlib.error) as error:  # zlib's: damaged deflate data
                 raise CorruptCarriedRows(f"the rows carried with {stream_id} are unreadable: {error}") from error
     except (OSError, ValueError):
         return None  # no such file (or the storage refused to open it)

@@ -115,3 +115,30 @@ def test_the_fast_rebuild_opens_each_rows_file_once(cold_storage: Path, monkeypa
     rows = {name: count for name, count in opened.items() if name.endswith(".rows.gz")}
     assert len(rows) == ARCHIVED
     assert set(rows.values()) == {1}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("damaged_part", ["header", "body"])
+def test_a_rows_file_with_damaged_compressed_data_falls_back_or_stops_clearly_and_the_backfill_rewrites_it(
+    cold_storage: Path, damaged_part: str
+) -> None:
+    archived_shop()
+    full, _ = rebuilt()
+    damaged = rows_files(cold_storage)[0]
+    blob = bytearray(damaged.read_bytes())
+    # The deflate stream itself (not only what it decodes to): near its start the header line's
+    # data, near its end the body's (the last 8 bytes are gzip's CRC and length).
+    for index in range(20, 50) if damaged_part == "header" else range(len(blob) - 40, len(blob) - 12):
+        blob[index] ^= 0xFF
+    damaged.write_bytes(bytes(blob))
+    if damaged_part == "header":
+        fast, steps = rebuilt("--from-archive-rows")  # as if it carried nothing: full replay
+        assert "replaying orders in full" in steps
+        assert fast == full
+    else:
+        with pytest.raises(CommandError, match="the rows carried with"):
+            call_command("rebuild_projections", "--from-archive-rows", verbosity=0, stderr=StringIO())
+    assert "carried the rows of 1 archived streams" in backfill()
+    fast, steps = rebuilt("--from-archive-rows")
+    assert "replaying" not in steps
+    assert fast == full

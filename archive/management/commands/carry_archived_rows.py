@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             outcome = carry_archived_rows()
-        except (RebuildRunning, CorruptSegment, CorruptCarriedRows) as error:
+        except (RebuildRunning, CorruptSegment, CorruptCarriedRows, OSError) as error:  # OSError: a segment missing
             raise CommandError(str(error)) from None
         self.stdout.write(
             f"carried the rows of {outcome.written} archived streams; {outcome.current} already carried them;"
