@@ -7,8 +7,9 @@ existing models, so they are granted in the admin's user and group forms like an
 * the projections page lists the dead letters (error, stream) as the DeadLetter list does,
   so whoever may view that list may see it (`projector.view_deadletter`, or the change
   permission, which implies view in Django's admin) and nobody else;
-* retry, skip and rebuild each change dead letters (resolve one, skip one, or clear a
-  projection's blocking ones before replaying it), and DeadLetterAdmin is read-only, so
+* retry, skip and rebuild (by a full replay, or from the rows archived streams carry) each
+  change dead letters (resolve one, skip one, or clear a projection's blocking ones before
+  replaying it), and DeadLetterAdmin is read-only, so
   `projector.change_deadletter` grants these actions and nothing else; it grants the
   verification of the books too (`manage.py verify`: it changes no live row, but takes the
   rebuild lock and builds shadow tables).
@@ -33,6 +34,7 @@ from django.views.decorators.http import require_http_methods
 
 from eventlog.admin import ReadOnlyAdmin
 from projector import shadow
+from projector.carried import CorruptCarriedRows
 from projector.dead_letters import SkipRefused
 from projector.loop import Projector, read_database
 from projector.models import DeadLetter
@@ -47,6 +49,8 @@ OPERATE_PROJECTIONS = "projector.change_deadletter"
 # command does, and shows this many divergences.
 VERIFY_WAIT_SECONDS = 10.0
 VERIFY_SHOWN = 50
+# Said when a rows file is damaged: the two ways on (docs/operations.md, "Archive").
+CORRUPT_ROWS_ADVICE = "Rebuild without 'from archive rows', or run manage.py carry_archived_rows first."
 
 
 @admin.register(DeadLetter)
@@ -134,23 +138,46 @@ def _act(request: HttpRequest) -> None:
         else:
             messages.warning(request, f"{name}: stream {stream} still fails; see the error below.")
     elif action == "rebuild":
-        try:
-            refuse_process_managers([projections[name]])  # before queueing a task that would fail
-        except ValueError as error:
-            messages.error(request, str(error))
-            return
-        if settings.PROJECTIONS_INLINE:
-            try:
-                heads = rebuild_by_name([name])
-            except RebuildRunning as error:
-                messages.error(request, str(error))
-                return
-            messages.success(request, f"Rebuilt {name} up to position {heads[name]}.")
-        else:
-            from projector.tasks import rebuild
+        _rebuild(request, name)
 
-            rebuild.delay([name])
-            messages.success(request, f"Rebuild of {name} queued; progress shows below.")
+
+def _rebuild(request: HttpRequest, name: str) -> None:
+    """Rebuild one projection, in the request (PROJECTIONS_INLINE) or queued; from the rows
+    archived streams carry if the operator ticked it (the full replay stays the default: it
+    depends on nothing but the events, which is what a repair should depend on)."""
+    chosen = request.POST.get("from_archive_rows", "")
+    if chosen not in {"", "1"}:
+        messages.error(request, f"The choice 'from archive rows' is 1 or absent, not {chosen!r}; nothing was rebuilt.")
+        return
+    from_archive_rows = chosen == "1"
+    how = " from archive rows" if from_archive_rows else ""
+    try:
+        refuse_process_managers([all_projections()[name]])  # before queueing a task that would fail
+    except ValueError as error:
+        messages.error(request, str(error))
+        return
+    if not settings.PROJECTIONS_INLINE:
+        from projector.tasks import rebuild
+
+        rebuild.delay([name], from_archive_rows=from_archive_rows)
+        messages.success(request, f"Rebuild of {name}{how} queued; progress shows below.")
+        return
+    replayed: list[str] = []
+    try:
+        heads = rebuild_by_name(
+            [name],
+            phase=lambda step: replayed.append(step) if step.startswith("replaying ") else None,
+            from_archive_rows=from_archive_rows,
+        )
+    except RebuildRunning as error:
+        messages.error(request, str(error))
+        return
+    except CorruptCarriedRows as error:
+        messages.error(request, f"{error}; nothing was changed. {CORRUPT_ROWS_ADVICE}")
+        return
+    for step in replayed:
+        messages.warning(request, f"{step}.")
+    messages.success(request, f"Rebuilt {name}{how} up to position {heads[name]}.")
 
 
 def _verify(request: HttpRequest) -> None:

@@ -20,16 +20,19 @@ customer forgotten) are in the hot log, which the fast path replays after restor
 
 A rows file sits next to the segment (`.rows.gz` for `.seg.gz`): gzip of a header line (the
 format, the stream, each projection's carried format, the body's sha256) and a body line.
-It is written before the segment, so every stream archived since carries one; it is a cache
-of what a replay computes, so a damaged one costs speed, never correctness: the plan reads
-every header first, and a body that then fails its checksum stops the rebuild (blue/green:
-the live tables stay), to be run again without the option.
+It is written before the segment, so every stream archived since carries one (streams archived
+before that get one from `manage.py carry_archived_rows`); it is a cache of what a replay
+computes, so a damaged one costs speed, never correctness. Each file is opened once, header
+then body: a missing file or header sends the projections to full replay (the restore so far
+is dropped with its transaction or shadow tables), and a body failing its checksum stops the
+rebuild (blue/green: the live tables stay), to be run again without the option.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,7 +129,7 @@ def carry(
         {
             "format": FORMAT_VERSION,
             "stream_id": segment.stream_id,
-            "formats": {projection.name: projection.carried_format() for projection in carrying},
+            "formats": current_formats(carrying),
             "body_sha256": hashlib.sha256(body).hexdigest(),
         }
     )
@@ -148,82 +151,101 @@ def delete(segment_name: str) -> None:
     cold.archive_storage().delete(rows_name(segment_name))
 
 
-def _header(segment_name: str) -> dict[str, Any] | None:
+def read(segment_name: str, stream_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The header and body of the rows carried with a segment, from one opening of the file.
+
+    None when there is nothing usable to restore from (no file, or a header unreadable or of
+    another FORMAT_VERSION): the rebuild replays in full instead. CorruptCarriedRows when the
+    header is readable but the body is not, or fails its checksum (a damaged file, or one cut
+    short by a killed writer): the caller stops rather than guess."""
     try:
         with cold.archive_storage().open(rows_name(segment_name), "rb") as stored, gzip.open(stored) as unzipped:
-            header = _decode(unzipped.readline())
-    except (OSError, EOFError, ValueError, msgspec.DecodeError):
-        return None
-    return header if header.get("format") == FORMAT_VERSION else None
-
-
-def _body(segment_name: str, stream_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        with cold.archive_storage().open(rows_name(segment_name), "rb") as stored:
-            header_line, body = gzip.decompress(stored.read()).split(b"\n", 1)
-        header = _decode(header_line)
-    except (OSError, EOFError, ValueError, msgspec.DecodeError) as error:
-        raise CorruptCarriedRows(f"the rows carried with {stream_id} are unreadable: {error}") from error
+            try:
+                header = _decode(unzipped.readline())
+            except (OSError, EOFError, ValueError, zlib.error, msgspec.DecodeError):
+                return None
+            if header.get("format") != FORMAT_VERSION:
+                return None
+            try:
+                body = unzipped.read()
+            except (OSError, EOFError, ValueError, zlib.error) as error:  # zlib's: damaged deflate data
+                raise CorruptCarriedRows(f"the rows carried with {stream_id} are unreadable: {error}") from error
+    except (OSError, ValueError):
+        return None  # no such file (or the storage refused to open it)
     if header.get("stream_id") != stream_id or hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
         raise CorruptCarriedRows(f"the rows carried with {stream_id} fail their checksum")
-    return header, _decode(body)
+    try:
+        return header, _decode(body)
+    except msgspec.DecodeError as error:
+        raise CorruptCarriedRows(f"the rows carried with {stream_id} are unreadable: {error}") from error
 
 
-def _archived(using: str) -> Any:
+def current_formats(projections: Sequence[Projection]) -> dict[str, Any]:
+    """What each carrying projection carries now (`carried_format()`), by name."""
+    formats = {projection.name: projection.carried_format() for projection in projections}
+    return {name: found for name, found in formats.items() if found is not None}
+
+
+def archived(using: str) -> Any:
+    """The manifest rows of the streams in cold storage (not those verified and still hot)."""
     return ArchivedStream.objects.using(using).filter(status=ArchivedStream.Status.ARCHIVED)
+
+
+class NotCarried(Exception):
+    """Found while restoring: an archived stream carries no rows of these projections' current
+    format (`reasons`: name -> why); the rebuild replays them in full instead."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in reasons.items()))
+        self.reasons = reasons
 
 
 @dataclass
 class Plan:
-    """Which projections a rebuild restores from carried rows, and which it replays in full."""
+    """Which projections a rebuild tries to restore from carried rows, and which it replays in
+    full from the start (restoring can still send a carrying one to full replay: NotCarried)."""
 
-    restored: list[Projection] = field(default_factory=list)  # carried rows, then the hot log
+    carrying: list[Projection] = field(default_factory=list)  # carried rows, then the hot log
     hot_only: list[Projection] = field(default_factory=list)  # they read no archived stream
     replayed: dict[str, str] = field(default_factory=dict)  # name -> why it is replayed in full
-    carrying: list[Projection] = field(default_factory=list)
-    replayed_projections: list[Projection] = field(default_factory=list)
 
 
 def plan(projections: Sequence[Projection], using: str) -> Plan:
-    """Sort the projections into fast and full, reading every archived stream's rows header."""
-    archived_types = set(_archived(using).values_list("stream_type", flat=True).distinct())
+    """Sort the projections by what they read and whether they carry rows at all. The rows
+    files themselves are read once, by `restore`: reading every header here first opened each
+    file twice (tests/integration/test_archive_rows_backfill.py counts the openings)."""
+    archived_types = set(archived(using).values_list("stream_type", flat=True).distinct())
     outcome = Plan()
-    pending: dict[str, Projection] = {}
     for projection in projections:
         if projection.stream_types is not None and not projection.stream_types & archived_types:
             outcome.hot_only.append(projection)
         elif projection.carried_format() is None:
             outcome.replayed[projection.name] = "it carries no rows"
         else:
-            pending[projection.name] = projection
-    if pending:
-        for stream_id, segment in _archived(using).values_list("stream_id", "segment").iterator():
-            formats = (_header(segment) or {}).get("formats", {})
-            for name in [name for name in pending if formats.get(name) != pending[name].carried_format()]:
-                outcome.replayed[name] = f"archived stream {stream_id} carries no rows of its current format"
-                del pending[name]
-            if not pending:
-                break
-    outcome.carrying = list(pending.values())
-    outcome.restored = [*outcome.carrying, *outcome.hot_only]
-    outcome.replayed_projections = [projection for projection in projections if projection.name in outcome.replayed]
+            outcome.carrying.append(projection)
     return outcome
 
 
 def restore(projections: Sequence[Projection], store_using: str, using: str) -> int:
     """Write every archived stream's carried rows into the projections' (empty) tables on
-    `using`, a batch of streams at a time; returns how many streams were restored."""
+    `using`, a batch of streams at a time, opening each rows file once; returns how many
+    streams were restored. NotCarried as soon as a stream carries no rows of a projection's
+    current format (oldest streams first: those archived before rows were carried show at
+    once); the caller's transaction or shadow tables take what was written with them."""
     if not projections:
         return 0
-    formats = {projection.name: projection.carried_format() for projection in projections}
+    formats = current_formats(projections)
     count = 0
-    for batch in _batches(_archived(store_using).order_by("first_position").values_list("stream_id", "segment")):
+    for batch in manifest_batches(archived(store_using).order_by("first_position").values_list("stream_id", "segment")):
         carried: dict[str, list[tuple[str, Any]]] = {name: [] for name in formats}
         for stream_id, segment in batch:
-            header, body = _body(segment, stream_id)
-            for name, wanted in formats.items():
-                if header["formats"].get(name) != wanted:
-                    raise CorruptCarriedRows(f"the rows carried with {stream_id} changed format since the plan")
+            found = read(segment, stream_id)
+            header, body = found if found is not None else ({}, {})
+            lacking = [name for name, wanted in formats.items() if header.get("formats", {}).get(name) != wanted]
+            if lacking:
+                reason = f"archived stream {stream_id} carries no rows of its current format"
+                raise NotCarried(dict.fromkeys(lacking, reason))
+            for name in formats:
                 carried[name].append((stream_id, body[name]))
         for projection in projections:
             projection.restore_carried(carried[projection.name], using)
@@ -231,11 +253,13 @@ def restore(projections: Sequence[Projection], store_using: str, using: str) -> 
     return count
 
 
-def _batches(rows: Any) -> Iterator[list[tuple[str, str]]]:
-    batch: list[tuple[str, str]] = []
+def manifest_batches(rows: Any, size: int = RESTORE_BATCH) -> Iterator[list[Any]]:
+    """The rows of a manifest query in lists of `size`, read from the database as a stream
+    (the archive may hold millions of streams; a batch's files are read and let go together)."""
+    batch: list[Any] = []
     for row in rows.iterator():
         batch.append(row)
-        if len(batch) == RESTORE_BATCH:
+        if len(batch) == size:
             yield batch
             batch = []
     if batch:
@@ -254,7 +278,7 @@ class HotLog:
         return getattr(self._store, name)
 
     def head_position(self) -> int:
-        cold_head = _archived(self._store.using).aggregate(head=Max("last_position"))["head"] or 0
+        cold_head = archived(self._store.using).aggregate(head=Max("last_position"))["head"] or 0
         return max(self._store.head_position(), int(cold_head))
 
 

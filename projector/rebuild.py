@@ -13,11 +13,10 @@ rebuilds: live projection of those projections waits until it commits.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -31,6 +30,7 @@ from projector.dead_letters import BLOCKING, NOTHING_STANDING, standing
 from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
 from projector.models import DeadLetter
 from projector.projection import Projection
+from projector.read_ahead import can_read_ahead, log_batches
 from projector.registry import all_projections
 
 Progress = Callable[[int, int], None]
@@ -67,7 +67,7 @@ def rebuild_together(
 
     `from_archive_rows`: the projections whose rows every archived stream carries (or that
     read no archived stream) restore those and replay only the hot log; the others are
-    replayed in full first (projector/carried.py says when, and `phase` is told why).
+    replayed in full after (projector/carried.py says when, and `phase` is told why).
     """
     refuse_process_managers(projections)
     hot = store or event_store()
@@ -79,20 +79,33 @@ def rebuild_together(
         announce("done")
         return head
     planned = carried.plan(projections, hot.using)
-    head = 0
-    for name, reason in planned.replayed.items():
+    replayed = dict(planned.replayed)
+    for name, reason in replayed.items():
         announce(f"replaying {name} in full: {reason}")
-    if planned.replayed_projections:
-        head = _rebuild(planned.replayed_projections, whole_log(hot), progress, announce, restore=None)
-    if planned.restored:
-
-        def restore() -> None:
-            announce("restoring archived rows")
-            carried.restore(planned.carrying, hot.using, read_database())
-
-        head = max(head, _rebuild(planned.restored, carried.hot_log(hot), progress, announce, restore=restore))
+    carrying, head = planned.carrying, 0
+    while carrying or planned.hot_only:
+        try:
+            restore = partial(_restore, carrying, hot.using, announce)
+            fast = [*carrying, *planned.hot_only]
+            head = _rebuild(fast, carried.hot_log(hot), progress, announce, restore=restore)
+            break
+        except carried.NotCarried as lacking:
+            # Rare (streams archived before rows were carried, a lost file): what was restored
+            # went with the shadow or the transaction; the rest try again without these.
+            for name, reason in lacking.reasons.items():
+                announce(f"replaying {name} in full: {reason}")
+            replayed.update(lacking.reasons)
+            carrying = [projection for projection in carrying if projection.name not in lacking.reasons]
+    in_full = [projection for projection in projections if projection.name in replayed]
+    if in_full:
+        head = max(head, _rebuild(in_full, whole_log(hot), progress, announce, restore=None))
     announce("done")
     return head
+
+
+def _restore(projections: list[Projection], store_using: str, announce: Phase) -> None:
+    announce("restoring archived rows")
+    carried.restore(projections, store_using, read_database())
 
 
 def _rebuild(
@@ -237,77 +250,6 @@ def refuse_process_managers(projections: Iterable[Projection]) -> None:
         )
 
 
-def can_read_ahead(store: EventStore) -> bool:
-    """True if another connection sees the same log as this one: PostgreSQL, and no open
-    transaction of the caller's on the log's database (it may hold events no one else sees)."""
-    connection = connections[store.using]
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
-
-
-class Batches(Iterator[list[RecordedEvent]], Protocol):
-    """Batches of the log that must be closed (to end a reader thread and its connection)."""
-
-    def close(self) -> None:
-        """Stop reading; the batches not taken yet are not read."""
-
-
-def log_batches(store: EventStore, head: int, size: int, *, read_ahead: bool) -> Batches:
-    """The log up to `head` in batches of `size`, in position order; close it when done.
-
-    With `read_ahead` each batch is read and decoded in a second thread, on a connection
-    of its own, while the caller works (the first from this call on, the next while the
-    caller applies this one): the thread waits on the socket with the GIL released, so
-    reading overlaps the projections' writes. Every event up to `head` is committed
-    (positions are assigned under the append lock, in commit order), so the other
-    connection sees what this one would (see can_read_ahead).
-    """
-    return _ReadAhead(store, head, size) if read_ahead else _in_line(store, head, size)
-
-
-def _in_line(store: EventStore, head: int, size: int) -> Generator[list[RecordedEvent], None, None]:
-    cursor = 0
-    while cursor < head and (events := store.read_all(cursor, limit=size, to_position=head)):
-        yield events
-        cursor = events[-1].position
-
-
-class _ReadAhead:
-    """log_batches with `read_ahead`: the reading of the first batch starts on construction."""
-
-    def __init__(self, store: EventStore, head: int, size: int) -> None:
-        self._read = partial(store.read_all, limit=size, to_position=head)
-        self._head = head
-        self._reader: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="rebuild-reader")
-        self._pending: Future[list[RecordedEvent]] | None = self._reader.submit(self._read, 0)
-
-    def __iter__(self) -> _ReadAhead:
-        return self
-
-    def __next__(self) -> list[RecordedEvent]:
-        try:
-            events = self._pending.result() if self._pending is not None else []
-        except BaseException:
-            self.close()
-            raise
-        if not events or self._reader is None:
-            self.close()
-            raise StopIteration
-        last = events[-1].position
-        self._pending = self._reader.submit(self._read, last) if last < self._head else None
-        return events
-
-    def close(self) -> None:
-        """Cancel a read not started, wait for one running, and close the thread's connection."""
-        reader, self._reader = self._reader, None
-        if reader is None:
-            return
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-        reader.submit(connections.close_all).result()
-        reader.shutdown()
-
-
 def rebuild_by_name(
     names: Iterable[str],
     progress: Callable[[str, int, int], None] | None = None,
@@ -316,15 +258,24 @@ def rebuild_by_name(
     from_archive_rows: bool = False,
 ) -> dict[str, int]:
     """Rebuild the named projections (all rebuildable ones if none) in one pass, reporting
-    progress and phase to the cache; KeyError for an unknown name, ValueError for a process
-    manager, shadow.RebuildRunning if another rebuild runs."""
+    progress and phase to the cache (with, from archive rows, each projection replayed in full
+    and why; and the error of a rebuild that failed, so no page shows it running for the hour
+    its progress is kept); KeyError for an unknown name, ValueError for a process manager,
+    shadow.RebuildRunning if another rebuild runs, CorruptCarriedRows for a damaged rows file."""
     projections = all_projections()
     selected = list(names) or [name for name, projection in projections.items() if projection.rebuildable]
     unknown = sorted(set(selected) - set(projections))
     if unknown:
         raise KeyError(f"Unknown projection(s): {', '.join(unknown)}; known: {', '.join(projections)}")
     refuse_process_managers(projections[name] for name in selected)  # before reporting a start
-    state: dict[str, Any] = {"position": 0, "head": 0, "started_at": timezone.now().isoformat(), "phase": "starting"}
+    state: dict[str, Any] = {
+        "position": 0,
+        "head": 0,
+        "started_at": timezone.now().isoformat(),
+        "phase": "starting",
+        "from_archive_rows": from_archive_rows,
+        "in_full": [],
+    }
 
     def publish() -> None:
         for name in selected:
@@ -339,15 +290,23 @@ def rebuild_by_name(
 
     def step(name: str) -> None:
         state["phase"] = name
+        if name.startswith("replaying "):
+            state["in_full"] = [*state["in_full"], name.removeprefix("replaying ")]
         publish()
         if phase is not None:
             phase(name)
 
     publish()
-    head = rebuild_together(
-        [projections[name] for name in selected], progress=report, phase=step, from_archive_rows=from_archive_rows
-    )
-    finished = {**state, "position": head, "head": head, "finished_at": timezone.now().isoformat()}
-    for name in selected:
-        cache.set(progress_key(name), finished, 3600)
+    try:
+        head = rebuild_together(
+            [projections[name] for name in selected], progress=report, phase=step, from_archive_rows=from_archive_rows
+        )
+    except shadow.RebuildRunning:
+        raise  # the progress shown is the running rebuild's
+    except Exception as error:
+        state.update(failed=str(error), finished_at=timezone.now().isoformat())
+        publish()
+        raise
+    state.update(position=head, head=head, finished_at=timezone.now().isoformat())
+    publish()
     return dict.fromkeys(selected, head)

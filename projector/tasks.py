@@ -5,6 +5,7 @@ Each task is named by the package that owns it (`projector.*`) and answers its f
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import shared_task
@@ -14,6 +15,7 @@ from projector import doorbell
 from projector.rebuild import rebuild_by_name
 from projector.running import PROJECT_PARTITION, catch_up_everything, partition_key, ring, run_partition
 
+logger = logging.getLogger(__name__)
 PARTITION_OPTIONS: dict[str, Any] = {
     "acks_late": True,
     "autoretry_for": (OperationalError, InterfaceError),
@@ -48,9 +50,14 @@ def catch_up() -> None:
 
 
 @shared_task(name=REBUILD, acks_late=False)
-def rebuild(names: list[str]) -> None:
-    """Rebuild projections from the event log (admin's rebuild button)."""
-    rebuild_by_name(names)
+def rebuild(names: list[str], from_archive_rows: bool = False) -> None:
+    """Rebuild projections from the event log (admin's rebuild button), or from the rows
+    archived streams carry; each step in the worker's log as well as on the admin's page."""
+    rebuild_by_name(
+        names,
+        phase=lambda step: logger.info("rebuild %s: %s", ", ".join(names) or "all", step),
+        from_archive_rows=from_archive_rows,
+    )
 
 
 @shared_task(name=FORMER_NAMES[PROJECT_PARTITION], **PARTITION_OPTIONS)
@@ -66,6 +73,6 @@ def catch_up_formerly() -> None:
 
 
 @shared_task(name=FORMER_NAMES[REBUILD], acks_late=False)
-def rebuild_formerly(names: list[str]) -> None:
+def rebuild_formerly(names: list[str], from_archive_rows: bool = False) -> None:
     """rebuild under its former name."""
-    rebuild(names)
+    rebuild(names, from_archive_rows)

@@ -167,8 +167,9 @@ def blocked_projection() -> tuple[Any, Callable[[], tuple[str, int, bool]]]:
 
 
 def operator_actions(created: Any) -> list[dict[str, str]]:
-    """Every POST the projections page takes."""
-    return [{"action": action, "projection": "orders", "stream_id": str(created.order_id)} for action in OPERATIONS]
+    """Every POST the projections page takes (the rebuild by a full replay and from archive rows)."""
+    posts = [{"action": action, "projection": "orders", "stream_id": str(created.order_id)} for action in OPERATIONS]
+    return [*posts, {"action": "rebuild", "projection": "orders", "from_archive_rows": "1"}]
 
 
 def test_staff_without_permissions_get_neither_status_page(staff_with: Callable[..., Client]) -> None:
@@ -196,6 +197,7 @@ def test_the_view_permissions_show_the_pages_and_refuse_every_action(staff_with:
     assert page.status_code == 200
     assert "RuntimeError: bug" in page.content.decode()
     assert not [action for action in OPERATIONS if f'value="{action}"' in page.content.decode()]
+    assert 'name="from_archive_rows"' not in page.content.decode()
     for data in operator_actions(created):
         assert client.post("/admin/projections/", data).status_code == 403
     assert state() == (DeadLetter.Status.PARKED, 5, False)
@@ -206,7 +208,8 @@ def test_the_change_permission_runs_retry_skip_rebuild_and_verify(staff_with: Ca
     client = staff_with("projector.change_deadletter")
     page = client.get("/admin/projections/").content.decode()
     assert all(f'value="{action}"' in page for action in OPERATIONS)
-    retry, skip, rebuild, verify = operator_actions(created)
+    assert 'name="from_archive_rows"' in page
+    retry, skip, rebuild, verify, from_archive_rows = operator_actions(created)
     assert "is flowing again" in client.post("/admin/projections/", skip, follow=True).content.decode()
     assert state() == (DeadLetter.Status.SKIPPED, 5, False)
     second, _ = blocked_projection()
@@ -214,6 +217,9 @@ def test_the_change_permission_runs_retry_skip_rebuild_and_verify(staff_with: Ca
     assert DeadLetter.objects.get(stream_id=str(second.order_id)).status == DeadLetter.Status.RESOLVED
     OrderSummary.objects.all().delete()
     assert client.post("/admin/projections/", rebuild).status_code == 302
+    assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {created.order_id, second.order_id}
+    OrderSummary.objects.all().delete()
+    assert client.post("/admin/projections/", from_archive_rows).status_code == 302
     assert set(OrderSummary.objects.values_list("order_id", flat=True)) == {created.order_id, second.order_id}
     assert (
         "The books verify: no divergence." in client.post("/admin/projections/", verify, follow=True).content.decode()

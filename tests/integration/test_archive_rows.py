@@ -7,7 +7,6 @@ carried in its current format is replayed in full instead; carried personal data
 from __future__ import annotations
 
 import gzip
-from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -25,44 +24,17 @@ from eventlog.models import ArchivedStream
 from inventory.commands import RenameProduct
 from orders.commands import ForgetCustomer
 from projector.loop import read_database
-from readmodels.models import OrderDetail, OrderSummary, ProductStock, SalesLedgerEntry
-from tests.factories import AddressFactory, LineItemFactory, ReceiveStockFactory, RegisterProductFactory
-from tests.support import archiving
-from tests.support.read_side import ON_BOTH_DATABASES, read_models
+from readmodels.models import OrderDetail, OrderSummary
+from tests.factories import (
+    ReceiveStockFactory,
+    RegisterProductFactory,
+)
+from tests.support.carried_rows import EMAIL, LATER, NAMED_SKU, delivered_order, rebuilt, tables
+from tests.support.read_side import ON_BOTH_DATABASES
 from tests.support.workload import drive_orders
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
-EMAIL = "carried-5k2w@example.org"
-LATER = timedelta(days=10_000)
-NAMED_SKU = "SKU-carried"
-
-
-def delivered_order(customer_id: str) -> UUID:
-    """An order with personal data and a named product, placed through to delivered."""
-    return archiving.delivered_order(
-        customer_id,
-        customer_email=EMAIL,
-        shipping_address=AddressFactory(),
-        items=(LineItemFactory(sku=NAMED_SKU), LineItemFactory()),
-    )
-
-
-def tables() -> dict[str, Any]:
-    """Every read-model row, the sales ledger and product stock too."""
-    using = read_database()
-    return {
-        **read_models(),
-        "ledger": sorted(SalesLedgerEntry.objects.using(using).values_list(), key=str),
-        "stock": sorted(ProductStock.objects.using(using).values_list(), key=str),
-    }
-
-
-def rebuilt(*options: str) -> tuple[dict[str, Any], str]:
-    """The tables after `rebuild_projections` with these options, and the steps it told."""
-    steps = StringIO()
-    call_command("rebuild_projections", *options, verbosity=0, stderr=steps)
-    return tables(), steps.getvalue()
 
 
 def shop() -> dict[str, UUID]:

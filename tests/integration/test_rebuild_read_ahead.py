@@ -1,4 +1,4 @@
-"""Reading the log ahead in a second thread during a rebuild (projector/rebuild.py):
+"""Reading the log ahead in a second thread during a rebuild (projector/read_ahead.py):
 the same batches as reading in line, and never when the caller's transaction may hold
 events other connections cannot see."""
 
@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from eventlog.store import event_store
-from projector.rebuild import can_read_ahead, log_batches
+from projector.read_ahead import can_read_ahead, log_batches
 from tests.factories import CreateOrderFactory
 from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
