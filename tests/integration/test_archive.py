@@ -129,6 +129,43 @@ def test_the_archiver_killed_after_any_step_and_run_again_loses_and_doubles_noth
 
 
 @ON_BOTH_DATABASES
+@pytest.mark.parametrize("killed_after", [*STEPS[:3], "deleted", STEPS[3]])
+def test_an_archiver_killed_in_its_second_round_loses_and_doubles_nothing_of_either_round(
+    vendor: str, killed_after: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rounds of three streams, read together: an open order shares the first round with two
+    delivered ones (it stays, they go), the kill comes in the second round, and the run again
+    finishes the second round without touching the first."""
+    assert connection.vendor == vendor
+    monkeypatch.setattr("archive.procedure.WRITE_BATCH", 3)
+    first = delivered_order()
+    open_order = CreateOrderFactory()
+    handle(open_order)
+    delivered = [first, delivered_order(), delivered_order(), delivered_order()]
+    before = {order_id: as_read(order_id) for order_id in [*delivered, open_order.order_id]}
+    in_second_round = {str(order_id) for order_id in delivered[2:]}
+
+    class Killed(BaseException):
+        pass
+
+    def kill(step: str, stream: str) -> None:
+        if step == killed_after and stream in in_second_round:
+            raise Killed
+
+    with pytest.raises(Killed):
+        archive_due(now=timezone.now() + LATER, step=kill)
+    assert [hot(order_id) for order_id in delivered[:2]] == [0, 0]  # the first round is done
+    assert {order_id: as_read(order_id) for order_id in before} == before
+    outcome = archive_due(now=timezone.now() + LATER)
+    assert set(outcome.archived) <= in_second_round
+    assert outcome.events == sum(len(before[UUID(stream)]["events"]) for stream in outcome.archived)
+    assert [hot(order_id) for order_id in delivered] == [0, 0, 0, 0]
+    assert hot(open_order.order_id) == len(before[open_order.order_id]["events"])
+    assert ArchivedStream.objects.filter(status=ArchivedStream.Status.ARCHIVED).count() == 4
+    assert {order_id: as_read(order_id) for order_id in before} == before
+
+
+@ON_BOTH_DATABASES
 def test_a_command_on_an_archived_order_is_refused_and_restore_brings_it_back_exactly(vendor: str) -> None:
     assert connection.vendor == vendor
     order_id = delivered_order()
