@@ -17,9 +17,10 @@ The steps, each safe to repeat and each leaving the stream readable:
    and its snapshot, and marks the row `archived`. If the stream moved on since step 1 the
    manifest row is dropped instead and the stream stays hot.
 
-Streams go in rounds of WRITE_BATCH: the round's segments are written, then flushed to disk
-together (one wait for the disk, not one per stream), each read back, their manifest rows
-recorded, and their rows removed in one transaction (step 4 for the round).
+Streams go in rounds of WRITE_BATCH: the round's rows, snapshots and manifest rows are read in
+one query each (not one per stream: that was half of archiving's time), its segments written,
+then flushed to disk together (one wait for the disk, not one per stream), each read back, their
+manifest rows recorded, and their rows removed in one transaction (step 4 for the round).
 A kill before 3 leaves an unreferenced segment, replaced or reused by the next run; between 3
 and 4 a verified row, finished first by the next run; 4 is one transaction.
 """
