@@ -17,9 +17,10 @@ The steps, each safe to repeat and each leaving the stream readable:
    and its snapshot, and marks the row `archived`. If the stream moved on since step 1 the
    manifest row is dropped instead and the stream stays hot.
 
-Streams go in rounds of WRITE_BATCH: the round's segments are written, then flushed to disk
-together (one wait for the disk, not one per stream), each read back, their manifest rows
-recorded, and their rows removed in one transaction (step 4 for the round).
+Streams go in rounds of WRITE_BATCH: the round's rows, snapshots and manifest rows are read in
+one query each (not one per stream: that was half of archiving's time), its segments written,
+then flushed to disk together (one wait for the disk, not one per stream), each read back, their
+manifest rows recorded, and their rows removed in one transaction (step 4 for the round).
 A kill before 3 leaves an unreferenced segment, replaced or reused by the next run; between 3
 and 4 a verified row, finished first by the next run; 4 is one transaction.
 """
@@ -31,17 +32,18 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from archive.policy import applied_everywhere, candidates, checkpoints, is_closed
-from eventlog import cold
+from eventlog import cold, personal
 from eventlog.models import ArchivedStream, Snapshot, StoredEvent
-from eventlog.store import APPEND_LOCK_KEY, event_store
-from orders.repository import EventSourcedOrders
+from eventlog.store import APPEND_LOCK_KEY, RecordedEvent, event_store
+from orders.domain import Order
 from projector import carried, shadow
 from projector.loop import read_database
 from projector.registry import all_projections
@@ -97,12 +99,16 @@ def archive_due(
     applied = checkpoints()
     due = candidates(database(), now=now, limit=limit, applied=applied)
     for start in range(0, len(due), WRITE_BATCH):
+        done = []
         for stream_id, reason in archive_streams(due[start : start + WRITE_BATCH], step=step, applied=applied).items():
             if reason is None:
-                outcome.archived.append(stream_id)
-                outcome.events += ArchivedStream.objects.using(database()).get(stream_id=stream_id).event_count
+                done.append(stream_id)
             else:
                 outcome.skipped[stream_id] = reason
+        outcome.archived.extend(done)
+        # One query per round (not one per stream): the manifest rows say how many events went.
+        counted = ArchivedStream.objects.using(database()).filter(stream_id__in=done).aggregate(n=Sum("event_count"))
+        outcome.events += int(counted["n"] or 0)
     return outcome
 
 
@@ -119,9 +125,11 @@ def archive_stream(
 @dataclass(frozen=True)
 class _Prepared:
     segment: cold.Segment
+    blob: bytes  # the segment's stored bytes (encoded once: checksummed, written, compared)
     name: str
     checksum: str
     recorded: bool  # a verified manifest row for exactly this segment exists (a killed run's)
+    events: list[RecordedEvent]  # the segment's events decoded, for the carried rows
 
 
 def archive_streams(
@@ -135,22 +143,14 @@ def archive_streams(
     instead of one per stream), then each is read back, the manifest rows recorded, and the
     streams removed in one transaction."""
     mark = step or (lambda _step, _stream: None)
-    outcome: dict[str, str | None] = {}
-    prepared: dict[str, _Prepared] = {}
-    for stream_id in stream_ids:
-        found = _prepare(stream_id, applied)
-        if isinstance(found, _Prepared):
-            prepared[stream_id] = found
-        else:
-            outcome[stream_id] = found
+    prepared, outcome, secrets = _prepare(stream_ids, applied)
     projections = list(all_projections().values())
     for stream_id, ready in prepared.items():
         if not ready.recorded:
             # The rows a rebuild may restore instead of replaying the stream (projector/carried.py),
             # before the segment: every stream archived from here on carries them.
-            events = event_store(database()).read_stream(stream_id)
-            carried.write(ready.name, carried.carry(ready.segment, events, projections, database()))
-            cold.write(ready.name, cold.encode(ready.segment), synced=False)
+            carried.write(ready.name, carried.carry(ready.segment, ready.events, projections, database(), secrets))
+            cold.write(ready.name, ready.blob, synced=False)
             mark("written", stream_id)
     cold.flush([ready.name for ready in prepared.values() if not ready.recorded])
     _verify_and_record(prepared, mark)
@@ -159,28 +159,59 @@ def archive_streams(
     return outcome
 
 
-def _prepare(stream_id: str, applied: dict[tuple[str, int], int] | None) -> _Prepared | str | None:
-    """The stream's segment as the log holds it now, or why it is not archived (None: it is already)."""
+def _prepare(
+    stream_ids: list[str], applied: dict[tuple[str, int], int] | None
+) -> tuple[dict[str, _Prepared], dict[str, str | None], dict[str, bytes]]:
+    """Each stream's segment as the log holds it now, or why it is not archived (None: it is
+    already), and the keys its personal data is sealed under. The round's streams are read
+    together: their rows, snapshots and manifest rows in one query each, their events decoded
+    with one look-up of the keys (the same keys then seal the carried rows)."""
     using = database()
-    events = list(
-        StoredEvent.objects.using(using).filter(stream_id=stream_id).order_by("position").values(*EVENT_FIELDS)
-    )
-    if not events:
-        return None if event_store(using).archived(stream_id) is not None else "no events"
-    if not applied_everywhere(events[-1]["bucket"], events[-1]["position"], applied):
-        return "not applied by every projection yet"
-    state = EventSourcedOrders(event_store(using), int(settings.SNAPSHOT_EVERY)).get(stream_id).state
-    if not is_closed(state):
-        return f"not closed ({state.status}, refund due {state.refund_due})"
-    snapshot = Snapshot.objects.using(using).filter(stream_id=stream_id).values(*SNAPSHOT_FIELDS).first()
-    segment = cold.Segment(stream_id=stream_id, stream_type=events[0]["stream_type"], events=events, snapshot=snapshot)
-    name = cold.segment_name(segment.stream_type, stream_id, segment.first_position, segment.last_position)
-    checksum = cold.checksum(cold.encode(segment))
-    manifest = ArchivedStream.objects.using(using).filter(stream_id=stream_id).first()
-    if manifest is not None and (manifest.segment, manifest.checksum) != (name, checksum):
-        manifest.delete()  # verified for events the stream has since moved past
-        manifest = None
-    return _Prepared(segment=segment, name=name, checksum=checksum, recorded=manifest is not None)
+    store = event_store(using)
+    stored: dict[str, list[dict[str, Any]]] = {stream_id: [] for stream_id in stream_ids}
+    for event in (
+        StoredEvent.objects.using(using)
+        .filter(stream_id__in=stream_ids)
+        .order_by("stream_id", "position")
+        .values(*EVENT_FIELDS)
+    ):
+        stored[event["stream_id"]].append(event)
+    snapshots = {
+        row.pop("stream_id"): row
+        for row in Snapshot.objects.using(using).filter(stream_id__in=stream_ids).values("stream_id", *SNAPSHOT_FIELDS)
+    }
+    manifests = {row.stream_id: row for row in ArchivedStream.objects.using(using).filter(stream_id__in=stream_ids)}
+    wanted = personal.key_ids(event["data"] for events in stored.values() for event in events)
+    secrets = store.keys.secrets(wanted) if wanted else {}
+    prepared: dict[str, _Prepared] = {}
+    outcome: dict[str, str | None] = {}
+    for stream_id, events in stored.items():
+        if not events:
+            outcome[stream_id] = None if store.archived(stream_id) is not None else "no events"
+            continue
+        if not applied_everywhere(events[-1]["bucket"], events[-1]["position"], applied):
+            outcome[stream_id] = "not applied by every projection yet"
+            continue
+        recorded = store.recorded_events(events, secrets)
+        # The order's state folded from all its events (what its snapshot plus the rest give).
+        state = Order.replay(stream_id, [event.event for event in recorded]).state
+        if not is_closed(state):
+            outcome[stream_id] = f"not closed ({state.status}, refund due {state.refund_due})"
+            continue
+        segment = cold.Segment(
+            stream_id=stream_id, stream_type=events[0]["stream_type"], events=events, snapshot=snapshots.get(stream_id)
+        )
+        name = cold.segment_name(segment.stream_type, stream_id, segment.first_position, segment.last_position)
+        blob = cold.encode(segment)
+        checksum = cold.checksum(blob)
+        manifest = manifests.get(stream_id)
+        if manifest is not None and (manifest.segment, manifest.checksum) != (name, checksum):
+            manifest.delete()  # verified for events the stream has since moved past
+            manifest = None
+        prepared[stream_id] = _Prepared(
+            segment=segment, blob=blob, name=name, checksum=checksum, recorded=manifest is not None, events=recorded
+        )
+    return prepared, outcome, secrets
 
 
 def _verify_and_record(prepared: dict[str, _Prepared], mark: Callable[[str, str], None]) -> None:

@@ -21,6 +21,7 @@ import hashlib
 import os
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +37,8 @@ KNOWN_FORMATS = frozenset({1})
 # Decoded segments kept per process: they never change, and an archived order's history pages
 # and as-of reads hit the same one. Only the sealed form is kept; unsealing is done per read.
 CACHED_SEGMENTS = 256
+# fsyncs `flush` keeps waiting at once.
+SYNCS_IN_FLIGHT = 16
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 _decode = msgspec.json.Decoder(dict[str, Any]).decode
@@ -168,15 +171,21 @@ def flush(names: Sequence[str]) -> None:
     except NotImplementedError:
         return
     directories = {path.parent for path in paths} | {path.parent.parent for path in paths}
-    for target, flags in [
-        *((path, os.O_RDONLY) for path in paths),
-        *((directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)) for directory in sorted(directories)),
-    ]:
-        descriptor = os.open(target, flags)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    # Several fsyncs in flight at once (threads: the wait releases the GIL), so the filesystem
+    # commits them together instead of one journal commit after another. Every one has returned
+    # (or raised) before flush does.
+    with ThreadPoolExecutor(max_workers=SYNCS_IN_FLIGHT) as syncing:
+        list(syncing.map(_fsync, paths, [os.O_RDONLY] * len(paths)))
+        folders = sorted(directories)
+        list(syncing.map(_fsync, folders, [os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)] * len(folders)))
+
+
+def _fsync(target: Path, flags: int) -> None:
+    descriptor = os.open(target, flags)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def read(name: str, expected_checksum: str) -> Segment:

@@ -124,12 +124,23 @@ class EventStore:
             encoded.append((event_type, schema_version, data, seal(type(event), data, self.keys)))
         return encoded
 
-    def _recorded_all(self, rows: Iterable[Sequence[Any]]) -> list[RecordedEvent]:
-        """RecordedEvents of a batch of rows, with one look-up of the keys the batch needs."""
+    def _recorded_all(
+        self, rows: Iterable[Sequence[Any]], secrets: Mapping[str, bytes] | None = None
+    ) -> list[RecordedEvent]:
+        """RecordedEvents of a batch of rows, with one look-up of the keys the batch needs
+        (none if the caller looked them up with its read)."""
         batch = list(rows)
-        wanted = key_ids(row[9] for row in batch)
-        secrets = self.keys.secrets(wanted) if wanted else {}
+        if secrets is None:
+            wanted = key_ids(row[9] for row in batch)
+            secrets = self.keys.secrets(wanted) if wanted else {}
         return [self._recorded(row, secrets=secrets) for row in batch]
+
+    def recorded_events(
+        self, stored: Iterable[Mapping[str, Any]], secrets: Mapping[str, bytes] | None = None
+    ) -> list[RecordedEvent]:
+        """RecordedEvents of stored events as dicts of StoredEvent's columns (a segment's, or
+        the archiver's read of the log), data unsealed with `secrets` or with keys looked up once."""
+        return self._recorded_all((tuple(event[column] for column in _COLUMNS) for event in stored), secrets)
 
     def _recorded(
         self, row: Sequence[Any], event: Any = None, secrets: Mapping[str, bytes] | None = None
@@ -282,7 +293,7 @@ class EventStore:
             and (to_version is None or event["version"] <= to_version)
             and (until is None or event["recorded_at"] <= until)
         ][:limit]
-        return self._recorded_all(tuple(event[column] for column in _COLUMNS) for event in wanted)
+        return self.recorded_events(wanted)
 
     def read_all(
         self,

@@ -80,12 +80,18 @@ def opened(rows: Sequence[Mapping[str, Any]], using: str) -> list[dict[str, Any]
     return [personal.unseal(row, secrets) if personal.key_ids([row]) <= secrets.keys() else None for row in rows]
 
 
-def _sealer(stored_events: Sequence[Mapping[str, Any]], using: str) -> Sealer:
+def _sealer(stored_events: Sequence[Mapping[str, Any]], using: str, read_with: Mapping[str, bytes] | None) -> Sealer:
     """Seals under the one key the stream's events were sealed with, while it exists (its
-    data was read under it); a stream with none seals nothing (it holds no personal data).
-    Never a key created or found now: data read under a key gone since must not outlive it."""
+    data was read under it: `read_with`, the keys the events were decoded with, else looked
+    up now); a stream with none seals nothing (it holds no personal data). Never a key
+    created or found later than the read: data read under a key gone since must not outlive it."""
     ids = personal.key_ids(event["data"] for event in stored_events)
-    secrets = SubjectKeys(using).secrets(ids) if len(ids) == 1 else {}
+    if len(ids) != 1:
+        secrets: dict[str, bytes] = {}
+    elif read_with is None:
+        secrets = SubjectKeys(using).secrets(ids)
+    else:
+        secrets = {key_id: read_with[key_id] for key_id in ids if key_id in read_with}
     key = next((personal.SubjectKey(key_id=key_id, secret=secret) for key_id, secret in secrets.items()), None)
 
     def seal(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -119,10 +125,12 @@ def carry(
     events: Sequence[RecordedEvent],
     projections: Sequence[Projection],
     using: str,
+    read_with: Mapping[str, bytes] | None = None,
 ) -> bytes:
     """The rows file of a stream about to be archived: what each carrying projection carries
-    of its `events` (decoded; `segment` holds them as stored)."""
-    seal = _sealer(segment.events, using)
+    of its `events` (decoded, with the keys `read_with` if the caller has them; `segment`
+    holds them as stored)."""
+    seal = _sealer(segment.events, using, read_with)
     carrying = [projection for projection in projections if projection.carried_format() is not None]
     body = _encode({projection.name: projection.carry(events, seal) for projection in carrying})
     header = _encode(

@@ -23,6 +23,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from archive.procedure import STEPS, archive_due, archive_stream
@@ -33,6 +34,7 @@ from eventlog.store import StreamVersionConflict, event_store
 from kernel.errors import StreamArchived
 from orders.commands import ForgetCustomer
 from orders.events import OrderDelivered
+from projector.loop import read_database
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.status import applied_through
@@ -112,6 +114,63 @@ def test_the_archiver_killed_after_any_step_and_run_again_loses_and_doubles_noth
     restore_stream(str(order_id))
     assert as_read(order_id) == before
     assert hot(order_id) == len(before["events"])
+
+
+@ON_BOTH_DATABASES
+@pytest.mark.parametrize("killed_after", [*STEPS[:3], "deleted", STEPS[3]])
+def test_an_archiver_killed_in_its_second_round_loses_and_doubles_nothing_of_either_round(
+    vendor: str, killed_after: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rounds of three streams, read together: an open order shares the first round with two
+    delivered ones (it stays, they go), the kill comes in the second round, and the run again
+    finishes the second round without touching the first."""
+    assert connection.vendor == vendor
+    monkeypatch.setattr("archive.procedure.WRITE_BATCH", 3)
+    first = delivered_order()
+    open_order = CreateOrderFactory()
+    handle(open_order)
+    delivered = [first, delivered_order(), delivered_order(), delivered_order()]
+    before = {order_id: as_read(order_id) for order_id in [*delivered, open_order.order_id]}
+    in_second_round = {str(order_id) for order_id in delivered[2:]}
+
+    class Killed(BaseException):
+        pass
+
+    def kill(step: str, stream: str) -> None:
+        if step == killed_after and stream in in_second_round:
+            raise Killed
+
+    with pytest.raises(Killed):
+        archive_due(now=timezone.now() + LATER, step=kill)
+    assert [hot(order_id) for order_id in delivered[:2]] == [0, 0]  # the first round is done
+    assert {order_id: as_read(order_id) for order_id in before} == before
+    outcome = archive_due(now=timezone.now() + LATER)
+    assert set(outcome.archived) <= in_second_round
+    assert outcome.events == sum(len(before[UUID(stream)]["events"]) for stream in outcome.archived)
+    assert [hot(order_id) for order_id in delivered] == [0, 0, 0, 0]
+    assert hot(open_order.order_id) == len(before[open_order.order_id]["events"])
+    assert ArchivedStream.objects.filter(status=ArchivedStream.Status.ARCHIVED).count() == 4
+    assert {order_id: as_read(order_id) for order_id in before} == before
+
+
+@pytest.mark.postgres
+def test_a_rounds_streams_are_read_together_not_one_by_one() -> None:
+    """A round of six streams asks the databases as many queries as a round of two (the
+    rows, snapshots, manifest rows and keys of the round in one query each): counts, no timing."""
+
+    def queries_archiving(orders: int) -> int:
+        for _ in range(orders):
+            delivered_order()
+        with (
+            CaptureQueriesContext(connections["default"]) as log,
+            CaptureQueriesContext(connections[read_database()]) as read_log,
+        ):
+            assert len(archive_due(now=timezone.now() + LATER).archived) == orders
+        if connections["default"].settings_dict == connections[read_database()].settings_dict:
+            return len(log.captured_queries)  # one database: both contexts saw the same queries
+        return len(log.captured_queries) + len(read_log.captured_queries)
+
+    assert queries_archiving(6) == queries_archiving(2)
 
 
 @ON_BOTH_DATABASES
