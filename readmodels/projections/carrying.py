@@ -35,7 +35,8 @@ from projector.bulk import copy_rows
 from projector.carried import opened, typed_row
 from projector.projection import Sealer
 from readmodels.models import OrderDetail, OrderSummary, SalesLedgerEntry
-from readmodels.projections.orders import count_statuses, fold_stream, summary_row
+from readmodels.projections.order_view import fold_stream
+from readmodels.projections.orders import count_statuses, summary_row
 from readmodels.projections.sales import Deltas, LedgerEntry, add_deltas
 
 

@@ -17,7 +17,7 @@ from eventlog.serialization import registry
 from eventlog.store import RecordedEvent, event_store
 from readmodels.models import CatalogName
 from readmodels.projections.catalog_names import catalog_names, name_lines
-from readmodels.projections.orders import fold_stream
+from readmodels.projections.order_view import fold_stream
 from readmodels.selectors.orders import OrderDetailDTO, detail_dto
 
 

@@ -9,20 +9,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-SUMMARY_FIELDS = (
-    "order_id",
-    "order_number",
-    "customer_id",
-    "status",
-    "item_count",
-    "total_amount",
-    "currency",
-    "created_at",
-    "updated_at",
-    "version",
-    "refund_due",
-    "refunded",
-)
+from readmodels.projections.order_view import SUMMARY_FIELDS as VIEW_SUMMARY_FIELDS
+
+# The row's own key, then the fields the `orders` projection copies into it from the order's view.
+SUMMARY_FIELDS = ("order_id", *VIEW_SUMMARY_FIELDS)
 # Whose order it is, on list rows; on the detail they come from its e-mail and shipping address.
 CUSTOMER_FIELDS = ("customer_name", "customer_email")
 

@@ -18,7 +18,8 @@ from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.rebuild import rebuild_by_name
 from projector.status import projection_status
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
-from tests.factories import CreateOrderFactory
+from readmodels.search import SEARCH_COUNT_LIMIT
+from tests.factories import CreateOrderFactory, OrderSummaryRowFactory
 from tests.support.concurrency import in_thread
 from tests.support.http import ORDER_BODY
 from writeside.bus import handle
@@ -167,3 +168,11 @@ def test_the_order_search_works_on_sqlite(admin_client_api: APIClient) -> None:
     assert [row["order_id"] for row in page["results"]] == [ada]
     assert page["count"] == 1
     assert admin_client_api.get("/api/orders/", {"q": "lovelace", "total_max": "19.97"}).json()["count"] == 0
+
+
+def test_a_search_past_the_count_limit_pages_the_newest_matches_on_sqlite(admin_client_api: APIClient) -> None:
+    rows = OrderSummary.objects.bulk_create(OrderSummaryRowFactory.build_batch(SEARCH_COUNT_LIMIT + 5, word="gizmo-x"))
+    OrderSummary.objects.bulk_create(OrderSummaryRowFactory.build_batch(3, word="other"))
+    page = admin_client_api.get("/api/orders/", {"q": "IZMO-", "page": "2", "page_size": "10"}).json()
+    assert (page["count"], page["count_exact"]) == (SEARCH_COUNT_LIMIT, False)
+    assert [row["order_id"] for row in page["results"]] == [str(row.order_id) for row in reversed(rows)][10:20]

@@ -13,7 +13,7 @@ from inventory.events import ProductRegistered, ProductRenamed, StockReceived
 from orders.events import OrderCreated, OrderItemAdded, OrderLine
 from readmodels.projections.base import advance_stream
 from readmodels.projections.catalog_names import Catalog, fold_catalog, name_lines, names_product
-from readmodels.projections.orders import View, fold_order_view
+from readmodels.projections.order_view import View, fold_order_view
 from tests.factories import recorded_event
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -21,7 +21,7 @@ from orders.events import (
     ShippingAddressChanged,
 )
 from readmodels.projections.base import advance_stream
-from readmodels.projections.orders import fold_order_view, fold_stream
+from readmodels.projections.order_view import fold_order_view, fold_stream
 from readmodels.projections.sales import Deltas
 from tests.factories import AddressFactory, recorded_event
 
