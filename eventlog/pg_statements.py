@@ -30,21 +30,40 @@ TIMESTAMPTZ_OID = 1184
 
 
 class _Cursors:
-    """One driver connection's reusable cursors (server-side and client-side binding), and
-    whether each is lent out: a statement run while another holds one gets a fresh cursor."""
+    """One driver connection's reusable cursors (server-side and client-side binding), each
+    lent to one statement at a time: a statement run while another holds it gets a fresh one."""
 
-    __slots__ = ("client", "client_busy", "driver", "server", "server_busy")
+    __slots__ = ("driver", "lent", "shared")
 
     def __init__(self, driver: psycopg.Connection[Any], wrapper: BaseDatabaseWrapper) -> None:
         self.driver = driver
-        self.server: psycopg.Cursor[tuple[Any, ...]] = psycopg.Cursor(driver)
-        self.client: psycopg.ClientCursor[tuple[Any, ...]] = psycopg.ClientCursor(driver)
-        self.server_busy = self.client_busy = False
+        self.shared: dict[type[psycopg.Cursor[Any]], psycopg.Cursor[Any]] = {
+            kind: kind(driver) for kind in (psycopg.Cursor, psycopg.ClientCursor)
+        }
+        self.lent: set[type[psycopg.Cursor[Any]]] = set()
         if _compiled_timestamps(driver, wrapper):
             loader = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
             if loader is not None:
-                for cursor in (self.server, self.client):
+                for cursor in self.shared.values():
                     cursor.adapters.register_loader(TIMESTAMPTZ_OID, loader)
+
+    @property
+    def server(self) -> psycopg.Cursor[Any]:
+        """The server-side-binding cursor (its adapters load `begin_with`'s rows)."""
+        return self.shared[psycopg.Cursor]
+
+    @contextmanager
+    def lend(self, kind: type[psycopg.Cursor[Any]]) -> Iterator[Any]:
+        """The shared cursor of `kind`, or a fresh one while it is lent out."""
+        if kind in self.lent:
+            with kind(self.driver) as fresh:
+                yield fresh
+            return
+        self.lent.add(kind)
+        try:
+            yield self.shared[kind]
+        finally:
+            self.lent.discard(kind)
 
 
 # Keyed by Django's connection (one per thread and alias), each holding the cursors of the
@@ -84,17 +103,8 @@ def pg_cursor(using: str) -> Iterator[psycopg.Cursor[tuple[Any, ...]]]:
     exception inside the block, before it is translated. The cursor is the connection's shared
     one (read its rows inside the block: the next statement replaces them)."""
     connection = connections[using]
-    cursors = _shared(connection)
-    if cursors.server_busy:
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            yield cursor
-        return
-    cursors.server_busy = True
-    try:
-        with connection.wrap_database_errors:
-            yield cursors.server
-    finally:
-        cursors.server_busy = False
+    with connection.wrap_database_errors, _shared(connection).lend(psycopg.Cursor) as cursor:
+        yield cursor
 
 
 @contextmanager
@@ -107,17 +117,8 @@ def client_cursor(connection: BaseDatabaseWrapper) -> Iterator[Any]:
         with connection.cursor() as cursor:
             yield cursor
         return
-    cursors = _shared(connection)
-    if cursors.client_busy:
-        with connection.wrap_database_errors, psycopg.ClientCursor(connection.connection) as cursor:
-            yield cursor
-        return
-    cursors.client_busy = True
-    try:
-        with connection.wrap_database_errors:
-            yield cursors.client
-    finally:
-        cursors.client_busy = False
+    with connection.wrap_database_errors, _shared(connection).lend(psycopg.ClientCursor) as cursor:
+        yield cursor
 
 
 def begins_here(driver: psycopg.Connection[Any]) -> bool:
