@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.utils.module_loading import import_string
 
 from eventlog.models import CommandRecord
+from eventlog.named import named
 from eventlog.records import DuplicateCommand, insert_record
 
 __all__ = ["CommandLog", "DuplicateCommand", "HandledCommand", "command_log"]
@@ -57,5 +57,5 @@ class CommandLog:
 def command_log(using: str | None = None) -> CommandLog:
     """The command log for a database, of the class settings.COMMAND_LOG names (the PostgreSQL
     fast path on PostgreSQL): named, not imported, so this base never depends on a subclass."""
-    implementation: type[CommandLog] = import_string(settings.COMMAND_LOG)
+    implementation: type[CommandLog] = named(settings.COMMAND_LOG)
     return implementation(using)

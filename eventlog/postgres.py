@@ -318,7 +318,7 @@ class PostgresCommandLog(CommandLog):
         driver: psycopg.Connection[Any] = connection.connection
         if begins_here(driver):
             with connection.wrap_database_errors:  # as in pg_cursor
-                [rows] = begin_with(driver, bound(COMMAND_RECORD_SQL, [command_id]))
+                [rows] = begin_with(driver, bound(COMMAND_RECORD_SQL, [command_id]), wrapper=connection)
             return _handled(command_id, rows)
         with pg_cursor(self.using) as cursor:
             cursor.execute(COMMAND_RECORD_SQL, [command_id])
@@ -335,7 +335,7 @@ class PostgresCommandLog(CommandLog):
             return self.get(command_id), None
         record = bound(COMMAND_RECORD_SQL, [command_id])
         with connection.wrap_database_errors:  # as in pg_cursor
-            found, rows = begin_with(connection.connection, record, bound(*statement))
+            found, rows = begin_with(connection.connection, record, bound(*statement), wrapper=connection)
         return _handled(command_id, found), rows
 
     def record(self, command_id: str, command_type: str, fingerprint: str, result: dict[str, Any]) -> None:

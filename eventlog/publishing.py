@@ -8,8 +8,8 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.utils.module_loading import import_string
 
+from eventlog.named import named
 from eventlog.store import RecordedEvent
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ Subscriber = Callable[[Sequence[RecordedEvent]], None]
 
 def subscribers() -> list[Subscriber]:
     """The callables named by settings.EVENT_SUBSCRIBERS, in order."""
-    return [import_string(path) for path in settings.EVENT_SUBSCRIBERS]
+    return [named(path) for path in settings.EVENT_SUBSCRIBERS]
 
 
 def notify(events: Sequence[RecordedEvent]) -> None:

@@ -33,11 +33,11 @@ from uuid import UUID, uuid4
 from django.conf import settings
 from django.db import IntegrityError, connections
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from eventlog import cold
 from eventlog.keys import SubjectKeys
 from eventlog.models import CORRELATION, ArchivedStream, Snapshot, StoredEvent
+from eventlog.named import named
 from eventlog.personal import key_ids, seal, unseal, unseal_all
 from eventlog.records import CommandEntry, append_outcome, insert_record
 from eventlog.serialization import EventRegistry, registry
@@ -435,5 +435,5 @@ class EventStore:
 def event_store(using: str | None = None) -> EventStore:
     """The event store for a database, of the class settings.EVENT_STORE names (the PostgreSQL
     fast path on PostgreSQL): named, not imported, so this base never depends on a subclass."""
-    implementation: type[EventStore] = import_string(settings.EVENT_STORE)
+    implementation: type[EventStore] = named(settings.EVENT_STORE)
     return implementation(using)
