@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from config.sqlite.turns import Turns
-
-
-def _until(condition: object, deadline: float = 10.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.001)
+from tests.support.waiting import eventually
 
 
 def test_the_thread_that_releases_cannot_take_the_lock_again_ahead_of_one_waiting() -> None:
@@ -30,7 +23,7 @@ def test_the_thread_that_releases_cannot_take_the_lock_again_ahead_of_one_waitin
 
     thread = threading.Thread(target=waiter)
     thread.start()
-    _until(lambda: turns.waiting == 1)
+    eventually(lambda: turns.waiting == 1, 10, "one waiter in line")
     turns.release()
     assert turns.acquire(timeout=10)  # at once again, as a writer committing in a loop would
     order.append("releaser")
@@ -52,7 +45,7 @@ def test_waiters_get_the_lock_in_the_order_they_asked() -> None:
     for name in range(5):
         threads.append(threading.Thread(target=waiter, args=(name,)))
         threads[-1].start()
-        _until(lambda name=name: turns.waiting == name + 1)  # in line before the next asks
+        eventually(lambda n=name + 1: turns.waiting == n, 10, "the waiter in line")  # in line before the next asks
     turns.release()
     for thread in threads:
         thread.join(10)
@@ -72,10 +65,10 @@ def test_a_waiter_that_times_out_leaves_the_line_and_the_next_gets_its_turn() ->
 
     impatient = threading.Thread(target=lambda: turns.acquire(timeout=0.2))
     impatient.start()
-    _until(lambda: turns.waiting == 1)
+    eventually(lambda: turns.waiting == 1, 10, "one waiter in line")
     later = threading.Thread(target=patient)
     later.start()
-    _until(lambda: turns.waiting == 2)
+    eventually(lambda: turns.waiting == 2, 10, "two waiters in line")
     impatient.join(10)  # timed out, first in line
     assert turns.waiting == 1
     turns.release()
