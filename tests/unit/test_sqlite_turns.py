@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import pytest
 
 from config.sqlite.turns import Turns
 from tests.support.waiting import eventually
+
+
+def _in_line(turns: Turns, waiting: int) -> bool:
+    return turns.waiting == waiting
 
 
 def test_the_thread_that_releases_cannot_take_the_lock_again_ahead_of_one_waiting() -> None:
@@ -45,7 +50,7 @@ def test_waiters_get_the_lock_in_the_order_they_asked() -> None:
     for name in range(5):
         threads.append(threading.Thread(target=waiter, args=(name,)))
         threads[-1].start()
-        eventually(lambda n=name + 1: turns.waiting == n, 10, "the waiter in line")  # in line before the next asks
+        eventually(partial(_in_line, turns, name + 1), 10, "the waiter in line")  # before the next asks
     turns.release()
     for thread in threads:
         thread.join(10)
