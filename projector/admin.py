@@ -157,9 +157,9 @@ def _rebuild(request: HttpRequest, name: str) -> None:
         messages.error(request, str(error))
         return
     if not settings.PROJECTIONS_INLINE:
-        from projector.tasks import rebuild
+        from projector.tasks import queue_rebuild
 
-        rebuild.delay([name], from_archive_rows=from_archive_rows)
+        queue_rebuild([name], from_archive_rows=from_archive_rows)
         messages.success(request, f"Rebuild of {name}{how} queued; progress shows below.")
         return
     replayed: list[str] = []

@@ -52,12 +52,27 @@ def catch_up() -> None:
 @shared_task(name=REBUILD, acks_late=False)
 def rebuild(names: list[str], from_archive_rows: bool = False) -> None:
     """Rebuild projections from the event log (admin's rebuild button), or from the rows
-    archived streams carry; each step in the worker's log as well as on the admin's page."""
+    archived streams carry; each step in the worker's log as well as on the admin's page.
+
+    Queue it with `queue_rebuild`, never `rebuild.delay` with every keyword: during a rolling
+    deploy an older worker, whose function lacks a newer keyword, takes the message too. So a
+    keyword added here keeps a default that does what the older release did, and the sender
+    puts it in the message only when it is not that default (a default rebuild's message is
+    exactly what every older worker accepts; only the new choice needs the new release)."""
     rebuild_by_name(
         names,
         phase=lambda step: logger.info("rebuild %s: %s", ", ".join(names) or "all", step),
         from_archive_rows=from_archive_rows,
     )
+
+
+def queue_rebuild(names: list[str], *, from_archive_rows: bool = False) -> None:
+    """Queue `rebuild` with only the keywords that differ from their defaults (its docstring
+    says why: an older worker in a rolling deploy must accept a default rebuild's message)."""
+    chosen: dict[str, Any] = {}
+    if from_archive_rows:
+        chosen["from_archive_rows"] = True
+    rebuild.apply_async((names,), chosen)
 
 
 @shared_task(name=FORMER_NAMES[PROJECT_PARTITION], **PARTITION_OPTIONS)

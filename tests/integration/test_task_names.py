@@ -1,18 +1,23 @@
 """The projector's tasks are named by their package, and a worker still runs a message queued
-under a former name (`readmodels.*`), as one queued before a deploy."""
+under a former name (`readmodels.*`), as one queued before a deploy; a default rebuild's message
+is one an older worker, whose task lacks the newer keywords, still accepts."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 
 from config.celery import app as celery_app
 from eventlog.store import EventStore
 from projector.loop import all_partitions
 from projector.status import applied_through
-from projector.tasks import FORMER_NAMES
-from tests.support.services import celery, empty_queue
+from projector.tasks import FORMER_NAMES, REBUILD
+from tests.factories import SuperuserFactory
+from tests.support.services import celery, empty_queue, taken_messages
 from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
 
@@ -47,3 +52,28 @@ def test_a_message_queued_under_a_former_name_still_runs(worker_env: None, tmp_p
         assert "unregistered task" not in worker.log.read_text(errors="replace")
     finally:
         worker.stop()
+
+
+def rebuild_before_from_archive_rows(names: list[str]) -> None:
+    """The rebuild task's function as the release before `from_archive_rows` had it."""
+
+
+def test_a_default_rebuild_is_a_message_an_older_worker_accepts(worker_env: None, client: Client) -> None:
+    # The admin's Rebuild button of a new web process, while older workers still take messages
+    # (a rolling deploy): only a ticked "from archive rows" may need the new release.
+    SuperuserFactory(username="boss")
+    client.force_login(User.objects.get(username="boss"))
+    for ticked in [{}, {"from_archive_rows": "1"}]:
+        client.post("/admin/projections/", {"action": "rebuild", "projection": "orders", **ticked})
+        rebuilds = [(args, kwargs) for name, args, kwargs in taken_messages() if name == REBUILD]
+        assert len(rebuilds) == 1
+        args, kwargs = rebuilds[0]
+        assert args == [["orders"]]
+        if ticked:
+            # Only the new release runs it (its worker does: test_archive_rows_operated).
+            assert kwargs == {"from_archive_rows": True}
+            with pytest.raises(TypeError):
+                inspect.signature(rebuild_before_from_archive_rows).bind(*args, **kwargs)
+        else:
+            assert kwargs == {}
+            inspect.signature(rebuild_before_from_archive_rows).bind(*args, **kwargs)

@@ -126,6 +126,19 @@ def waiting_tasks() -> int:
         return int(channel.queue_declare(QUEUE, passive=True).message_count)
 
 
+def taken_messages() -> list[tuple[str, list[Any], dict[str, Any]]]:
+    """Take every message waiting in this session's queue off the broker, as each task's name,
+    positional and keyword arguments (Celery's message protocol 2: the task's name in the
+    headers, the body `[args, kwargs, embed]`), as an older worker would receive them."""
+    taken: list[tuple[str, list[Any], dict[str, Any]]] = []
+    with celery_app.connection_for_write() as connection:
+        channel: Any = connection.default_channel
+        while (message := channel.basic_get(QUEUE, no_ack=True)) is not None:
+            args, kwargs, _ = message.decode()
+            taken.append((message.headers["task"], args, kwargs))
+    return taken
+
+
 def redis_address() -> tuple[str, int, str]:
     """Host, port and database of the Redis the suite uses."""
     url = urlsplit(
