@@ -12,8 +12,11 @@ Guarantees, the archiver's own (archive/procedure.py):
 - the segments, the manifest and the log are never written: a run killed at any point leaves
   at most a rows file missing or cut short, which the next run finds (it reads every file
   whole, checksum included) and writes again. Run again, it writes only what still lacks;
-- on PostgreSQL each round holds the rebuild lock (projector/shadow.py), so no rebuild reads
-  a rows file while it is being replaced.
+- each round holds the lock a rebuild holds, so no rebuild reads a rows file while it is
+  being replaced: on PostgreSQL the rebuild lock (projector/shadow.py); on SQLite, where the
+  rebuild runs in place in one write transaction, a write transaction of its own (SQLite lets
+  one writer in at a time). A round that finds the lock taken waits, on SQLite up to the
+  connection's timeout, and then stops with RebuildRunning, writing nothing more.
 
 A stream restored to the log meanwhile (`restore_stream`) is passed over; a rows file written
 for it after the restore deleted its segment is unreferenced, and replaced if the stream is
@@ -23,11 +26,11 @@ archived again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import OperationalError, connections, transaction
 
 from archive.procedure import database
 from eventlog import cold
@@ -67,9 +70,27 @@ def carry_archived_rows(*, step: Callable[[str], None] | None = None) -> Carried
     return outcome
 
 
-def _rebuild_lock() -> Any:
+@contextmanager
+def _rebuild_lock() -> Iterator[None]:
+    """The lock a rebuild holds on the read database, held for the block."""
     using = read_database()
-    return shadow.exclusive(using) if connections[using].vendor == "postgresql" else nullcontext()
+    if connections[using].vendor == "postgresql":
+        with shadow.exclusive(using):
+            yield
+        return
+    # SQLite: the in-place rebuild's write transaction (projector/rebuild.py) keeps every other
+    # writer out until it commits; this one waits its turn as they do. Only BEGIN may fail with
+    # the lock taken; an error inside the block is the round's own, not a rebuild's.
+    round_ = ExitStack()
+    try:
+        round_.enter_context(transaction.atomic(using=using))
+    except OperationalError as error:
+        raise shadow.RebuildRunning(
+            f"The database stayed locked by another writer ({error}): a rebuild is most likely running;"
+            " try again when it has finished."
+        ) from error
+    with round_:
+        yield
 
 
 def _carry_round(

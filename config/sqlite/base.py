@@ -32,6 +32,11 @@ def _write_lock(name: str) -> Turns:
         return _locks.setdefault(name, Turns())
 
 
+def writers_waiting(name: str) -> int:
+    """How many threads of this process wait for their turn to write to the database file `name`."""
+    return _write_lock(name).waiting
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     """SQLite, its write transactions taken in turn within the process."""
 

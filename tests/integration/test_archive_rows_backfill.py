@@ -2,12 +2,14 @@
 projections to full replay; `manage.py carry_archived_rows` carries them (archive/carried_rows.py),
 killable and re-runnable, without touching a segment, and the next `--from-archive-rows`
 rebuild restores them and gives the full replay's tables. The fast path opens each rows file
-once (counted, not timed, as tests/integration/test_whole_log.py counts segment openings)."""
+once (counted, not timed, as tests/integration/test_whole_log.py counts segment openings).
+On SQLite a backfill waits for a running rebuild's write transaction, or stops saying so."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections import Counter
 from io import StringIO
 from pathlib import Path
@@ -15,12 +17,17 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections
 
 from archive import carried_rows
+from config.sqlite.base import writers_waiting
 from eventlog import cold
+from projector.loop import read_database
+from projector.rebuild import rebuild_by_name
 from tests.support.carried_rows import ARCHIVED, archived_shop, rebuilt, rows_files
+from tests.support.concurrency import in_thread
 from tests.support.read_side import ON_BOTH_DATABASES
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True, databases="__all__"), pytest.mark.usefixtures("cold_storage")]
 
@@ -142,3 +149,41 @@ def test_a_rows_file_with_damaged_compressed_data_falls_back_or_stops_clearly_an
     fast, steps = rebuilt("--from-archive-rows")
     assert "replaying" not in steps
     assert fast == full
+
+
+@pytest.mark.embedded
+def test_on_sqlite_the_backfill_waits_for_a_running_rebuild_or_stops_saying_so(
+    cold_storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archived_shop()
+    for path in rows_files(cold_storage):
+        path.unlink()
+    using = read_database()
+    inside, go = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def paused(_name: str, _position: int, _head: int) -> None:
+        inside.set()  # within the rebuild's write transaction, after its first batch
+        go.wait(60)
+
+    rebuilding = in_thread(lambda: rebuild_by_name(["orders"], progress=paused), failures)
+    backfilling: threading.Thread | None = None
+    try:
+        assert inside.wait(30), failures
+        # Waiting no longer than a short timeout, the backfill stops and says why.
+        monkeypatch.setitem(connection.settings_dict["OPTIONS"], "timeout", 0.5)
+        with pytest.raises(CommandError, match="a rebuild is most likely running"):
+            backfill()
+        assert rows_files(cold_storage) == []
+        monkeypatch.undo()
+        # With the default timeout it waits in line for the rebuild to commit, writing nothing.
+        backfilling = in_thread(carried_rows.carry_archived_rows, failures)
+        eventually(lambda: writers_waiting(str(connections[using].settings_dict["NAME"])) == 1, 10, "backfill in line")
+        assert rows_files(cold_storage) == []
+    finally:
+        go.set()
+        rebuilding.join(60)
+        if backfilling is not None:
+            backfilling.join(60)
+    assert failures == []
+    assert len(rows_files(cold_storage)) == ARCHIVED
