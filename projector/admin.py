@@ -38,7 +38,8 @@ from projector.carried import CorruptCarriedRows
 from projector.dead_letters import SkipRefused
 from projector.loop import Projector, read_database
 from projector.models import DeadLetter
-from projector.rebuild import progress_key, rebuild_by_name, refuse_process_managers
+from projector.rebuild import refuse_process_managers
+from projector.rebuild_progress import progress_key, rebuild_by_name
 from projector.registry import all_projections
 from projector.shadow import RebuildRunning
 from projector.status import projection_status

@@ -16,12 +16,9 @@ import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from functools import partial
-from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections, transaction
-from django.utils import timezone
 
 from eventlog.history import whole_log
 from eventlog.store import EventStore, RecordedEvent, event_store
@@ -31,7 +28,6 @@ from projector.loop import Projector, all_partitions, lock_checkpoint, read_data
 from projector.models import DeadLetter
 from projector.projection import Projection
 from projector.read_ahead import can_read_ahead, log_batches
-from projector.registry import all_projections
 
 Progress = Callable[[int, int], None]
 # Told each step of a rebuild as it begins: "in place" then "done" for one in place; a
@@ -39,11 +35,6 @@ Progress = Callable[[int, int], None]
 # From archive rows, "restoring archived rows" comes before "loading", and "replaying NAME
 # in full: why" for each projection that cannot take that path.
 Phase = Callable[[str], None]
-
-
-def progress_key(name: str) -> str:
-    """Cache key under which a running rebuild reports its progress."""
-    return f"readmodels:rebuild:{name}"
 
 
 def rebuild(projection: Projection, *, progress: Progress | None = None, store: EventStore | None = None) -> int:
@@ -248,65 +239,3 @@ def refuse_process_managers(projections: Iterable[Projection]) -> None:
             f"{', '.join(fixed)} acts on the world (sends commands or messages) and is never rebuilt;"
             " to replay it, move its checkpoints back (docs/operations.md)"
         )
-
-
-def rebuild_by_name(
-    names: Iterable[str],
-    progress: Callable[[str, int, int], None] | None = None,
-    phase: Phase | None = None,
-    *,
-    from_archive_rows: bool = False,
-) -> dict[str, int]:
-    """Rebuild the named projections (all rebuildable ones if none) in one pass, reporting
-    progress and phase to the cache (with, from archive rows, each projection replayed in full
-    and why; and the error of a rebuild that failed, so no page shows it running for the hour
-    its progress is kept); KeyError for an unknown name, ValueError for a process manager,
-    shadow.RebuildRunning if another rebuild runs, CorruptCarriedRows for a damaged rows file."""
-    projections = all_projections()
-    selected = list(names) or [name for name, projection in projections.items() if projection.rebuildable]
-    unknown = sorted(set(selected) - set(projections))
-    if unknown:
-        raise KeyError(f"Unknown projection(s): {', '.join(unknown)}; known: {', '.join(projections)}")
-    refuse_process_managers(projections[name] for name in selected)  # before reporting a start
-    state: dict[str, Any] = {
-        "position": 0,
-        "head": 0,
-        "started_at": timezone.now().isoformat(),
-        "phase": "starting",
-        "from_archive_rows": from_archive_rows,
-        "in_full": [],
-    }
-
-    def publish() -> None:
-        for name in selected:
-            cache.set(progress_key(name), state, 3600)
-
-    def report(position: int, head: int) -> None:
-        state.update(position=position, head=head)
-        publish()
-        for name in selected:
-            if progress is not None:
-                progress(name, position, head)
-
-    def step(name: str) -> None:
-        state["phase"] = name
-        if name.startswith("replaying "):
-            state["in_full"] = [*state["in_full"], name.removeprefix("replaying ")]
-        publish()
-        if phase is not None:
-            phase(name)
-
-    publish()
-    try:
-        head = rebuild_together(
-            [projections[name] for name in selected], progress=report, phase=step, from_archive_rows=from_archive_rows
-        )
-    except shadow.RebuildRunning:
-        raise  # the progress shown is the running rebuild's
-    except Exception as error:
-        state.update(failed=str(error), finished_at=timezone.now().isoformat())
-        publish()
-        raise
-    state.update(position=head, head=head, finished_at=timezone.now().isoformat())
-    publish()
-    return dict.fromkeys(selected, head)

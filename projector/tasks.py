@@ -1,4 +1,4 @@
-"""Celery tasks: thin entry points into projector.running and projector.rebuild.
+"""Celery tasks: thin entry points into projector.running and projector.rebuild_progress.
 
 Each task is named by the package that owns it (`projector.*`) and answers its former name
 (`readmodels.*`) as well, so messages queued before the rename still run after it."""
@@ -12,7 +12,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from projector import doorbell
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.running import PROJECT_PARTITION, catch_up_everything, partition_key, ring, run_partition
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from config.celery import app as celery_app
 from eventlog.store import event_store
 from projector.loop import all_partitions, read_database
 from projector.models import ProjectionCheckpoint
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.registry import all_projections
 from readmodels.models import OrderSummary
 from writeside.bus import handle

@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from tests.support.http import ORDER_BODY
 
 pytestmark = [

@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from eventlog.models import StoredEvent
 from eventlog.store import event_store
 from integration.mapping import translate
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import OrderDetail, OrderSummary
 from tests.support.http import problem
 

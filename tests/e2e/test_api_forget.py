@@ -17,7 +17,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent, SubjectKey
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.registry import all_projections
 
 pytestmark = [

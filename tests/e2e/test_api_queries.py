@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
 from projector.loop import all_partitions
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.running import run_partition
 from projector.status import wait_until_applied
 from readmodels.api import views

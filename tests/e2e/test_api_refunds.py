@@ -16,7 +16,7 @@ from eventlog.models import StoredEvent
 from eventlog.store import EventStore
 from fulfilment.manager import FulfilmentProcessManager
 from inventory.events import product_stream
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import DailySales, OrderDetail, OrderSummary, ProductStock
 from tests.factories import ReceiveStockFactory, RegisterProductFactory, UserFactory, token_for
 from writeside.bus import handle

@@ -11,7 +11,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from projector.loop import read_database
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import OrderSummary
 from readmodels.search import SEARCH_COUNT_LIMIT
 from readmodels.selectors.order_search import matching, sorted_matches_sql, walk_sql

@@ -15,7 +15,7 @@ from django.db import connection, connections, transaction
 from rest_framework.test import APIClient
 
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.status import projection_status
 from readmodels.models import CustomerLifetimeValue, OrderDetail, OrderSummary
 from readmodels.search import SEARCH_COUNT_LIMIT

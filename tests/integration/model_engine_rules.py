@@ -21,7 +21,7 @@ from integration.relay import RelayProjection
 from projector.loop import Projector, read_database, run_batch
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.registry import all_projections
 from tests.factories import PayOrderFactory
 from tests.integration.model_levers import BrokenOrders, project

@@ -23,7 +23,7 @@ from archive import carried_rows
 from config.sqlite.base import writers_waiting
 from eventlog import cold
 from projector.loop import read_database
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from tests.support.carried_rows import ARCHIVED, archived_shop, rebuilt, rows_files
 from tests.support.concurrency import in_thread
 from tests.support.read_side import ON_BOTH_DATABASES

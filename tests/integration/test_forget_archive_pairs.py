@@ -27,7 +27,7 @@ from eventlog import cold
 from eventlog.store import EventStore, event_store
 from orders.commands import ForgetCustomer
 from projector.loop import read_database
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import OrderDetail
 from tests.support.archiving import Customer
 from tests.support.concurrency import in_thread

@@ -27,7 +27,7 @@ from notifications.models import Notification
 from orders.commands import ForgetCustomer
 from projector import shadow
 from projector.loop import all_partitions, read_database
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.running import run_partition
 from tests.factories import CreateOrderFactory
 from tests.support.archiving import Customer, delivered_order

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from tests.integration.model_engine_rules import BrokerRules, ClockRules, EngineRules
 from tests.integration.model_invariants import Invariants
 from tests.integration.model_levers import BROKEN_ORDERS, ORDERS, BrokenOrders, FlakyBroker, fresh_publisher

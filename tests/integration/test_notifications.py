@@ -28,7 +28,7 @@ from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, Pa
 from projector import doorbell
 from projector.loop import Projector, all_partitions, read_database
 from projector.models import ProjectionCheckpoint
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.running import run_partition
 from projector.status import applied_through
 from projector.tasks import project_partition

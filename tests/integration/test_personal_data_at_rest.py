@@ -25,7 +25,7 @@ from orders.addresses import Address
 from orders.commands import ChangeShippingAddress, ConfirmOrder, CreateOrder, ForgetCustomer, LineItem
 from orders.events import OrderCreated
 from orders.repository import ORDER_STATE_VERSION
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import OrderDetail, OrderSummary
 from tests.support.read_side import ON_BOTH_DATABASES
 from writeside.bus import handle, payload

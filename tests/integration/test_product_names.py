@@ -12,7 +12,7 @@ from django.db import connections
 from eventlog.store import EventStore
 from inventory.commands import RegisterProduct, RenameProduct
 from orders.commands import CreateOrder, LineItem
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.status import applied_through
 from readmodels.models import OrderDetail
 from tests.support.read_side import read_models

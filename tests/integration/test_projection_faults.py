@@ -19,7 +19,7 @@ from eventlog.store import EventStore, RecordedEvent
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.loop import Projector, all_partitions, read_database
 from projector.models import DeadLetter
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.registry import all_projections
 from readmodels.models import CustomerLifetimeValue, CustomerOrderStats, DailySales, OrderSummary
 from readmodels.projections.sales import SalesProjection

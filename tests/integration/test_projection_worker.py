@@ -15,7 +15,7 @@ from django.db import connections
 from eventlog.store import EventStore, bucket_of
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.status import applied_through
 from projector.tasks import project_partition
 from tests.support.read_side import counted_statuses, read_models, summaries_by_status

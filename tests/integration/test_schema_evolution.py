@@ -24,7 +24,7 @@ from orders.commands import (
     ShipOrder,
 )
 from projector.loop import read_database
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import OrderDetail
 from readmodels.selectors.history import order_as_of, order_at_version, order_history
 from tests.factories import AddressFactory

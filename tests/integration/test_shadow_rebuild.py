@@ -21,7 +21,7 @@ from eventlog.store import EventStore
 from orders.commands import ConfirmOrder
 from projector import shadow
 from projector.loop import read_database
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.status import applied_through
 from readmodels.models import OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory

@@ -21,7 +21,7 @@ from inventory.events import product_stream
 from kernel.errors import DomainError
 from orders.commands import CancelOrder, MarkStockReserved, PayOrder, ShipOrder
 from projector.models import ProjectionCheckpoint
-from projector.rebuild import rebuild_by_name
+from projector.rebuild_progress import rebuild_by_name
 from projector.tasks import project_partition
 from readmodels.models import ProductStock
 from tests.factories import AdjustStockFactory
