@@ -42,7 +42,8 @@ from django.utils import timezone
 from archive.policy import applied_everywhere, candidates, checkpoints, is_closed
 from eventlog import cold, personal
 from eventlog.models import ArchivedStream, Snapshot, StoredEvent
-from eventlog.store import APPEND_LOCK_KEY, RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import APPEND_LOCK_KEY, event_store
 from orders.domain import Order
 from projector import carried, shadow
 from projector.loop import read_database

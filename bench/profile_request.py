@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from knox.models import AuthToken
 
     from bench.phases.common import delete_queue
-    from eventlog.store import bucket_of
+    from eventlog.buckets import bucket_of
     from projector.partitions import partition_of_bucket
     from projector.running import run_partition
 

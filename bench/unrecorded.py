@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventlog.idempotency import HandledCommand
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from writeside.aggregate import Aggregate
 from writeside.unit_of_work import CommandContext, CommandResult, DjangoUnitOfWork
 

@@ -31,8 +31,10 @@ from typing import Any
 from django.db.models import Max
 
 from eventlog import cold
+from eventlog.buckets import BUCKETS, bucket_of
 from eventlog.models import ArchivedStream
-from eventlog.store import _COLUMNS, BUCKETS, EventStore, RecordedEvent, bucket_of
+from eventlog.recorded import COLUMNS, RecordedEvent
+from eventlog.store import EventStore
 
 _END = 2**63 - 1
 # Manifest rows listed per query: the queries of a replay are about segments / MANIFEST_PAGE.
@@ -160,7 +162,7 @@ class WholeLog:
                 archived.take()
             else:
                 event = archived.take()
-                taken.append(tuple(event[column] for column in _COLUMNS))
+                taken.append(tuple(event[column] for column in COLUMNS))
             count += 1
         events = hot
         if taken:

@@ -24,19 +24,13 @@ import psycopg
 from django.db import connections
 from django.utils import timezone
 
+from eventlog.buckets import BUCKETS, bucket_of
 from eventlog.idempotency import CommandLog, HandledCommand
 from eventlog.personal import key_ids, unseal, unseal_all
 from eventlog.pg_statements import begin_with, begins_here, bound, pg_cursor
+from eventlog.recorded import RecordedEvent, StoredSnapshot, recorded
 from eventlog.records import CommandEntry, DuplicateCommand
-from eventlog.store import (
-    APPEND_LOCK_KEY,
-    BUCKETS,
-    EventStore,
-    RecordedEvent,
-    StoredSnapshot,
-    StreamVersionConflict,
-    bucket_of,
-)
+from eventlog.store import APPEND_LOCK_KEY, EventStore, StreamVersionConflict
 
 _EVENT_COLUMNS = (
     "position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, metadata, data"
@@ -156,7 +150,7 @@ class PostgresEventStore(EventStore):
                 raise StreamVersionConflict(stream_id, expected_version) from error
             inserted = cursor.fetchall()
         return [
-            self._recorded(
+            recorded(
                 (
                     position,
                     event_id,
@@ -169,6 +163,7 @@ class PostgresEventStore(EventStore):
                     meta,
                     data,
                 ),
+                self.registry,
                 event,
             )
             for offset, (
@@ -287,7 +282,7 @@ class PostgresEventStore(EventStore):
             snapshot = StoredSnapshot(
                 stream_id=stream_id, version=first[4], state_version=state_version, state=unseal(first[9], secrets)
             )
-        return snapshot, [self._recorded(row[:10], secrets=secrets) for row in decoded]
+        return snapshot, [recorded(row[:10], self.registry, secrets=secrets) for row in decoded]
 
     def load_stream_statement(self, stream_id: str, state_version: int) -> tuple[str, list[Any]] | None:
         """See EventStore.load_stream_statement: LOAD_STREAM_SQL."""

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 
 from eventlog.named import named
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 
 logger = logging.getLogger(__name__)
 

@@ -15,34 +15,33 @@ to commit, which serializes appends just the same.
 Personal data: events are sealed on the way in and unsealed on the way out here
 (eventlog/personal.py), so no caller ever stores it in the clear; `RecordedEvent.data` and
 `.event` hold the personal values in the clear while their subject's key exists, None once
-it is gone. Snapshots are sealed by their writer, which knows the state's
-class (writeside/repository.py), and unsealed here, where the keys of a load are fetched in
-one query with those of the events, and noted (SubjectKeys.loaded_with) so that the
-snapshot of what was loaded is sealed under no other key.
+it is gone. The store's parts elsewhere: what a reader gets and the one place it is built
+(eventlog/recorded.py), a stream's bucket (eventlog/buckets.py), and the write side's load of
+a stream with its snapshot (eventlog/loading.py).
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from django.conf import settings
 from django.db import IntegrityError, connections
 from django.utils import timezone
 
 from eventlog import cold
+from eventlog.buckets import BUCKETS, bucket_of
 from eventlog.keys import SubjectKeys
-from eventlog.models import CORRELATION, ArchivedStream, Snapshot, StoredEvent
+from eventlog.loading import StreamLoading
+from eventlog.models import CORRELATION, ArchivedStream, StoredEvent
 from eventlog.named import named
-from eventlog.personal import key_ids, seal, unseal, unseal_all
+from eventlog.personal import key_ids, seal
+from eventlog.recorded import COLUMNS, RecordedEvent, recorded
 from eventlog.records import CommandEntry, append_outcome, insert_record
 from eventlog.serialization import EventRegistry, registry
 
-BUCKETS = 256
 # pg_advisory_xact_lock key for appends on PostgreSQL (eventlog/postgres.py); any constant that
 # nothing else in the database uses.
 APPEND_LOCK_KEY = 0x4556_4C4F_4731  # "EVLOG1"
@@ -57,53 +56,7 @@ class StreamVersionConflict(Exception):
         self.expected_version = expected_version
 
 
-def bucket_of(stream_id: str) -> int:
-    """Stable bucket (0..255) of a stream, the same in every process and release."""
-    return zlib.crc32(stream_id.encode()) % BUCKETS
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RecordedEvent:
-    """A stored event as subscribers see it: the decoded domain event and its envelope."""
-
-    position: int
-    event_id: UUID
-    stream_id: str
-    stream_type: str
-    version: int
-    event_type: str
-    schema_version: int
-    recorded_at: datetime
-    metadata: dict[str, Any]
-    data: dict[str, Any]
-    event: Any = field(compare=False)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class StoredSnapshot:
-    """A stream's saved state at a version."""
-
-    stream_id: str
-    version: int
-    state_version: int
-    state: Any
-
-
-_COLUMNS = (
-    "position",
-    "event_id",
-    "stream_id",
-    "stream_type",
-    "version",
-    "event_type",
-    "schema_version",
-    "recorded_at",
-    "metadata",
-    "data",
-)
-
-
-class EventStore:
+class EventStore(StreamLoading):
     """Reads and appends events on one database alias, through the ORM: the implementation
     for SQLite, and the base of PostgreSQL's (which replaces the hot calls with SQL)."""
 
@@ -133,39 +86,14 @@ class EventStore:
         if secrets is None:
             wanted = key_ids(row[9] for row in batch)
             secrets = self.keys.secrets(wanted) if wanted else {}
-        return [self._recorded(row, secrets=secrets) for row in batch]
+        return [recorded(row, self.registry, secrets=secrets) for row in batch]
 
     def recorded_events(
         self, stored: Iterable[Mapping[str, Any]], secrets: Mapping[str, bytes] | None = None
     ) -> list[RecordedEvent]:
         """RecordedEvents of stored events as dicts of StoredEvent's columns (a segment's, or
         the archiver's read of the log), data unsealed with `secrets` or with keys looked up once."""
-        return self._recorded_all((tuple(event[column] for column in _COLUMNS) for event in stored), secrets)
-
-    def _recorded(
-        self, row: Sequence[Any], event: Any = None, secrets: Mapping[str, bytes] | None = None
-    ) -> RecordedEvent:
-        """The one place a RecordedEvent is built: from a row in _COLUMNS' order (metadata and
-        data as Python values), the event decoded from its data unless the caller has it (and
-        then its data unsealed already). Stored data is unsealed with `secrets`."""
-        position, event_id, stream_id, stream_type, version, event_type, schema_version, recorded_at, metadata, data = (
-            row
-        )
-        if event is None:
-            data = unseal(data, secrets or {})
-        return RecordedEvent(
-            position=position,
-            event_id=event_id,
-            stream_id=stream_id,
-            stream_type=stream_type,
-            version=version,
-            event_type=event_type,
-            schema_version=schema_version,
-            recorded_at=recorded_at,
-            metadata=metadata,
-            data=data,
-            event=self.registry.decode(event_type, schema_version, data) if event is None else event,
-        )
+        return self._recorded_all((tuple(event[column] for column in COLUMNS) for event in stored), secrets)
 
     def append(
         self,
@@ -218,7 +146,7 @@ class EventStore:
             outcome = append_outcome(stream_id, rows[-1].version, rows[-1].position)
             insert_record(self.using, command.command_id, command.command_type, command.fingerprint, outcome)
         return [
-            self._recorded(
+            recorded(
                 (
                     row.position,
                     row.event_id,
@@ -231,6 +159,7 @@ class EventStore:
                     row.metadata,
                     data,
                 ),
+                self.registry,
                 event,
             )
             for row, event, (_type, _version, data, _sealed) in zip(rows, events, encoded, strict=True)
@@ -252,7 +181,7 @@ class EventStore:
             query = query.filter(version__lte=to_version)
         if until is not None:
             query = query.filter(recorded_at__lte=until)
-        events = self._recorded_all(query.order_by("version").values_list(*_COLUMNS)[:limit])
+        events = self._recorded_all(query.order_by("version").values_list(*COLUMNS)[:limit])
         return events or self.read_archived_stream(
             stream_id, after_version=after_version, to_version=to_version, until=until, limit=limit
         )
@@ -309,7 +238,7 @@ class EventStore:
             query = query.filter(bucket__in=list(buckets))
         if to_position is not None:
             query = query.filter(position__lte=to_position)
-        return self._recorded_all(query.order_by("position").values_list(*_COLUMNS)[:limit])
+        return self._recorded_all(query.order_by("position").values_list(*COLUMNS)[:limit])
 
     def head_position(self) -> int:
         """The highest committed global position (0 for an empty log)."""
@@ -340,7 +269,7 @@ class EventStore:
         wanted = list(dict.fromkeys(stream_ids))
         if not wanted:
             return {}
-        rows = self._objects().filter(stream_id__in=wanted, version=1).values_list(*_COLUMNS)
+        rows = self._objects().filter(stream_id__in=wanted, version=1).values_list(*COLUMNS)
         found = {event.stream_id: event for event in self._recorded_all(rows)}
         for stream_id in wanted:
             if stream_id not in found and (archived := self.read_archived_stream(stream_id, to_version=1)):
@@ -378,58 +307,6 @@ class EventStore:
             .first()
         )
         return metadata
-
-    def latest_snapshot(self, stream_id: str) -> StoredSnapshot | None:
-        """The stream's snapshot, if one was saved."""
-        row = (
-            Snapshot.objects.using(self.using)
-            .filter(stream_id=stream_id)
-            .values_list("version", "state_version", "state")
-            .first()
-        )
-        if row is None:
-            return None
-        state = unseal_all([row[2]], self.keys)[0]
-        return StoredSnapshot(stream_id=stream_id, version=row[0], state_version=row[1], state=state)
-
-    def load_stream(self, stream_id: str, state_version: int) -> tuple[StoredSnapshot | None, list[RecordedEvent]]:
-        """The stream's snapshot if its state has shape `state_version`, and the events after it."""
-        row = (
-            Snapshot.objects.using(self.using)
-            .filter(stream_id=stream_id, state_version=state_version)
-            .values_list("version", "state")
-            .first()
-        )
-        version = row[0] if row else 0
-        events = self._objects().filter(stream_id=stream_id, version__gt=version).order_by("version")
-        rows = list(events.values_list(*_COLUMNS))
-        wanted = key_ids([*([row[1]] if row else []), *(event[9] for event in rows)])
-        secrets = self.keys.secrets(wanted) if wanted else {}
-        self.keys.loaded_with(secrets)
-        snapshot = None
-        if row is not None:
-            snapshot = StoredSnapshot(
-                stream_id=stream_id, version=version, state_version=state_version, state=unseal(row[1], secrets)
-            )
-        return snapshot, [self._recorded(event, secrets=secrets) for event in rows]
-
-    def load_stream_statement(self, stream_id: str, state_version: int) -> tuple[str, list[Any]] | None:
-        """The one statement that reads what `load_stream` needs, for a caller that can send it
-        earlier (along with the idempotency look-up, CommandLog.get_along); None: there is none."""
-        return None
-
-    def preloaded(self, stream_id: str, state_version: int, rows: list[tuple[Any, ...]]) -> None:
-        """The rows of `load_stream_statement`, read earlier in this transaction: the next
-        `load_stream` of that stream uses them instead of reading."""
-        raise NotImplementedError("This store has no load_stream_statement")
-
-    def save_snapshot(self, stream_id: str, stream_type: str, version: int, state_version: int, state: Any) -> None:
-        """Replace the stream's snapshot with the state at `version` (its personal data sealed
-        by the caller, who knows the state's class)."""
-        Snapshot.objects.using(self.using).update_or_create(
-            stream_id=stream_id,
-            defaults={"stream_type": stream_type, "version": version, "state_version": state_version, "state": state},
-        )
 
 
 def event_store(using: str | None = None) -> EventStore:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db.models.functions import Now
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from fulfilment import models
 from fulfilment.manager import correlation_of
 from fulfilment.payment_deadline import FOLLOWS, DeadlineStatus, Followed, PaymentDeadline, expiry, follow

@@ -17,7 +17,8 @@ from uuid import UUID
 from django.conf import settings
 from django.db import connections, transaction
 
-from eventlog.store import APPEND_LOCK_KEY, RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import APPEND_LOCK_KEY, event_store
 from fulfilment import process
 from fulfilment.models import FulfilmentProcess
 from fulfilment.process import Decision, Fulfilment, LineStatus, ProcessStatus

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from eventlog.store import RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import event_store
 from fulfilment.manager import FulfilmentProcessManager
 from fulfilment.models import FulfilmentProcess
 from fulfilment.process import HOLDING_STOCK, LineStatus

@@ -20,7 +20,8 @@ from uuid import UUID
 
 from django.conf import settings
 
-from eventlog.store import bucket_of, event_store
+from eventlog.buckets import bucket_of
+from eventlog.store import event_store
 from fulfilment.models import FulfilmentProcess
 from fulfilment.process import HOLDING_STOCK
 from inventory.events import product_stream

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 from integration import language
 from integration.carried_state import StreamFold
 from integration.language import PublicEvent, money

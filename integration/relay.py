@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eventlog.store import RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import event_store
 from integration.broker import BrokerUnavailable, publisher
 from integration.carried_state import carried_folds, carry
 from integration.language import PublicEvent

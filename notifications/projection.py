@@ -31,7 +31,8 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from eventlog.store import RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import event_store
 from notifications.models import CustomerDirectory, Notification
 from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
 from projector.bulk import insert_new_rows

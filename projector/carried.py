@@ -45,7 +45,8 @@ from django.db.models import Max
 from eventlog import cold, personal
 from eventlog.keys import SubjectKeys
 from eventlog.models import ArchivedStream
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 from projector.projection import Projection, Sealer
 
 FORMAT_VERSION = 1

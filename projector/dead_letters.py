@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from projector.models import DeadLetter
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from eventlog.store import RecordedEvent, bucket_of
+from eventlog.buckets import bucket_of
+from eventlog.recorded import RecordedEvent
 from projector.partitions import partition_of_bucket
 from projector.running import ring, run_partition
 

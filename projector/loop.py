@@ -27,7 +27,9 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from eventlog.store import EventStore, RecordedEvent, bucket_of, event_store
+from eventlog.buckets import bucket_of
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore, event_store
 from projector.dead_letters import (
     BLOCKING,
     NOTHING_STANDING,

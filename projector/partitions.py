@@ -6,7 +6,7 @@ from functools import cache
 
 from django.conf import settings
 
-from eventlog.store import BUCKETS
+from eventlog.buckets import BUCKETS
 
 
 def partition_count() -> int:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from django.db import models
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 
 # Seals the personal values of a carried row (declared by the class, as eventlog/personal.py
 # reads them) under the key of the stream's events; None when that key is gone or the stream

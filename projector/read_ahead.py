@@ -15,7 +15,8 @@ from typing import Protocol
 
 from django.db import connections
 
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 
 
 def can_read_ahead(store: EventStore) -> bool:

@@ -21,7 +21,8 @@ from django.conf import settings
 from django.db import connections, transaction
 
 from eventlog.history import whole_log
-from eventlog.store import EventStore, RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore, event_store
 from projector import carried, shadow
 from projector.dead_letters import BLOCKING, NOTHING_STANDING, standing
 from projector.loop import Projector, all_partitions, lock_checkpoint, read_database

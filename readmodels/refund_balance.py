@@ -23,7 +23,7 @@ from uuid import UUID
 
 from django.db.models import Model
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from orders.events import OrderCancelled, OrderPaid, OrderReturned, PaymentCapturedAfterCancellation, RefundPaid
 from projector.loop import read_database
 from projector.verification import Divergence, Options

@@ -27,8 +27,10 @@ from typing import Any
 
 from django.db import connections, transaction
 
+from eventlog.buckets import bucket_of
 from eventlog.history import whole_log
-from eventlog.store import RecordedEvent, bucket_of, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import event_store
 from orders.events import OrderCancelled, OrderCreated, OrderEvent, OrderPaid, RefundPaid
 from projector import shadow
 from projector.loop import read_database

@@ -22,7 +22,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from eventlog.store import RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import event_store
 from inventory.events import (
     StockAdjusted,
     StockConsumed,

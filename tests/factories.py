@@ -12,8 +12,8 @@ import factory
 from django.contrib.auth.models import Permission, User
 from knox.models import AuthToken
 
+from eventlog.recorded import RecordedEvent
 from eventlog.serialization import registry
-from eventlog.store import RecordedEvent
 from inventory.commands import AdjustStock, ReceiveStock, RegisterProduct
 from orders.addresses import Address
 from orders.commands import (

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from eventlog.personal import seal_loaded
+from eventlog.recorded import RecordedEvent
 from eventlog.records import CommandEntry
 from eventlog.serialization import from_data, to_data
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.store import EventStore
 from kernel.errors import DomainError, StreamArchived, VersionMismatch
 from writeside.aggregate import Aggregate
 

@@ -20,8 +20,9 @@ from eventlog.idempotency import HandledCommand, command_log
 from eventlog.personal import KeySource, data_subject
 from eventlog.pg_statements import client_cursor
 from eventlog.publishing import publish_after_commit
+from eventlog.recorded import RecordedEvent
 from eventlog.records import CommandEntry, append_outcome
-from eventlog.store import EventStore, RecordedEvent, event_store
+from eventlog.store import EventStore, event_store
 from kernel.errors import DomainError
 from writeside.aggregate import Aggregate
 from writeside.repository import EventSourcedRepository, Repository

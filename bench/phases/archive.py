@@ -35,8 +35,8 @@ from archive.procedure import archive_due
 from bench.phases.common import event_count, peak_rss_mb
 from bench.phases.project import _COLUMNS, _with_order_id
 from eventlog import cold
+from eventlog.buckets import bucket_of
 from eventlog.models import ArchivedStream
-from eventlog.store import bucket_of
 from orders.commands import ConfirmOrder, CreateOrder, DeliverOrder, LineItem, PayOrder, ShipOrder
 from projector.loop import all_partitions, read_database
 from projector.models import ProjectionCheckpoint

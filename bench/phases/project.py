@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from bench.phases.common import event_count, peak_rss_mb
 from bench.workload import workload
-from eventlog.store import bucket_of
+from eventlog.buckets import bucket_of
 from projector.rebuild import rebuild_together
 from projector.registry import all_projections
 from writeside.bus import handle

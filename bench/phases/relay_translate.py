@@ -29,7 +29,8 @@ from django.test.utils import override_settings
 
 from bench.phases.product_load import OPEN_ORDERS, build_product
 from bench.spec import latency_figures
-from eventlog.store import EventStore, RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore, event_store
 from integration.carried_state import CARRIED_FROM_VERSION, carry
 from integration.mapping import known_digest, translate, translate_from
 from integration.relay import public_events

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from django.db import connections, transaction
 from django.db.models import DecimalField, Model
 
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 
 RowT = TypeVar("RowT")
 

@@ -30,7 +30,8 @@ from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventlog.store import RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import event_store
 from projector.bulk import copy_rows
 from projector.carried import opened, typed_row
 from projector.projection import Sealer

@@ -23,7 +23,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import Q
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from inventory.events import ProductRegistered, ProductRenamed
 from projector.bulk import upsert_rows
 from readmodels.models import CatalogName, OrderDetail

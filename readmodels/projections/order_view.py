@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from eventlog.recorded import RecordedEvent
 from eventlog.serialization import to_data
-from eventlog.store import RecordedEvent
 from kernel.money import amount_text
 from orders.events import (
     OrderCancelled,

@@ -28,7 +28,8 @@ from uuid import UUID
 from django.conf import settings
 
 from eventlog.personal import has_personal_data
-from eventlog.store import EventStore, RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore, event_store
 from orders.events import CustomerForgotten, OrderCreated
 from projector.bulk import copy_rows, upsert_rows
 from projector.projection import Projection, Sealer

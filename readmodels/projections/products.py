@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventlog.store import EventStore, RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore, event_store
 from inventory.events import (
     PRODUCT_STREAM_TYPE,
     ProductRegistered,

@@ -21,7 +21,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventlog.store import EventStore, RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore, event_store
 from orders.events import (
     OrderCancelled,
     OrderConfirmed,

@@ -13,8 +13,9 @@ from uuid import UUID
 from django.conf import settings
 from django.db import router
 
+from eventlog.recorded import RecordedEvent
 from eventlog.serialization import registry
-from eventlog.store import RecordedEvent, event_store
+from eventlog.store import event_store
 from readmodels.models import CatalogName
 from readmodels.projections.catalog_names import catalog_names, name_lines
 from readmodels.projections.order_view import fold_stream

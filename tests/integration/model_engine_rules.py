@@ -14,7 +14,7 @@ from uuid import UUID
 from hypothesis import strategies as st
 from hypothesis.stateful import multiple, precondition, rule
 
-from eventlog.store import bucket_of
+from eventlog.buckets import bucket_of
 from fulfilment.deadlines import expire_due
 from integration.broker import BrokerUnavailable
 from integration.relay import RelayProjection

@@ -17,8 +17,9 @@ from django.core.management import call_command
 from django.db import connections
 
 from eventlog.models import Snapshot, StoredEvent
+from eventlog.recorded import RecordedEvent
 from eventlog.serialization import to_data
-from eventlog.store import RecordedEvent, event_store
+from eventlog.store import event_store
 from integration import broker as integration_broker
 from integration.inbound import RefusedMessage, to_command
 from integration.verification import PUBLIC_TYPES

@@ -18,7 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from eventlog.models import StoredEvent
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from orders.commands import CancelOrder, ConfirmOrder, ForgetCustomer
 from orders.customers import customer_stream_id
 from projector import shadow

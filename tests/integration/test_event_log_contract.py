@@ -21,8 +21,9 @@ from django.db import connection, connections, transaction
 from eventlog.idempotency import CommandLog, command_log
 from eventlog.models import Snapshot, StoredEvent
 from eventlog.postgres import PostgresCommandLog, PostgresEventStore
+from eventlog.recorded import RecordedEvent
 from eventlog.records import CommandEntry, DuplicateCommand
-from eventlog.store import EventStore, RecordedEvent, StreamVersionConflict, event_store
+from eventlog.store import EventStore, StreamVersionConflict, event_store
 from orders.commands import AddOrderItem, ConfirmOrder
 from orders.domain import Order
 from orders.repository import ORDER_STATE_VERSION, EventSourcedOrders

@@ -20,7 +20,8 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connections, transaction
 
-from eventlog.store import RecordedEvent, event_store
+from eventlog.recorded import RecordedEvent
+from eventlog.store import event_store
 from notifications.models import CustomerDirectory, Notification
 from notifications.projection import NotificationsProjection
 from notifications.sending import send_pending

@@ -15,7 +15,8 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from eventlog.models import StoredEvent
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder
 from projector.loop import Projector, all_partitions, read_database
 from projector.models import DeadLetter

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from eventlog.store import APPEND_LOCK_KEY, bucket_of, event_store
+from eventlog.buckets import bucket_of
+from eventlog.store import APPEND_LOCK_KEY, event_store
 from orders.commands import ConfirmOrder, CreateOrder, LineItem, PayOrder, ShipOrder
 from projector.loop import all_partitions
 from projector.models import ProjectionCheckpoint

@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from django.db import connections
 
-from eventlog.store import EventStore, bucket_of
+from eventlog.buckets import bucket_of
+from eventlog.store import EventStore
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.rebuild_progress import rebuild_by_name

@@ -17,7 +17,8 @@ from django.db.models.query import QuerySet
 from django.utils import timezone
 
 from eventlog.models import CommandRecord, StoredEvent
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 from fulfilment.models import FulfilmentProcess
 from inventory.commands import ReceiveStock
 from inventory.events import product_stream

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from eventlog.store import bucket_of
+from eventlog.buckets import bucket_of
 from orders.commands import CancelOrder, ConfirmOrder, CreateOrder, LineItem, PayOrder, RefundOrder
 from projector.loop import read_database
 from projector.partitions import partition_of_bucket

@@ -11,8 +11,8 @@ from uuid import UUID, uuid4
 import pytest
 from django.utils import timezone
 
+from eventlog.buckets import bucket_of
 from eventlog.models import StoredEvent
-from eventlog.store import bucket_of
 from orders.commands import (
     CancelOrder,
     ChangeShippingAddress,

@@ -9,7 +9,8 @@ from uuid import uuid4
 
 import pytest
 
-from eventlog.store import EventStore, bucket_of
+from eventlog.buckets import bucket_of
+from eventlog.store import EventStore
 from projector.loop import all_partitions, run_batch
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket

@@ -12,7 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.db import connections
 
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 from fulfilment.manager import FulfilmentProcessManager
 from fulfilment.models import FulfilmentProcess
 from fulfilment.shipped_before import shipped_backlog

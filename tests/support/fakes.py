@@ -9,7 +9,8 @@ from uuid import uuid4
 
 from eventlog.idempotency import DuplicateCommand, HandledCommand
 from eventlog.personal import SubjectKey, new_secret
-from eventlog.store import RecordedEvent, StreamVersionConflict
+from eventlog.recorded import RecordedEvent
+from eventlog.store import StreamVersionConflict
 from inventory.domain import Product
 from inventory.errors import ProductNotFound
 from inventory.events import product_stream

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from projector.projection import Projection
 
 received: list[RecordedEvent] = []

@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventlog.store import EventStore, RecordedEvent
+from eventlog.recorded import RecordedEvent
+from eventlog.store import EventStore
 from orders.commands import ConfirmOrder, CreateOrder, LineItem
 from projector.status import applied_through
 from readmodels.models import ProductStock

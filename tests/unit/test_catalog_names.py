@@ -8,7 +8,7 @@ from itertools import combinations
 from typing import Any
 from uuid import UUID, uuid4
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from inventory.events import ProductRegistered, ProductRenamed, StockReceived
 from orders.events import OrderCreated, OrderItemAdded, OrderLine
 from readmodels.projections.base import advance_stream

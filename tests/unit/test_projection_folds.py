@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
+from eventlog.recorded import RecordedEvent
 from eventlog.serialization import registry
-from eventlog.store import RecordedEvent
 from orders.addresses import PaymentMethod
 from orders.events import (
     OrderCancelled,

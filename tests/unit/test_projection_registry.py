@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from eventlog.store import RecordedEvent
+from eventlog.recorded import RecordedEvent
 from projector.projection import Projection
 from projector.registry import all_projections
 
