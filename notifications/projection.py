@@ -5,7 +5,8 @@ It runs in the projector's transaction like every projection, so the emails a ba
 are recorded atomically with the checkpoint; sending happens after commit (sending.py).
 
 Each email owed records whose order it is for (`customer_id`, from the order's OrderCreated:
-in the batch, else an earlier email of the order, else the log), in the row it inserts, so
+in the batch, else an earlier email of the order, else the log, read as stored: the customer
+id is never sealed, so no key is looked up), in the row it inserts, so
 every version of the row names its customer. CustomerForgotten removes the customer's
 directory entry and the recipient (and the last error, which may quote it) of the emails owed
 to them, found by that id, each only if it came from before the forgetting: an address the
@@ -33,6 +34,7 @@ from django.utils import timezone
 
 from eventlog.recorded import RecordedEvent
 from eventlog.store import event_store
+from eventlog.stored_values import first_event_values
 from notifications.models import CustomerDirectory, Notification
 from orders.events import CustomerForgotten, OrderCancelled, OrderConfirmed, OrderCreated, OrderShipped
 from projector.bulk import insert_new_rows
@@ -201,12 +203,8 @@ def customers_of(orders: set[str], using: str) -> dict[str, str]:
         str(order_id): customer
         for order_id, customer in owed.exclude(customer_id="").values_list("order_id", "customer_id").distinct()
     }
-    first = event_store().first_events(sorted(orders - found.keys()))
-    found.update(
-        {
-            order: recorded.event.customer_id
-            for order, recorded in first.items()
-            if isinstance(recorded.event, OrderCreated)
-        }
-    )
+    # The customer id is the OrderCreated's data subject, never sealed: read as stored, it needs
+    # no key looked up and no event decoded (eventlog/stored_values.py).
+    created = first_event_values(event_store(), sorted(orders - found.keys()), OrderCreated.__name__, "customer_id")
+    found.update({order: str(customer) for order, customer in created.items() if customer is not None})
     return found

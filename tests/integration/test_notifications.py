@@ -18,6 +18,7 @@ from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.message import EmailMessage
 from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from eventlog.models import StoredEvent
 from eventlog.store import EventStore
@@ -290,3 +291,28 @@ def test_a_mail_server_that_never_answers_is_given_up_on_and_its_rows_released(
         owed = Notification.objects.using(read_database()).select_for_update(nowait=True).get(order_id=order)
     assert (owed.status, owed.attempts) == ("pending", 1)
     assert "timed out" in owed.last_error
+
+
+def test_an_email_owed_in_a_later_batch_than_its_order_reads_the_customer_without_unsealing() -> None:
+    # OrderCreated projected in one batch, the order's first email owed in the next: the
+    # customer comes from the outbox (no row yet) and then the log. The customer id is the data
+    # subject, never sealed, so the log is read as stored: no key is looked up, none decoded.
+    order_id = place(customer="c-later", email="later@example.org")
+    handle(ConfirmOrder(order_id=order_id))
+    created, confirmed = EventStore().read_stream(str(order_id))
+    projection, using = NotificationsProjection(), read_database()
+    with transaction.atomic(using=using):
+        projection.apply([created], using)
+    with (
+        transaction.atomic(using=using),
+        CaptureQueriesContext(connections[using]) as read_side,
+        CaptureQueriesContext(connections["default"]) as log_side,
+    ):
+        projection.apply([confirmed], using)
+    statements = [query["sql"] for query in read_side.captured_queries]
+    if connections[using] is not connections["default"]:
+        statements += [query["sql"] for query in log_side.captured_queries]
+    assert not any("eventlog_subjectkey" in sql for sql in statements), statements
+    # The outbox and the log (the outbox's insert goes by COPY, through a cursor of its own).
+    assert len([sql for sql in statements if "SAVEPOINT" not in sql]) == 2, statements
+    assert Notification.objects.using(using).get(order_id=order_id).customer_id == "c-later"
