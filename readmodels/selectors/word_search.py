@@ -10,10 +10,10 @@ orders share is one row), and each word found names its orders, newest first, in
 of an index that holds them (no table read): counting them is reading that many index
 entries.
 
-When it answers: one word typed, no other filter, the list's default order, on PostgreSQL
-(SQLite writes no postings). Otherwise, or when the word is part of more than
-MAX_WORDS words of the vocabulary (a part of many order numbers: the summaries' index
-answers that at once, the vocabulary would take as many index look-ups), or when
+When it answers: one word of at least three characters typed, no other filter, the list's
+default order, on PostgreSQL (SQLite writes no postings). Otherwise, or when the word is part
+of more than MAX_WORDS words of the vocabulary (a part of many order numbers: the summaries'
+index answers that at once, the vocabulary would take as many index look-ups), or when
 MAX_POSTINGS postings were read and still name at most SEARCH_COUNT_LIMIT orders (orders
 holding many of the matched words), it answers None and the summaries' scan decides.
 """
@@ -32,6 +32,8 @@ from readmodels.search import SEARCH_COUNT_LIMIT, joined, joined_sql
 # Postings a page past the limit may read (its words times its reach), beyond which the
 # summaries' newest-first walk is used (selectors/order_search.py walk_sql).
 PAGE_BUDGET: Final = 20_000
+# Characters a typed word needs for the vocabulary's trigram index to narrow it.
+TRIGRAM: Final = 3
 # The list's order the postings give: newest first, then by order id.
 NEWEST_FIRST: Final = ("-created_at",)
 # Words of the vocabulary one typed word may be part of for the postings to be read: each is
@@ -53,6 +55,8 @@ def newest_first(using: str, word: str) -> list[str] | OverLimit | None:
     """The ids (as text) of the orders whose search text holds `word`, newest first, then by
     order id, when there are at most SEARCH_COUNT_LIMIT; OverLimit when there are more; None
     when the vocabulary cannot tell cheaply (see the module's docstring)."""
+    if len(joined(word)) < TRIGRAM:
+        return None  # nothing for the trigram index to narrow: the vocabulary would be read whole
     words = _vocabulary_matches(using, word)
     if words is None:
         return None
