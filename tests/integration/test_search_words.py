@@ -68,7 +68,7 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "SEARCH_COUNT_LIMIT", 6)
     monkeypatch.setattr(word_search, "MAX_POSTINGS", 9)
     monkeypatch.setattr(word_search, "MAX_WORDS", 4)
-    monkeypatch.setattr(word_search, "PAGE_BUDGET", 24)
+    monkeypatch.setattr(word_search, "PAGE_BUDGET", 12)
 
 
 def scanned(text: str, offset: int, limit: int) -> tuple[list[UUID], bool]:
