@@ -268,6 +268,8 @@ def _key_and_compared(model: type[models.Model]) -> tuple[list[models.Field[Any,
     pk = model._meta.pk
     assert pk is not None
     concrete = list(model._meta.concrete_fields)
+    if isinstance(pk, models.CompositePrimaryKey):  # named by its columns, all compared
+        return [field for field in pk.fields if isinstance(field, models.Field)], concrete
     # BigAutoField counts too: AutoField's metaclass says so.
     if not isinstance(pk, models.AutoField):
         return [pk], concrete

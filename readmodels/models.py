@@ -74,6 +74,35 @@ class OrderSummary(models.Model):
         return self.order_number
 
 
+class SearchWord(models.Model):
+    """A word some order's search text holds (readmodels/search.py): the vocabulary a search
+    looks a typed part of a word up in. A word no order holds any more is deleted with its
+    last posting (readmodels/projections/search_words.py), so a forgotten customer's e-mail
+    and name leave the vocabulary with their orders' rows. PostgreSQL only (SQLite's search
+    scans the summaries); its trigram index is migration 0017's, not declared here."""
+
+    word = models.TextField(primary_key=True)
+
+    def __str__(self) -> str:
+        return self.word
+
+
+class SearchPosting(models.Model):
+    """One word of one order's search text, with the order's time: a word's orders, newest
+    first, are one index range (`search_posting_word_idx`), read without the table."""
+
+    pk = models.CompositePrimaryKey("order_id", "word")
+    order_id = models.UUIDField()
+    word = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["word", "-created_at", "order_id"], name="search_posting_word_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.word} {self.order_id}"
+
+
 class OrderStatusCount(models.Model):
     """How many orders are in each status: the order list's total without counting rows."""
 

@@ -54,6 +54,12 @@ def search_text(view: Mapping[str, Any]) -> str:
     return fold(" ".join(part for part in parts if part))
 
 
+def words_of(text: str) -> frozenset[str]:
+    """The words of an order's search text, as readmodels/projections/search_words.py
+    indexes them: a search's word matches an order when it is part of one of them."""
+    return frozenset(text.split())
+
+
 def search_words(text: str) -> list[str]:
     """The words of a search, case-folded, each at most once, in the order typed."""
     return list(dict.fromkeys(fold(text).split()))
@@ -63,3 +69,11 @@ def joined(word: str) -> str:
     """`word` as the trigram index sees it: each WORD_JOINERS character replaced by the
     letter, so that the index looks up the identifier's parts as one word."""
     return word.translate(_JOINED)
+
+
+def joined_sql(column: str) -> str:
+    """SQL of `column` with each WORD_JOINERS character replaced by JOINER_LETTER: the
+    expression the trigram indexes are built over (migrations 0016 and 0017)."""
+    for joiner in WORD_JOINERS:
+        column = f"replace({column}, '{joiner}', '{JOINER_LETTER}')"
+    return column

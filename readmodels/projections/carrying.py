@@ -39,6 +39,7 @@ from readmodels.models import OrderDetail, OrderSummary, SalesLedgerEntry
 from readmodels.projections.order_view import fold_stream
 from readmodels.projections.orders import count_statuses, summary_row
 from readmodels.projections.sales import Deltas, LedgerEntry, add_deltas
+from readmodels.projections.search_words import write_words
 
 
 class CarriedOrderRow:
@@ -78,7 +79,9 @@ def restore_orders(carried: Sequence[tuple[str, Any]], using: str, timeline_entr
         if view is not None:
             details.append(view)
     copy_rows(using, OrderDetail, details)
-    copy_rows(using, OrderSummary, [summary_row(row) for row in details])
+    summaries = [summary_row(row) for row in details]
+    copy_rows(using, OrderSummary, summaries)
+    write_words(using, summaries, {})
     count_statuses(using, [(None, str(row["status"])) for row in details])
 
 

@@ -34,10 +34,19 @@ from orders.events import CustomerForgotten, OrderCreated
 from projector.bulk import copy_rows, upsert_rows
 from projector.projection import Projection, Sealer
 from readmodels.forgetting import forgotten_at, guard, orders_of, record
-from readmodels.models import CatalogName, ForgottenCustomer, OrderDetail, OrderStatusCount, OrderSummary
+from readmodels.models import (
+    CatalogName,
+    ForgottenCustomer,
+    OrderDetail,
+    OrderStatusCount,
+    OrderSummary,
+    SearchPosting,
+    SearchWord,
+)
 from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.projections.order_view import DETAIL_FIELDS, SUMMARY_FIELDS, View, fold_order_view, fold_stream
+from readmodels.projections.search_words import write_words
 from readmodels.search import search_text
 
 
@@ -87,7 +96,7 @@ class OrdersProjection(Projection):
     """
 
     name = "orders"
-    tables = (OrderSummary, OrderDetail, OrderStatusCount, CatalogName)
+    tables = (OrderSummary, OrderDetail, OrderStatusCount, CatalogName, SearchWord, SearchPosting)
     writes_beside = (ForgottenCustomer,)
     # Skipping a forgetting would leave the customer's personal data readable in the rows.
     never_skipped = frozenset({CustomerForgotten.__name__})
@@ -134,6 +143,9 @@ class OrdersProjection(Projection):
         # inserted only under its partition's checkpoint lock (projector/loop.py); the
         # forgetting, in another partition, only refolds rows that exist.
         stored = set(views)
+        # The words each stored order is found by now: only a row whose words change
+        # rewrites its postings (search_words.py).
+        texts_before = {stream_id: search_text(view) for stream_id, view in views.items() if view}
         status_before = {stream_id: view["status"] for stream_id, view in views.items() if view}
         # Rows that held personal data lock their customer too: overwriting one races the
         # forgetting's refold as writing one does.
@@ -163,6 +175,7 @@ class OrdersProjection(Projection):
         for stream_id, row in self._rows(using, {UUID(stream_id) for stream_id in listed}).items():
             if row and _personal(row):
                 rows[stream_id], status_before[stream_id] = row, row["status"]
+                texts_before[stream_id] = search_text(row)
                 personal.add(stream_id)
                 stored.add(stream_id)
         forgotten = forgotten_at(using, {str(rows[stream_id]["customer_id"]) for stream_id in personal})
@@ -170,7 +183,7 @@ class OrdersProjection(Projection):
             if rows[stream_id]["customer_id"] in forgotten:
                 history = self.store.read_stream(stream_id, to_version=rows[stream_id]["version"])
                 rows[stream_id] = fold_stream(history, self.timeline_entries) or rows[stream_id]
-        self._write([rows[stream_id] for stream_id in sorted(rows)], status_before, stored, using)
+        self._write([rows[stream_id] for stream_id in sorted(rows)], status_before, texts_before, stored, using)
 
     def _rows(self, using: str, ids: set[UUID]) -> dict[str, View | None]:
         if not ids:
@@ -178,9 +191,16 @@ class OrdersProjection(Projection):
         rows = OrderDetail.objects.using(using).filter(order_id__any=ids).values("order_id", *DETAIL_FIELDS)
         return {str(row["order_id"]): row for row in rows}
 
-    def _write(self, rows: list[View], status_before: dict[str, str], stored: set[str], using: str) -> None:
-        """Count the status moves and write both tables: COPY for rows not `stored` yet,
-        an upsert for the others."""
+    def _write(
+        self,
+        rows: list[View],
+        status_before: dict[str, str],
+        texts_before: dict[str, str],
+        stored: set[str],
+        using: str,
+    ) -> None:
+        """Count the status moves and write both tables (COPY for rows not `stored` yet, an
+        upsert for the others) and the words of those whose search text changed."""
         count_statuses(using, [(status_before.get(str(row["order_id"])), row["status"]) for row in rows])
         names = catalog_names({line["sku"] for row in rows for line in row["lines"]}, using)
         for row in rows:
@@ -190,3 +210,4 @@ class OrdersProjection(Projection):
             new = [row for row in table_rows if str(row["order_id"]) not in stored]
             copy_rows(using, model, new)
             upsert_rows(using, model, [row for row in table_rows if str(row["order_id"]) in stored], key="order_id")
+        write_words(using, summaries, texts_before)

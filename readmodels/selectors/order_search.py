@@ -13,22 +13,16 @@ from django.db.models import Func, QuerySet, TextField
 from django.db.models.lookups import Contains
 
 from readmodels.models import OrderSummary
-from readmodels.search import JOINER_LETTER, SEARCH_COUNT_LIMIT, WORD_JOINERS, joined, search_words
+from readmodels.search import SEARCH_COUNT_LIMIT, joined, joined_sql, search_words
 from readmodels.selectors.summaries import CUSTOMER_FIELDS, SUMMARY_FIELDS, OrderSummaryDTO, summary_dto
-
-
-def _joined_sql(column: str) -> str:
-    """SQL of `column` with each WORD_JOINERS character replaced by JOINER_LETTER."""
-    for joiner in WORD_JOINERS:
-        column = f"replace({column}, '{joiner}', '{JOINER_LETTER}')"
-    return column
+from readmodels.selectors.word_search import NEWEST_FIRST, OverLimit, newest_first, page_of
 
 
 class JoinedSearchText(Func):
     """The search text as its trigram index holds it (readmodels/search.py `joined`), written
     with literal arguments so that the planner matches it to the index's expression."""
 
-    template = _joined_sql("%(expressions)s")
+    template = joined_sql("%(expressions)s")
     output_field = TextField()
 
 
@@ -56,11 +50,30 @@ def searched(narrowed: QuerySet[OrderSummary], text: str, ordering: Sequence[str
     Past the limit matches are common (at least 1 row in 100 at 100,000 orders): a page's
     ids come from the list's order walked with each row's text checked on the way
     (`walk_sql`), then its rows by primary key.
+
+    One word in the list's default order with no other filter, the search staff type most,
+    is first asked of the vocabulary (selectors/word_search.py), which counts and sorts its
+    matches without reading the table; only when it cannot tell are the summaries scanned.
     """
-    found = _sorted_matches(matching(narrowed, text), ordering)
-    if found is None:
-        return WalkedMatches(narrowed, text, ordering)
-    return FoundRows(found)
+    by_words = _by_words(narrowed, text, ordering)
+    found = _sorted_matches(matching(narrowed, text), ordering) if by_words is None else by_words
+    if isinstance(found, list):
+        return FoundRows(found)
+    walked = WalkedMatches(narrowed, text, ordering)
+    return walked if found is None else WordPages(narrowed.db, found, walked)
+
+
+def _by_words(narrowed: QuerySet[OrderSummary], text: str, ordering: Sequence[str]) -> list[str] | OverLimit | None:
+    """word_search's answer where it applies (see `searched`), else None."""
+    words = search_words(text)
+    if (
+        len(words) != 1
+        or narrowed.query.where
+        or tuple(ordering) != NEWEST_FIRST
+        or connections[narrowed.db].vendor != "postgresql"
+    ):
+        return None
+    return newest_first(narrowed.db, words[0])
 
 
 def _sorted_matches(rows: QuerySet[OrderSummary], ordering: Sequence[str]) -> list[str] | None:
@@ -204,3 +217,21 @@ class WalkedMatches(_PagedById):
         with connections[self._narrowed.db].cursor() as cursor:
             cursor.execute(sql, params)
             return [UUID(str(order_id)) for (order_id,) in cursor.fetchall()]
+
+
+class WordPages(_PagedById):
+    """The first SEARCH_COUNT_LIMIT matches of a one-word search that has more, newest first:
+    a page merges its words' postings (word_search.page_of), or, past that reading budget,
+    walks the list's order as WalkedMatches does. Counted as "at least" the limit."""
+
+    count_exact = False
+
+    def __init__(self, using: str, over: OverLimit, walked: WalkedMatches) -> None:
+        super().__init__(SEARCH_COUNT_LIMIT)
+        self._using, self._over, self._walked = using, over, walked
+
+    def _page_ids(self, offset: int, limit: int) -> list[UUID]:
+        if not limit:
+            return []
+        page = page_of(self._using, self._over, offset, limit)
+        return self._walked._page_ids(offset, limit) if page is None else page

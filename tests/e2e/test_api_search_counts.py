@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from readmodels.models import OrderSummary, ProductStock
+from readmodels.models import ProductStock
 from readmodels.search import SEARCH_COUNT_LIMIT
-from tests.factories import OrderSummaryRowFactory
+from tests.support.search_rows import summary_rows
 
 pytestmark = [
     pytest.mark.postgres,
@@ -21,9 +21,7 @@ pytestmark = [
 ]
 
 
-def rows(count: int, **fields: Any) -> list[OrderSummary]:
-    """`count` list rows, oldest first, in one INSERT."""
-    return OrderSummary.objects.bulk_create(OrderSummaryRowFactory.build_batch(count, **fields))
+rows = summary_rows
 
 
 def page(client: APIClient, **params: Any) -> dict[str, Any]:

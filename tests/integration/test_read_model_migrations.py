@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from notifications.models import Notification
 from orders.commands import ConfirmOrder
 from projector.loop import read_database
-from readmodels.models import OrderDetail, OrderSummary
+from readmodels.models import OrderDetail, OrderSummary, SearchPosting, SearchWord
 from tests.factories import AddressFactory, CreateOrderFactory
 from writeside.bus import handle
 
@@ -81,6 +81,22 @@ def test_orders_projected_before_the_search_get_their_search_text_and_index(sett
     assert "köln" in projected
     with connections[read_database()].cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'summary_search_trgm_idx'")
+        assert "gin_trgm_ops" in cursor.fetchone()[0]
+
+
+def test_orders_projected_before_the_vocabulary_get_their_words(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+    creates = [CreateOrderFactory(shipping_address=AddressFactory(name="Ada Lovelace")) for _ in range(3)]
+    for create in creates:
+        handle(create)
+    words = set(SearchPosting.objects.values_list("order_id", "word"))
+    assert {word for _, word in words} >= {"ada", "lovelace"}
+    migrate([("readmodels", "0016_search_indexes")])  # drops both tables
+    migrate()
+    assert set(SearchPosting.objects.values_list("order_id", "word")) == words
+    assert set(SearchWord.objects.values_list("word", flat=True)) == {word for _, word in words}
+    with connections[read_database()].cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'search_word_trgm_idx'")
         assert "gin_trgm_ops" in cursor.fetchone()[0]
 
 

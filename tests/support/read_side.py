@@ -17,6 +17,8 @@ from readmodels.models import (
     OrderDetail,
     OrderStatusCount,
     OrderSummary,
+    SearchPosting,
+    SearchWord,
 )
 
 
@@ -27,6 +29,9 @@ def read_models() -> dict[str, list[dict[str, Any]]]:
         "summary": OrderSummary.objects.using(using).values(),
         "detail": OrderDetail.objects.using(using).values(),
         "catalog": CatalogName.objects.using(using).values(),
+        # The search's words (PostgreSQL only: empty on SQLite on both sides).
+        "words": SearchWord.objects.using(using).values(),
+        "postings": SearchPosting.objects.using(using).values("order_id", "word", "created_at"),
         # A status that dropped back to none keeps a zero row live, and a rebuild may not write it.
         "status_counts": OrderStatusCount.objects.using(using).exclude(orders=0).values(),
         "stats": CustomerOrderStats.objects.using(using).values(),

@@ -1,0 +1,146 @@
+"""A one-word search (`?q=`) through the vocabulary (readmodels/projections/search_words.py)
+instead of the summaries: the same orders, count and order as the summaries' scan
+(selectors/order_search.py), found without reading a summary row.
+
+Why: the summaries' trigram index only narrows the candidates; each is then read from the
+table and rechecked, and a word of the most common kind, one a thousand orders share (a
+customer's id, a SKU, a city), costs a thousand table rows spread over most of the table to
+count. Here the typed text is looked up in the vocabulary (a small table: a word a thousand
+orders share is one row), and each word found names its orders, newest first, in one range
+of an index that holds them (no table read): counting them is reading that many index
+entries.
+
+When it answers: one word of at least three characters typed, no other filter, the list's
+default order, on PostgreSQL (SQLite writes no postings). Otherwise, or when the word is part
+of more than MAX_WORDS words of the vocabulary (a part of many order numbers: the summaries'
+index answers that at once, the vocabulary would take as many index look-ups), or when
+MAX_POSTINGS postings were read and still name at most SEARCH_COUNT_LIMIT orders (orders
+holding many of the matched words), it answers None and the summaries' scan decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+from uuid import UUID
+
+from django.db import connections
+
+from readmodels.models import SearchPosting, SearchWord
+from readmodels.search import SEARCH_COUNT_LIMIT, joined, joined_sql
+
+# Postings a page past the limit may read (its words times its reach), beyond which the
+# summaries' newest-first walk is used (selectors/order_search.py walk_sql).
+PAGE_BUDGET: Final = 20_000
+# Characters a typed word needs for the vocabulary's trigram index to narrow it.
+TRIGRAM: Final = 3
+# The list's order the postings give: newest first, then by order id.
+NEWEST_FIRST: Final = ("-created_at",)
+# Words of the vocabulary one typed word may be part of for the postings to be read: each is
+# one index look-up, and past a few hundred the summaries' trigram index is faster.
+MAX_WORDS: Final = 256
+# Postings read to count a search: an order is counted once however many of the matched words
+# it holds, so up to this many are read to find SEARCH_COUNT_LIMIT + 1 distinct orders.
+MAX_POSTINGS: Final = 2 * SEARCH_COUNT_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class OverLimit:
+    """More than SEARCH_COUNT_LIMIT orders match: they are those holding one of `words`."""
+
+    words: list[str]
+
+
+def newest_first(using: str, word: str) -> list[str] | OverLimit | None:
+    """The ids (as text) of the orders whose search text holds `word`, newest first, then by
+    order id, when there are at most SEARCH_COUNT_LIMIT; OverLimit when there are more; None
+    when the vocabulary cannot tell cheaply (see the module's docstring)."""
+    if len(joined(word)) < TRIGRAM:
+        return None  # nothing for the trigram index to narrow: the vocabulary would be read whole
+    words = _vocabulary_matches(using, word)
+    if words is None:
+        return None
+    if not words:
+        return []
+    with connections[using].cursor() as cursor:
+        if len(words) == 1:
+            # One word's orders are one range of the index, already newest first and unique.
+            cursor.execute(_ONE_WORD_SQL, [words[0], SEARCH_COUNT_LIMIT + 1])
+            found = [order_id for (order_id,) in cursor.fetchall()]
+            return OverLimit(words) if len(found) > SEARCH_COUNT_LIMIT else found
+        cursor.execute(_WORDS_SQL, [words, MAX_POSTINGS + 1, MAX_POSTINGS + 1, SEARCH_COUNT_LIMIT, SEARCH_COUNT_LIMIT])
+        rows = [row[1:] for row in cursor.fetchall()]
+    (_, orders, postings), found = rows[0], [order_id for order_id, _, _ in rows[1:]]
+    if orders > SEARCH_COUNT_LIMIT:
+        return OverLimit(words)
+    if postings > MAX_POSTINGS:
+        return None
+    return found
+
+
+def page_of(using: str, over: OverLimit, offset: int, limit: int) -> list[UUID] | None:
+    """The ids of the matches at `offset` to `offset + limit`, newest first then by order id,
+    of a search past the limit; None when that would read more than PAGE_BUDGET postings.
+
+    The first `offset + limit` distinct orders of all the words are among the first
+    `offset + limit` postings of each word (an order ranked before another in one word's list
+    is ranked before it overall too), so those are read, word by word, and merged."""
+    reach = offset + limit
+    if len(over.words) * reach > PAGE_BUDGET:
+        return None
+    with connections[using].cursor() as cursor:
+        if len(over.words) == 1:
+            cursor.execute(_ONE_WORD_PAGE_SQL, [over.words[0], limit, offset])
+        else:
+            cursor.execute(_WORDS_PAGE_SQL, [over.words, reach, limit, offset])
+        return [UUID(str(order_id)) for (order_id,) in cursor.fetchall()]
+
+
+def _vocabulary_matches(using: str, word: str) -> list[str] | None:
+    """The vocabulary's words holding `word`; None when more than MAX_WORDS."""
+    connection = connections[using]
+    like = connection.ops.prep_for_like_query
+    with connection.cursor() as cursor:
+        cursor.execute(_VOCABULARY_SQL, [f"%{like(joined(word))}%", f"%{like(word)}%", MAX_WORDS + 1])
+        words = [found for (found,) in cursor.fetchall()]
+    return None if len(words) > MAX_WORDS else words
+
+
+# The joined word narrows through the trigram index (migration 0017), as the summaries' search
+# does (selectors/order_search.py); the plain LIKE is the match.
+_VOCABULARY_SQL = (
+    f"SELECT word FROM {SearchWord._meta.db_table} WHERE {joined_sql('word')} LIKE %s AND word LIKE %s LIMIT %s"
+)
+
+_POSTINGS = SearchPosting._meta.db_table
+_ONE_WORD_SQL = (
+    f"SELECT CAST(order_id AS text) FROM {_POSTINGS} WHERE word = %s ORDER BY created_at DESC, order_id ASC LIMIT %s"
+)
+# Each word's postings are one index range, read word by word (LATERAL) and together at most
+# MAX_POSTINGS + 1 (a plain `word = ANY(...)` is planned as a scan of the whole table when the
+# statistics expect many rows). Their distinct orders are counted in the database and, only
+# when at most SEARCH_COUNT_LIMIT, sorted (by the uuid, as the list breaks ties) and sent.
+# Rows: first (NULL, orders, postings read), then the ids in order.
+_WORDS_SQL = (
+    "WITH hits AS MATERIALIZED ("
+    "SELECT posting.order_id, posting.created_at FROM unnest(%s::text[]) AS typed (word), LATERAL ("
+    f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word LIMIT %s) AS posting "
+    "LIMIT %s), "
+    "orders AS MATERIALIZED (SELECT DISTINCT order_id, created_at FROM hits), "
+    "counted AS MATERIALIZED (SELECT (SELECT COUNT(*) FROM orders) AS orders, (SELECT COUNT(*) FROM hits) AS postings) "
+    "SELECT * FROM ("
+    "SELECT 0 AS place, NULL AS match, orders, postings FROM counted UNION ALL "
+    "SELECT ROW_NUMBER() OVER (ORDER BY created_at DESC, order_id ASC), CAST(order_id AS text), 0, 0 "
+    "FROM orders WHERE (SELECT orders FROM counted) <= %s"
+    ") AS answer WHERE place <= %s ORDER BY place"
+)
+_ONE_WORD_PAGE_SQL = (
+    f"SELECT order_id FROM {_POSTINGS} WHERE word = %s ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
+)
+_WORDS_PAGE_SQL = (
+    "SELECT order_id FROM (SELECT DISTINCT posting.order_id, posting.created_at "
+    "FROM unnest(%s::text[]) AS typed (word), LATERAL ("
+    f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word "
+    "ORDER BY created_at DESC, order_id ASC LIMIT %s) AS posting) AS reached "
+    "ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
+)
