@@ -117,6 +117,10 @@ def summary(loads: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": sum(load["errors"] for load in loads),
         "stale_reads": sum(load["stale_reads"] for load in loads),
         "database_sessions_opened": statistics.median(load["database_sessions_opened"] or 0 for load in loads),
+        "cpu_ms_per_order": {
+            kind: round(statistics.median(load["cpu_ms_per_order"].get(kind, 0.0) for load in loads), 1)
+            for kind in dict.fromkeys(kind for load in loads for kind in load.get("cpu_ms_per_order", {}))
+        },
     }
 
 
@@ -213,9 +217,24 @@ def print_report(report: dict[str, Any]) -> None:
         row = [figures[k] for k in (*FIGURES, "errors", "stale_reads", "database_sessions_opened")]
         table.add_row(name, *(str(value) for value in row), per_round)
     console.print(table)
+    console.print(cpu_table(report["medians"]))
     console.print(f"ratio product/crud requests/s: {report['ratio_requests_per_s']}")
     for name, ratio in report.get("over_product", {}).items():
         console.print(f"{name} over the product with all on, requests/s: {ratio}")
+
+
+def cpu_table(medians: dict[str, dict[str, Any]]) -> Any:
+    """Each side's CPU ms an order by kind of process (bench/process_cpu.py), medians of the rounds."""
+    from rich.table import Table
+
+    kinds = list(dict.fromkeys(kind for figures in medians.values() for kind in figures["cpu_ms_per_order"]))
+    kinds = [kind for kind in kinds if kind != "total"] + ["total"]  # the sum last
+    table = Table(title="CPU ms an order, by kind of process (medians of the rounds)")
+    for column in ("side", *kinds):
+        table.add_column(column, justify="left" if column == "side" else "right")
+    for name, figures in medians.items():
+        table.add_row(name, *(str(figures["cpu_ms_per_order"].get(kind, "")) for kind in kinds))
+    return table
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.process_cpu import ProcessCpu, per_order_ms  # noqa: E402
 from bench.spec import STATUSES, OrderSpec, order_specs, percentile  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -272,13 +273,18 @@ class Stack:
 
     def run(self, base: str, ready_timeout: float, load: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Prepare, start, wait until ready, run `load`, stop; its report, with the database
-        sessions the stack opened meanwhile (PostgreSQL's count, read once all have ended)."""
+        sessions the stack opened meanwhile (PostgreSQL's count, read once all have ended) and
+        the CPU each kind of process spent during the load (bench/process_cpu.py)."""
         self.prepare()
         try:
             self.start()
             self.wait_ready(base, ready_timeout)
             before = database_sessions(self.database_url)
-            report = load()
+            sessions = {name: process.pid for name, process in zip(self.commands, self.processes, strict=True)}
+            with ProcessCpu(sessions, self.database_url) as cpu:
+                report = load()
+            report["cpu_seconds"] = cpu.seconds()
+            report["cpu_ms_per_order"] = per_order_ms(report["cpu_seconds"], report["orders"])
         finally:
             self.stop()
         after = database_sessions(self.database_url)
@@ -374,6 +380,9 @@ def print_report(report: dict[str, Any]) -> None:
     console.print(table)
     console.print(f"errors: {load['errors']}   stale detail reads (404 + X-Read-Model-Stale): {load['stale_reads']}")
     console.print(f"database sessions the stack opened during the load: {load.get('database_sessions_opened')}")
+    if load.get("cpu_ms_per_order"):
+        per_kind = ", ".join(f"{kind} {ms}" for kind, ms in load["cpu_ms_per_order"].items())
+        console.print(f"CPU ms an order: {per_kind}", soft_wrap=True)
     for sample in load["error_samples"]:
         console.print(f"  {sample}", markup=False)
 
