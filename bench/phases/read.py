@@ -14,7 +14,7 @@ from django.db import connections
 from bench.spec import STATUSES
 from bench.workload import timed
 from projector.loop import read_database
-from readmodels.models import OrderDetail, OrderSummary
+from readmodels.models import OrderDetail, OrderSummary, SearchPosting, SearchWord
 from readmodels.selectors.orders import order_detail, order_summary_list
 
 PAGE_SIZE = 50
@@ -42,7 +42,7 @@ def vacuum_read_models() -> None:
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        for model in (OrderSummary, OrderDetail):
+        for model in (OrderSummary, OrderDetail, SearchWord, SearchPosting):
             cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 

@@ -68,14 +68,18 @@ def newest_first(using: str, word: str) -> list[str] | OverLimit | None:
             cursor.execute(_ONE_WORD_SQL, [words[0], SEARCH_COUNT_LIMIT + 1])
             found = [order_id for (order_id,) in cursor.fetchall()]
             return OverLimit(words) if len(found) > SEARCH_COUNT_LIMIT else found
-        cursor.execute(_WORDS_SQL, [words, MAX_POSTINGS + 1, MAX_POSTINGS + 1, SEARCH_COUNT_LIMIT, SEARCH_COUNT_LIMIT])
-        rows = [row[1:] for row in cursor.fetchall()]
-    (_, orders, postings), found = rows[0], [order_id for order_id, _, _ in rows[1:]]
+        cursor.execute(_WORDS_SQL, [words, MAX_POSTINGS + 1, MAX_POSTINGS + 1, SEARCH_COUNT_LIMIT])
+        orders, postings, found = cursor.fetchone()
     if orders > SEARCH_COUNT_LIMIT:
         return OverLimit(words)
     if postings > MAX_POSTINGS:
         return None
-    return found
+    return _ids(found)
+
+
+def _ids(joined_ids: str | None) -> list[str]:
+    """The ids a statement joined by spaces (one value to decode, not a row each)."""
+    return joined_ids.split() if joined_ids else []
 
 
 def page_of(using: str, over: OverLimit, offset: int, limit: int) -> list[UUID] | None:
@@ -113,27 +117,29 @@ _VOCABULARY_SQL = (
 )
 
 _POSTINGS = SearchPosting._meta.db_table
+# Sorted by the posting's own columns, named through its alias (a bare `order_id` would name
+# the text answered, and sort by it): the index's order, no sort.
 _ONE_WORD_SQL = (
-    f"SELECT CAST(order_id AS text) FROM {_POSTINGS} WHERE word = %s ORDER BY created_at DESC, order_id ASC LIMIT %s"
+    f"SELECT CAST(posting.order_id AS text) FROM {_POSTINGS} AS posting WHERE posting.word = %s "
+    "ORDER BY posting.created_at DESC, posting.order_id ASC LIMIT %s"
 )
 # Each word's postings are one index range, read word by word (LATERAL) and together at most
 # MAX_POSTINGS + 1 (a plain `word = ANY(...)` is planned as a scan of the whole table when the
 # statistics expect many rows). Their distinct orders are counted in the database and, only
-# when at most SEARCH_COUNT_LIMIT, sorted (by the uuid, as the list breaks ties) and sent.
-# Rows: first (NULL, orders, postings read), then the ids in order.
+# when at most SEARCH_COUNT_LIMIT, sorted (by the uuid, as the list breaks ties) and joined by
+# spaces. One row: orders, postings read, ids.
 _WORDS_SQL = (
     "WITH hits AS MATERIALIZED ("
     "SELECT posting.order_id, posting.created_at FROM unnest(%s::text[]) AS typed (word), LATERAL ("
     f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word LIMIT %s) AS posting "
     "LIMIT %s), "
     "orders AS MATERIALIZED (SELECT DISTINCT order_id, created_at FROM hits), "
-    "counted AS MATERIALIZED (SELECT (SELECT COUNT(*) FROM orders) AS orders, (SELECT COUNT(*) FROM hits) AS postings) "
-    "SELECT * FROM ("
-    "SELECT 0 AS place, NULL AS match, orders, postings FROM counted UNION ALL "
-    "SELECT ROW_NUMBER() OVER (ORDER BY created_at DESC, order_id ASC), CAST(order_id AS text), 0, 0 "
-    "FROM orders WHERE (SELECT orders FROM counted) <= %s"
-    ") AS answer WHERE place <= %s ORDER BY place"
+    "counted AS MATERIALIZED (SELECT COUNT(*) AS orders FROM orders) "
+    "SELECT (SELECT orders FROM counted), (SELECT COUNT(*) FROM hits), "
+    "(SELECT string_agg(CAST(orders.order_id AS text), ' ' ORDER BY orders.created_at DESC, orders.order_id ASC) "
+    "FROM orders WHERE (SELECT orders FROM counted) <= %s)"
 )
+
 _ONE_WORD_PAGE_SQL = (
     f"SELECT order_id FROM {_POSTINGS} WHERE word = %s ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
 )
