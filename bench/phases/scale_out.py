@@ -54,7 +54,7 @@ def scale_out(
     synthesized = synthesize(backlog, seed)
     settle()
     # Not counted: the first catch-up after the log was written cost the worker 2.4x the
-    # CPU of every later one in the first smoke run (fresh tables' first writes, caches).
+    # CPU of every later one in the first smoke run (cause not pinned down).
     warm_up = catch_up(partition_counts[0], worker_counts[0], logs)
     runs: list[dict[str, Any]] = []
     for round_number in range(rounds):
@@ -102,8 +102,9 @@ def catch_up(partitions: int, workers: int, logs: Path, *, deadline_s: float = 6
             # As `project` does: the copied events are minutes old, so every order would owe
             # its emails, and the sender (notifications.send, rung after each batch, on the
             # same queue) composed 25,000 of them inside the measured catch-up in the first
-            # try, holding the partition tasks its worker had prefetched while the other
-            # worker idled. The projection writes the same rows, recorded as expired.
+            # try, while two partitions' tasks waited (presumably prefetched by its worker)
+            # and the other worker idled. The projection writes the same rows, recorded as
+            # expired.
             NOTIFICATION_MAX_AGE_SECONDS="0",
         )
         for n, node in enumerate(nodes)
@@ -230,7 +231,7 @@ def summary(runs: list[dict[str, Any]], partition_counts: list[int], worker_coun
         rows.append(
             {
                 "partitions": partitions,
-                **{f"events_per_s_{workers}w": value for workers, value in medians.items()},
+                **{f"events_per_s_{workers}w": round(value, 1) for workers, value in medians.items()},
                 "ratio": round(most / fewest, 2) if fewest else None,
             }
         )
