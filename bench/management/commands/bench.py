@@ -63,6 +63,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--worker-counts", default="1,2", help="scale_out phase: Celery workers, comma-separated")
         parser.add_argument("--scale-rounds", type=int, default=2, help="scale_out phase: alternating rounds (median)")
+        parser.add_argument(
+            "--owed-emails", action="store_true", help="scale_out phase: the workers send the emails the backlog owes"
+        )
         parser.add_argument("--profile", type=Path, default=None, help="cpu phase: write a cProfile summary here")
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
@@ -161,6 +164,7 @@ class Command(BaseCommand):
                 options["scale_rounds"],
                 seed + 6000,
                 Path(logs),
+                owed_emails=options["owed_emails"],
             )
         if phase == "relay_lag":
             from bench.phases.relay_lag import relay_lag
