@@ -15,14 +15,15 @@ Reports requests/s and p50/p99 ms per endpoint and overall, and the error count,
 Exits 1 when there were errors. No Django here.
 
 --start-stack (what `make bench-http` uses) migrates the database in DATABASE_URL, makes the
-admin user, starts gunicorn (--web-workers) and one Celery worker with the bench's environment,
-polls until the server answers (with a deadline), runs the load, and stops both process groups
-(SIGTERM, then SIGKILL after a grace period). Their logs go to bench/results/logs/. The API's
-throttles are lifted on that server (THROTTLE_COMMANDS/QUERIES) so the figures measure the
-stack, not the rate limit, and the one user every client thread signs in as gets a
-read-your-writes wait slot per thread (READ_YOUR_WRITES_WAITS_PER_USER; with the default 2,
-threads beyond two would answer stale at once while two waited, as two users' would not);
-a server you start yourself keeps its own.
+admin user, starts gunicorn (--web-workers; --web-masters N starts N masters sharing the port
+with SO_REUSEPORT) and one Celery worker (--celery-workers N: N worker processes) with the
+bench's environment, polls until the server answers (with a deadline), runs the load, and
+stops every process group (SIGTERM, then SIGKILL after a grace period). Their logs go to
+bench/results/logs/. The API's throttles are lifted on that server (THROTTLE_COMMANDS/QUERIES)
+so the figures measure the stack, not the rate limit, and the one user every client thread
+signs in as gets a read-your-writes wait slot per thread (READ_YOUR_WRITES_WAITS_PER_USER;
+with the default 2, threads beyond two would answer stale at once while two waited, as two
+users' would not); a server you start yourself keeps its own.
 """
 
 from __future__ import annotations
@@ -333,12 +334,25 @@ class Stack:
                 process.wait(5)
 
 
-def product_stack(port: int, web_workers: int, worker_concurrency: int, clients: int, without: str = "") -> Stack:
+def product_stack(
+    port: int,
+    web_workers: int,
+    worker_concurrency: int,
+    clients: int,
+    without: str = "",
+    *,
+    web_masters: int = 1,
+    celery_workers: int = 1,
+) -> Stack:
     """The product: gunicorn (config.wsgi) and one Celery worker on DATABASE_URL and
     CELERY_BROKER_URL, throttles lifted, and as many read-your-writes wait slots for the one
     user the `clients` threads share as there are threads (each would be a user of its own).
     `without` names guarantees to switch off (bench/guarantees.py): then every process of the
-    stack runs bench.settings with BENCH_WITHOUT, a benchmark's settings, never the product's."""
+    stack runs bench.settings with BENCH_WITHOUT, a benchmark's settings, never the product's.
+
+    Scaled out: `web_masters` gunicorn masters (each with `web_workers` workers) bound to the
+    same port with SO_REUSEPORT, so the kernel spreads the clients' connections over them as a
+    balancer would over hosts, and `celery_workers` separate worker processes (named apart)."""
     switched = {"DJANGO_SETTINGS_MODULE": "bench.settings", "BENCH": "1", "BENCH_WITHOUT": without}
     environment = {
         **os.environ,
@@ -351,8 +365,15 @@ def product_stack(port: int, web_workers: int, worker_concurrency: int, clients:
     python = str(VENV_BIN / "python")
     gunicorn = [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(web_workers)]
     worker = [str(VENV_BIN / "celery"), "-A", "config", "worker", "--loglevel=WARNING"]
+    if web_masters > 1:
+        gunicorn.append("--reuse-port")
+    webs = {f"web{n or ''}": gunicorn for n in range(web_masters)}
+    workers = {
+        f"worker{n or ''}": [*worker, f"--concurrency={worker_concurrency}", *(["-n", f"bench{n}@%h"] if n else [])]
+        for n in range(celery_workers)
+    }
     return Stack(
-        {"web": gunicorn, "worker": [*worker, f"--concurrency={worker_concurrency}"]},
+        {**webs, **workers},
         [
             [python, "manage.py", "migrate", "--noinput", "-v0"],
             [python, "manage.py", "seed_demo", "--admin", "--orders", "0"],
@@ -400,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-stack", action="store_true", help="start gunicorn + a worker here, stop them after")
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_WORKERS", "3")))
     parser.add_argument("--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2")))
+    parser.add_argument("--web-masters", type=int, default=1, help="--start-stack: gunicorn masters on the port")
+    parser.add_argument("--celery-workers", type=int, default=1, help="--start-stack: Celery worker processes")
     parser.add_argument("--ready-timeout", type=float, default=60.0, help="--start-stack: seconds to wait for it")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     options = parser.parse_args(argv)
@@ -417,9 +440,17 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     if options.start_stack:
-        stack = product_stack(port_of(base), options.web_workers, options.worker_concurrency, options.workers)
+        stack = product_stack(
+            port_of(base),
+            options.web_workers,
+            options.worker_concurrency,
+            options.workers,
+            web_masters=options.web_masters,
+            celery_workers=options.celery_workers,
+        )
+        web = f"{options.web_masters} gunicorn x{options.web_workers}"
         settings |= {
-            "stack": f"gunicorn x{options.web_workers} + celery worker x{options.worker_concurrency}",
+            "stack": f"{web} + {options.celery_workers} celery worker x{options.worker_concurrency}",
             "throttles": f"commands {stack.env['THROTTLE_COMMANDS']}, queries {stack.env['THROTTLE_QUERIES']}",
             "read-your-writes waits per user": stack.env["READ_YOUR_WRITES_WAITS_PER_USER"],
         }

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # and dead letters included (projector): checkpoints left at the last run's head would mark the
 # new run's events as applied, and the lag phase would wait for projections that never come.
 EMPTIED_APPS = ("eventlog", "projector", "readmodels", "notifications", "fulfilment")
+# What is derived from the log: emptied, a catch-up from position 0 rebuilds it live.
+DERIVED_APPS = tuple(label for label in EMPTIED_APPS if label != "eventlog")
 
 
 def git_revision() -> str:
@@ -58,18 +60,19 @@ def save_report(report: dict[str, Any], kind: str) -> Path:
     return path
 
 
-def empty_database(using: str = "default") -> None:
-    """Empty the event log and read models (positions restart at 1); bench databases only."""
+def empty_database(using: str = "default", apps: tuple[str, ...] = EMPTIED_APPS) -> None:
+    """Empty the event log and read models (positions restart at 1), or only the tables of
+    `apps`; bench databases only."""
     name = str(connections[using].settings_dict["NAME"])
     if "bench" not in name:
         raise RuntimeError(f"refusing to empty {name!r}: benchmarks use a database named *bench*")
-    from django.apps import apps
+    from django.apps import apps as registry
 
     tables = [
         model._meta.db_table
-        for label in EMPTIED_APPS
-        if label in apps.app_configs
-        for model in apps.get_app_config(label).get_models()
+        for label in apps
+        if label in registry.app_configs
+        for model in registry.get_app_config(label).get_models()
         if model._meta.managed
     ]
     # The event log refuses TRUNCATE (eventlog/migrations/0003); a bench database is thrown away.

@@ -30,8 +30,11 @@ from writeside.bus import handle
 WINDOW_SECONDS = 5.0
 
 
-def _celery(kind: str, queue: str, log: Path, **extra_env: str) -> subprocess.Popen[bytes]:
-    """A Celery worker or beat on the bench database, consuming only this run's queue."""
+def _celery(
+    kind: str, queue: str, log: Path, *, node: str | None = None, concurrency: int = 2, **extra_env: str
+) -> subprocess.Popen[bytes]:
+    """A Celery worker or beat on the bench database, consuming only this run's queue; a
+    worker is named `node` (default the queue) so several can run side by side."""
     params = connections["default"].settings_dict
     host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
     env = dict(
@@ -46,7 +49,8 @@ def _celery(kind: str, queue: str, log: Path, **extra_env: str) -> subprocess.Po
     )
     args = [str(Path(sys.executable).with_name("celery")), "-A", "config", kind, "--loglevel=WARNING"]
     if kind == "worker":
-        args += ["-Q", queue, "-n", f"{queue}@%h", "--concurrency=2", "--without-gossip", "--without-mingle"]
+        args += ["-Q", queue, "-n", f"{node or queue}@%h", f"--concurrency={concurrency}"]
+        args += ["--without-gossip", "--without-mingle"]
     else:
         args += [f"--schedule={log}.db"]
     return subprocess.Popen(
@@ -54,7 +58,9 @@ def _celery(kind: str, queue: str, log: Path, **extra_env: str) -> subprocess.Po
     )
 
 
-def _wait_for_worker(queue: str, worker: subprocess.Popen[bytes], *, deadline_s: float) -> None:
+def _wait_for_worker(
+    queue: str, worker: subprocess.Popen[bytes], *, deadline_s: float, node: str | None = None
+) -> None:
     """Block until this run's worker answers a ping, so its start-up (slow on a busy machine)
     is never counted as lag; a fixed sleep let the first seconds' commands wait for it."""
     deadline = time.monotonic() + deadline_s
@@ -62,7 +68,7 @@ def _wait_for_worker(queue: str, worker: subprocess.Popen[bytes], *, deadline_s:
         if worker.poll() is not None:
             raise RuntimeError("the lag phase's Celery worker exited while starting; see its log")
         replies = celery_app.control.ping(timeout=1.0) or []
-        if any(name.startswith(f"{queue}@") for reply in replies for name in reply):
+        if any(name.startswith(f"{node or queue}@") for reply in replies for name in reply):
             return
     raise RuntimeError(f"the lag phase's Celery worker did not answer within {deadline_s:.0f}s")
 

@@ -15,7 +15,17 @@ from bench.phases import common
 from bench.report import print_report
 
 PHASES = ["write", "write2", "project", "read", "load", "lag"]
-EXTRA_PHASES = ["cpu", "memory", "relay_lag", "personal", "rebuild_live", "product_load", "archive", "relay_translate"]
+EXTRA_PHASES = [
+    "cpu",
+    "memory",
+    "relay_lag",
+    "personal",
+    "rebuild_live",
+    "product_load",
+    "archive",
+    "relay_translate",
+    "scale_out",
+]
 
 
 class Command(BaseCommand):
@@ -47,6 +57,15 @@ class Command(BaseCommand):
             help="product_load, relay_translate phases: events of the large product",
         )
         parser.add_argument("--rounds", type=int, default=5, help="cpu phase: rounds of N orders (median)")
+        parser.add_argument("--backlog", type=int, default=100_000, help="scale_out phase: events to catch up")
+        parser.add_argument(
+            "--partitions", default="1,4,16", help="scale_out phase: PROJECTION_PARTITIONS values, comma-separated"
+        )
+        parser.add_argument("--worker-counts", default="1,2", help="scale_out phase: Celery workers, comma-separated")
+        parser.add_argument("--scale-rounds", type=int, default=2, help="scale_out phase: alternating rounds (median)")
+        parser.add_argument(
+            "--owed-emails", action="store_true", help="scale_out phase: the workers send the emails the backlog owes"
+        )
         parser.add_argument("--profile", type=Path, default=None, help="cpu phase: write a cProfile summary here")
         parser.add_argument("--no-doorbell", action="store_true", help="write phases: commit with no subscribers")
         parser.add_argument("--seed", type=int, default=1)
@@ -135,6 +154,18 @@ class Command(BaseCommand):
             from bench.phases.rebuild_live import rebuild_live
 
             return rebuild_live(options["events"], options["rate"] or 50.0, seed + 4000, Path(logs))
+        if phase == "scale_out":
+            from bench.phases.scale_out import scale_out
+
+            return scale_out(
+                options["backlog"],
+                [int(value) for value in options["partitions"].split(",")],
+                [int(value) for value in options["worker_counts"].split(",")],
+                options["scale_rounds"],
+                seed + 6000,
+                Path(logs),
+                owed_emails=options["owed_emails"],
+            )
         if phase == "relay_lag":
             from bench.phases.relay_lag import relay_lag
 
