@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from django.db import models
@@ -15,6 +16,12 @@ from eventlog.recorded import RecordedEvent
 # reads them) under the key of the stream's events; None when that key is gone or the stream
 # holds data of more than one key: the row is then not carried but refolded on restore.
 Sealer = Callable[[type[Any], Mapping[str, Any]], dict[str, Any] | None]
+
+
+# True while a rebuild loads empty tables (its restore of carried rows and its replay of the
+# log, projector/rebuild.py): a projection may then leave rows it derives from its own tables
+# to `after_load`, one set-based statement instead of one per batch.
+loading: ContextVar[bool] = ContextVar("loading", default=False)
 
 
 class Projection(abc.ABC):
@@ -89,3 +96,8 @@ class Projection(abc.ABC):
     @abc.abstractmethod
     def apply(self, events: Sequence[RecordedEvent], using: str) -> None:
         """Apply `events` (ascending position) with bulk reads and writes."""
+
+    def after_load(self, using: str) -> None:
+        """Called once when a rebuild's load (while `loading`) is done, before its indexes are
+        built and it catches up: write what `apply` left for then. Nothing by default."""
+        return None

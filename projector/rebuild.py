@@ -27,7 +27,7 @@ from projector import carried, shadow
 from projector.dead_letters import BLOCKING, NOTHING_STANDING, standing
 from projector.loop import Projector, all_partitions, lock_checkpoint, read_database
 from projector.models import DeadLetter
-from projector.projection import Projection
+from projector.projection import Projection, loading
 from projector.read_ahead import can_read_ahead, log_batches
 
 Progress = Callable[[int, int], None]
@@ -158,11 +158,12 @@ def _blue_green(
             target = shadow.prepare(projections, using)
             try:
                 projectors = [Projector(projection, store) for projection in projections]
-                if restore is not None:
-                    with shadow.inside(target):
-                        restore()
-                announce("loading")
-                _replay(projectors, batches, head, progress, within=lambda: shadow.inside(target))
+                with _load(projections, using, within=lambda: shadow.inside(target)):
+                    if restore is not None:
+                        with shadow.inside(target):
+                            restore()
+                    announce("loading")
+                    _replay(projectors, batches, head, progress, within=lambda: shadow.inside(target))
                 shadow.start_checkpoints(target, projections, head)
                 announce("indexing")
                 shadow.build_indexes(target)
@@ -198,15 +199,34 @@ def _in_place(
         DeadLetter.objects.using(using).filter(
             projection__in=[projection.name for projection in projections], status__in=BLOCKING
         ).delete()
-        if restore is not None:
-            restore()
         head = store.head_position()
-        with closing(log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead)) as batches:
+        with (
+            _load(projections, using, within=nullcontext),
+            closing(log_batches(store, head, int(settings.REBUILD_BATCH_SIZE), read_ahead=read_ahead)) as batches,
+        ):
+            if restore is not None:
+                restore()
             _replay(projectors, batches, head, progress, within=nullcontext)
         for checkpoint in checkpoints:
             checkpoint.position = head
             checkpoint.save(update_fields=["position", "updated_at"])
     return head
+
+
+@contextmanager
+def _load(
+    projections: Sequence[Projection], using: str, *, within: Callable[[], AbstractContextManager[object]]
+) -> Iterator[None]:
+    """The block loads empty tables (`loading` is set), then each projection's `after_load`
+    runs `within` the same tables. A block that fails runs none of them."""
+    token = loading.set(True)
+    try:
+        yield
+    finally:
+        loading.reset(token)
+    with within():
+        for projection in projections:
+            projection.after_load(using)
 
 
 def _replay(

@@ -51,7 +51,9 @@ def search_text(view: Mapping[str, Any]) -> str:
         shipping.get("name", ""),
         shipping.get("city", ""),
     ]
-    return fold(" ".join(part for part in parts if part))
+    # Words separated by single spaces, whatever spaces a name or city held: splitting the
+    # text at spaces (in the database too, projections/search_words.py) gives `words_of`.
+    return " ".join(fold(" ".join(part for part in parts if part)).split())
 
 
 def words_of(text: str) -> frozenset[str]:

@@ -1,6 +1,8 @@
 # The order search's words (readmodels/projections/search_words.py): the vocabulary and each
 # order's postings, filled from the summaries' search text as the projection writes them from
 # now on; on PostgreSQL only (SQLite's search scans the summaries, and nothing is written there).
+# The search text gets its words separated by single spaces, as readmodels/search.py writes it
+# now (a rebuild splits it at spaces in the database).
 #
 # The vocabulary's trigram index is over the word with the characters that join an
 # identifier's parts replaced by a letter, exactly as 0016's index over the search text and
@@ -37,6 +39,10 @@ def fill(apps, schema_editor):
             if not rows:
                 return
             after = rows[-1][0]
+            # The text as the projection writes it from now on: words separated by single spaces.
+            spaced = [(" ".join(text.split()), order_id) for order_id, _, text in rows if text != " ".join(text.split())]
+            if spaced:
+                cursor.executemany("UPDATE readmodels_ordersummary SET search_text = %s WHERE order_id = %s", spaced)
             postings = [(order_id, word, created_at) for order_id, created_at, text in rows for word in sorted(words_of(text))]
             if postings:
                 cursor.execute(

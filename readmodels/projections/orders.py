@@ -46,7 +46,7 @@ from readmodels.models import (
 from readmodels.projections.base import advance_stream, upsert_increments
 from readmodels.projections.catalog_names import apply_naming, catalog_names, lock_catalog, name_lines, names_product
 from readmodels.projections.order_view import DETAIL_FIELDS, SUMMARY_FIELDS, View, fold_order_view, fold_stream
-from readmodels.projections.search_words import write_words
+from readmodels.projections.search_words import fill_words, write_words
 from readmodels.search import search_text
 
 
@@ -184,6 +184,10 @@ class OrdersProjection(Projection):
                 history = self.store.read_stream(stream_id, to_version=rows[stream_id]["version"])
                 rows[stream_id] = fold_stream(history, self.timeline_entries) or rows[stream_id]
         self._write([rows[stream_id] for stream_id in sorted(rows)], status_before, texts_before, stored, using)
+
+    def after_load(self, using: str) -> None:
+        """The words of every order loaded (search_words.py leaves them to this)."""
+        fill_words(using)
 
     def _rows(self, using: str, ids: set[UUID]) -> dict[str, View | None]:
         if not ids:
