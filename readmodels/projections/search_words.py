@@ -98,7 +98,10 @@ _ADD_SQL = (
     "FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[]) AS changed (order_id, created_at, words), "
     "unnest(string_to_array(changed.words, ' ')) AS split (word)), "
     f"vocabulary AS (INSERT INTO {_WORDS} (word) SELECT DISTINCT word FROM added ORDER BY word ON CONFLICT DO NOTHING) "
-    f"INSERT INTO {_POSTINGS} (order_id, word, created_at) SELECT order_id, word, created_at FROM added"
+    f"INSERT INTO {_POSTINGS} (order_id, word, created_at) SELECT order_id, word, created_at FROM added "
+    # A posting there already (an order's rows lost and written again, by a retry or a
+    # replay, while its words stayed) is the same row: kept, as the rows' upserts keep theirs.
+    "ON CONFLICT DO NOTHING"
 )
 _FORGET_UNHELD_SQL = (
     f"DELETE FROM {_WORDS} AS vocabulary WHERE vocabulary.word IN ("
