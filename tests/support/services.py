@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connections
+from kombu import Queue
 
 from config.celery import app as celery_app
 from notifications.sending import sending_key
@@ -132,8 +133,10 @@ def taken_messages() -> list[tuple[str, list[Any], dict[str, Any]]]:
     headers, the body `[args, kwargs, embed]`), as an older worker would receive them."""
     taken: list[tuple[str, list[Any], dict[str, Any]]] = []
     with celery_app.connection_for_write() as connection:
-        channel: Any = connection.default_channel
-        while (message := channel.basic_get(QUEUE, no_ack=True)) is not None:
+        # kombu's Queue.get gives the same Message on every transport (Redis's channel hands
+        # one back itself, RabbitMQ's the driver's own, which it wraps).
+        queue = Queue(QUEUE, channel=connection.default_channel)
+        while (message := queue.get(no_ack=True)) is not None:
             args, kwargs, _ = message.decode()
             taken.append((message.headers["task"], args, kwargs))
     return taken
