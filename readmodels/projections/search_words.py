@@ -62,7 +62,8 @@ def write_words(using: str, summaries: Sequence[Mapping[str, Any]], texts_before
     # Server-side binding: the arrays go as parameters psycopg dumps in C, not as literals
     # composed in Python (a batch's postings cost a fifth less, docs/performance-log.md).
     with pg_cursor(using) as cursor:
-        cursor.execute(f"SELECT {'pg_advisory_xact_lock' if removes else 'pg_advisory_xact_lock_shared'}(%s)", [_KEY])
+        lock = "pg_advisory_xact_lock" if removes else "pg_advisory_xact_lock_shared"
+        cursor.execute(f"SELECT {lock}(%s)", [VOCABULARY_LOCK_KEY])
         if removes:
             cursor.execute(_REMOVE_SQL, [ids, removed])
         if any(added):
@@ -83,7 +84,6 @@ def fill_words(using: str) -> None:
         cursor.execute(_FILL_WORDS_SQL)
 
 
-_KEY = VOCABULARY_LOCK_KEY
 _WORDS, _POSTINGS = SearchWord._meta.db_table, SearchPosting._meta.db_table
 # Each statement splits every order's joined words in the database (`split`).
 _REMOVE_SQL = (
