@@ -7,19 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from eventlog.store import EventStore
 from projector.partitions import partition_count
-from projector.status import applied_through
+from tests.support.convergence import converged
 from tests.support.services import celery, waiting_tasks
 from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def converged() -> bool:
-    """Every projection has applied the whole log."""
-    return applied_through(EventStore().head_position())
 
 
 def test_commits_share_one_waiting_doorbell_per_partition_and_lose_nothing(

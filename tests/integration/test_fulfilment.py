@@ -20,7 +20,8 @@ from inventory.events import product_stream
 from orders.commands import CancelOrder, PayOrder, ShipOrder
 from projector.models import ProjectionCheckpoint
 from projector.tasks import project_partition
-from tests.support.scenarios import converged, events, has, order, row, stock, types
+from tests.support.convergence import converged
+from tests.support.scenarios import events, has, order, row, stock, types
 from tests.support.services import Service, celery
 from tests.support.waiting import eventually
 from writeside.bus import handle

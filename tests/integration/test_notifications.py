@@ -31,8 +31,8 @@ from projector.loop import Projector, all_partitions, read_database
 from projector.models import ProjectionCheckpoint
 from projector.rebuild_progress import rebuild_by_name
 from projector.running import run_partition
-from projector.status import applied_through
 from projector.tasks import project_partition
+from tests.support.convergence import converged
 from tests.support.services import Service
 from tests.support.waiting import eventually
 from writeside.bus import handle
@@ -200,7 +200,7 @@ def test_a_real_worker_sends_one_email_per_event_despite_duplicate_doorbells(
         for _ in range(3):  # duplicate doorbells
             for partition in all_partitions():
                 project_partition.apply_async((partition,))
-        eventually(lambda: applied_through(EventStore().head_position()), message="projection", log=worker.log)
+        eventually(converged, message="projection", log=worker.log)
         eventually(
             lambda: Notification.objects.using(read_database()).filter(status="sent").count() == 3,
             message="three emails sent",

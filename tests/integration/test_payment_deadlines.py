@@ -25,9 +25,10 @@ from inventory.events import product_stream
 from orders.commands import PayOrder
 from projector.loop import read_database
 from readmodels.models import OrderDetail
+from tests.support.convergence import converged
 from tests.support.inbound import consumer, inbound, payment, send  # noqa: F401 (fixture)
 from tests.support.rabbit import Subscriber, amqp_names, subscriber  # noqa: F401 (fixtures)
-from tests.support.scenarios import converged, events, has, order, row, stock, types
+from tests.support.scenarios import events, has, order, row, stock, types
 from tests.support.services import Service, celery
 from tests.support.waiting import eventually
 from writeside.bus import handle

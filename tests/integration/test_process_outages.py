@@ -23,8 +23,7 @@ import pytest
 from django.db import connections
 
 from eventlog.models import StoredEvent
-from eventlog.store import EventStore
-from projector.status import applied_through
+from tests.support.convergence import converged
 from tests.support.faults import TcpProxy
 from tests.support.inbound import confirmed_order, consumer, inbound, payment, send  # noqa: F401
 from tests.support.rabbit import AMQP_URL, amqp_names  # noqa: F401 (fixture)
@@ -34,11 +33,6 @@ from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 TEST_ONLY_FLAGS = ("--without-gossip", "--without-mingle", "--without-heartbeat")
-
-
-def converged() -> bool:
-    """Every projection has applied the whole log."""
-    return applied_through(EventStore().head_position())
 
 
 def as_in_the_procfile(worker: Service) -> Service:

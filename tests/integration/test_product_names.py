@@ -9,23 +9,17 @@ from uuid import UUID
 import pytest
 from django.db import connections
 
-from eventlog.store import EventStore
 from inventory.commands import RegisterProduct, RenameProduct
 from orders.commands import CreateOrder, LineItem
 from projector.rebuild_progress import rebuild_by_name
-from projector.status import applied_through
 from readmodels.models import OrderDetail
+from tests.support.convergence import converged
 from tests.support.read_side import read_models
 from tests.support.services import Service
 from tests.support.waiting import eventually
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def converged() -> bool:
-    """Every projection has applied the whole log."""
-    return applied_through(EventStore().head_position())
 
 
 def place(*skus: str) -> UUID:

@@ -17,19 +17,14 @@ from eventlog.store import EventStore
 from projector.models import ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
 from projector.rebuild_progress import rebuild_by_name
-from projector.status import applied_through
 from projector.tasks import project_partition
+from tests.support.convergence import converged
 from tests.support.read_side import counted_statuses, read_models, summaries_by_status
 from tests.support.services import ROOT, Service, celery, service_env
 from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def converged() -> bool:
-    """Every projection has applied the whole log."""
-    return applied_through(EventStore().head_position())
 
 
 def assert_equal_to_rebuild() -> None:

@@ -27,10 +27,10 @@ from projector.dead_letters import hold, record_failure
 from projector.loop import all_partitions, read_database
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.running import run_partition
-from projector.status import applied_through
 from readmodels.models import ProductStock
 from retention.policies import prune
 from tests.factories import DeadLetterFactory, RegisterProductFactory
+from tests.support.convergence import converged
 from tests.support.expiry import DAY, backdate_all_records, backdate_records, log_rows, receive
 from writeside.bus import handle
 
@@ -112,7 +112,7 @@ def replay_fulfilment() -> None:
     ProjectionCheckpoint.objects.filter(projection="fulfilment").update(position=0)
     while any(run_partition(partition) for partition in all_partitions()):
         pass
-    assert applied_through(EventStore().head_position())
+    assert converged()
 
 
 @pytest.mark.usefixtures("inline")

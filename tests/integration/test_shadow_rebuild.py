@@ -22,9 +22,9 @@ from orders.commands import ConfirmOrder
 from projector import shadow
 from projector.loop import read_database
 from projector.rebuild_progress import rebuild_by_name
-from projector.status import applied_through
 from readmodels.models import OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
+from tests.support.convergence import converged
 from tests.support.read_side import read_models
 from tests.support.services import ROOT, Service, service_env
 from tests.support.waiting import eventually
@@ -32,10 +32,6 @@ from tests.support.workload import drive_orders
 from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def converged() -> bool:
-    return applied_through(EventStore().head_position())
 
 
 def shadow_rows(table: str) -> int | None:

@@ -26,7 +26,8 @@ from projector.rebuild_progress import rebuild_by_name
 from projector.tasks import project_partition
 from readmodels.models import ProductStock
 from tests.factories import AdjustStockFactory
-from tests.support.scenarios import converged, has, order, row, stock, types
+from tests.support.convergence import converged
+from tests.support.scenarios import has, order, row, stock, types
 from tests.support.services import Service
 from tests.support.waiting import eventually
 from writeside.bus import handle

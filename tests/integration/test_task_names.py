@@ -12,11 +12,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from config.celery import app as celery_app
-from eventlog.store import EventStore
 from projector.loop import all_partitions
-from projector.status import applied_through
 from projector.tasks import FORMER_NAMES, REBUILD
 from tests.factories import SuperuserFactory
+from tests.support.convergence import converged
 from tests.support.services import celery, empty_queue, taken_messages
 from tests.support.waiting import eventually
 from tests.support.workload import drive_orders
@@ -42,7 +41,7 @@ def test_a_message_queued_under_a_former_name_still_runs(worker_env: None, tmp_p
     worker = celery("worker", tmp_path)
     worker.start()
     try:
-        eventually(lambda: applied_through(EventStore().head_position()), message="the old-named doorbells to project")
+        eventually(converged, message="the old-named doorbells to project")
 
         def all_ran() -> bool:
             log = worker.log.read_text(errors="replace")

@@ -30,9 +30,9 @@ from projector import shadow
 from projector.loop import all_partitions, read_database
 from projector.models import DeadLetter, ProjectionCheckpoint
 from projector.partitions import partition_of_bucket
-from projector.status import applied_through
 from readmodels.models import DailySales, ForgottenCustomer, OrderDetail, OrderSummary
 from tests.factories import CreateOrderFactory
+from tests.support.convergence import converged
 from tests.support.forgetting import place as place_order_of
 from tests.support.read_side import ON_BOTH_DATABASES
 from tests.support.services import Service
@@ -193,7 +193,7 @@ def test_a_live_projection_behind_the_log_is_never_reported_as_diverging_rows(ve
 @pytest.mark.worker
 def test_commands_and_a_worker_going_on_throughout_make_no_divergence(worker: Service) -> None:
     drive_orders(6, seed=23)
-    eventually(lambda: applied_through(event_store().head_position()), message="the worker to project every event")
+    eventually(converged, message="the worker to project every event")
     stop, errors, placed = threading.Event(), [], []
 
     def load() -> None:

@@ -15,9 +15,8 @@ import pytest
 from django.db import connections
 
 from config.celery import app as celery_app
-from eventlog.store import EventStore
-from projector.status import applied_through
 from projector.tasks import project_partition
+from tests.support.convergence import converged
 from tests.support.faults import TcpProxy
 from tests.support.services import Service, celery
 from tests.support.waiting import eventually
@@ -26,10 +25,6 @@ from tests.support.workload import drive_orders
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 CONCURRENCY = 2  # conftest.celery's --concurrency
-
-
-def converged() -> bool:
-    return applied_through(EventStore().head_position())
 
 
 def tasks_done(count: int) -> bool:

@@ -11,7 +11,6 @@ from uuid import UUID
 from eventlog.recorded import RecordedEvent
 from eventlog.store import EventStore
 from orders.commands import ConfirmOrder, CreateOrder, LineItem
-from projector.status import applied_through
 from readmodels.models import ProductStock
 from readmodels.projections.orders import OrdersProjection
 from tests.factories import ReceiveStockFactory, RegisterProductFactory
@@ -38,11 +37,6 @@ def create(customer: str = "c-1") -> UUID:
     )
     handle(command)
     return command.order_id
-
-
-def converged() -> bool:
-    """Every projection, the process manager included, has applied the whole log."""
-    return applied_through(EventStore().head_position())
 
 
 def stock(sku: str, on_hand: int) -> None:
