@@ -88,16 +88,17 @@ class SearchWord(models.Model):
 
 
 class SearchPosting(models.Model):
-    """One word of one order's search text, with the order's time: a word's orders, newest
-    first, are one index range (`search_posting_word_idx`), read without the table."""
+    """One word of one order's search text, with the order's time: a word's orders in the
+    list's order (newest first, then by order id) are one range of the table's only index, read
+    without the table. On PostgreSQL that index is a unique one over (word, created_at DESC,
+    order_id) rather than a primary key constraint, which cannot sort descending (migration
+    0018, not declared here: SQLite has the plain key). The projection deletes a posting by word
+    and order (readmodels/projections/search_words.py), which the index's word prefix finds."""
 
-    pk = models.CompositePrimaryKey("order_id", "word")
-    order_id = models.UUIDField()
+    pk = models.CompositePrimaryKey("word", "created_at", "order_id")
     word = models.TextField()
     created_at = models.DateTimeField()
-
-    class Meta:
-        indexes = [models.Index(fields=["word", "-created_at", "order_id"], name="search_posting_word_idx")]
+    order_id = models.UUIDField()
 
     def __str__(self) -> str:
         return f"{self.word} {self.order_id}"

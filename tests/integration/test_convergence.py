@@ -12,6 +12,7 @@ from orders.commands import CancelOrder
 from projector.loop import Projector
 from projector.partitions import partition_count
 from projector.registry import all_projections
+from projector.status import applied_through as checkpoints_of
 from tests.support import convergence
 from tests.support.convergence import converged
 from tests.support.scenarios import order, row, stock
@@ -48,7 +49,6 @@ def test_a_reaction_appended_after_the_head_was_read_is_not_convergence(
     assert not converged()  # the manager owes the cancellation
 
     # The worker's manager reacts (releasing the stock) between the head read and the checkpoints'.
-    checkpoints_of = convergence.applied_through
 
     def manager_reacts_then(position: int) -> bool:
         catch_up(only=MANAGER)

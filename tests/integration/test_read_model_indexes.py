@@ -1,0 +1,36 @@
+"""The read models' indexes on PostgreSQL (migration 0018): none for a text's prefix, which no
+read looks up and every projected row would keep up; the postings' one index unique."""
+
+from __future__ import annotations
+
+import pytest
+from django.apps import apps
+from django.db import connections
+
+from projector.loop import read_database
+from readmodels.models import SearchPosting
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+def index_definitions(table: str) -> list[str]:
+    with connections[read_database()].cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = %s", [table]
+        )
+        return [definition for (definition,) in cursor.fetchall()]
+
+
+def test_no_read_model_has_a_prefix_index() -> None:
+    tables = [model._meta.db_table for model in apps.get_app_config("readmodels").get_models()]
+    prefix = {
+        table: definition for table in tables for definition in index_definitions(table) if "_pattern_ops" in definition
+    }
+    assert len(tables) > 10
+    assert prefix == {}
+
+
+def test_the_postings_one_index_is_unique_and_in_the_lists_order() -> None:
+    [definition] = index_definitions(SearchPosting._meta.db_table)
+    assert "CREATE UNIQUE INDEX" in definition
+    assert definition.endswith("(word, created_at DESC, order_id)")
