@@ -76,9 +76,16 @@ def check_price(value: Decimal, field: str = "unit_price", currency: str | None 
     return value
 
 
+@cache
+def _minor_unit(currency: str) -> Decimal:
+    """The currency's smallest amount (1 JPY, 0.01 EUR, 0.001 KWD): what its amounts are
+    quantized to, made once per currency (every line and timeline entry a projection writes)."""
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
 def in_minor_units(amount: Decimal, currency: str) -> Decimal:
     """The amount with exactly the currency's decimals ("1200" JPY, "9.90" EUR, "1.250" KWD)."""
-    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)))
+    return amount.quantize(_minor_unit(currency))
 
 
 def priced(value: Decimal, currency: str, field: str = "unit_price") -> Decimal:

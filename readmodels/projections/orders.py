@@ -32,7 +32,7 @@ from eventlog.recorded import RecordedEvent
 from eventlog.store import EventStore, event_store
 from orders.events import CustomerForgotten, OrderCreated
 from projector.bulk import copy_rows, upsert_rows
-from projector.projection import Projection, Sealer
+from projector.projection import Projection, Sealer, loading
 from readmodels.forgetting import forgotten_at, guard, orders_of, record
 from readmodels.models import (
     CatalogName,
@@ -144,8 +144,8 @@ class OrdersProjection(Projection):
         # forgetting, in another partition, only refolds rows that exist.
         stored = set(views)
         # The words each stored order is found by now: only a row whose words change
-        # rewrites its postings (search_words.py).
-        texts_before = {stream_id: search_text(view) for stream_id, view in views.items() if view}
+        # rewrites its postings (search_words.py); none while a rebuild loads (fill_words).
+        texts_before = {} if loading.get() else {id_: search_text(view) for id_, view in views.items() if view}
         status_before = {stream_id: view["status"] for stream_id, view in views.items() if view}
         # Rows that held personal data lock their customer too: overwriting one races the
         # forgetting's refold as writing one does.
