@@ -9,6 +9,7 @@ next one. `ContextFilter` copies it onto every record; a value the log call pass
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,21 +48,21 @@ class ContextFilter(logging.Filter):
 
 
 def events_fields(events: Sequence[Any]) -> dict[str, Any]:
-    """What a line about a batch of events says: positions, and the stories they belong to."""
-    correlations = sorted(
-        {str(event.metadata.get("correlation_id")) for event in events if event.metadata.get("correlation_id")}
-    )
+    """What a line about a batch of events says: positions, and the stories they belong to.
+    Built for every projection's batch (a rebuild's too), so it reads each event's metadata
+    once and sorts only the ids it names."""
+    correlations = {str(correlation) for event in events if (correlation := event.metadata.get("correlation_id"))}
     fields: dict[str, Any] = {
         "events": len(events),
         "first_position": events[0].position,
         "position": events[-1].position,
-        "correlation_ids": correlations[:MAX_CORRELATION_IDS],
+        "correlation_ids": heapq.nsmallest(MAX_CORRELATION_IDS, correlations),
     }
     if len(correlations) == 1:
-        fields["correlation_id"] = correlations[0]
-    streams = {event.stream_id for event in events}
-    if len(streams) == 1:
-        fields["stream_id"] = next(iter(streams))
+        fields["correlation_id"] = next(iter(correlations))
+    stream = events[0].stream_id
+    if all(event.stream_id == stream for event in events):
+        fields["stream_id"] = stream
     return fields
 
 
