@@ -29,6 +29,7 @@ from projector.loop import Projector, all_partitions, lock_checkpoint, read_data
 from projector.models import DeadLetter
 from projector.projection import Projection, loading
 from projector.read_ahead import can_read_ahead, log_batches
+from projector.shadow_indexes import build_indexes
 
 Progress = Callable[[int, int], None]
 # Told each step of a rebuild as it begins: "in place" then "done" for one in place; a
@@ -166,7 +167,7 @@ def _blue_green(
                     _replay(projectors, batches, head, progress, within=lambda: shadow.inside(target))
                 shadow.start_checkpoints(target, projections, head)
                 announce("indexing")
-                shadow.build_indexes(target)
+                build_indexes(target)
                 announce("catching up")
                 reached = shadow.catch_up(target, projections, store, head)
                 announce("swapping")

@@ -124,7 +124,7 @@ def prepare(projections: Sequence[Projection], using: str, *, beside: bool = Fal
     quote = connection.ops.quote_name
     bookkeeping: tuple[type[models.Model], ...] = (ProjectionCheckpoint, DeadLetter)
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        _commit_without_flush(cursor)
+        commit_without_flush(cursor)
         cursor.execute("SELECT current_schema(), current_setting('search_path')")
         live, search_path = cursor.fetchone()
         shadow = Shadow(
@@ -194,7 +194,7 @@ def _copy_grants(cursor: CursorWrapper, live: str, copy: str) -> None:
         cursor.execute(f"GRANT {privilege} ON {copy} TO {grantee}")
 
 
-def _commit_without_flush(cursor: CursorWrapper) -> None:
+def commit_without_flush(cursor: CursorWrapper) -> None:
     """This transaction's COMMIT returns before its WAL reaches the disk. Safe for every step
     of a rebuild: a crash can only lose whole transactions from the end of the WAL, and
     each step's state is consistent (the swap's too: without it, the old tables and
@@ -210,7 +210,7 @@ def inside(shadow: Shadow) -> Iterator[None]:
     block because, inside an outer transaction, a released savepoint would keep it.
     """
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
-        _commit_without_flush(cursor)
+        commit_without_flush(cursor)
         cursor.execute("SELECT set_config('search_path', %s, true)", [f"{SHADOW}, {shadow.search_path}"])
         yield
         cursor.execute("SELECT set_config('search_path', %s, true)", [shadow.search_path])
@@ -224,50 +224,6 @@ def start_checkpoints(shadow: Shadow, projections: Sequence[Projection], head: i
             for projection in projections
             for partition in all_partitions()
         )
-
-
-def build_indexes(shadow: Shadow) -> None:
-    """Create the live tables' other indexes on the loaded shadow, and its statistics: a
-    table swapped in without them is planned blind until autovacuum gets to it, and live
-    batches and readers run on it from the first moment."""
-    quote = shadow.connection.ops.quote_name
-    with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
-        _commit_without_flush(cursor)
-        # With only pg_catalog on the search_path, pg_get_indexdef names every table with
-        # its schema, exactly as format('%I.%I') does; put back below (see `inside`).
-        cursor.execute("SELECT set_config('search_path', 'pg_catalog', true)")
-        for table in shadow.tables:
-            cursor.execute(
-                "SELECT pg_get_indexdef(i.indexrelid), format(' ON %%I.%%I ', %s, %s) FROM pg_index i"
-                " WHERE i.indrelid = format('%%I.%%I', %s, %s)::regclass"
-                " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
-                [shadow.live, table, shadow.live, table],
-            )
-            for definition, live_name in cursor.fetchall():
-                cursor.execute(definition.replace(live_name, f" ON {SHADOW}.{quote(table)} ", 1))
-            cursor.execute(f"ANALYZE {SHADOW}.{quote(table)}{_analyzed_columns(cursor, shadow.live, table)}")
-        cursor.execute("SELECT set_config('search_path', %s, true)", [shadow.search_path])
-
-
-def _analyzed_columns(cursor: CursorWrapper, live: str, table: str) -> str:
-    """The column list ANALYZE gets for `table`: all but its JSON columns when it has some and
-    no index over an expression, else none (every column).
-
-    A JSON column's statistics (each sampled document read whole) were half of the order
-    detail's ANALYZE and a tenth of the `orders` projection's indexing at 2,000 orders
-    (docs/performance-log.md), and no plan here rests on them: no JSON column is indexed, and
-    the one query filtering by one (readmodels/projections/catalog_names.py) reads every row
-    either way. A column list also skips the statistics of index expressions, so a table with
-    one (the summaries' trigram index) is analyzed whole."""
-    cursor.execute(
-        "SELECT array_agg(quote_ident(a.attname) ORDER BY a.attnum) FILTER (WHERE a.atttypid NOT IN"
-        " ('json'::regtype, 'jsonb'::regtype)), bool_or(a.atttypid IN ('json'::regtype, 'jsonb'::regtype))"
-        " FROM pg_attribute AS a WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped"
-        " AND NOT EXISTS (SELECT 1 FROM pg_index AS i WHERE i.indrelid = a.attrelid AND i.indexprs IS NOT NULL)",
-        [f"{live}.{table}"],
-    )
-    columns, has_json = cursor.fetchone()
-    return f" ({', '.join(columns)})" if has_json and columns else ""
 
 
 def catch_up(shadow: Shadow, projections: Sequence[Projection], store: EventStore, reached: int) -> int:
@@ -306,7 +262,7 @@ def _swap(shadow: Shadow, projections: Sequence[Projection], store: EventStore, 
     live = quote(shadow.live)
     checkpoints, letters = quote(shadow.bookkeeping[0]), quote(shadow.bookkeeping[1])
     with transaction.atomic(using=shadow.using), shadow.connection.cursor() as cursor:
-        _commit_without_flush(cursor)
+        commit_without_flush(cursor)
         cursor.execute("SELECT set_config('lock_timeout', %s, true)", [SWAP_LOCK_TIMEOUT])
         # Live projection of these projections waits from here to COMMIT: it then reads
         # the checkpoints set below, on the new tables. No deadlock: a live batch that waits
@@ -386,6 +342,6 @@ def _carry_skips(shadow: Shadow, projections: Sequence[Projection], store: Event
 def drop(using: str) -> None:
     """Drop the retired tables and what is left of the shadow."""
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        _commit_without_flush(cursor)
+        commit_without_flush(cursor)
         cursor.execute(f"DROP SCHEMA IF EXISTS {RETIRED} CASCADE")
         cursor.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
