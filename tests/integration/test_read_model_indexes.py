@@ -3,12 +3,17 @@ read looks up and every projected row would keep up; the postings' one index uni
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.apps import apps
 from django.db import connections
 
 from projector.loop import read_database
+from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import SearchPosting
+from tests.factories import CreateOrderFactory
+from writeside.bus import handle
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -34,3 +39,22 @@ def test_the_postings_one_index_is_unique_and_in_the_lists_order() -> None:
     [definition] = index_definitions(SearchPosting._meta.db_table)
     assert "CREATE UNIQUE INDEX" in definition
     assert definition.endswith("(word, created_at DESC, order_id)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_swaps_in_tables_with_every_index_the_live_ones_had(settings: Any) -> None:
+    """The shadow's indexes are built on two connections (projector/shadow_indexes.py): the
+    tables swapped in have the same indexes, and statistics."""
+    settings.PROJECTIONS_INLINE = True
+    for _ in range(3):
+        handle(CreateOrderFactory())
+    tables = [model._meta.db_table for model in apps.get_app_config("readmodels").get_models()]
+    before = {table: sorted(index_definitions(table)) for table in tables}
+    rebuild_by_name(["orders", "sales", "products"])
+    assert {table: sorted(index_definitions(table)) for table in tables} == before
+    with connections[read_database()].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s",
+            [SearchPosting._meta.db_table],
+        )
+        assert cursor.fetchone()[0] > 0
