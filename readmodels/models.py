@@ -92,8 +92,10 @@ class SearchPosting(models.Model):
     list's order (newest first, then by order id) are one range of the table's only index, read
     without the table. On PostgreSQL that index is a unique one over (word, created_at DESC,
     order_id) rather than a primary key constraint, which cannot sort descending (migration
-    0018, not declared here: SQLite has the plain key). The projection deletes a posting by word
-    and order (readmodels/projections/search_words.py), which the index's word prefix finds."""
+    0018, not declared here: SQLite has the plain key). It keeps an order from holding a word
+    twice because an order's time never changes (its OrderCreated's, in a replay and a rebuild
+    too). The projection deletes a posting by word and order
+    (readmodels/projections/search_words.py), which the index's word prefix finds."""
 
     pk = models.CompositePrimaryKey("word", "created_at", "order_id")
     word = models.TextField()
