@@ -32,7 +32,7 @@ from orders.domain import Order
 from orders.state import OrderState
 from projector import doorbell
 from projector.loop import read_database
-from readmodels.projections.order_view import order_number
+from readmodels.order_numbers import order_number
 
 logger = logging.getLogger(__name__)
 

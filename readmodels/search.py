@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from readmodels.order_numbers import digits_of
+
 # Words of one search: more add nothing a person types, and each costs an index probe.
 MAX_SEARCH_WORDS = 8
 MAX_SEARCH_LENGTH = 200
@@ -57,9 +59,15 @@ def search_text(view: Mapping[str, Any]) -> str:
 
 
 def words_of(text: str) -> frozenset[str]:
-    """The words of an order's search text, as readmodels/projections/search_words.py
-    indexes them: a search's word matches an order when it is part of one of them."""
-    return frozenset(text.split())
+    """The words an order is found by through the vocabulary
+    (readmodels/projections/search_words.py): its search text's words, its own order number
+    (the text's first word) as its digits alone. A search's word matches an order when it is
+    part of one of them or the order's number is in the word's range
+    (readmodels/order_numbers.py `numbers_holding`): the vocabulary's trigram look-ups never
+    meet the `ord-` every order number holds, which made a part of one (`ord-02`) look at
+    every order."""
+    number, *rest = text.split() or [""]
+    return frozenset([digits_of(number) or number, *rest]) - {""}
 
 
 def search_words(text: str) -> list[str]:

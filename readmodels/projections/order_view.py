@@ -33,6 +33,7 @@ from orders.events import (
     RefundPaid,
     ShippingAddressChanged,
 )
+from readmodels.order_numbers import order_number
 
 # The default of ORDER_TIMELINE_ENTRIES. Changing the setting reshapes rows only as their
 # orders move; `rebuild_projections orders` reshapes them all at once.
@@ -68,11 +69,6 @@ DETAIL_FIELDS = (
 )
 
 View = dict[str, Any]
-
-
-def order_number(position: int) -> str:
-    """Human order number, fixed by the position of the order's first event."""
-    return f"ORD-{position:07d}"
 
 
 def _line(sku: str, quantity: int, unit_price: Decimal, currency: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@ projection in the transaction that writes the order's rows, so a search's postin
 disagree with the summaries it pages.
 
 The guarantee: on PostgreSQL, SearchPosting holds exactly the words of each order's summary
-search text (readmodels/search.py `words_of`), each with the order's time, and SearchWord
+search text (readmodels/search.py `words_of`: its own number by its digits, which
+readmodels/order_numbers.py explains), each with the order's time, and SearchWord
 holds exactly the words some posting holds. Only a row whose words change writes here: a new
 order, an address given or changed, a forgetting's refold. A status change leaves the words
 as they were, so most of the projection's batches pay one comparison of two texts per order.
@@ -33,6 +34,7 @@ from django.db import connections
 from eventlog.pg_statements import pg_cursor
 from projector.projection import loading
 from readmodels.models import OrderSummary, SearchPosting, SearchWord
+from readmodels.order_numbers import FOLDED_PREFIX
 from readmodels.search import words_of
 
 # pg_advisory_xact_lock key of the vocabulary; distinct from the projector's and the
@@ -76,7 +78,8 @@ def fill_words(using: str) -> None:
     """Every order's words, from the summaries' search text, into empty tables: a rebuild's
     load leaves them to this (one statement each instead of one per batch, 15-20% of the
     `orders` projection's replay). The text holds its words separated by single spaces
-    (readmodels/search.py `search_text`), so splitting it at spaces gives `words_of`."""
+    (readmodels/search.py `search_text`), so splitting it at spaces, the first word (the
+    order's number) by its digits, gives `words_of`."""
     if connections[using].vendor != "postgresql":
         return
     with pg_cursor(using) as cursor:
@@ -111,9 +114,13 @@ _FORGET_UNHELD_SQL = (
 )
 # Each order's words made distinct on their own (a text may repeat a word: a name that is also
 # the city), not all postings at once: one sort of the whole table was 40% more at 100,000 orders.
+# The text's first word, the order's number, by its digits alone, as `words_of` gives it.
 _FILL_POSTINGS_SQL = (
     f"INSERT INTO {_POSTINGS} (order_id, word, created_at) SELECT summary.order_id, split.word, "
-    f"summary.created_at FROM {OrderSummary._meta.db_table} AS summary, LATERAL (SELECT DISTINCT word "
-    "FROM unnest(string_to_array(summary.search_text, ' ')) AS word WHERE word <> '') AS split (word)"
+    f"summary.created_at FROM {OrderSummary._meta.db_table} AS summary, LATERAL (SELECT DISTINCT "
+    f"CASE WHEN token.place = 1 AND token.word ~ '^{FOLDED_PREFIX}[0-9]+$' "
+    f"THEN substr(token.word, {len(FOLDED_PREFIX) + 1}) ELSE token.word END "
+    "FROM unnest(string_to_array(summary.search_text, ' ')) WITH ORDINALITY AS token (word, place) "
+    "WHERE token.word <> '') AS split (word)"
 )
 _FILL_WORDS_SQL = f"INSERT INTO {_WORDS} (word) SELECT DISTINCT word FROM {_POSTINGS} ORDER BY word"

@@ -10,23 +10,31 @@ orders share is one row), and each word found names its orders, newest first, in
 of an index that holds them (no table read): counting them is reading that many index
 entries.
 
+Order numbers are not in the vocabulary as they are (their `ord-` would be in every trigram
+look-up of a part holding it, and a part such as `ord-02` is part of tens of thousands of
+them): the vocabulary has each number's digits, and a part holding the dash or the letters
+finds its numbers as one range of the order list's number index
+(readmodels/order_numbers.py), read beside the words' postings.
+
 When it answers: one word of at least three characters typed, no other filter, the list's
 default order, on PostgreSQL (SQLite writes no postings). Otherwise, or when the word is part
-of more than MAX_WORDS words of the vocabulary (a part of many order numbers: the summaries'
-index answers that at once, the vocabulary would take as many index look-ups), or when
-MAX_POSTINGS postings were read and still name at most SEARCH_COUNT_LIMIT orders (orders
-holding many of the matched words), it answers None and the summaries' scan decides.
+of more than MAX_WORDS words of the vocabulary (a part of the digits of many order numbers:
+the summaries' index answers that at once, the vocabulary would take as many index
+look-ups), or when MAX_POSTINGS postings were read and still name at most SEARCH_COUNT_LIMIT
+orders (orders holding many of the matched words), it answers None and the summaries' scan
+decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 from django.db import connections
 
-from readmodels.models import SearchPosting, SearchWord
+from readmodels.models import OrderSummary, SearchPosting, SearchWord
+from readmodels.order_numbers import numbers_holding
 from readmodels.search import SEARCH_COUNT_LIMIT, joined, joined_sql
 
 # Postings a page past the limit may read (its words times its reach), beyond which the
@@ -46,9 +54,11 @@ MAX_POSTINGS: Final = 2 * SEARCH_COUNT_LIMIT
 
 @dataclass(frozen=True, slots=True)
 class OverLimit:
-    """More than SEARCH_COUNT_LIMIT orders match: they are those holding one of `words`."""
+    """More than SEARCH_COUNT_LIMIT orders match: they are those holding one of `words`, and
+    those whose number is in `numbers` (a range, order_numbers.numbers_holding) if any."""
 
     words: list[str]
+    numbers: tuple[str, str] | None = None
 
 
 def newest_first(using: str, word: str) -> list[str] | OverLimit | None:
@@ -60,18 +70,24 @@ def newest_first(using: str, word: str) -> list[str] | OverLimit | None:
     words = _vocabulary_matches(using, word)
     if words is None:
         return None
-    if not words:
+    numbers = numbers_holding(word)
+    if not words and numbers is None:
         return []
     with connections[using].cursor() as cursor:
-        if len(words) == 1:
+        if len(words) == 1 and numbers is None:
             # One word's orders are one range of the index, already newest first and unique.
             cursor.execute(_ONE_WORD_SQL, [words[0], SEARCH_COUNT_LIMIT + 1])
             found = [order_id for (order_id,) in cursor.fetchall()]
             return OverLimit(words) if len(found) > SEARCH_COUNT_LIMIT else found
-        cursor.execute(_WORDS_SQL, [words, MAX_POSTINGS + 1, MAX_POSTINGS + 1, SEARCH_COUNT_LIMIT])
-        orders, postings, found = cursor.fetchone()
+        reach: list[Any] = [words, MAX_POSTINGS + 1, MAX_POSTINGS + 1]
+        if numbers is None:
+            cursor.execute(_WORDS_SQL, [*reach, SEARCH_COUNT_LIMIT])
+        else:
+            cursor.execute(_NUMBERS_AND_WORDS_SQL, [*numbers, SEARCH_COUNT_LIMIT + 1, *reach, SEARCH_COUNT_LIMIT])
+        orders, postings, numbered, found = cursor.fetchone()
     if orders > SEARCH_COUNT_LIMIT:
-        return OverLimit(words)
+        # A range that holds no number (`-809`, a part of SKUs) leaves the words to page.
+        return OverLimit(words, numbers if numbered else None)
     if postings > MAX_POSTINGS:
         return None
     return _ids(found)
@@ -88,9 +104,10 @@ def page_of(using: str, over: OverLimit, offset: int, limit: int) -> list[UUID] 
 
     The first `offset + limit` distinct orders of all the words are among the first
     `offset + limit` postings of each word (an order ranked before another in one word's list
-    is ranked before it overall too), so those are read, word by word, and merged."""
+    is ranked before it overall too), so those are read, word by word, and merged. A range of
+    order numbers has no such list (its index is in the numbers' order): None."""
     reach = offset + limit
-    if len(over.words) * reach > PAGE_BUDGET:
+    if over.numbers is not None or len(over.words) * reach > PAGE_BUDGET:
         return None
     with connections[using].cursor() as cursor:
         if len(over.words) == 1:
@@ -125,19 +142,40 @@ _ONE_WORD_SQL = (
 )
 # Each word's postings are one index range, read word by word (LATERAL) and together at most
 # MAX_POSTINGS + 1 (a plain `word = ANY(...)` is planned as a scan of the whole table when the
-# statistics expect many rows). Their distinct orders are counted in the database and, only
-# when at most SEARCH_COUNT_LIMIT, sorted (by the uuid, as the list breaks ties) and joined by
-# spaces. One row: orders, postings read, ids.
-_WORDS_SQL = (
-    "WITH hits AS MATERIALIZED ("
-    "SELECT posting.order_id, posting.created_at FROM unnest(%s::text[]) AS typed (word), LATERAL ("
+# statistics expect many rows).
+_POSTED = (
+    "posted AS MATERIALIZED (SELECT posting.order_id, posting.created_at "
+    "FROM unnest(%s::text[]) AS typed (word), LATERAL ("
     f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word LIMIT %s) AS posting "
-    "LIMIT %s), "
-    "orders AS MATERIALIZED (SELECT DISTINCT order_id, created_at FROM hits), "
-    "counted AS MATERIALIZED (SELECT COUNT(*) AS orders FROM orders) "
-    "SELECT (SELECT orders FROM counted), (SELECT COUNT(*) FROM hits), "
-    "(SELECT string_agg(CAST(orders.order_id AS text), ' ' ORDER BY orders.created_at DESC, orders.order_id ASC) "
-    "FROM orders WHERE (SELECT orders FROM counted) <= %s)"
+    "LIMIT %s)"
+)
+# The orders whose number is in a range, read through the order list's unique index on it, up
+# to SEARCH_COUNT_LIMIT + 1 of them.
+_NUMBERED = (
+    f"numbered AS MATERIALIZED (SELECT order_id, created_at FROM {OrderSummary._meta.db_table} "
+    "WHERE order_number >= %s AND order_number < %s LIMIT %s)"
+)
+
+
+def _counted_sql(hits: str, sources: str, numbered: str) -> str:
+    """The statement counting the distinct orders of `sources` (read from the `hits` named
+    above) and, only when at most SEARCH_COUNT_LIMIT, sorting them (by the uuid, as the list
+    breaks ties) and joining their ids by spaces. One row: orders, postings read, numbered
+    orders read (`numbered`), ids."""
+    return (
+        f"WITH {hits}, orders AS MATERIALIZED (SELECT DISTINCT order_id, created_at FROM ({sources}) AS hit), "
+        "counted AS MATERIALIZED (SELECT COUNT(*) AS orders FROM orders) "
+        f"SELECT (SELECT orders FROM counted), (SELECT COUNT(*) FROM posted), {numbered}, "
+        "(SELECT string_agg(CAST(orders.order_id AS text), ' ' ORDER BY orders.created_at DESC, orders.order_id ASC) "
+        "FROM orders WHERE (SELECT orders FROM counted) <= %s)"
+    )
+
+
+_WORDS_SQL = _counted_sql(_POSTED, "SELECT * FROM posted", "0")
+_NUMBERS_AND_WORDS_SQL = _counted_sql(
+    f"{_NUMBERED}, {_POSTED}",
+    "SELECT * FROM numbered UNION ALL SELECT * FROM posted",
+    "(SELECT COUNT(*) FROM numbered)",
 )
 
 _ONE_WORD_PAGE_SQL = (

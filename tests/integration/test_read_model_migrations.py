@@ -100,6 +100,21 @@ def test_orders_projected_before_the_vocabulary_get_their_words(settings: Any) -
         assert "gin_trgm_ops" in cursor.fetchone()[0]
 
 
+def test_orders_whose_words_held_their_whole_number_get_its_digits(settings: Any) -> None:
+    settings.PROJECTIONS_INLINE = True
+    for _ in range(3):
+        handle(CreateOrderFactory())
+    words = set(SearchPosting.objects.values_list("order_id", "word"))
+    numbers = {(row.order_id, row.order_number.casefold()) for row in OrderSummary.objects.all()}
+    migrate([("readmodels", "0018_search_postings_key")])  # the words as that release wrote them
+    assert numbers <= set(SearchPosting.objects.values_list("order_id", "word"))
+    assert not words <= set(SearchPosting.objects.values_list("order_id", "word"))
+    migrate()
+    assert set(SearchPosting.objects.values_list("order_id", "word")) == words
+    assert set(SearchWord.objects.values_list("word", flat=True)) == {word for _, word in words}
+    assert {number[len("ord-") :] for _, number in numbers} <= {word for _, word in words}
+
+
 def test_orders_projected_before_list_rows_named_them_get_the_name_and_email(settings: Any) -> None:
     settings.PROJECTIONS_INLINE = True
     named = CreateOrderFactory(customer_email="ada@example.com", shipping_address=AddressFactory(name="Ada L."))

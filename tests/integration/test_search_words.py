@@ -19,6 +19,7 @@ from orders.commands import ForgetCustomer
 from projector.loop import read_database
 from projector.rebuild_progress import rebuild_by_name
 from readmodels.models import OrderSummary, SearchPosting, SearchWord
+from readmodels.order_numbers import numbers_holding
 from readmodels.projections.search_words import write_words
 from readmodels.search import SEARCH_COUNT_LIMIT, words_of
 from readmodels.selectors import order_search, word_search
@@ -101,13 +102,17 @@ def scanned(text: str, offset: int, limit: int) -> tuple[list[UUID], bool]:
 
 
 def typed_parts(texts: list[str], rng: random.Random) -> Iterator[str]:
-    """Parts of words as staff type them, and a few that match nothing."""
+    """Parts of words as staff type them, and a few that match nothing; and parts of order
+    numbers holding their dash, from the whole number down to its letters."""
     words = sorted({word for text in texts for word in text.split()})
     for _ in range(150):
         word = rng.choice(words)
         start = rng.randrange(len(word))
         yield word[start : start + rng.randint(1, 6)]
     yield from ("zzz", "x-", "-")
+    number = texts[0].split()[0]
+    yield from (number[start:stop] for start in (0, 2) for stop in (len(number), len(number) - 1, 6, 4))
+    yield from ("ord", number[4:])
 
 
 @pytest.mark.usefixtures("small_limits")
@@ -117,6 +122,8 @@ def test_a_one_word_search_through_the_vocabulary_answers_as_the_summaries_scan(
     rows = OrderSummaryRowFactory.build_batch(40)
     for row in rows:
         row.search_text = " ".join([row.order_number.casefold(), *rng.sample(pool, rng.randint(1, 3))])
+    # Another order's number as a word of its own (a SKU of that name): found as a word.
+    rows[5].search_text += f" {rows[30].order_number.casefold()}"
     made = with_words(OrderSummary.objects.bulk_create(rows))
     branches: set[str] = set()
     for text in typed_parts([row.search_text for row in made], rng):
@@ -124,6 +131,8 @@ def test_a_one_word_search_through_the_vocabulary_answers_as_the_summaries_scan(
         if answer is None:
             branches.add("handed back")
             continue
+        if numbers_holding(text) is not None:
+            branches.add(f"numbers {'past the limit' if isinstance(answer, OverLimit) else 'counted'}")
         found: Any = order_search.searched(OrderSummary.objects.all(), text, NEWEST_FIRST)
         assert not isinstance(found, WalkedMatches), text  # the vocabulary answered
         for offset in range(0, 8, 3):
@@ -138,6 +147,8 @@ def test_a_one_word_search_through_the_vocabulary_answers_as_the_summaries_scan(
     assert branches >= {
         "handed back",
         "counted",
+        "numbers counted",
+        "numbers past the limit",
         "past the limit, merged",
         "past the limit, walked",
         "one word",
