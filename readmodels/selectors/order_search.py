@@ -110,10 +110,16 @@ def sorted_matches_sql(rows: QuerySet[OrderSummary], ordering: Sequence[str]) ->
 
 
 def walk_sql(
-    narrowed: QuerySet[OrderSummary], text: str, ordering: Sequence[str], offset: int, limit: int
+    narrowed: QuerySet[OrderSummary],
+    text: str,
+    ordering: Sequence[str],
+    offset: int,
+    limit: int,
+    reach: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The statement of one page of a search past SEARCH_COUNT_LIMIT matches: the ids of the
-    matches at `offset` to `offset + limit` in `ordering` then order id.
+    matches at `offset` to `offset + limit` in `ordering` then order id; with `reach`, only
+    those among the first `reach` rows of that order (fewer than `limit` when it stops short).
 
     The list's order is read by a subquery asked for every row (`_EVERY_ROW`), and only the
     statement around it checks each row's text and stops at the page's end. Asked for every
@@ -127,7 +133,9 @@ def walk_sql(
     keys = [field.lstrip("-") for field in ordering]
     connection = connections[narrowed.db]
     name = connection.ops.quote_name
-    every = narrowed.order_by(*ordering, "order_id").values_list("order_id", *keys, "search_text")[:_EVERY_ROW]
+    every = narrowed.order_by(*ordering, "order_id").values_list("order_id", *keys, "search_text")[
+        : reach or _EVERY_ROW
+    ]
     inner, params = every.query.sql_with_params()
     words = search_words(text)
     checks = " AND ".join(f"search_text {connection.operators['contains'] % '%s'}" for _ in words)
@@ -148,6 +156,9 @@ def _sort_keys(name: Callable[[str], str], columns: Sequence[str], ordering: Seq
 
 # More rows than any table holds: the walk's subquery asks for all of them (see walk_sql).
 _EVERY_ROW = 2**62
+# Rows of the list's order a page of a search with a range of order numbers walks before it
+# reads the range instead (WordPages): about 2 ms of the walk's index.
+WALK_REACH = 10_000
 
 
 def _rows_by_id(using: str, page: Sequence[UUID]) -> list[OrderSummaryDTO]:
@@ -229,10 +240,10 @@ class WalkedMatches(_PagedById):
         super().__init__(SEARCH_COUNT_LIMIT, narrowed.db)
         self._narrowed, self._text, self._ordering = narrowed, text, ordering
 
-    def _page_ids(self, offset: int, limit: int) -> list[UUID]:
+    def _page_ids(self, offset: int, limit: int, reach: int | None = None) -> list[UUID]:
         if not limit:
             return []
-        sql, params = walk_sql(self._narrowed, self._text, self._ordering, offset, limit)
+        sql, params = walk_sql(self._narrowed, self._text, self._ordering, offset, limit, reach)
         with connections[self._narrowed.db].cursor() as cursor:
             cursor.execute(sql, params)
             return [UUID(str(order_id)) for (order_id,) in cursor.fetchall()]
@@ -241,7 +252,15 @@ class WalkedMatches(_PagedById):
 class WordPages(_PagedById):
     """The first SEARCH_COUNT_LIMIT matches of a one-word search that has more, newest first:
     a page merges its words' postings (word_search.page_of), or, past that reading budget,
-    walks the list's order as WalkedMatches does. Counted as "at least" the limit."""
+    walks the list's order as WalkedMatches does. Counted as "at least" the limit.
+
+    With a range of order numbers among the matches, a page first walks the newest
+    WALK_REACH rows of the list: a range of recent numbers, or one spread through time, has
+    its page there. A range of old numbers has its orders where they were placed in time, and
+    the walk would pass every newer order to reach them (25-33 ms at 100,000 orders for
+    `ord-000`, and more as the shop grows): past WALK_REACH the page is read from the range
+    itself, its orders sorted (word_search.page_of), which costs as many rows as the range
+    holds instead (5.5 ms; docs/performance-log.md)."""
 
     count_exact = False
 
@@ -252,5 +271,9 @@ class WordPages(_PagedById):
     def _page_ids(self, offset: int, limit: int) -> list[UUID]:
         if not limit:
             return []
+        if self._over.numbers is not None:
+            walked = self._walked._page_ids(offset, limit, reach=WALK_REACH)
+            if len(walked) == limit:
+                return walked  # the newest WALK_REACH rows hold the page, and so its place
         page = page_of(self._using, self._over, offset, limit)
         return self._walked._page_ids(offset, limit) if page is None else page

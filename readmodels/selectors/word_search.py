@@ -105,12 +105,15 @@ def page_of(using: str, over: OverLimit, offset: int, limit: int) -> list[UUID] 
     The first `offset + limit` distinct orders of all the words are among the first
     `offset + limit` postings of each word (an order ranked before another in one word's list
     is ranked before it overall too), so those are read, word by word, and merged. A range of
-    order numbers has no such list (its index is in the numbers' order): None."""
+    order numbers has no such list (its index is in the numbers' order): every order of the
+    range is read and its first `offset + limit` merged with them."""
     reach = offset + limit
-    if over.numbers is not None or len(over.words) * reach > PAGE_BUDGET:
+    if len(over.words) * reach > PAGE_BUDGET:
         return None
     with connections[using].cursor() as cursor:
-        if len(over.words) == 1:
+        if over.numbers is not None:
+            cursor.execute(_NUMBERS_PAGE_SQL, [*over.numbers, reach, over.words, reach, limit, offset])
+        elif len(over.words) == 1:
             cursor.execute(_ONE_WORD_PAGE_SQL, [over.words[0], limit, offset])
         else:
             cursor.execute(_WORDS_PAGE_SQL, [over.words, reach, limit, offset])
@@ -186,5 +189,18 @@ _WORDS_PAGE_SQL = (
     "FROM unnest(%s::text[]) AS typed (word), LATERAL ("
     f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word "
     "ORDER BY created_at DESC, order_id ASC LIMIT %s) AS posting) AS reached "
+    "ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
+)
+# The same with the first `offset + limit` of a range's orders among them: the range is read by
+# the numbers' index (the subquery, which OFFSET 0 keeps the planner from asking for in the
+# list's order: it would walk the list's order instead, the walk this avoids,
+# order_search.WordPages) and its orders sorted, keeping that many.
+_NUMBERS_PAGE_SQL = (
+    "SELECT order_id FROM ((SELECT order_id, created_at FROM (SELECT order_id, created_at "
+    f"FROM {OrderSummary._meta.db_table} WHERE order_number >= %s AND order_number < %s OFFSET 0) AS ranged "
+    "ORDER BY created_at DESC, order_id ASC LIMIT %s) UNION (SELECT posting.order_id, posting.created_at "
+    "FROM unnest(%s::text[]) AS typed (word), LATERAL ("
+    f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word "
+    "ORDER BY created_at DESC, order_id ASC LIMIT %s) AS posting)) AS reached "
     "ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
 )

@@ -90,6 +90,22 @@ def small_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(word_search, "MAX_POSTINGS", 9)
     monkeypatch.setattr(word_search, "MAX_WORDS", 4)
     monkeypatch.setattr(word_search, "PAGE_BUDGET", 12)
+    monkeypatch.setattr(order_search, "WALK_REACH", 5)
+
+
+@pytest.fixture
+def range_pages(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, for each page a search past the limit reads from the postings, whether a
+    range of order numbers was read with them (the real reading runs, after this)."""
+    ranged: list[bool] = []
+    reading = word_search.page_of
+
+    def recorded(using: str, over: OverLimit, offset: int, limit: int) -> list[UUID] | None:
+        ranged.append(over.numbers is not None)
+        return reading(using, over, offset, limit)
+
+    monkeypatch.setattr(order_search, "page_of", recorded)
+    return ranged
 
 
 def scanned(text: str, offset: int, limit: int) -> tuple[list[UUID], bool]:
@@ -116,7 +132,7 @@ def typed_parts(texts: list[str], rng: random.Random) -> Iterator[str]:
 
 
 @pytest.mark.usefixtures("small_limits")
-def test_a_one_word_search_through_the_vocabulary_answers_as_the_summaries_scan() -> None:
+def test_a_one_word_search_through_the_vocabulary_answers_as_the_summaries_scan(range_pages: list[bool]) -> None:
     rng = random.Random(7)
     pool = ["red-1", "red-2", "blue", "blue-x", "green", "grey", "ruby", "rust"]
     rows = OrderSummaryRowFactory.build_batch(40)
@@ -135,9 +151,15 @@ def test_a_one_word_search_through_the_vocabulary_answers_as_the_summaries_scan(
             branches.add(f"numbers {'past the limit' if isinstance(answer, OverLimit) else 'counted'}")
         found: Any = order_search.searched(OrderSummary.objects.all(), text, NEWEST_FIRST)
         assert not isinstance(found, WalkedMatches), text  # the vocabulary answered
+        read_before = len(range_pages)
         for offset in range(0, 8, 3):
             page = found._page_ids(offset, 3)
             assert (page, found.count_exact) == scanned(text, offset, 3), (text, offset)
+        if isinstance(answer, OverLimit) and answer.numbers is not None:
+            # Each of the three pages walked WALK_REACH rows or read the range and sorted it.
+            sorted_pages = range_pages[read_before:].count(True)
+            branches.update({"range walked"} if sorted_pages < 3 else set())
+            branches.update({"range sorted"} if sorted_pages else set())
         if isinstance(answer, OverLimit):
             pages = [word_search.page_of(read_database(), answer, offset, 3) for offset in range(0, 8, 3)]
             branches.add("past the limit, " + ("walked" if None in pages else "merged"))
@@ -149,6 +171,8 @@ def test_a_one_word_search_through_the_vocabulary_answers_as_the_summaries_scan(
         "counted",
         "numbers counted",
         "numbers past the limit",
+        "range walked",
+        "range sorted",
         "past the limit, merged",
         "past the limit, walked",
         "one word",
