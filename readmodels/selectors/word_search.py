@@ -1,6 +1,7 @@
 """A one-word search (`?q=`) through the vocabulary (readmodels/projections/search_words.py)
 instead of the summaries: the same orders, count and order as the summaries' scan
-(selectors/order_search.py), found without reading a summary row.
+(selectors/order_search.py), found without reading a summary row (but those an order
+number's range names, through the index on the number).
 
 Why: the summaries' trigram index only narrows the candidates; each is then read from the
 table and rechecked, and a word of the most common kind, one a thousand orders share (a
