@@ -185,13 +185,14 @@ _NUMBERS_AND_WORDS_SQL = _counted_sql(
 _ONE_WORD_PAGE_SQL = (
     f"SELECT order_id FROM {_POSTINGS} WHERE word = %s ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
 )
-_WORDS_PAGE_SQL = (
-    "SELECT order_id FROM (SELECT DISTINCT posting.order_id, posting.created_at "
-    "FROM unnest(%s::text[]) AS typed (word), LATERAL ("
+# Each word's first `offset + limit` postings in the list's order (a select list and its FROM).
+_FIRST_POSTINGS = (
+    "posting.order_id, posting.created_at FROM unnest(%s::text[]) AS typed (word), LATERAL ("
     f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word "
-    "ORDER BY created_at DESC, order_id ASC LIMIT %s) AS posting) AS reached "
-    "ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
+    "ORDER BY created_at DESC, order_id ASC LIMIT %s) AS posting"
 )
+_PAGE = "ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
+_WORDS_PAGE_SQL = f"SELECT order_id FROM (SELECT DISTINCT {_FIRST_POSTINGS}) AS reached {_PAGE}"
 # The same with the first `offset + limit` of a range's orders among them: the range is read by
 # the numbers' index (the subquery, which OFFSET 0 keeps the planner from asking for in the
 # list's order: it would walk the list's order instead, the walk this avoids,
@@ -199,9 +200,5 @@ _WORDS_PAGE_SQL = (
 _NUMBERS_PAGE_SQL = (
     "SELECT order_id FROM ((SELECT order_id, created_at FROM (SELECT order_id, created_at "
     f"FROM {OrderSummary._meta.db_table} WHERE order_number >= %s AND order_number < %s OFFSET 0) AS ranged "
-    "ORDER BY created_at DESC, order_id ASC LIMIT %s) UNION (SELECT posting.order_id, posting.created_at "
-    "FROM unnest(%s::text[]) AS typed (word), LATERAL ("
-    f"SELECT order_id, created_at FROM {_POSTINGS} AS found WHERE found.word = typed.word "
-    "ORDER BY created_at DESC, order_id ASC LIMIT %s) AS posting)) AS reached "
-    "ORDER BY created_at DESC, order_id ASC LIMIT %s OFFSET %s"
+    f"ORDER BY created_at DESC, order_id ASC LIMIT %s) UNION (SELECT {_FIRST_POSTINGS})) AS reached {_PAGE}"
 )
